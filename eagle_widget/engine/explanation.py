@@ -1,0 +1,307 @@
+"""The result of one explanation: order, steps, curves, maps and reliance, saved compactly."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .regions import region_areas
+from .types import Generation, Step
+
+SCHEMA_VERSION = 1
+MAP_KINDS = ("rank", "gain")
+
+
+@dataclass
+class Explanation:
+    """Everything one EAGLE run found; cheap to keep, save and re-render without a model."""
+
+    image: np.ndarray  # H x W x 3 uint8
+    labels: np.ndarray  # H x W int, regions 0..N-1
+    generation: Generation
+    positions: list[int]  # explained token indices
+    target_ids: list[int]  # ids scored at those positions
+    steps: list[Step]  # in the order of the final ranking
+    p_full: np.ndarray  # per target
+    p_blank: np.ndarray  # per target
+    search: str = "lazy"
+    lambda1: float = 1.0
+    lambda2: float = 1.0
+    images_scored: int = 0
+    seconds: float = 0.0
+    extras: dict = field(default_factory=dict)  # e.g. a mitigation sweep; must be JSON-able
+
+    def __post_init__(self) -> None:
+        self.p_full = np.asarray(self.p_full, dtype=np.float64)
+        self.p_blank = np.asarray(self.p_blank, dtype=np.float64)
+        if sorted(s.region for s in self.steps) != list(range(self.n_regions)):
+            raise ValueError("steps must place every region of the label map exactly once")
+
+    # -- ranking and curves ----------------------------------------------------------
+    @property
+    def n_regions(self) -> int:
+        return int(self.labels.max()) + 1
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.positions)
+
+    @property
+    def order(self) -> list[int]:
+        """Region ids, most important first."""
+        return [s.region for s in self.steps]
+
+    @property
+    def areas(self) -> np.ndarray:
+        """Covered fraction after inserting the first k regions, k = 0..N."""
+        per_region = region_areas(self.labels, self.n_regions)[self.order]
+        return np.concatenate([[0.0], np.cumsum(per_region)])
+
+    @property
+    def insertion_curve(self) -> np.ndarray:
+        """(N + 1, T): p(target) when only the first k regions are shown; p_blank .. p_full."""
+        return self._curve("probs_insert", self.p_blank, self.p_full)
+
+    @property
+    def deletion_curve(self) -> np.ndarray:
+        """(N + 1, T): p(target) when the first k regions are removed; p_full .. p_blank."""
+        return self._curve("probs_delete", self.p_full, self.p_blank)
+
+    def _curve(self, attribute: str, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        curve = np.empty((self.n_regions + 1, self.n_targets))
+        curve[0], curve[-1] = start, end
+        for position, step in enumerate(self.steps):
+            # an insert step scored the prefix that ends with its region; a remove step
+            # scored the prefix just before it (everything not yet removed)
+            point = position + 1 if step.chain == "insert" else position
+            if 0 < point < self.n_regions:
+                curve[point] = getattr(step, attribute)
+        return curve
+
+    def _auc(self, curve: np.ndarray) -> np.ndarray:
+        x = self.areas
+        return ((curve[1:] + curve[:-1]) / 2 * np.diff(x)[:, None]).sum(axis=0)
+
+    @property
+    def insertion_auc_per_target(self) -> np.ndarray:
+        return self._auc(self.insertion_curve)
+
+    @property
+    def deletion_auc_per_target(self) -> np.ndarray:
+        return self._auc(self.deletion_curve)
+
+    @property
+    def insertion_auc(self) -> float:
+        return float(self.insertion_auc_per_target.mean())
+
+    @property
+    def deletion_auc(self) -> float:
+        return float(self.deletion_auc_per_target.mean())
+
+    # -- maps ------------------------------------------------------------------------
+    def column(self, target: int | None) -> slice | int:
+        """Curve column of a generated-token index (None: all targets)."""
+        if target is None:
+            return slice(None)
+        if target not in self.positions:
+            raise ValueError(
+                f"token {target} was not explained; explained tokens: {self.positions}"
+            )
+        return self.positions.index(target)
+
+    def gains(self, target: int | None = None) -> np.ndarray:
+        """Marginal gain of F of each position in the order (from the measured curves)."""
+        col = self.column(target)
+        ins = self.insertion_curve[:, col].reshape(self.n_regions + 1, -1).mean(axis=1)
+        dele = self.deletion_curve[:, col].reshape(self.n_regions + 1, -1).mean(axis=1)
+        score = self.lambda1 * ins + self.lambda2 * (1.0 - dele)
+        return np.diff(score)
+
+    def region_values(self, kind: str = "rank", target: int | None = None) -> np.ndarray:
+        """One value in [0, 1] per region id (see attribution_map)."""
+        if kind not in MAP_KINDS:
+            raise ValueError(f"kind must be one of {MAP_KINDS}, got {kind!r}")
+        gains = self.gains(target)
+        n = self.n_regions
+        if kind == "rank":
+            # the reference: (c_N - c_k) / (c_N - c_1), c_k the cumulative |gain| after k
+            c = np.cumsum(np.abs(gains))
+            span = c[-1] - c[0]
+            by_position = (c[-1] - c) / span if span > 0 else np.linspace(1, 0, n) if n > 1 else np.ones(1)
+        else:
+            positive = np.clip(gains, 0, None)
+            top = positive.max()
+            by_position = positive / top if top > 0 else np.zeros(n)
+        values = np.empty(n)
+        values[self.order] = by_position
+        return values
+
+    def attribution_map(self, kind: str = "rank", target: int | None = None) -> np.ndarray:
+        """H x W float in [0, 1].
+
+        "rank" (the reference's map): the region at rank k gets (c_N - c_k)/(c_N - c_1), where
+        c_k sums |gain of F| over the first k regions, so the top region is 1 and the last 0.
+        "gain": every region carries its own marginal gain of F, negative gains as 0, divided
+        by the largest. `target` (a generated-token index) uses that token's column only.
+        """
+        return self.region_values(kind, target)[self.labels]
+
+    # -- modality reliance ------------------------------------------------------------
+    @property
+    def reliance(self) -> np.ndarray:
+        """(T, 2): per target (prior, visual) = (p_blank, p_full - p_blank), method.md s. 6."""
+        return np.stack([self.p_blank, self.p_full - self.p_blank], axis=1)
+
+    # -- serialisation ---------------------------------------------------------------
+    def metadata(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "generation": self.generation.to_dict(),
+            "positions": list(map(int, self.positions)),
+            "target_ids": list(map(int, self.target_ids)),
+            "search": self.search,
+            "lambda1": self.lambda1,
+            "lambda2": self.lambda2,
+            "images_scored": int(self.images_scored),
+            "seconds": float(self.seconds),
+            "extras": self.extras,
+        }
+
+    def to_dict(self, include_labels: bool = True) -> dict:
+        """A JSON-able summary: order, steps, curves, AUCs, reliance (and the label map)."""
+        data = self.metadata()
+        data.update(
+            order=self.order,
+            steps=[s.to_dict() for s in self.steps],
+            p_full=self.p_full.tolist(),
+            p_blank=self.p_blank.tolist(),
+            areas=self.areas.tolist(),
+            insertion_curve=self.insertion_curve.tolist(),
+            deletion_curve=self.deletion_curve.tolist(),
+            insertion_auc=self.insertion_auc,
+            deletion_auc=self.deletion_auc,
+            reliance=self.reliance.tolist(),
+            image_size=list(self.labels.shape),
+        )
+        if include_labels:
+            data["labels"] = self.labels.tolist()
+        return data
+
+    def save(self, path) -> Path:
+        """Write a compact .npz: label map, image (PNG), per-step numbers and metadata."""
+        path = Path(path)
+        steps = self.steps
+        arrays = {
+            "labels": self.labels.astype(np.uint16 if self.n_regions < 65536 else np.int32),
+            "image_png": np.frombuffer(_png_bytes(self.image), dtype=np.uint8),
+            "regions": np.array([s.region for s in steps], dtype=np.int32),
+            "removed": np.array([s.chain == "remove" for s in steps], dtype=bool),
+            "step_index": np.array([s.index for s in steps], dtype=np.int32),
+            "step_numbers": np.array(
+                [[s.insight, s.necessity, s.score, s.area] for s in steps], dtype=np.float64
+            ),
+            "step_images": np.array([s.images_scored for s in steps], dtype=np.int64),
+            "probs_insert": np.stack([s.probs_insert for s in steps]),
+            "probs_delete": np.stack([s.probs_delete for s in steps]),
+            "p_full": self.p_full,
+            "p_blank": self.p_blank,
+            "meta": np.frombuffer(json.dumps(self.metadata()).encode(), dtype=np.uint8),
+        }
+        with open(path, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path) -> Explanation:
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"explanation file not found: {path}")
+        try:
+            data = np.load(path, allow_pickle=False)
+            meta = json.loads(bytes(data["meta"]).decode())
+        except (OSError, ValueError, KeyError) as error:
+            raise ValueError(f"{path} is not an eagle-widget explanation file: {error}") from None
+        version = meta.get("schema_version")
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise ValueError(
+                f"{path} has schema version {version!r}; this eagle-widget reads up to "
+                f"{SCHEMA_VERSION}: upgrade eagle-widget to load it"
+            )
+        numbers = data["step_numbers"]
+        steps = [
+            Step(
+                index=int(data["step_index"][i]),
+                region=int(data["regions"][i]),
+                chain="remove" if data["removed"][i] else "insert",
+                insight=float(numbers[i, 0]),
+                necessity=float(numbers[i, 1]),
+                score=float(numbers[i, 2]),
+                probs_insert=data["probs_insert"][i],
+                probs_delete=data["probs_delete"][i],
+                area=float(numbers[i, 3]),
+                images_scored=int(data["step_images"][i]),
+            )
+            for i in range(len(numbers))
+        ]
+        return cls(
+            image=_png_array(bytes(data["image_png"])),
+            labels=data["labels"].astype(np.int32),
+            generation=Generation.from_dict(meta["generation"]),
+            positions=meta["positions"],
+            target_ids=meta["target_ids"],
+            steps=steps,
+            p_full=data["p_full"],
+            p_blank=data["p_blank"],
+            search=meta["search"],
+            lambda1=meta["lambda1"],
+            lambda2=meta["lambda2"],
+            images_scored=meta["images_scored"],
+            seconds=meta["seconds"],
+            extras=meta.get("extras", {}),
+        )
+
+    # -- presentation (imported on use: the engine itself needs none of it) ----------
+    def figure(self, **options):
+        """A matplotlib figure in the paper's style (see eagle_widget.figures)."""
+        from ..figures import explanation_figure
+
+        return explanation_figure(self, **options)
+
+    def to_html(self, path) -> Path:
+        """One self-contained, offline, interactive HTML page (see eagle_widget.export)."""
+        from ..export import explanation_to_html
+
+        return explanation_to_html(self, path)
+
+    def show(self):
+        """A widget for this finished result; no model needed."""
+        from ..widget import show_explanation
+
+        return show_explanation(self)
+
+    def __repr__(self) -> str:
+        words = " ".join(self.generation.tokens[p].strip() for p in self.positions[:8])
+        return (
+            f"Explanation(targets={words!r}, regions={self.n_regions}, search={self.search!r}, "
+            f"insertion_auc={self.insertion_auc:.3f}, deletion_auc={self.deletion_auc:.3f}, "
+            f"images_scored={self.images_scored})"
+        )
+
+
+def _png_bytes(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _png_array(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()

@@ -1,0 +1,79 @@
+"""Turn whatever the user passes as an image into one H x W x 3 uint8 RGB array."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class ImageTypeError(TypeError, ValueError):
+    """An image of a type we cannot read (a TypeError that is also a ValueError, as api.md says)."""
+
+
+def to_rgb_array(image) -> np.ndarray:
+    """Convert a path, PIL image or array to an H x W x 3 uint8 RGB array.
+
+    RGBA drops alpha, grayscale is repeated over three channels, floats must lie in [0, 1].
+    """
+    if isinstance(image, (str, Path)):
+        return _read_file(Path(image))
+    if _is_pil(image):
+        return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    if isinstance(image, np.ndarray):
+        return _from_array(image)
+    raise ImageTypeError(
+        f"image must be a path, a PIL image or an H x W x 3 uint8 array, got {type(image).__name__}"
+    )
+
+
+def _is_pil(image) -> bool:
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - pillow is a dependency
+        return False
+    return isinstance(image, Image.Image)
+
+
+def _read_file(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise ValueError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"cannot read image file {path}: {error}") from None
+
+
+def _from_array(array: np.ndarray) -> np.ndarray:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise ValueError(
+            f"image array must have shape H x W, H x W x 3 or H x W x 4, got {array.shape}"
+        )
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"image array is empty: shape {array.shape}")
+    array = array[:, :, :3]
+    if array.dtype == np.uint8:
+        return np.ascontiguousarray(array)
+    if array.dtype == np.bool_:
+        return (array.astype(np.uint8) * 255).copy()
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
+            raise ValueError(
+                "a float image must hold finite values in [0, 1], "
+                f"got values in [{np.nanmin(array):g}, {np.nanmax(array):g}]"
+            )
+        return np.round(array * 255).astype(np.uint8)
+    if np.issubdtype(array.dtype, np.integer):
+        if array.min() < 0 or array.max() > 255:
+            raise ValueError(
+                f"an integer image must hold values in 0..255, got [{array.min()}, {array.max()}]"
+            )
+        return array.astype(np.uint8)
+    raise ImageTypeError(f"image array has unsupported dtype {array.dtype}")

@@ -1,0 +1,43 @@
+"""Insertion and deletion images of region sets, composed from the label map on demand."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def fill_image(image: np.ndarray, fill) -> np.ndarray:
+    """The image a removed region shows: a colour, the per-channel mean, or a blurred copy."""
+    if isinstance(fill, str):
+        if fill == "mean":
+            colour = np.round(image.reshape(-1, 3).mean(axis=0)).astype(np.uint8)
+            return np.broadcast_to(colour, image.shape)
+        if fill == "blur":
+            return _blur(image)
+        raise ValueError(f"fill must be a number, an RGB triple, 'mean' or 'blur', got {fill!r}")
+    colour = np.asarray(fill)
+    if colour.ndim == 0:
+        colour = np.repeat(colour, 3)
+    if (
+        colour.shape != (3,)
+        or not np.issubdtype(colour.dtype, np.number)
+        or colour.min() < 0
+        or colour.max() > 255
+    ):
+        raise ValueError(f"fill must be a value or an RGB triple in 0..255, got {fill!r}")
+    return np.broadcast_to(colour.astype(np.uint8), image.shape)
+
+
+def compose(
+    image: np.ndarray, filler: np.ndarray, labels: np.ndarray, keep: np.ndarray
+) -> np.ndarray:
+    """Images that keep the regions marked in each row of `keep` (k x N bool) and fill the rest."""
+    keep_pixels = keep[:, labels]  # k x H x W, by indexing each row with the label map
+    return np.where(keep_pixels[..., None], image[None], filler[None])
+
+
+def _blur(image: np.ndarray) -> np.ndarray:
+    from skimage.filters import gaussian
+
+    sigma = max(image.shape[:2]) / 20
+    blurred = gaussian(image.astype(np.float32) / 255, sigma=sigma, channel_axis=-1)
+    return np.clip(np.round(blurred * 255), 0, 255).astype(np.uint8)

@@ -1,0 +1,132 @@
+"""The EAGLE objective: sufficiency ("insight") + necessity of region sets, scored in batches.
+
+Every image the engine scores is the image that keeps some region set K and fills the rest:
+the insertion image of S keeps S, the deletion image of S keeps the complement of S. So one
+cache of P(targets | keep K) serves both, and no set is ever scored twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .masking import compose
+from .regions import region_areas
+from .types import Cancelled, Generation, VisionLanguageModel
+
+DEFAULT_BATCH_SIZE = 32
+
+
+@dataclass(frozen=True)
+class SetScores:
+    """Objective values of k region sets (rows)."""
+
+    insight: np.ndarray  # (k,)   mean over targets of p(insertion image)
+    necessity: np.ndarray  # (k,) mean over targets of 1 - p(deletion image)
+    score: np.ndarray  # (k,)     lambda1 * insight + lambda2 * necessity
+    probs_insert: np.ndarray  # (k, T)
+    probs_delete: np.ndarray  # (k, T)
+
+
+class Objective:
+    """Scores region sets of one image against one model, counting every image it sends."""
+
+    def __init__(
+        self,
+        model: VisionLanguageModel,
+        generation: Generation,
+        positions: list[int],
+        token_ids: list[int],
+        image: np.ndarray,
+        filler: np.ndarray,
+        labels: np.ndarray,
+        lambda1: float = 1.0,
+        lambda2: float = 1.0,
+        batch_size: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ):
+        self.model = model
+        self.generation = generation
+        self.positions = list(positions)
+        self.token_ids = list(token_ids)
+        self.image = image
+        self.filler = filler
+        self.labels = labels
+        self.n_regions = int(labels.max()) + 1
+        self.areas = region_areas(labels, self.n_regions)
+        self.lambda1 = float(lambda1)
+        self.lambda2 = float(lambda2)
+        self.batch_size = batch_size or _model_batch_size(model)
+        self.should_stop = should_stop or (lambda: False)
+        self.images_scored = 0
+        self._cache: dict[bytes, np.ndarray] = {}
+
+    # -- probabilities ---------------------------------------------------------------
+    def keep_probs(self, keep: np.ndarray) -> np.ndarray:
+        """P(targets | image keeping each row's regions), (k, T); unseen rows go to the model."""
+        keep = np.asarray(keep, dtype=bool).reshape(-1, self.n_regions)
+        keys = [row.tobytes() for row in keep]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        if missing:
+            rows = np.stack([np.frombuffer(k, dtype=bool) for k in missing])
+            for start in range(0, len(rows), self.batch_size):
+                if self.should_stop():
+                    raise Cancelled("search stopped by the caller")
+                chunk = rows[start : start + self.batch_size]
+                probs = self._score_images(compose(self.image, self.filler, self.labels, chunk))
+                for row, p in zip(chunk, probs):
+                    self._cache[row.tobytes()] = p
+        return np.stack([self._cache[k] for k in keys])
+
+    def _score_images(self, images: np.ndarray) -> np.ndarray:
+        probs = self.model.token_probs(list(images), self.generation, self.positions, self.token_ids)
+        probs = np.asarray(probs, dtype=np.float64)
+        expected = (len(images), len(self.positions))
+        if probs.shape != expected:
+            raise ValueError(
+                f"model.token_probs returned shape {probs.shape}, expected {expected} "
+                "(one row per image, one column per target position)"
+            )
+        if not np.all(np.isfinite(probs)):
+            raise ValueError("model.token_probs returned NaN or infinite probabilities")
+        if probs.min() < -1e-6 or probs.max() > 1 + 1e-6:
+            raise ValueError(
+                f"model.token_probs returned values outside [0, 1]: "
+                f"[{probs.min():g}, {probs.max():g}]"
+            )
+        self.images_scored += len(images)
+        return np.clip(probs, 0.0, 1.0)
+
+    # -- objective -------------------------------------------------------------------
+    def score_sets(self, sets: np.ndarray) -> SetScores:
+        """Insight, necessity and score of each row of `sets` (k x N bool), in one batch."""
+        sets = np.asarray(sets, dtype=bool).reshape(-1, self.n_regions)
+        both = self.keep_probs(np.concatenate([sets, ~sets]))
+        return self.scores_from_probs(both[: len(sets)], both[len(sets) :])
+
+    def scores_from_probs(self, probs_insert: np.ndarray, probs_delete: np.ndarray) -> SetScores:
+        insight = probs_insert.mean(axis=1)
+        necessity = (1.0 - probs_delete).mean(axis=1)
+        return SetScores(
+            insight=insight,
+            necessity=necessity,
+            score=self.lambda1 * insight + self.lambda2 * necessity,
+            probs_insert=probs_insert,
+            probs_delete=probs_delete,
+        )
+
+    def references(self) -> tuple[np.ndarray, np.ndarray]:
+        """(p_full, p_blank) per target: the whole image, and the fully filled image."""
+        probs = self.keep_probs(np.stack([np.ones(self.n_regions, bool), np.zeros(self.n_regions, bool)]))
+        return probs[0], probs[1]
+
+    def area(self, regions: np.ndarray) -> float:
+        """Covered fraction of the image for a boolean region vector."""
+        return float(self.areas[np.asarray(regions, dtype=bool)].sum())
+
+
+def _model_batch_size(model) -> int:
+    size = getattr(model, "batch_size", None)
+    return int(size) if isinstance(size, (int, np.integer)) and size > 0 else DEFAULT_BATCH_SIZE

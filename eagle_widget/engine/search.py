@@ -1,0 +1,230 @@
+"""Orderings of all regions, each a generator that yields one Step per placed region.
+
+Every search works on an Objective (which batches and caches the model calls) and may be
+stopped between batches: the Objective raises Cancelled when its should_stop says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from .objective import Objective, SetScores
+from .types import Step
+
+SEARCHES = ("greedy", "efficient", "lazy")
+SEARCH_OPTIONS = {
+    "greedy": {},
+    "efficient": {"search_scope": 6, "pending_samples": 4, "update_step": 15},
+    "lazy": {"lazy_batch": 4, "refresh_every": 10},
+}
+EARLY_STOP_TOL = 0.01
+
+
+class _Progress:
+    """Bookkeeping shared by the searches: chosen sets, step counter, early-stop test."""
+
+    def __init__(self, objective: Objective, early_stop: float | None):
+        self.obj = objective
+        n = objective.n_regions
+        self.selected = np.zeros(n, dtype=bool)  # placed at the front (insert chain)
+        self.removed = np.zeros(n, dtype=bool)  # placed at the back (opposite chain)
+        self.count = 0
+        self.early_stop = early_stop
+        p_full, p_blank = objective.references()
+        self.full_insight = p_full.mean()
+        self.blank_delete = p_blank.mean()
+        empty = objective.scores_from_probs(p_blank[None], p_full[None])
+        self.score = float(empty.score[0])  # F of the current selected set
+
+    @property
+    def undecided(self) -> np.ndarray:
+        return np.flatnonzero(~self.selected & ~self.removed)
+
+    def insert(self, region: int, scores: SetScores, row: int) -> Step:
+        self.selected[region] = True
+        self.score = float(scores.score[row])
+        return self._step(region, "insert", scores, row, self.obj.area(self.selected))
+
+    def remove(self, region: int, scores: SetScores, row: int) -> Step:
+        self.removed[region] = True
+        return self._step(region, "remove", scores, row, self.obj.area(~self.removed))
+
+    def _step(self, region, chain, scores: SetScores, row, area) -> Step:
+        step = Step(
+            index=self.count,
+            region=int(region),
+            chain=chain,
+            insight=float(scores.insight[row]),
+            necessity=float(scores.necessity[row]),
+            score=float(scores.score[row]),
+            probs_insert=scores.probs_insert[row].copy(),
+            probs_delete=scores.probs_delete[row].copy(),
+            area=area,
+            images_scored=self.obj.images_scored,
+        )
+        self.count += 1
+        return step
+
+    def converged(self, scores: SetScores, row: int) -> bool:
+        """Insertion reached the full image and deletion the blank image, within tolerance."""
+        if self.early_stop is None:
+            return False
+        return (
+            scores.insight[row] >= self.full_insight - self.early_stop
+            and scores.probs_delete[row].mean() <= self.blank_delete + self.early_stop
+        )
+
+    def with_each(self, candidates: np.ndarray) -> np.ndarray:
+        """Rows: the selected set plus one candidate each."""
+        sets = np.repeat(self.selected[None], len(candidates), axis=0)
+        sets[np.arange(len(candidates)), candidates] = True
+        return sets
+
+    def without_each(self, candidates: np.ndarray) -> np.ndarray:
+        """Rows: the kept set (all but removed) minus one candidate each."""
+        sets = np.repeat(~self.removed[None], len(candidates), axis=0)
+        sets[np.arange(len(candidates)), candidates] = False
+        return sets
+
+    def finish_by_sweep(self) -> Iterator[Step]:
+        """Order what is left by one batched sweep of single-region gains, then score the
+        prefixes of that order so that the curves stay measured, not guessed."""
+        rest = self.undecided
+        if len(rest) == 0:
+            return
+        gains = self.obj.score_sets(self.with_each(rest)).score
+        rest = rest[np.argsort(-gains, kind="stable")]
+        prefixes = np.repeat(self.selected[None], len(rest), axis=0)
+        for i in range(len(rest)):
+            prefixes[i:, rest[i]] = True
+        scores = self.obj.score_sets(prefixes)
+        for i, region in enumerate(rest):
+            yield self.insert(region, scores, i)
+
+
+def greedy(objective: Objective, early_stop: float | None = None) -> Iterator[Step]:
+    """Exact greedy (the paper): every step scores every remaining region."""
+    state = _Progress(objective, early_stop)
+    while len(candidates := state.undecided):
+        scores = objective.score_sets(state.with_each(candidates))
+        best = int(np.argmax(scores.score))
+        yield state.insert(candidates[best], scores, best)
+        if state.converged(scores, best):
+            yield from state.finish_by_sweep()
+            return
+
+
+def lazy(
+    objective: Objective,
+    early_stop: float | None = None,
+    lazy_batch: int = 4,
+    refresh_every: int = 10,
+) -> Iterator[Step]:
+    """Lazy greedy with batched re-evaluation.
+
+    Each candidate keeps its last marginal gain as an estimate. A step re-scores the
+    `lazy_batch` best stale estimates in one batch and accepts the best fresh gain once no
+    stale estimate beats it. F is only weakly submodular (gains can grow when regions
+    interact), so every `refresh_every` steps all candidates are re-scored.
+    """
+    _check_positive(lazy_batch=lazy_batch, refresh_every=refresh_every)
+    state = _Progress(objective, early_stop)
+    gain = np.full(objective.n_regions, np.inf)  # never scored: must be looked at
+    for step in range(objective.n_regions):
+        candidates = state.undecided
+        if len(candidates) == 0:
+            return
+        fresh: dict[int, tuple[SetScores, int]] = {}
+        if step % refresh_every == 0 or len(candidates) <= lazy_batch:
+            to_score = candidates
+        else:
+            to_score = candidates[np.argsort(-gain[candidates], kind="stable")[:lazy_batch]]
+        while True:
+            scores = objective.score_sets(state.with_each(to_score))
+            for row, region in enumerate(to_score):
+                fresh[int(region)] = (scores, row)
+                gain[region] = scores.score[row] - state.score
+            best = max(fresh, key=lambda r: gain[r])
+            stale = np.array([r for r in candidates if r not in fresh], dtype=int)
+            if len(stale) == 0 or gain[best] >= gain[stale].max():
+                break
+            ahead = stale[gain[stale] > gain[best]]
+            to_score = ahead[np.argsort(-gain[ahead], kind="stable")[:lazy_batch]]
+        scores, row = fresh[best]
+        yield state.insert(best, scores, row)
+        if state.converged(scores, row):
+            yield from state.finish_by_sweep()
+            return
+
+
+def efficient(
+    objective: Objective,
+    early_stop: float | None = None,
+    search_scope: int = 6,
+    pending_samples: int = 4,
+    update_step: int = 15,
+) -> Iterator[Step]:
+    """The reference's bidirectional search.
+
+    The insert chain scores only the first `search_scope` candidates of a stale ranking,
+    refreshed (all candidates re-scored and re-sorted) every `update_step` rounds. Each round
+    the opposite chain takes, among the last `pending_samples` of that ranking, the region
+    whose removal from the kept image hurts the objective least, and places it at the back.
+    Works for any number of regions, and lambda weights every score it compares.
+    """
+    _check_positive(
+        search_scope=search_scope, pending_samples=pending_samples, update_step=update_step
+    )
+    state = _Progress(objective, early_stop)
+    ranking: list[int] = []  # stale order of undecided regions, most promising first
+    estimate = np.zeros(objective.n_regions)
+    for round_ in range(objective.n_regions):
+        candidates = state.undecided
+        if len(candidates) == 0:
+            return
+        ranking = [r for r in ranking if not state.selected[r] and not state.removed[r]]
+        if round_ % update_step == 0 or not ranking:
+            to_score = candidates
+        else:
+            to_score = np.array(ranking[:search_scope])
+        scores = objective.score_sets(state.with_each(to_score))
+        estimate[to_score] = scores.score
+        best = int(np.argmax(scores.score))
+        region = int(to_score[best])
+        ranking = sorted(candidates.tolist(), key=lambda r: -estimate[r])
+        yield state.insert(region, scores, best)
+        if state.converged(scores, best):
+            yield from state.finish_by_sweep()
+            return
+        ranking.remove(region)
+        if not ranking:
+            return
+        tail = np.array(ranking[-pending_samples:])
+        removal = objective.score_sets(state.without_each(tail))
+        keep_best = int(np.argmax(removal.score))
+        yield state.remove(int(tail[keep_best]), removal, keep_best)
+
+
+def run_search(
+    name: str, objective: Objective, early_stop: float | None = None, **options
+) -> Iterator[Step]:
+    """Dispatch by name, rejecting options the chosen search does not have."""
+    if name not in SEARCHES:
+        raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {name!r}")
+    unknown = set(options) - set(SEARCH_OPTIONS[name])
+    if unknown:
+        raise ValueError(
+            f"search {name!r} has no option(s) {', '.join(sorted(unknown))}; "
+            f"it takes {', '.join(SEARCH_OPTIONS[name]) or 'none'}"
+        )
+    return {"greedy": greedy, "efficient": efficient, "lazy": lazy}[name](
+        objective, early_stop, **options
+    )
+
+
+def _check_positive(**values) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
