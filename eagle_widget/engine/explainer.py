@@ -76,7 +76,7 @@ class Explainer:
     def start(
         self, image, prompt=None, targets=None, generation=None, target_ids=None
     ) -> ExplanationRun:
-        """Prepare a run: generate (unless given), segment, resolve targets. Iterate it to search."""
+        """Prepare a run: generate (unless given), segment, resolve targets; iterate it."""
         array = to_rgb_array(image)
         if generation is None:
             generation = self.model.generate(

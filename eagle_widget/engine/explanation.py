@@ -131,7 +131,9 @@ class Explanation:
             # the reference: (c_N - c_k) / (c_N - c_1), c_k the cumulative |gain| after k
             c = np.cumsum(np.abs(gains))
             span = c[-1] - c[0]
-            by_position = (c[-1] - c) / span if span > 0 else np.linspace(1, 0, n) if n > 1 else np.ones(1)
+            by_position = (
+                (c[-1] - c) / span if span > 0 else np.linspace(1, 0, n) if n > 1 else np.ones(1)
+            )
         else:
             positive = np.clip(gains, 0, None)
             top = positive.max()

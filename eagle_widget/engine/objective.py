@@ -81,7 +81,9 @@ class Objective:
         return np.stack([self._cache[k] for k in keys])
 
     def _score_images(self, images: np.ndarray) -> np.ndarray:
-        probs = self.model.token_probs(list(images), self.generation, self.positions, self.token_ids)
+        probs = self.model.token_probs(
+            list(images), self.generation, self.positions, self.token_ids
+        )
         probs = np.asarray(probs, dtype=np.float64)
         expected = (len(images), len(self.positions))
         if probs.shape != expected:
@@ -119,7 +121,9 @@ class Objective:
 
     def references(self) -> tuple[np.ndarray, np.ndarray]:
         """(p_full, p_blank) per target: the whole image, and the fully filled image."""
-        probs = self.keep_probs(np.stack([np.ones(self.n_regions, bool), np.zeros(self.n_regions, bool)]))
+        probs = self.keep_probs(
+            np.stack([np.ones(self.n_regions, bool), np.zeros(self.n_regions, bool)])
+        )
         return probs[0], probs[1]
 
     def area(self, regions: np.ndarray) -> float:

@@ -1,0 +1,254 @@
+"""Explainer and Explanation: targets, streaming, cancelling, maps, reliance, files."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+from synthetic import VisibilityModel, additive, block_image
+
+import eagle_widget as ew
+from eagle_widget.engine import Cancelled, Explanation, Generation, superpixels
+
+BLOCKS = np.repeat(np.repeat(np.arange(16).reshape(4, 4), 8, 0), 8, 1)
+
+
+def two_word_model(**kwargs):
+    """' red' rests on block 5, ' square' on block 10; ' a' is a language prior."""
+    w_red, w_square = np.zeros(16), np.zeros(16)
+    w_red[5], w_square[10] = 0.8, 0.7
+    return VisibilityModel(
+        BLOCKS,
+        [lambda v: 0.0, additive(w_red), additive(w_square)],
+        base=[0.9, 0.1, 0.05],
+        words=["a", " red", " square"],
+        **kwargs,
+    )
+
+
+IMAGE = block_image(4, 4, cell=8, seed=7)
+
+
+def test_targets_by_index_word_and_all():
+    explainer = ew.Explainer(two_word_model(), n_regions=16, search="greedy")
+    assert explainer.start(IMAGE).positions == [0, 1, 2]
+    assert explainer.start(IMAGE, targets=2).positions == [2]
+    assert explainer.start(IMAGE, targets=[1, 2]).positions == [1, 2]
+    assert explainer.start(IMAGE, targets="square").positions == [2]
+    assert explainer.start(IMAGE, targets="red square").positions == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "targets, error, message",
+    [
+        ([], ValueError, "empty"),
+        ([3], ValueError, "out of range"),
+        ([-1], ValueError, "out of range"),
+        ("circle", ValueError, "does not occur"),
+        ("  ", ValueError, "empty word"),
+        ([1, 1], ValueError, "repeat"),
+        ([1.5], TypeError, "ints"),
+        ({1: 2}, TypeError, "targets must be"),
+    ],
+)
+def test_bad_targets_are_rejected(targets, error, message):
+    explainer = ew.Explainer(two_word_model(), n_regions=16)
+    with pytest.raises(error, match=message):
+        explainer.start(IMAGE, targets=targets)
+
+
+def test_each_word_is_explained_by_its_own_object():
+    model = two_word_model()
+    explainer = ew.Explainer(model, n_regions=16, search="lazy")
+    red = explainer.explain(IMAGE, targets="red")
+    square = explainer.explain(IMAGE, targets="square")
+    assert red.order[0] != square.order[0]
+    for result, block in ((red, 5), (square, 10)):
+        top = result.order[0]
+        assert np.array_equal(result.labels == top, BLOCKS == block)
+        assert result.attribution_map("gain")[BLOCKS == block].min() == 1.0
+
+
+def test_sentence_level_run_gives_per_token_maps_from_its_columns():
+    result = ew.explain(two_word_model(), IMAGE, n_regions=16, search="greedy")
+    for token, block in ((1, 5), (2, 10)):
+        heat = result.attribution_map("gain", target=token)
+        assert heat[BLOCKS == block].min() == 1.0
+        assert heat[BLOCKS != block].max() < 0.2
+    with pytest.raises(ValueError, match="not explained"):
+        ew.explain(two_word_model(), IMAGE, targets=1, n_regions=16).attribution_map(target=2)
+
+
+def test_curves_start_and_end_at_the_reference_images_and_maps_are_normalised():
+    result = ew.explain(two_word_model(), IMAGE, n_regions=16, search="efficient")
+    n, t = result.n_regions, result.n_targets
+    assert result.insertion_curve.shape == (n + 1, t) == result.deletion_curve.shape
+    np.testing.assert_allclose(result.insertion_curve[0], result.p_blank)
+    np.testing.assert_allclose(result.insertion_curve[-1], result.p_full)
+    np.testing.assert_allclose(result.deletion_curve[0], result.p_full)
+    np.testing.assert_allclose(result.deletion_curve[-1], result.p_blank)
+    assert result.areas[0] == 0 and result.areas[-1] == pytest.approx(1.0)
+    for kind in ("rank", "gain"):
+        heat = result.attribution_map(kind)
+        assert heat.shape == IMAGE.shape[:2]
+        assert heat.min() >= 0 and heat.max() == pytest.approx(1.0)
+    rank = result.region_values("rank")
+    assert rank[result.order[0]] == 1.0 and rank[result.order[-1]] == 0.0
+    assert result.insertion_auc > result.deletion_auc
+
+
+def test_reliance_separates_language_prior_from_visual_evidence():
+    result = ew.explain(two_word_model(), IMAGE, n_regions=16)
+    prior, visual = result.reliance.T
+    np.testing.assert_allclose(prior, [0.9, 0.1, 0.05])
+    np.testing.assert_allclose(visual, [0.0, 0.8, 0.7])
+    explainer = ew.Explainer(two_word_model(), n_regions=16)
+    gen = two_word_model().generate(IMAGE, "q")
+    prior_all, visual_all = explainer.token_reliance(IMAGE, gen)
+    np.testing.assert_allclose(prior_all, prior)
+    np.testing.assert_allclose(visual_all, visual)
+
+
+def test_counterfactual_target_ids_reach_the_model():
+    model = two_word_model()
+    result = ew.explain(model, IMAGE, targets=[2], target_ids=[99], n_regions=16)
+    assert result.target_ids == [99]
+    assert all(ids == [99] for ids in model.seen_ids)
+    with pytest.raises(ValueError, match="target_ids has 2 ids"):
+        ew.explain(model, IMAGE, targets=[2], target_ids=[1, 2], n_regions=16)
+
+
+def test_stream_yields_the_steps_that_explain_returns():
+    explainer = ew.Explainer(two_word_model(), n_regions=16, search="lazy")
+    streamed = list(explainer.stream(IMAGE))
+    result = explainer.explain(IMAGE)
+    assert [s.region for s in streamed] == result.order
+    assert [s.index for s in streamed] == list(range(16))
+    running = [s.images_scored for s in streamed]
+    assert running == sorted(running) and running[-1] == result.images_scored
+
+
+def test_masked_images_go_to_the_model_in_batches():
+    model = two_word_model()
+    ew.explain(model, IMAGE, n_regions=16, search="greedy", batch_size=8)
+    assert max(model.calls) == 8
+    assert (
+        sum(model.calls)
+        == ew.explain(two_word_model(), IMAGE, n_regions=16, search="greedy").images_scored
+    )
+    model = two_word_model()
+    ew.explain(model, IMAGE, n_regions=16, search="greedy")
+    assert model.calls[1] == 32  # the first full step: 16 candidates x 2 images, one call
+
+
+def test_cancel_from_another_thread_stops_and_the_explainer_stays_usable():
+    model = two_word_model(delay=0.02)
+    explainer = ew.Explainer(model, n_regions=16, search="greedy", batch_size=4)
+    run = explainer.start(IMAGE)
+    seen = []
+    threading.Timer(0.15, run.cancel).start()
+    with pytest.raises(Cancelled):
+        for step in run:
+            seen.append(step)
+    assert len(seen) < 16
+    calls_after_cancel = len(model.calls)
+    with pytest.raises(ValueError, match="not finished"):
+        run.explanation()
+    assert len(model.calls) == calls_after_cancel
+    model.delay = 0
+    again = explainer.explain(IMAGE)
+    assert sorted(again.order) == list(range(16))
+
+
+def test_a_misbehaving_model_is_named():
+    class WrongShape:
+        generate = two_word_model().generate
+
+        def token_probs(self, images, generation, positions, token_ids=None):
+            return np.zeros((len(images), len(positions) + 1))
+
+    class NaNs(WrongShape):
+        def token_probs(self, images, generation, positions, token_ids=None):
+            return np.full((len(images), len(positions)), np.nan)
+
+    with pytest.raises(ValueError, match="returned shape"):
+        ew.explain(WrongShape(), IMAGE, n_regions=4)
+    with pytest.raises(ValueError, match="NaN"):
+        ew.explain(NaNs(), IMAGE, n_regions=4)
+    with pytest.raises(TypeError, match="generate"):
+        ew.Explainer(object())
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_regions": 0}, "n_regions"),
+        ({"search": "beam"}, "search must be one of"),
+        ({"lambda1": float("nan")}, "lambda1"),
+        ({"fill": "grey"}, "fill"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"early_stop": 2}, "early_stop"),
+        ({"search": "greedy", "search_scope": 4}, "no option"),
+    ],
+)
+def test_bad_explainer_settings_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ew.Explainer(two_word_model(), **kwargs)
+
+
+def test_a_generation_for_another_image_size_is_rejected():
+    gen = Generation("q", [1], [" red"], " red", (10, 10))
+    with pytest.raises(ValueError, match="image of size"):
+        ew.Explainer(two_word_model()).start(IMAGE, generation=gen)
+
+
+def test_save_and_load_round_trip_exactly(tmp_path):
+    result = ew.explain(two_word_model(), IMAGE, n_regions=16, search="efficient")
+    path = result.save(tmp_path / "r.npz")
+    back = Explanation.load(path)
+    np.testing.assert_array_equal(back.image, result.image)
+    np.testing.assert_array_equal(back.labels, result.labels)
+    assert back.order == result.order and back.generation == result.generation
+    assert [s.to_dict() for s in back.steps] == [s.to_dict() for s in result.steps]
+    np.testing.assert_array_equal(back.insertion_curve, result.insertion_curve)
+    np.testing.assert_array_equal(back.attribution_map("gain"), result.attribution_map("gain"))
+    assert back.images_scored == result.images_scored and back.search == "efficient"
+    json.dumps(result.to_dict())  # JSON-able
+
+
+def test_saved_file_is_compact_and_versioned(tmp_path):
+    rng = np.random.default_rng(0)
+    # a photo-like 640 x 480 image: smooth gradients with mild noise
+    yy, xx = np.mgrid[0:480, 0:640]
+    image = np.dstack([xx / 640 * 255, yy / 480 * 255, (xx + yy) / 1120 * 255])
+    image = np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8)
+
+    class Brightness(VisibilityModel):  # cheap: p = how much of the image is shown
+        def token_probs(self, images, generation, positions, token_ids=None):
+            shown = np.stack(images)[:, ::8, ::8].any(axis=3).mean(axis=(1, 2))
+            return np.repeat(shown[:, None], len(positions), axis=1)
+
+    labels = superpixels(image, 64)
+    model = Brightness(labels, [None] * 3, words=["a", " b", " c"])
+    result = ew.explain(model, image, n_regions=64, search="efficient")
+    assert result.n_regions >= 48
+    path = result.save(tmp_path / "big.npz")
+    assert path.stat().st_size < 1_000_000
+    data = dict(np.load(path))
+    meta = json.loads(bytes(data["meta"]))
+    meta["schema_version"] = 99
+    data["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(tmp_path / "future.npz", **data)
+    with pytest.raises(ValueError, match="schema version 99"):
+        Explanation.load(tmp_path / "future.npz")
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="not an eagle-widget explanation"):
+        Explanation.load(tmp_path / "junk.npz")
+
+
+def test_words_group_sub_word_tokens():
+    gen = Generation(
+        "q", list(range(7)), ["a", " tri", "angle", ",", " and", " a", " cat"], "", (1, 1)
+    )
+    assert gen.words == [(0, 1), (1, 3), (3, 4), (4, 5), (5, 6), (6, 7)]
+    assert gen.word_of(2) == (1, 3)
