@@ -1,0 +1,36 @@
+"""Model adapters: transformers vision-language models behind the engine's model protocol.
+
+torch and transformers are imported on first use, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .hf import HFModel
+
+
+def load_model(id_or_path: str, device=None, dtype=None, **kwargs) -> HFModel:
+    """Load any image-text-to-text checkpoint and its processor (see `hf.load_model`)."""
+    from .hf import load_model as _load_model
+
+    return _load_model(id_or_path, device=device, dtype=dtype, **kwargs)
+
+
+def load_demo_model(device=None, dtype=None, **kwargs) -> HFModel:
+    """The embedded tiny demo VLM (offline; CPU by default)."""
+    from .demo import WEIGHTS_DIR
+
+    return load_model(str(WEIGHTS_DIR), device=device or "cpu", dtype=dtype, **kwargs)
+
+
+def __getattr__(name: str):
+    if name == "HFModel":
+        from .hf import HFModel
+
+        return HFModel
+    raise AttributeError(f"module 'eagle_widget.models' has no attribute {name!r}")
+
+
+__all__ = ["HFModel", "load_demo_model", "load_model"]

@@ -1,0 +1,426 @@
+"""The generic adapter: any transformers image-text-to-text model behind the model protocol.
+
+`HFModel` wraps a model and its processor. `generate` renders the model's chat template with
+the image and the prompt and decodes greedily with the checkpoint's logits processors off, so
+the answer is the model's own argmax. `token_probs` scores a batch of masked copies of the
+image in ONE teacher-forced forward pass over prompt + answer, cut after the last target,
+computing logits only at the target rows.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from ..engine.images import to_rgb_array
+from ..engine.types import Generation
+from .devices import (
+    default_batch_size,
+    is_out_of_memory,
+    release_memory,
+    resolve_device,
+    resolve_dtype,
+)
+from .text import decode_tokens
+
+DEFAULT_PROMPT = "Describe the image."
+
+# Processor outputs aligned with input_ids, and the value each takes on generated text tokens.
+# A sequence-aligned key missing here stops token_probs: guessing its value is how results
+# go silently wrong (e.g. Qwen's M-RoPE without mm_token_type_ids, Gemma 3 without token_type_ids).
+SEQUENCE_FILL = {"attention_mask": 1, "token_type_ids": 0, "mm_token_type_ids": 0}
+
+
+class HFModel:
+    """A transformers vision-language model and its processor, explained through two methods.
+
+    batch_size: masked images per forward pass; None picks one from the device and its free
+    memory. A CUDA or MPS out-of-memory error halves it and retries, and the run goes on.
+    """
+
+    def __init__(
+        self,
+        model,
+        processor,
+        *,
+        batch_size: int | None = None,
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
+    ):
+        if not hasattr(model, "generate") or not callable(model):
+            raise TypeError(
+                f"model must be a transformers generative model, got {type(model).__name__}"
+            )
+        if not callable(processor) or not hasattr(processor, "apply_chat_template"):
+            raise TypeError(
+                "processor must be the model's transformers processor (AutoProcessor), "
+                f"got {type(processor).__name__}"
+            )
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+        if device is not None or dtype is not None:
+            model = model.to(
+                device=resolve_device(device) if device is not None else None,
+                dtype=resolve_dtype(dtype, resolve_device(device)) if dtype is not None else None,
+            )
+        self.model = model.eval()
+        self.processor = processor
+        self.tokenizer = getattr(processor, "tokenizer", None) or processor
+        self._batch_size = batch_size
+        self._lock = threading.RLock()
+        self._prompt_cache: dict[str, tuple[str, bool]] = {}
+        self._layouts: dict[tuple[str, tuple[int, int]], torch.Tensor] = {}
+        self._last_length = 0
+
+    # -- properties -------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.dtype
+
+    @property
+    def batch_size(self) -> int:
+        """Images per forward pass: as given, halved after an out-of-memory error, or picked."""
+        if self._batch_size is None:
+            return default_batch_size(self.model, self._last_length or 1024)
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int | None) -> None:
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"batch_size must be a positive int or None, got {value!r}")
+        self._batch_size = value
+
+    def __repr__(self) -> str:
+        name = type(self.model).__name__
+        return f"HFModel({name}, device={self.device}, dtype={self.dtype})"
+
+    # -- the protocol ----------------------------------------------------------------
+    def generate(self, image, prompt: str = DEFAULT_PROMPT, max_new_tokens: int = 64) -> Generation:
+        """The model's greedy answer to `prompt` about `image`, without the end-of-sequence id."""
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
+        image = to_rgb_array(image)
+        with self._lock, torch.inference_mode():
+            inputs = self._encode([image], prompt)
+            prompt_length = inputs["input_ids"].shape[1]
+            self._remember_layout(prompt, image.shape[:2], inputs["input_ids"][0])
+            sequences = self._greedy(inputs, max_new_tokens)
+        new_ids = sequences[0, prompt_length:].tolist()
+        stops = self.eos_token_ids()
+        for i, token_id in enumerate(new_ids):
+            if token_id in stops:
+                new_ids = new_ids[:i]
+                break
+        tokens = decode_tokens(self.tokenizer, new_ids)
+        return Generation(
+            prompt=prompt,
+            token_ids=new_ids,
+            tokens=tokens,
+            text="".join(tokens),
+            image_size=(int(image.shape[0]), int(image.shape[1])),
+        )
+
+    def token_probs(
+        self,
+        images: Sequence[np.ndarray],
+        generation: Generation,
+        positions: Sequence[int],
+        token_ids: Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """P(target id at each position | image, prompt, generated prefix), teacher-forced.
+
+        Returns (len(images), len(positions)) floats; token_ids defaults to the generated ids.
+        One forward pass per batch of `batch_size` images.
+        """
+        if not isinstance(generation, Generation):
+            raise TypeError(f"generation must be an ew.Generation, got {type(generation).__name__}")
+        positions = _check_positions(positions, len(generation))
+        targets = _check_targets(token_ids, positions, generation, self._vocab_size())
+        arrays = _check_images(images, generation.image_size)
+        result = np.empty((len(arrays), len(positions)), dtype=np.float64)
+        start = 0
+        with self._lock:
+            while start < len(arrays):
+                chunk = arrays[start : start + self.batch_size]
+                try:
+                    result[start : start + len(chunk)] = self._score(
+                        chunk, generation, positions, targets
+                    )
+                except Exception as error:
+                    if not is_out_of_memory(error) or len(chunk) == 1:
+                        raise
+                    release_memory(self.device)
+                    self._batch_size = max(1, len(chunk) // 2)
+                    continue
+                start += len(chunk)
+        return result
+
+    # -- helpers users may call --------------------------------------------------------
+    def eos_token_ids(self) -> set[int]:
+        """Ids that end an answer: the checkpoint's generation config and the tokenizer's EOS."""
+        ids: set[int] = set()
+        config = getattr(self.model, "generation_config", None)
+        for value in (getattr(config, "eos_token_id", None), self.tokenizer.eos_token_id):
+            if isinstance(value, int):
+                ids.add(value)
+            elif value is not None:
+                ids.update(int(v) for v in value)
+        return ids
+
+    def check_sees_image(
+        self, image, prompt: str = DEFAULT_PROMPT, max_new_tokens: int = 8
+    ) -> float:
+        """Largest change of the answer's token probabilities between `image` and a black copy.
+
+        Raises ValueError when nothing changes: the model ignores the image (e.g. a projector
+        left at zero), so no explanation of it can be meaningful. token_probs runs the same
+        check on every batch that holds two very different images (free: the engine's first
+        batch holds the full and the blank image).
+        """
+        image = to_rgb_array(image)
+        generation = self.generate(image, prompt, max_new_tokens)
+        if len(generation) == 0:
+            raise ValueError(
+                "the model answered with no tokens; cannot check that it sees the image"
+            )
+        probs = self.token_probs(
+            [image, np.zeros_like(image)], generation, list(range(len(generation)))
+        )
+        return float(np.abs(probs[0] - probs[1]).max())
+
+    # -- internals -------------------------------------------------------------------
+    def _vocab_size(self) -> int:
+        embeddings = self.model.get_output_embeddings()
+        if embeddings is not None and hasattr(embeddings, "weight"):
+            return int(embeddings.weight.shape[0])
+        return int(self.model.config.get_text_config().vocab_size)
+
+    def _prompt_text(self, prompt: str) -> tuple[str, bool]:
+        """The chat-template text for one image + prompt, and whether the tokenizer adds BOS."""
+        if prompt not in self._prompt_cache:
+            if not getattr(self.processor, "chat_template", None):
+                raise ValueError(
+                    f"the processor ({type(self.processor).__name__}) has no chat template; "
+                    "set processor.chat_template to the model's template"
+                )
+            messages = [
+                {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}
+            ]
+            text = self.processor.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False
+            )
+            bos = self.tokenizer.bos_token
+            # as processor.apply_chat_template(tokenize=True): a template that writes BOS itself
+            self._prompt_cache[prompt] = (text, not (bos and text.startswith(bos)))
+        return self._prompt_cache[prompt]
+
+    def _encode(self, images: list[np.ndarray], prompt: str):
+        """The processor's inputs for one prompt and several images (one per sample)."""
+        text, add_special = self._prompt_text(prompt)
+        inputs = self.processor(
+            text=[text] * len(images),
+            images=[[image] for image in images],
+            return_tensors="pt",
+            add_special_tokens=add_special,
+        )
+        dtype = self.dtype
+        moved = {}
+        for key, value in inputs.items():
+            if isinstance(value, torch.Tensor):
+                value = value.to(self.device)
+                if value.is_floating_point():
+                    value = value.to(dtype)
+            moved[key] = value
+        self._last_length = int(moved["input_ids"].shape[1])
+        return moved
+
+    def _remember_layout(self, prompt: str, size: tuple[int, int], ids: torch.Tensor) -> None:
+        key = (prompt, (int(size[0]), int(size[1])))
+        known = self._layouts.get(key)
+        if known is None:
+            self._layouts[key] = ids.detach().to("cpu")
+        elif not torch.equal(known, ids.detach().to("cpu")):
+            raise ValueError(
+                f"the processor gave a different token layout for an image of size {size} "
+                f"({len(ids)} prompt tokens, before {len(known)}): masked copies must be scored "
+                "with the same image tokens as the original"
+            )
+
+    def _greedy(self, inputs: dict, max_new_tokens: int) -> torch.Tensor:
+        """model.generate, greedy, with a clean generation config (no repetition penalty etc.)."""
+        from transformers import GenerationConfig
+
+        saved = self.model.generation_config
+        eos = sorted(self.eos_token_ids())
+        pad = self.tokenizer.pad_token_id
+        clean = GenerationConfig(
+            bos_token_id=getattr(saved, "bos_token_id", None),
+            eos_token_id=eos or None,
+            pad_token_id=pad if pad is not None else (eos[0] if eos else None),
+            do_sample=False,
+            num_beams=1,
+            max_new_tokens=max_new_tokens,
+        )
+        # generate() fills unset fields from model.generation_config: swap it for the call
+        self.model.generation_config = clean
+        try:
+            return self.model.generate(**inputs, generation_config=clean)
+        finally:
+            self.model.generation_config = saved
+
+    def _score(
+        self,
+        images: list[np.ndarray],
+        generation: Generation,
+        positions: list[int],
+        targets: list[int],
+    ) -> np.ndarray:
+        """One teacher-forced forward pass over a batch; probabilities of `targets`."""
+        with torch.inference_mode():
+            inputs = self._encode(images, generation.prompt)
+            ids = inputs["input_ids"]
+            if not torch.equal(ids, ids[:1].expand_as(ids)):
+                raise ValueError(
+                    "the processor gave the masked images different token layouts; every masked "
+                    "copy must have the same size as the original image"
+                )
+            self._remember_layout(generation.prompt, generation.image_size, ids[0])
+            prompt_length = ids.shape[1]
+            stop = max(positions)  # generated tokens fed as input: those before the last target
+            extended = _extend(inputs, generation.token_ids[:stop])
+            rows = torch.tensor([prompt_length - 1 + p for p in positions], device=self.device)
+            logits = self.model(**extended, logits_to_keep=rows, use_cache=False).logits
+            if logits.shape[1] != len(positions):  # a model that ignores logits_to_keep
+                logits = logits[:, rows]
+            _check_image_matters(images, logits)
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            index = torch.tensor(targets, device=logp.device).view(1, -1, 1)
+            probs = logp.gather(-1, index.expand(len(images), -1, -1)).squeeze(-1).exp()
+        return probs.cpu().numpy().astype(np.float64)
+
+
+def load_model(
+    id_or_path: str,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    *,
+    batch_size: int | None = None,
+    **from_pretrained_kwargs,
+) -> HFModel:
+    """Load any image-text-to-text checkpoint (hub id or local folder) and its processor.
+
+    device: None picks cuda, then mps, then cpu. dtype: None picks bfloat16 on CUDA (float16
+    where bf16 is unsupported), float16 on MPS and float32 on CPU.
+    """
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    if not isinstance(id_or_path, str) or not id_or_path:
+        raise ValueError(f"id_or_path must be a model id or a folder, got {id_or_path!r}")
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device)
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(
+            id_or_path, dtype=dtype, **from_pretrained_kwargs
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"{id_or_path!r} is not an image-text-to-text model transformers can load: {error}"
+        ) from error
+    processor = AutoProcessor.from_pretrained(id_or_path)
+    return HFModel(model.to(device), processor, batch_size=batch_size)
+
+
+# -- validation and tensor helpers ----------------------------------------------------------
+
+
+def _check_positions(positions: Sequence[int], length: int) -> list[int]:
+    result = [int(p) for p in positions]
+    if not result:
+        raise ValueError("positions is empty: give at least one generated-token index")
+    bad = [p for p in result if not 0 <= p < length]
+    if bad:
+        raise ValueError(
+            f"target positions {bad} are outside the generation (token indices 0..{length - 1})"
+        )
+    return result
+
+
+def _check_targets(
+    token_ids: Sequence[int] | None, positions: list[int], generation: Generation, vocab: int
+) -> list[int]:
+    if token_ids is None:
+        return [int(generation.token_ids[p]) for p in positions]
+    targets = [int(t) for t in token_ids]
+    if len(targets) != len(positions):
+        raise ValueError(
+            f"token_ids has {len(targets)} ids for {len(positions)} positions: "
+            "give one per position"
+        )
+    bad = [t for t in targets if not 0 <= t < vocab]
+    if bad:
+        raise ValueError(f"token_ids {bad} are outside the vocabulary (0..{vocab - 1})")
+    return targets
+
+
+def _check_images(images: Sequence[np.ndarray], size: tuple[int, int]) -> list[np.ndarray]:
+    if isinstance(images, np.ndarray) and images.ndim == 3:
+        raise ValueError("images must be a sequence of H x W x 3 arrays, got a single image")
+    arrays = [to_rgb_array(image) for image in images]
+    if not arrays:
+        raise ValueError("images is empty: give at least one image to score")
+    for i, array in enumerate(arrays):
+        if array.shape[:2] != tuple(size):
+            raise ValueError(
+                f"image {i} has size {array.shape[:2]} (height, width) but the generation was "
+                f"made for {tuple(size)}: masked copies must keep the original size"
+            )
+    return arrays
+
+
+def _extend(inputs: dict, generated: list[int]) -> dict:
+    """Append the generated ids to input_ids, and the matching values to every aligned input."""
+    ids = inputs["input_ids"]
+    batch, length = ids.shape
+    if not generated:
+        return dict(inputs)
+    extra = torch.tensor(generated, dtype=ids.dtype, device=ids.device).expand(batch, -1)
+    result = {}
+    for key, value in inputs.items():
+        aligned = isinstance(value, torch.Tensor) and value.shape[:2] == (batch, length)
+        if key == "input_ids":
+            value = torch.cat([ids, extra], dim=1)
+        elif aligned and value.ndim == 2:
+            if key not in SEQUENCE_FILL:
+                raise ValueError(
+                    f"the processor returned {key!r}, aligned with the tokens, and the adapter "
+                    "does not know its value for generated tokens; known: "
+                    f"{sorted(SEQUENCE_FILL)}"
+                )
+            fill = torch.full_like(extra, SEQUENCE_FILL[key], dtype=value.dtype)
+            value = torch.cat([value, fill], dim=1)
+        result[key] = value
+    return result
+
+
+def _check_image_matters(images: list[np.ndarray], logits: torch.Tensor) -> None:
+    """Raise when two very different images of the batch give bit-identical logits."""
+    if len(images) < 2:
+        return
+    first = images[0]
+    changed = [np.any(image != first, axis=-1).mean() for image in images[1:]]
+    other = int(np.argmax(changed)) + 1
+    if changed[other - 1] >= 0.5 and torch.equal(logits[0], logits[other]):
+        raise ValueError(
+            "the model ignores the image: two images that differ in "
+            f"{changed[other - 1]:.0%} of their pixels give identical logits (is the vision "
+            "projector initialised to zero, or the image not passed to the model?)"
+        )

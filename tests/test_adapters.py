@@ -1,0 +1,341 @@
+"""The transformers adapter against ground truth, on tiny offline models of every family.
+
+Ground truth is transformers' own greedy `generate` on the official chat path
+(`processor.apply_chat_template(..., tokenize=True)`), whose per-step logits give the
+probability of every generated token: teacher-forced scoring must reproduce them.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import numpy as np
+import pytest
+import tiny_models
+import torch
+from PIL import Image
+
+from eagle_widget.engine.types import Generation
+from eagle_widget.models import HFModel, load_model
+from eagle_widget.models.text import decode_tokens
+
+torch.set_num_threads(1)
+
+PROMPT = "Describe the image."
+N_NEW = 6
+TOL = 1e-5
+
+
+def _image(seed: int = 0, size=(40, 64)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((*size, 3)) * 255).astype(np.uint8)
+
+
+def official_generate(model, processor, image: np.ndarray, prompt: str, n: int):
+    """transformers' own greedy run on the official chat path: (new ids, per-step logits)."""
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image", "image": Image.fromarray(image)},
+                {"type": "text", "text": prompt},
+            ],
+        }
+    ]
+    inputs = processor.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+    )
+    with torch.no_grad():
+        out = model.generate(
+            **inputs,
+            max_new_tokens=n,
+            do_sample=False,
+            num_beams=1,
+            output_logits=True,
+            return_dict_in_generate=True,
+        )
+    new = out.sequences[0, inputs["input_ids"].shape[1] :].tolist()
+    probs = torch.stack([torch.softmax(step[0].float(), -1) for step in out.logits])
+    return new, probs.numpy().astype(np.float64)
+
+
+class Family:
+    """One tiny model, loaded from a saved folder through ew.load_model, plus its ground truth."""
+
+    def __init__(self, name: str, folder):
+        self.name = name
+        tiny_models.save(name, folder)
+        self.adapter = load_model(str(folder), device="cpu", dtype="float32")
+        self.image = _image()
+        self.ids, self.probs = official_generate(
+            self.adapter.model, self.adapter.processor, self.image, PROMPT, N_NEW
+        )
+        self.generation = self.adapter.generate(self.image, PROMPT, max_new_tokens=N_NEW)
+
+
+@pytest.fixture(scope="module", params=tiny_models.FAMILIES)
+def family(request, tmp_path_factory) -> Family:
+    return Family(request.param, tmp_path_factory.mktemp(request.param))
+
+
+# -- generation -------------------------------------------------------------------------------
+
+
+def test_generate_returns_the_greedy_answer_of_the_official_chat_path(family):
+    gen = family.generation
+    assert isinstance(gen, Generation)
+    assert gen.token_ids == family.ids
+    assert len(gen) == N_NEW
+    assert gen.image_size == family.image.shape[:2]
+    assert gen.prompt == PROMPT
+    tokenizer = family.adapter.tokenizer
+    assert gen.text == "".join(gen.tokens)
+    assert gen.text == tokenizer.decode(gen.token_ids, skip_special_tokens=True)
+
+
+def test_teacher_forced_probs_equal_generate_logits(family):
+    gen = family.generation
+    positions = list(range(len(gen)))
+    probs = family.adapter.token_probs([family.image], gen, positions)
+    truth = family.probs[positions, gen.token_ids]
+    assert probs.shape == (1, len(gen))
+    assert np.abs(probs[0] - truth).max() < TOL
+
+
+def test_counterfactual_target_ids_read_the_same_distribution(family):
+    gen = family.generation
+    vocab = family.probs.shape[1]
+    positions = [0, 2, 4]
+    others = [(gen.token_ids[p] + 7 * (i + 1)) % vocab for i, p in enumerate(positions)]
+    probs = family.adapter.token_probs([family.image], gen, positions, token_ids=others)
+    truth = family.probs[positions, others]
+    assert np.abs(probs[0] - truth).max() < TOL
+
+
+def test_batch_of_masked_images_equals_one_by_one_and_masking_matters(family):
+    image = family.image
+    top, left, black = image.copy(), image.copy(), np.zeros_like(image)
+    top[:20] = 0
+    left[:, :32] = 0
+    images = [image, top, left, black, _image(seed=5)]
+    gen = family.generation
+    positions = list(range(len(gen)))
+    batched = family.adapter.token_probs(images, gen, positions)
+    alone = np.concatenate([family.adapter.token_probs([im], gen, positions) for im in images])
+    assert np.abs(batched - alone).max() < TOL
+    changes = np.abs(batched[1:] - batched[0]).max(axis=1)
+    assert changes.min() > 1e-3, f"masking changed the probabilities only by {changes}"
+
+
+def test_forward_is_cut_after_the_last_target_and_keeps_only_target_logits(family):
+    seen = {}
+    model = family.adapter.model
+
+    def before(module, args, kwargs):
+        seen["length"] = kwargs["input_ids"].shape[1]
+        seen["aligned"] = {
+            k: v.shape[1]
+            for k, v in kwargs.items()
+            if isinstance(v, torch.Tensor)
+            and v.ndim == 2
+            and v.shape[0] == 2
+            and k != "input_ids"
+            and k in ("attention_mask", "token_type_ids", "mm_token_type_ids")
+        }
+
+    def after(module, args, kwargs, output):
+        seen["logits"] = tuple(output.logits.shape)
+
+    gen = family.generation
+    hooks = [
+        model.register_forward_pre_hook(before, with_kwargs=True),
+        model.register_forward_hook(after, with_kwargs=True),
+    ]
+    try:
+        probs = family.adapter.token_probs([family.image, family.image], gen, [3, 1])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    prompt_length = family.adapter._encode([family.image], PROMPT)["input_ids"].shape[1]
+    assert seen["length"] == prompt_length + 3
+    assert set(seen["aligned"].values()) <= {prompt_length + 3}
+    assert seen["logits"][:2] == (2, 2)
+    truth = family.probs[[3, 1], [gen.token_ids[3], gen.token_ids[1]]]
+    assert np.abs(probs - truth).max() < TOL
+
+
+def test_sub_word_tokens_decode_one_by_one_and_group_into_words(family):
+    tokenizer = family.adapter.tokenizer
+    sentence = "the marvellously colourful mountains, and a yellow zebra"
+    ids = tokenizer.encode(sentence, add_special_tokens=False)
+    tokens = decode_tokens(tokenizer, ids)
+    assert "".join(tokens) == tokenizer.decode(ids, skip_special_tokens=True)
+    gen = Generation(PROMPT, ids, tokens, "".join(tokens), (4, 4))
+    words = ["".join(tokens[a:b]).strip() for a, b in gen.words]
+    assert words == [
+        "the",
+        "marvellously",
+        "colourful",
+        "mountains",
+        ",",
+        "and",
+        "a",
+        "yellow",
+        "zebra",
+    ]
+    assert any(b - a > 1 for a, b in gen.words), "the tokenizer should split some word"
+
+
+# -- decoding settings ------------------------------------------------------------------------
+
+
+def test_checkpoint_logits_processors_are_switched_off():
+    model, processor = tiny_models.build("qwen2_vl")
+    adapter = HFModel(model, processor)
+    image = _image()
+    plain = adapter.generate(image, PROMPT, max_new_tokens=8)
+    model.generation_config.repetition_penalty = 50.0
+    model.generation_config.no_repeat_ngram_size = 1
+    model.generation_config.suppress_tokens = [plain.token_ids[0]]
+    model.generation_config.temperature = 0.01
+    penalised, _ = official_generate(model, processor, image, PROMPT, 8)
+    assert penalised != plain.token_ids  # the checkpoint's settings do change a plain generate
+    again = adapter.generate(image, PROMPT, max_new_tokens=8)
+    assert again.token_ids == plain.token_ids
+    assert model.generation_config.repetition_penalty == 50.0  # restored after the call
+
+
+def test_generation_stops_before_the_end_of_sequence_token():
+    model, processor = tiny_models.build("llava")
+    adapter = HFModel(model, processor)
+    image = _image()
+    full = adapter.generate(image, PROMPT, max_new_tokens=8)
+    stop_id = full.token_ids[4]
+    model.generation_config.eos_token_id = [stop_id]
+    short = adapter.generate(image, PROMPT, max_new_tokens=8)
+    first = full.token_ids.index(stop_id)
+    assert short.token_ids == full.token_ids[:first]
+    assert stop_id not in short.token_ids
+    assert short.text == "".join(short.tokens)
+
+
+# -- batching and memory ----------------------------------------------------------------------
+
+
+def test_out_of_memory_halves_the_batch_and_goes_on():
+    model, processor = tiny_models.build("qwen2_vl")
+    adapter = HFModel(model, processor, batch_size=8)
+    image = _image()
+    gen = adapter.generate(image, PROMPT, max_new_tokens=4)
+    images = [image, np.zeros_like(image), 255 - image] + [image // k for k in range(2, 8)]
+    expected = adapter.token_probs(images, gen, [0, 1, 2, 3])
+    original = model.forward
+    sizes = []
+
+    def tight_forward(*args, **kwargs):
+        sizes.append(kwargs["input_ids"].shape[0])
+        if kwargs["input_ids"].shape[0] > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return original(*args, **kwargs)
+
+    model.forward = tight_forward
+    try:
+        probs = adapter.token_probs(images, gen, [0, 1, 2, 3])
+        assert adapter.batch_size == 2
+        assert sizes == [8, 4, 2, 2, 2, 2, 1]  # 8 fails, 4 fails, then pairs
+        assert np.abs(probs - expected).max() < TOL
+        model.forward = lambda *a, **k: (_ for _ in ()).throw(torch.OutOfMemoryError("OOM"))
+        with pytest.raises(torch.OutOfMemoryError):
+            adapter.token_probs([image], gen, [0])
+    finally:
+        model.forward = original
+
+
+def test_batch_size_is_picked_when_not_given_and_checked_when_given():
+    model, processor = tiny_models.build("llava")
+    assert HFModel(model, processor).batch_size >= 1
+    assert HFModel(model, processor, batch_size=3).batch_size == 3
+    for bad in (0, -2, 2.5, "8"):
+        with pytest.raises(ValueError, match="batch_size"):
+            HFModel(model, processor, batch_size=bad)
+
+
+# -- dtypes and devices -----------------------------------------------------------------------
+
+
+def test_dtype_names_and_torch_dtypes_load_the_model_in_that_precision(tmp_path):
+    folder = tiny_models.save("llava", tmp_path / "llava")
+    image = _image()
+    exact = load_model(folder, device="cpu", dtype="float32")
+    gen = exact.generate(image, PROMPT, max_new_tokens=4)
+    reference = exact.token_probs([image], gen, [0, 1, 2, 3])
+    for dtype, expected in (("bfloat16", torch.bfloat16), (torch.float16, torch.float16)):
+        adapter = load_model(folder, device="cpu", dtype=dtype)
+        assert adapter.model.dtype == expected
+        probs = adapter.token_probs([image], gen, [0, 1, 2, 3])
+        assert probs.dtype == np.float64
+        assert np.abs(probs - reference).max() < 0.05
+    with pytest.raises(ValueError, match="dtype"):
+        load_model(folder, device="cpu", dtype="float64")
+    with pytest.raises(ValueError, match="device"):
+        load_model(folder, device="tpu", dtype="float32")
+
+
+# -- clear errors -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def qwen():
+    model, processor = tiny_models.build("qwen2_vl")
+    adapter = HFModel(model, processor)
+    image = _image()
+    return adapter, image, adapter.generate(image, PROMPT, max_new_tokens=4)
+
+
+def test_target_positions_outside_the_generation_are_refused(qwen):
+    adapter, image, gen = qwen
+    for positions in ([4], [-1], [0, 9]):
+        with pytest.raises(ValueError, match="outside the generation"):
+            adapter.token_probs([image], gen, positions)
+    with pytest.raises(ValueError, match="positions is empty"):
+        adapter.token_probs([image], gen, [])
+    with pytest.raises(ValueError, match="one per position"):
+        adapter.token_probs([image], gen, [0, 1], token_ids=[3])
+    with pytest.raises(ValueError, match="vocabulary"):
+        adapter.token_probs([image], gen, [0], token_ids=[10**6])
+
+
+def test_images_of_another_size_are_refused(qwen):
+    adapter, image, gen = qwen
+    with pytest.raises(ValueError, match=r"size \(40, 60\)"):
+        adapter.token_probs([image, image[:, :60]], gen, [0])
+    with pytest.raises(ValueError, match="single image"):
+        adapter.token_probs(image, gen, [0])
+
+
+def test_a_processor_that_changes_the_token_layout_is_refused():
+    model, processor = tiny_models.build("qwen2_vl")
+    adapter = HFModel(model, processor)
+    image = _image()
+    gen = adapter.generate(image, PROMPT, max_new_tokens=3)
+    processor.image_processor.size = {"shortest_edge": 28 * 28, "longest_edge": 28 * 28 * 4}
+    with pytest.raises(ValueError, match="different token layout"):
+        adapter.token_probs([image], gen, [0])
+
+
+def test_a_model_that_ignores_the_image_is_refused():
+    model, processor = tiny_models.build("llava")
+    adapter = HFModel(model, processor)
+    image = _image()
+    assert adapter.check_sees_image(image) > 1e-3
+    gen = adapter.generate(image, PROMPT, max_new_tokens=3)
+    with torch.no_grad():
+        model.model.multi_modal_projector.linear_2.weight.zero_()
+        model.model.multi_modal_projector.linear_2.bias.zero_()
+    with pytest.raises(ValueError, match="ignores the image"):
+        adapter.token_probs([image, np.zeros_like(image)], gen, [0, 1, 2])
+    with pytest.raises(ValueError, match="ignores the image"):
+        adapter.check_sees_image(image)
