@@ -1,0 +1,1352 @@
+// src/protocol.js
+var STATUS = Object.freeze({
+  IDLE: "idle",
+  GENERATING: "generating",
+  EXPLAINING: "explaining",
+  DONE: "done",
+  ERROR: "error",
+  CANCELLED: "cancelled"
+});
+var BUSY = /* @__PURE__ */ new Set([STATUS.GENERATING, STATUS.EXPLAINING]);
+var MSG = Object.freeze({
+  STEP: "step",
+  // kernel -> view: one search step, record in buffers[0]
+  EXPLAIN: "explain",
+  // view -> kernel: {targets: int[] | null}
+  STOP: "stop",
+  // view -> kernel
+  EXPORT_JSON: "export_json",
+  // view -> kernel: {id}
+  REPLY: "reply"
+  // kernel -> view: {id, ok, error?, filename?}, payload in buffers[0]
+});
+var CHAINS = Object.freeze(["insert", "remove"]);
+var STEP_HEADER_BYTES = 36;
+var PROB_SCALE = 65535;
+function stepRecordBytes(nTargets) {
+  return STEP_HEADER_BYTES + 4 * nTargets;
+}
+
+// src/codecs.js
+function toBytes(data) {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (Array.isArray(data)) return Uint8Array.from(data);
+  throw new TypeError(`expected binary data (DataView, ArrayBuffer, typed array), got ${describe(data)}`);
+}
+function describe(value) {
+  if (value === null) return "null";
+  if (typeof value === "object") return value.constructor?.name ?? "object";
+  return typeof value;
+}
+function view(bytes) {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+function checkMultiple(bytes, size, what) {
+  if (bytes.byteLength % size !== 0) {
+    throw new RangeError(`${what}: ${bytes.byteLength} bytes is not a multiple of ${size}`);
+  }
+}
+function decodeFloat32(data) {
+  const bytes = toBytes(data);
+  checkMultiple(bytes, 4, "float32 array");
+  const dv = view(bytes);
+  const out = new Float32Array(bytes.byteLength / 4);
+  for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(4 * i, true);
+  return out;
+}
+function decodeInt32(data) {
+  const bytes = toBytes(data);
+  checkMultiple(bytes, 4, "int32 array");
+  const dv = view(bytes);
+  const out = new Int32Array(bytes.byteLength / 4);
+  for (let i = 0; i < out.length; i++) out[i] = dv.getInt32(4 * i, true);
+  return out;
+}
+function decodeLabels(data, shape) {
+  const bytes = toBytes(data);
+  if (!Array.isArray(shape) || shape.length !== 2) {
+    throw new TypeError(`label shape must be [height, width], got ${JSON.stringify(shape)}`);
+  }
+  const [height, width] = shape;
+  if (bytes.byteLength !== 2 * height * width) {
+    throw new RangeError(
+      `label map of shape [${height}, ${width}] needs ${2 * height * width} bytes, got ${bytes.byteLength}`
+    );
+  }
+  const dv = view(bytes);
+  const out = new Uint16Array(height * width);
+  for (let i = 0; i < out.length; i++) out[i] = dv.getUint16(2 * i, true);
+  return out;
+}
+function decodeStep(data, offset = 0) {
+  const bytes = toBytes(data);
+  if (bytes.byteLength - offset < STEP_HEADER_BYTES) {
+    throw new RangeError(`step record truncated: ${bytes.byteLength - offset} bytes left`);
+  }
+  const dv = view(bytes);
+  const chainCode = dv.getUint8(offset + 12);
+  const nTargets = dv.getUint16(offset + 14, true);
+  if (bytes.byteLength - offset < stepRecordBytes(nTargets)) {
+    throw new RangeError(`step record with ${nTargets} targets truncated`);
+  }
+  if (chainCode >= CHAINS.length) throw new RangeError(`unknown chain code ${chainCode}`);
+  const probs = (start) => {
+    const out = new Float32Array(nTargets);
+    for (let j = 0; j < nTargets; j++) out[j] = dv.getUint16(start + 2 * j, true) / PROB_SCALE;
+    return out;
+  };
+  const base = offset + STEP_HEADER_BYTES;
+  return {
+    index: dv.getUint32(offset, true),
+    region: dv.getUint32(offset + 4, true),
+    rank: dv.getUint32(offset + 8, true),
+    chain: CHAINS[chainCode],
+    imagesScored: dv.getUint32(offset + 16, true),
+    insight: dv.getFloat32(offset + 20, true),
+    necessity: dv.getFloat32(offset + 24, true),
+    score: dv.getFloat32(offset + 28, true),
+    area: dv.getFloat32(offset + 32, true),
+    probsInsert: probs(base),
+    probsDelete: probs(base + 2 * nTargets)
+  };
+}
+function decodeSteps(data) {
+  const bytes = toBytes(data);
+  const steps = [];
+  let offset = 0;
+  while (offset < bytes.byteLength) {
+    const step = decodeStep(bytes, offset);
+    steps.push(step);
+    offset += stepRecordBytes(step.probsInsert.length);
+  }
+  return steps;
+}
+function decodeResult(raw) {
+  if (!raw || raw.run === void 0) return null;
+  const complete = Boolean(raw.complete);
+  const decoded = {
+    run: raw.run,
+    complete,
+    steps: raw.steps ? decodeSteps(raw.steps) : [],
+    imagesScored: raw.images_scored,
+    seconds: raw.seconds
+  };
+  if (complete) {
+    decoded.order = decodeInt32(raw.order);
+    decoded.insertion = decodeFloat32(raw.insertion);
+    decoded.deletion = decodeFloat32(raw.deletion);
+    decoded.areas = decodeFloat32(raw.areas);
+    decoded.insertionAuc = raw.insertion_auc;
+    decoded.deletionAuc = raw.deletion_auc;
+  }
+  return decoded;
+}
+
+// src/dom.js
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === void 0 || value === null || value === false) continue;
+    if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key === "style") Object.assign(el.style, value);
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === void 0 || child === false) continue;
+    el.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return el;
+}
+function cssVar(el, name, fallback) {
+  const value = getComputedStyle(el).getPropertyValue(name).trim();
+  return value || fallback;
+}
+function download(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = h("a", { href: url, download: filename, style: { display: "none" } });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1e4);
+}
+
+// src/state.js
+function emptyState() {
+  return startRun({ id: -1, targets: [] }, 0);
+}
+function startRun(run, nRegions) {
+  if (!Number.isInteger(nRegions) || nRegions < 0) {
+    throw new RangeError(`nRegions must be a non-negative integer, got ${nRegions}`);
+  }
+  const targets = Array.from(run.targets ?? []);
+  let state = {
+    runId: run.id ?? -1,
+    mode: run.mode ?? "",
+    search: run.search ?? "",
+    totalSteps: run.total_steps ?? nRegions,
+    lambda1: run.lambda1 ?? 1,
+    lambda2: run.lambda2 ?? 1,
+    nRegions,
+    targets,
+    nTargets: targets.length,
+    order: new Int32Array(nRegions).fill(-1),
+    rankOf: new Int32Array(nRegions).fill(-1),
+    ins: new Array(nRegions + 1).fill(null),
+    del: new Array(nRegions + 1).fill(null),
+    areas: new Float64Array(nRegions + 1).fill(Number.NaN),
+    stepsDone: 0,
+    imagesScored: 0,
+    lastRegion: -1,
+    lastStep: null,
+    complete: false,
+    aucs: null,
+    seconds: null
+  };
+  if (run.p_full && run.p_blank) state = setAnchors(state, run.p_full, run.p_blank);
+  return state;
+}
+function checkTargets(state, probs, what) {
+  if (probs.length !== state.nTargets) {
+    throw new RangeError(`${what} has ${probs.length} values, the run has ${state.nTargets} targets`);
+  }
+}
+function setAnchors(state, pFull, pBlank) {
+  const full = Float32Array.from(pFull);
+  const blank = Float32Array.from(pBlank);
+  checkTargets(state, full, "p_full");
+  checkTargets(state, blank, "p_blank");
+  const N = state.nRegions;
+  const ins = state.ins.slice();
+  const del = state.del.slice();
+  const areas = state.areas.slice();
+  ins[0] = blank;
+  del[0] = full;
+  areas[0] = 0;
+  ins[N] = full;
+  del[N] = blank;
+  areas[N] = 1;
+  return { ...state, ins, del, areas, pFull: full, pBlank: blank };
+}
+function stepSize(step) {
+  return step.chain === "remove" ? step.rank : step.rank + 1;
+}
+function applyStep(state, step) {
+  const N = state.nRegions;
+  if (!(step.region >= 0 && step.region < N)) {
+    throw new RangeError(`step region ${step.region} is outside 0..${N - 1}`);
+  }
+  if (!(step.rank >= 0 && step.rank < N)) {
+    throw new RangeError(`step rank ${step.rank} is outside 0..${N - 1}`);
+  }
+  checkTargets(state, step.probsInsert, "probsInsert");
+  checkTargets(state, step.probsDelete, "probsDelete");
+  const order = state.order.slice();
+  const rankOf = state.rankOf.slice();
+  const previous = order[step.rank];
+  if (previous >= 0) rankOf[previous] = -1;
+  if (rankOf[step.region] >= 0) order[rankOf[step.region]] = -1;
+  order[step.rank] = step.region;
+  rankOf[step.region] = step.rank;
+  const k = stepSize(step);
+  const ins = state.ins.slice();
+  const del = state.del.slice();
+  const areas = state.areas.slice();
+  ins[k] = Float32Array.from(step.probsInsert);
+  del[k] = Float32Array.from(step.probsDelete);
+  areas[k] = step.area;
+  return {
+    ...state,
+    order,
+    rankOf,
+    ins,
+    del,
+    areas,
+    stepsDone: state.stepsDone + 1,
+    imagesScored: Math.max(state.imagesScored, step.imagesScored),
+    lastRegion: step.region,
+    lastStep: step
+  };
+}
+function applyResult(state, result) {
+  let next = state;
+  for (const step of result.steps ?? []) next = applyStep(next, step);
+  next = { ...next, lastRegion: -1 };
+  if (!result.complete) return { ...next, seconds: result.seconds ?? null };
+  const N = state.nRegions;
+  const T = state.nTargets;
+  if (result.order.length !== N) {
+    throw new RangeError(`result order has ${result.order.length} regions, expected ${N}`);
+  }
+  const rows = (flat, what) => {
+    if (flat.length !== (N + 1) * T) {
+      throw new RangeError(`${what} has ${flat.length} values, expected ${(N + 1) * T}`);
+    }
+    return Array.from({ length: N + 1 }, (_, k) => flat.slice(k * T, (k + 1) * T));
+  };
+  const order = Int32Array.from(result.order);
+  const rankOf = new Int32Array(N).fill(-1);
+  order.forEach((region, rank) => {
+    rankOf[region] = rank;
+  });
+  const ins = rows(result.insertion, "insertion curve");
+  if (result.areas.length !== N + 1) {
+    throw new RangeError(`areas has ${result.areas.length} values, expected ${N + 1}`);
+  }
+  return {
+    ...next,
+    order,
+    rankOf,
+    ins,
+    del: rows(result.deletion, "deletion curve"),
+    areas: Float64Array.from(result.areas),
+    pFull: ins[N],
+    pBlank: ins[0],
+    stepsDone: Math.max(next.stepsDone, N),
+    imagesScored: result.imagesScored ?? next.imagesScored,
+    complete: true,
+    aucs: { insertion: result.insertionAuc, deletion: result.deletionAuc },
+    seconds: result.seconds ?? null
+  };
+}
+function targetColumns(state, tokenIndices) {
+  const wanted = new Set(tokenIndices);
+  const cols = [];
+  state.targets.forEach((token, j) => {
+    if (wanted.has(token)) cols.push(j);
+  });
+  return cols;
+}
+function mean(values, cols) {
+  if (cols === null) {
+    let sum2 = 0;
+    for (let j = 0; j < values.length; j++) sum2 += values[j];
+    return values.length ? sum2 / values.length : Number.NaN;
+  }
+  if (cols.length === 0) return Number.NaN;
+  let sum = 0;
+  for (const j of cols) sum += values[j];
+  return sum / cols.length;
+}
+function curvePoints(state, kind, cols = null) {
+  const rows = kind === "insertion" ? state.ins : kind === "deletion" ? state.del : null;
+  if (rows === null) throw new RangeError(`curve kind must be "insertion" or "deletion", got ${kind}`);
+  const points = [];
+  rows.forEach((row, k) => {
+    if (row !== null && Number.isFinite(state.areas[k])) {
+      points.push({ k, area: state.areas[k], value: mean(row, cols) });
+    }
+  });
+  return points;
+}
+function trapezoidAuc(points) {
+  let sum = 0;
+  for (let i = 1; i < points.length; i++) {
+    sum += (points[i].area - points[i - 1].area) * (points[i].value + points[i - 1].value) / 2;
+  }
+  return sum;
+}
+function regionGains(state, cols = null) {
+  const gains = new Float64Array(state.nRegions).fill(Number.NaN);
+  const { ins, del, lambda1, lambda2 } = state;
+  for (let rank = 0; rank < state.nRegions; rank++) {
+    const region = state.order[rank];
+    if (region < 0) continue;
+    if (!ins[rank] || !ins[rank + 1] || !del[rank] || !del[rank + 1]) continue;
+    const insight = mean(ins[rank + 1], cols) - mean(ins[rank], cols);
+    const necessity = mean(del[rank], cols) - mean(del[rank + 1], cols);
+    gains[region] = lambda1 * insight + lambda2 * necessity;
+  }
+  return gains;
+}
+function normalizeGains(gains) {
+  let top = 0;
+  for (const g of gains) if (g > top) top = g;
+  return gains.map((g) => Number.isNaN(g) ? Number.NaN : top > 0 ? Math.max(0, g) / top : 0);
+}
+function keptFlags(state, k) {
+  const flags = new Uint8Array(state.nRegions);
+  for (let rank = 0; rank < Math.min(k, state.nRegions); rank++) {
+    if (state.order[rank] >= 0) flags[state.order[rank]] = 1;
+  }
+  return flags;
+}
+function placedCount(state) {
+  let n = 0;
+  for (const region of state.order) if (region >= 0) n++;
+  return n;
+}
+function estimateRemaining(elapsedSeconds, done, total) {
+  if (!(done > 0) || !(elapsedSeconds >= 0) || done >= total) return done >= total ? 0 : null;
+  return elapsedSeconds / done * (total - done);
+}
+
+// src/format.js
+function displayToken(text) {
+  const shown = String(text).replace(/^[ \t]+/, "").replace(/\r?\n/g, "↵");
+  return shown.length ? shown : "␣";
+}
+function formatSeconds(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return "–";
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) {
+    const m = Math.floor(seconds / 60);
+    return `${m} min ${String(Math.round(seconds - 60 * m)).padStart(2, "0")} s`;
+  }
+  const hours = Math.floor(seconds / 3600);
+  return `${hours} h ${String(Math.round((seconds - 3600 * hours) / 60)).padStart(2, "0")} min`;
+}
+function formatProb(p) {
+  return Number.isFinite(p) ? p.toFixed(2) : "–";
+}
+var STATUS_WORDS = {
+  [STATUS.IDLE]: "ready",
+  [STATUS.GENERATING]: "generating the caption",
+  [STATUS.EXPLAINING]: "explaining",
+  [STATUS.DONE]: "done",
+  [STATUS.ERROR]: "error",
+  [STATUS.CANCELLED]: "stopped"
+};
+function statusParts(status, state, elapsedSeconds) {
+  const parts = [STATUS_WORDS[status] ?? status];
+  if (state.runId < 0 || status === STATUS.GENERATING) return parts;
+  const targets = state.nTargets === 1 ? "1 token" : `${state.nTargets} tokens`;
+  parts.push(`${state.mode || "word"} level (${targets})`);
+  if (state.search) parts.push(`${state.search} search`);
+  parts.push(`step ${Math.min(state.stepsDone, state.totalSteps)}/${state.totalSteps}`);
+  parts.push(`${state.imagesScored} images`);
+  const elapsed = state.seconds ?? elapsedSeconds;
+  if (Number.isFinite(elapsed)) parts.push(formatSeconds(elapsed));
+  if (status === STATUS.EXPLAINING) {
+    const left = estimateRemaining(elapsed, state.stepsDone, state.totalSteps);
+    parts.push(left === null ? "estimating time left" : `~${formatSeconds(left)} left`);
+  }
+  return parts;
+}
+
+// src/theme.js
+function toRgba(color) {
+  const probe = document.createElement("canvas");
+  probe.width = probe.height = 1;
+  const ctx = probe.getContext("2d");
+  ctx.clearRect(0, 0, 1, 1);
+  ctx.fillStyle = color;
+  ctx.fillRect(0, 0, 1, 1);
+  return Array.from(ctx.getImageData(0, 0, 1, 1).data);
+}
+var generation = 0;
+function readThemeColors(root) {
+  const get = (name, fallback) => cssVar(root, name, fallback);
+  return {
+    key: ++generation,
+    fg: get("--ew-fg", "#222"),
+    bg: get("--ew-bg", "#fff"),
+    muted: get("--ew-muted", "#666"),
+    grid: get("--ew-grid", "rgba(127,127,127,0.25)"),
+    insert: get("--ew-insert", "#009e73"),
+    delete: get("--ew-delete", "#cc79a7"),
+    font: get("--ew-font", "system-ui, sans-serif"),
+    boundary: toRgba(get("--ew-boundary", "rgba(255,255,255,0.7)")),
+    highlight: toRgba(get("--ew-highlight", "#ff2d55"))
+  };
+}
+
+// src/views/caption.js
+function createCaption({ onPick, onHover }) {
+  const el = h("div", { class: "ew-caption", dataset: { role: "caption" } });
+  let key = null;
+  let tokenEls = [];
+  let wordEls = [];
+  function build(tokens, words, reliance) {
+    el.replaceChildren();
+    tokenEls = [];
+    wordEls = words.map(([start, stop], w) => {
+      const indices = Array.from({ length: stop - start }, (_, i) => start + i);
+      const tokenSpans = indices.map((t) => {
+        const bar = relianceBar(reliance, t);
+        const span = h(
+          "span",
+          { class: "ew-token", dataset: { tokenIndex: String(t) }, title: tokenTitle(tokens[t], t, reliance) },
+          h("span", { class: "ew-token-text" }, displayToken(tokens[t])),
+          bar
+        );
+        tokenEls[t] = span;
+        return span;
+      });
+      const word = h(
+        "span",
+        {
+          class: "ew-word",
+          role: "button",
+          tabindex: "0",
+          dataset: { wordIndex: String(w) },
+          onclick: (event) => onPick(indices, event.shiftKey),
+          onkeydown: (event) => {
+            if (event.key === "Enter" || event.key === " ") {
+              event.preventDefault();
+              onPick(indices, event.shiftKey);
+            }
+          },
+          onmouseenter: () => onHover(indices),
+          onmouseleave: () => onHover(null),
+          onfocus: () => onHover(indices),
+          onblur: () => onHover(null)
+        },
+        tokenSpans
+      );
+      return word;
+    });
+    el.append(...wordEls);
+  }
+  function update(scene) {
+    const { tokens, words, reliance, selected, pending, hover, status } = scene;
+    const nextKey = JSON.stringify([tokens, words, reliance]);
+    if (nextKey !== key) {
+      key = nextKey;
+      if (tokens.length === 0) {
+        el.replaceChildren(
+          h("span", { class: "ew-placeholder" }, status === "generating" ? "Generating the caption…" : "No caption yet.")
+        );
+        tokenEls = [];
+        wordEls = [];
+      } else {
+        build(tokens, words, reliance);
+      }
+    }
+    const selectedSet = new Set(selected);
+    const pendingSet = new Set(pending ?? []);
+    const hoverSet = new Set(hover ?? []);
+    tokenEls.forEach((span, t) => {
+      if (!span) return;
+      span.classList.toggle("is-selected", selectedSet.has(t));
+      span.classList.toggle("is-pending", pendingSet.has(t));
+      span.classList.toggle("is-hover", hoverSet.has(t));
+    });
+  }
+  return { el, update };
+}
+function tokenTitle(text, index, reliance) {
+  const head = `token ${index}: ${JSON.stringify(text)}`;
+  if (!reliance?.prior) return head;
+  const prior = reliance.prior[index];
+  const visual = reliance.visual[index];
+  return `${head}
+language prior p(blank image) = ${formatProb(prior)}
+visual evidence p(full) − p(blank) = ${visual >= 0 ? "+" : ""}${formatProb(visual)}`;
+}
+function relianceBar(reliance, index) {
+  const bar = h("span", { class: "ew-bar", dataset: { role: "reliance-bar" } });
+  if (!reliance?.prior || !Number.isFinite(reliance.prior[index])) {
+    bar.classList.add("is-empty");
+    return bar;
+  }
+  const prior = clamp01(reliance.prior[index]);
+  const visual = Math.max(-prior, Math.min(1 - prior, reliance.visual[index]));
+  bar.dataset.prior = prior.toFixed(4);
+  bar.dataset.visual = visual.toFixed(4);
+  const pct = (x) => `${(100 * x).toFixed(1)}%`;
+  if (visual >= 0) {
+    bar.append(
+      h("span", { class: "ew-bar-prior", style: { left: "0", width: pct(prior) } }),
+      h("span", { class: "ew-bar-visual", style: { left: pct(prior), width: pct(visual) } })
+    );
+  } else {
+    bar.append(
+      h("span", { class: "ew-bar-prior", style: { left: "0", width: pct(prior + visual) } }),
+      h("span", { class: "ew-bar-lost", style: { left: pct(prior + visual), width: pct(-visual) } })
+    );
+  }
+  return bar;
+}
+function clamp01(x) {
+  return Math.min(1, Math.max(0, x));
+}
+
+// src/views/curves.js
+var MARGIN = { left: 34, right: 10, top: 10, bottom: 26 };
+function createCurves() {
+  const canvas = h("canvas", { class: "ew-curves-canvas", role: "img", "aria-label": "insertion and deletion curves" });
+  const legend = h("div", { class: "ew-curves-legend", dataset: { role: "auc" } });
+  const el = h(
+    "div",
+    { class: "ew-curves", dataset: { role: "curves" } },
+    h("div", { class: "ew-panel-title" }, "Insertion and deletion curves"),
+    canvas,
+    legend
+  );
+  let lastKey = null;
+  function update(scene) {
+    const { state, cols, k, colors, width } = scene;
+    const key = [state, cols?.join(","), k, colors.key, width];
+    if (lastKey && key.every((v, i) => v === lastKey[i])) return;
+    lastKey = key;
+    const ins = curvePoints(state, "insertion");
+    const del = curvePoints(state, "deletion");
+    el.dataset.insertionPoints = String(ins.length);
+    el.dataset.deletionPoints = String(del.length);
+    const aucIns = state.complete ? state.aucs?.insertion ?? trapezoidAuc(ins) : null;
+    const aucDel = state.complete ? state.aucs?.deletion ?? trapezoidAuc(del) : null;
+    legend.replaceChildren(
+      legendItem("ew-key-insert", "insertion", aucIns, "higher is better"),
+      legendItem("ew-key-delete", "deletion", aucDel, "lower is better")
+    );
+    if (aucIns !== null) el.dataset.insertionAuc = aucIns.toFixed(4);
+    else delete el.dataset.insertionAuc;
+    const own = cols && cols.length ? { ins: curvePoints(state, "insertion", cols), del: curvePoints(state, "deletion", cols) } : null;
+    draw(canvas, { ins, del, own, marker: Number.isFinite(state.areas[k]) ? state.areas[k] : null, colors, width });
+  }
+  return { el, canvas, update };
+}
+function legendItem(cls, name, auc, hint) {
+  return h(
+    "span",
+    { class: `ew-key ${cls}`, title: hint },
+    h("span", { class: "ew-swatch" }),
+    `${name} AUC ${auc === null || auc === void 0 ? "…" : auc.toFixed(3)}`
+  );
+}
+function draw(canvas, { ins, del, own, marker, colors, width }) {
+  const cssW = Math.max(200, Math.round(width || 320));
+  const cssH = Math.round(Math.min(220, cssW * 0.62));
+  const dpr = globalThis.devicePixelRatio || 1;
+  canvas.width = Math.round(cssW * dpr);
+  canvas.height = Math.round(cssH * dpr);
+  canvas.style.width = `${cssW}px`;
+  canvas.style.height = `${cssH}px`;
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, cssW, cssH);
+  const plotW = cssW - MARGIN.left - MARGIN.right;
+  const plotH = cssH - MARGIN.top - MARGIN.bottom;
+  const X = (a) => MARGIN.left + a * plotW;
+  const Y = (p) => MARGIN.top + (1 - p) * plotH;
+  ctx.font = `11px ${colors.font}`;
+  ctx.lineWidth = 1;
+  ctx.strokeStyle = colors.grid;
+  ctx.fillStyle = colors.muted;
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  for (const p of [0, 0.5, 1]) {
+    ctx.beginPath();
+    ctx.moveTo(X(0), Y(p));
+    ctx.lineTo(X(1), Y(p));
+    ctx.stroke();
+    ctx.fillText(p.toFixed(1), MARGIN.left - 5, Y(p));
+  }
+  ctx.textAlign = "center";
+  ctx.textBaseline = "top";
+  for (const a of [0, 0.25, 0.5, 0.75, 1]) {
+    ctx.textAlign = a === 0 ? "left" : a === 1 ? "right" : "center";
+    ctx.fillText(`${Math.round(100 * a)}%`, X(a), Y(0) + 5);
+  }
+  if (marker !== null) {
+    ctx.strokeStyle = colors.fg;
+    ctx.globalAlpha = 0.45;
+    ctx.setLineDash([2, 3]);
+    ctx.beginPath();
+    ctx.moveTo(X(marker), Y(0));
+    ctx.lineTo(X(marker), Y(1));
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.globalAlpha = 1;
+  }
+  if (own) {
+    line(ctx, own.ins, X, Y, colors.insert, 1.2, [], 0.55);
+    line(ctx, own.del, X, Y, colors.delete, 1.2, [4, 3], 0.55);
+  }
+  line(ctx, ins, X, Y, colors.insert, 2, [], 1);
+  line(ctx, del, X, Y, colors.delete, 2, [6, 3], 1);
+  dots(ctx, ins, X, Y, colors.insert);
+  dots(ctx, del, X, Y, colors.delete);
+}
+function line(ctx, points, X, Y, color, width, dash, alpha) {
+  if (points.length < 2) return;
+  ctx.save();
+  ctx.strokeStyle = color;
+  ctx.lineWidth = width;
+  ctx.globalAlpha = alpha;
+  ctx.setLineDash(dash);
+  ctx.beginPath();
+  points.forEach((pt, i) => i ? ctx.lineTo(X(pt.area), Y(pt.value)) : ctx.moveTo(X(pt.area), Y(pt.value)));
+  ctx.stroke();
+  ctx.restore();
+}
+function dots(ctx, points, X, Y, color) {
+  if (points.length > 80) return;
+  ctx.fillStyle = color;
+  for (const pt of points) {
+    ctx.beginPath();
+    ctx.arc(X(pt.area), Y(pt.value), 2.2, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+}
+
+// src/colors.js
+var DEG = Math.PI / 180;
+function fromLinear(c) {
+  return c <= 31308e-7 ? 12.92 * c : 1.055 * c ** (1 / 2.4) - 0.055;
+}
+function oklabToLinear([L, a, b]) {
+  const l = (L + 0.3963377774 * a + 0.2158037573 * b) ** 3;
+  const m = (L - 0.1055613458 * a - 0.0638541728 * b) ** 3;
+  const s = (L - 0.0894841775 * a - 1.291485548 * b) ** 3;
+  return [
+    4.0767416621 * l - 3.3077115913 * m + 0.2309699292 * s,
+    -1.2684380046 * l + 2.6097574011 * m - 0.3413193965 * s,
+    -0.0041960863 * l - 0.7034186147 * m + 1.707614701 * s
+  ];
+}
+var inGamut = (lin) => lin.every((c) => c >= -1e-6 && c <= 1 + 1e-6);
+function oklchToRgb(L, C, hueDeg) {
+  const lab = (c) => [L, c * Math.cos(hueDeg * DEG), c * Math.sin(hueDeg * DEG)];
+  let lo = 0;
+  let hi = C;
+  if (!inGamut(oklabToLinear(lab(hi)))) {
+    for (let i = 0; i < 30; i++) {
+      const mid = (lo + hi) / 2;
+      if (inGamut(oklabToLinear(lab(mid)))) lo = mid;
+      else hi = mid;
+    }
+    hi = lo;
+  }
+  return oklabToLinear(lab(hi)).map(
+    (c) => Math.round(255 * fromLinear(Math.min(1, Math.max(0, c))))
+  );
+}
+function sequentialOklch(t) {
+  const L = 0.3 + 0.64 * t;
+  const C = 0.12 - 0.04 * Math.sin(Math.PI * t) + 0.07 * t ** 3;
+  const h2 = 290 - 185 * t;
+  return [L, C, h2];
+}
+function buildSequentialLut(n = 256) {
+  const lut = new Uint8ClampedArray(3 * n);
+  for (let i = 0; i < n; i++) {
+    const rgb = oklchToRgb(...sequentialOklch(i / (n - 1)));
+    lut.set(rgb, 3 * i);
+  }
+  return lut;
+}
+var SEQUENTIAL_LUT = buildSequentialLut(256);
+function sequentialColor(v) {
+  const t = Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0;
+  const i = Math.round(t * 255);
+  return [SEQUENTIAL_LUT[3 * i], SEQUENTIAL_LUT[3 * i + 1], SEQUENTIAL_LUT[3 * i + 2]];
+}
+var PRIOR_HUE = 255;
+var VISUAL_HUE = 55;
+function divergingColor(t) {
+  const x = Number.isFinite(t) ? Math.min(1, Math.max(-1, t)) : 0;
+  const a = Math.abs(x);
+  return oklchToRgb(0.97 - 0.4 * a, 0.16 * a, x < 0 ? PRIOR_HUE : VISUAL_HUE);
+}
+function css([r, g, b], alpha = 1) {
+  return alpha >= 1 ? `rgb(${r} ${g} ${b})` : `rgb(${r} ${g} ${b} / ${alpha})`;
+}
+var RELIANCE_COLORS = Object.freeze({
+  prior: divergingColor(-0.8),
+  visual: divergingColor(0.8)
+});
+
+// src/overlay.js
+var MAP_MODES = Object.freeze(["heat", "kept", "removed"]);
+var HIDDEN = [12, 12, 14, 235];
+var PENDING = [128, 128, 128, 110];
+function regionColors(state, mode, k, cols = null) {
+  const N = state.nRegions;
+  const rgba = new Uint8ClampedArray(4 * N);
+  if (mode === "heat") {
+    const values = normalizeGains(regionGains(state, cols));
+    for (let r = 0; r < N; r++) {
+      if (Number.isNaN(values[r])) {
+        rgba.set(state.rankOf[r] >= 0 ? [128, 128, 128, 40] : PENDING, 4 * r);
+        continue;
+      }
+      const [red, green, blue] = sequentialColor(values[r]);
+      rgba.set([red, green, blue, Math.round(255 * (0.3 + 0.45 * values[r]))], 4 * r);
+    }
+    return rgba;
+  }
+  if (mode !== "kept" && mode !== "removed") {
+    throw new RangeError(`map mode must be one of ${MAP_MODES.join(", ")}, got ${mode}`);
+  }
+  const kept = keptFlags(state, k);
+  const hideKept = mode === "removed";
+  for (let r = 0; r < N; r++) {
+    if (Boolean(kept[r]) === hideKept) rgba.set(HIDDEN, 4 * r);
+  }
+  return rgba;
+}
+function composeOverlay(labels, labelWidth, labelHeight, outWidth, outHeight, colors, options = {}) {
+  const { boundary = null, highlight = null } = options;
+  if (labels.length !== labelWidth * labelHeight) {
+    throw new RangeError(
+      `label map has ${labels.length} pixels, expected ${labelWidth} x ${labelHeight}`
+    );
+  }
+  const out = new Uint8ClampedArray(4 * outWidth * outHeight);
+  const xs = new Int32Array(outWidth);
+  for (let x = 0; x < outWidth; x++) xs[x] = Math.min(labelWidth - 1, Math.floor(x * labelWidth / outWidth));
+  const nColors = colors.length / 4;
+  let previousRow = null;
+  let row = new Int32Array(outWidth);
+  for (let y = 0; y < outHeight; y++) {
+    const ly = Math.min(labelHeight - 1, Math.floor(y * labelHeight / outHeight));
+    const nextLy = Math.min(labelHeight - 1, Math.floor((y + 1) * labelHeight / outHeight));
+    for (let x = 0; x < outWidth; x++) row[x] = labels[ly * labelWidth + xs[x]];
+    for (let x = 0; x < outWidth; x++) {
+      const region = row[x];
+      const o = 4 * (y * outWidth + x);
+      if (region < nColors) {
+        out[o] = colors[4 * region];
+        out[o + 1] = colors[4 * region + 1];
+        out[o + 2] = colors[4 * region + 2];
+        out[o + 3] = colors[4 * region + 3];
+      }
+      if (!boundary && !highlight) continue;
+      const right = x + 1 < outWidth ? row[x + 1] : region;
+      const below = y + 1 < outHeight ? labels[nextLy * labelWidth + xs[x]] : region;
+      const left = x > 0 ? row[x - 1] : region;
+      const above = previousRow ? previousRow[x] : region;
+      const edge = right !== region || below !== region;
+      if (highlight && region === highlight.region && (edge || left !== region || above !== region)) {
+        out.set(highlight.color, o);
+      } else if (boundary && edge) {
+        out.set(boundary, o);
+      }
+    }
+    previousRow = row;
+    row = new Int32Array(outWidth);
+  }
+  return out;
+}
+function displaySize(height, width, minSide = 384, maxSide = 720) {
+  const long = Math.max(height, width);
+  if (!(long > 0)) return [0, 0];
+  const scale = long < minSide ? minSide / long : long > maxSide ? maxSide / long : 1;
+  return [Math.round(height * scale), Math.round(width * scale)];
+}
+
+// src/views/mask.js
+async function decodeImage(bytes) {
+  const blob = new Blob([bytes], { type: "image/png" });
+  if (typeof createImageBitmap === "function") return createImageBitmap(blob);
+  const url = URL.createObjectURL(blob);
+  try {
+    const img = new Image();
+    img.src = url;
+    await img.decode();
+    return img;
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+function createMask({ onReady }) {
+  const canvas = h("canvas", {
+    class: "ew-mask",
+    dataset: { role: "mask-canvas" },
+    role: "img",
+    "aria-label": "image with the region map"
+  });
+  const el = h("div", { class: "ew-figure" }, canvas);
+  let imageBytes = null;
+  let bitmap = null;
+  let lastKey = null;
+  function setImage(bytes) {
+    if (bytes === imageBytes) return;
+    imageBytes = bytes;
+    bitmap = null;
+    if (!bytes || bytes.byteLength === 0) return;
+    decodeImage(bytes).then((decoded) => {
+      if (bytes !== imageBytes) return;
+      bitmap = decoded;
+      lastKey = null;
+      onReady();
+    }).catch((error) => console.error("[eagle-widget] could not decode the image", error));
+  }
+  function update(scene) {
+    setImage(scene.imageBytes);
+    const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors } = scene;
+    const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key];
+    if (lastKey && key.every((v, i) => v === lastKey[i])) return;
+    lastKey = key;
+    const [imgH, imgW] = labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
+    const [H, W] = displaySize(imgH, imgW);
+    if (H === 0) return;
+    if (canvas.width !== W || canvas.height !== H) {
+      canvas.width = W;
+      canvas.height = H;
+    }
+    const ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, W, H);
+    if (bitmap) {
+      ctx.imageSmoothingEnabled = W < 2 * bitmap.width;
+      ctx.drawImage(bitmap, 0, 0, W, H);
+    }
+    const ready = labels && state.nRegions > 0 && labels.length === imgH * imgW;
+    canvas.dataset.mode = mode;
+    canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
+    if (!ready) return;
+    const regionRgba = regionColors(state, mode, k, cols);
+    const pixels = composeOverlay(labels, imgW, imgH, W, H, regionRgba, {
+      boundary: boundaries ? colors.boundary : null,
+      highlight: highlight >= 0 ? { region: highlight, color: colors.highlight } : null
+    });
+    const layer = document.createElement("canvas");
+    layer.width = W;
+    layer.height = H;
+    layer.getContext("2d").putImageData(new ImageData(pixels, W, H), 0, 0);
+    ctx.drawImage(layer, 0, 0);
+  }
+  return { el, canvas, update };
+}
+
+// src/views/reliance.js
+function createReliance() {
+  const bar = h("div", { class: "ew-reliance-big" });
+  const text = h("div", { class: "ew-reliance-text" });
+  const el = h(
+    "div",
+    { class: "ew-reliance", dataset: { role: "reliance" } },
+    h("div", { class: "ew-panel-title" }, "Modality reliance"),
+    bar,
+    text,
+    h(
+      "div",
+      { class: "ew-legend" },
+      h("span", { class: "ew-swatch", style: { background: css(RELIANCE_COLORS.prior) } }),
+      "language prior: p(token | blank image)",
+      h("br"),
+      h("span", { class: "ew-swatch", style: { background: css(RELIANCE_COLORS.visual) } }),
+      "visual evidence: p(full image) − p(blank)"
+    )
+  );
+  let lastKey = null;
+  function update({ tokens, reliance, focus }) {
+    const key = [tokens, reliance, focus?.join(",")];
+    if (lastKey && key.every((v2, i) => v2 === lastKey[i])) return;
+    lastKey = key;
+    const have = reliance?.prior && reliance.prior.length === tokens.length && tokens.length > 0;
+    el.dataset.ready = have ? "true" : "false";
+    if (!have) {
+      bar.replaceChildren();
+      text.textContent = tokens.length ? "Computing reliance…" : "";
+      return;
+    }
+    const indices = focus && focus.length ? focus : tokens.map((_, i) => i);
+    const avg = (values) => indices.reduce((sum, i) => sum + values[i], 0) / indices.length;
+    const summary = { prior: [avg(reliance.prior)], visual: [avg(reliance.visual)] };
+    bar.replaceChildren(relianceBar(summary, 0));
+    const label = indices.length === tokens.length && !(focus && focus.length) ? "whole caption (mean over tokens)" : `“${indices.map((i) => displayToken(tokens[i])).join("")}”`;
+    const v = summary.visual[0];
+    text.textContent = `${label}: prior ${formatProb(summary.prior[0])} · visual ${v >= 0 ? "+" : ""}${formatProb(v)}`;
+  }
+  return { el, update };
+}
+
+// src/views/slider.js
+function createSlider({ onInput }) {
+  const input = h("input", {
+    type: "range",
+    min: "0",
+    max: "0",
+    step: "1",
+    value: "0",
+    dataset: { role: "slider" },
+    "aria-label": "number of top regions",
+    oninput: (event) => onInput(Number(event.target.value))
+  });
+  const label = h("span", { class: "ew-slider-label" });
+  const el = h("div", { class: "ew-slider" }, input, label);
+  function update({ k, nRegions, area, enabled }) {
+    input.max = String(nRegions);
+    input.value = String(k);
+    input.disabled = !enabled;
+    const share = Number.isFinite(area) ? ` · ${Math.round(100 * area)}% of the image` : "";
+    label.textContent = nRegions > 0 ? `top ${k} of ${nRegions} regions${share}` : "no regions yet";
+  }
+  return { el, update };
+}
+
+// src/views/status.js
+function createStatus() {
+  const text = h("span", { class: "ew-status-text", dataset: { role: "status" } });
+  const counter = h("span", { class: "ew-counter", dataset: { role: "step-counter" } });
+  const fill = h("div", { class: "ew-progress-fill" });
+  const el = h(
+    "div",
+    { class: "ew-status" },
+    h("span", { class: "ew-dot" }),
+    text,
+    counter,
+    h("div", { class: "ew-progress", role: "progressbar" }, fill)
+  );
+  function update({ parts, stepsDone, totalSteps }) {
+    text.textContent = parts.join(" · ");
+    counter.dataset.steps = String(stepsDone);
+    counter.dataset.total = String(totalSteps);
+    counter.textContent = totalSteps > 0 ? `${stepsDone} / ${totalSteps}` : "";
+    const share = totalSteps > 0 ? Math.min(1, stepsDone / totalSteps) : 0;
+    fill.style.width = `${(100 * share).toFixed(1)}%`;
+  }
+  return { el, update };
+}
+function createErrorBox({ onDismiss }) {
+  const message = h("pre", { class: "ew-error-text" });
+  const el = h(
+    "div",
+    { class: "ew-error", dataset: { role: "error" }, role: "alert", hidden: true },
+    message,
+    h("button", { type: "button", class: "ew-button ew-dismiss", onclick: onDismiss, title: "hide this message" }, "Dismiss")
+  );
+  function update({ error }) {
+    el.hidden = !error;
+    message.textContent = error || "";
+  }
+  return { el, update };
+}
+
+// src/views/toolbar.js
+var MODE_LABELS = { heat: "Heat map", kept: "Kept", removed: "Removed" };
+var MODE_HINTS = {
+  heat: "colour each region by how much it raises the target's score",
+  kept: "show only the top-k regions (the insertion image)",
+  removed: "fill the top-k regions (the deletion image)"
+};
+function createToolbar(actions) {
+  const button = (role, label, title, onclick) => h("button", { type: "button", class: "ew-button", dataset: { role }, title, onclick }, label);
+  const explain = button("explain-sentence", "Explain sentence", "explain every token of the caption", actions.explainSentence);
+  const stop = button("stop", "Stop", "cancel the running search", actions.stop);
+  const modes = MAP_MODES.map(
+    (mode) => h(
+      "button",
+      { type: "button", class: "ew-seg", dataset: { mode }, title: MODE_HINTS[mode], onclick: () => actions.setMode(mode) },
+      MODE_LABELS[mode]
+    )
+  );
+  const boundaries = h("input", {
+    type: "checkbox",
+    dataset: { role: "boundaries" },
+    onchange: (event) => actions.setBoundaries(event.target.checked)
+  });
+  const png = button("export-png", "PNG", "save the current view as a PNG image", actions.exportPng);
+  const json = button("export-json", "JSON", "save the result as JSON (from the kernel)", actions.exportJson);
+  const el = h(
+    "div",
+    { class: "ew-toolbar" },
+    explain,
+    stop,
+    h("div", { class: "ew-segmented", role: "group", "aria-label": "map", dataset: { role: "map-mode" } }, modes),
+    h("label", { class: "ew-check", title: "draw the region boundaries" }, boundaries, "Regions"),
+    h("span", { class: "ew-spacer" }),
+    png,
+    json
+  );
+  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng }) {
+    explain.disabled = !canExplain;
+    stop.disabled = !busy;
+    for (const b of modes) b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
+    boundaries.checked = boundariesOn;
+    json.disabled = !canExportJson;
+    png.disabled = !canExportPng;
+  }
+  return { el, update };
+}
+
+// src/app.js
+var TRAITS = [
+  "status",
+  "error_message",
+  "prompt",
+  "tokens",
+  "words",
+  "reliance",
+  "selection",
+  "run",
+  "result",
+  "labels",
+  "labels_shape",
+  "n_regions",
+  "image_png"
+];
+var now = () => globalThis.performance ? performance.now() : Date.now();
+function mount(model, el) {
+  const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "" };
+  let state = emptyState();
+  let labels = null;
+  let labelShape = null;
+  let runStartedAt = null;
+  let colors = null;
+  let sideWidth = 320;
+  let frame = null;
+  let requestId = 0;
+  const replies = /* @__PURE__ */ new Map();
+  const root = h("div", { class: "eagle-widget", dataset: { status: model.get("status") ?? STATUS.IDLE } });
+  const status = createStatus();
+  const toolbar = createToolbar({
+    explainSentence: () => request(null),
+    stop: () => model.send({ type: MSG.STOP }),
+    setMode: (mode) => (ui.mode = mode, schedule()),
+    setBoundaries: (on) => (ui.boundaries = on, schedule()),
+    exportPng: () => exportPng(),
+    exportJson: () => exportJson()
+  });
+  const mask = createMask({ onReady: () => schedule() });
+  const slider = createSlider({ onInput: (k) => (ui.k = k, schedule()) });
+  const curves = createCurves();
+  const reliance = createReliance();
+  const caption = createCaption({
+    onPick: (indices, additive) => pick(indices, additive),
+    onHover: (indices) => (ui.hover = indices, schedule())
+  });
+  const errorBox = createErrorBox({ onDismiss: () => (ui.errorHidden = true, schedule()) });
+  const prompt = h("div", { class: "ew-prompt" });
+  const note = h("div", { class: "ew-note", role: "status" });
+  const side = h("div", { class: "ew-side" }, curves.el, reliance.el);
+  root.append(
+    h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
+    toolbar.el,
+    errorBox.el,
+    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el), side),
+    h("div", { class: "ew-caption-box" }, prompt, caption.el, h("div", { class: "ew-hint" }, "Click a word to explain it, shift-click to add words, hover to preview a word's own map.")),
+    note
+  );
+  el.append(root);
+  function loadLabels() {
+    const shape = model.get("labels_shape");
+    const data = model.get("labels");
+    labels = data && shape && shape.length === 2 && toBytes(data).byteLength ? decodeLabels(data, shape) : null;
+    labelShape = labels ? shape : null;
+  }
+  function rebuild() {
+    const run = model.get("run") ?? {};
+    const n = model.get("n_regions") ?? 0;
+    state = run.id === void 0 || run.id < 0 ? emptyState() : startRun(run, n);
+    const result = decodeResult(model.get("result"));
+    if (result && result.run === state.runId) state = applyResult(state, result);
+  }
+  function onRun() {
+    const run = model.get("run") ?? {};
+    if (run.id !== state.runId) {
+      rebuild();
+      ui.k = null;
+      ui.pending = null;
+      ui.errorHidden = false;
+      runStartedAt = now();
+    } else if (run.p_full && run.p_blank && !state.pFull) {
+      state = setAnchors(state, run.p_full, run.p_blank);
+    }
+    schedule();
+  }
+  function onResult() {
+    rebuild();
+    schedule();
+  }
+  function onMessage(msg, buffers) {
+    if (msg?.type === MSG.STEP) {
+      if (msg.run !== state.runId || !buffers?.length) return;
+      state = applyStep(state, decodeStep(buffers[0]));
+      schedule();
+    } else if (msg?.type === MSG.REPLY && replies.has(msg.id)) {
+      replies.get(msg.id)(msg, buffers);
+      replies.delete(msg.id);
+    }
+  }
+  const onStatus = () => {
+    const s = model.get("status");
+    if (s === STATUS.EXPLAINING && runStartedAt === null) runStartedAt = now();
+    if (s === STATUS.ERROR) ui.errorHidden = false;
+    schedule();
+  };
+  const onLabels = () => (loadLabels(), schedule());
+  const handlers = {
+    "change:run": onRun,
+    "change:result": onResult,
+    "change:labels": onLabels,
+    "change:labels_shape": onLabels,
+    "change:status": onStatus,
+    "msg:custom": onMessage
+  };
+  for (const name of TRAITS) if (!handlers[`change:${name}`]) handlers[`change:${name}`] = () => schedule();
+  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
+  function request(targets) {
+    ui.pending = targets ?? (model.get("tokens") ?? []).map((_, i) => i);
+    model.send({ type: MSG.EXPLAIN, targets });
+    schedule();
+  }
+  function pick(indices, additive) {
+    if (model.get("status") === STATUS.GENERATING) return;
+    let next = indices;
+    if (additive) {
+      const current = new Set(ui.pending ?? model.get("selection") ?? []);
+      const allIn = indices.every((i) => current.has(i));
+      for (const i of indices) allIn ? current.delete(i) : current.add(i);
+      next = [...current].sort((a, b) => a - b);
+      if (next.length === 0) return;
+    }
+    request(next);
+  }
+  function ask(type, timeoutMs = 6e4) {
+    const id = ++requestId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        replies.delete(id);
+        reject(new Error("no answer from the kernel (is it running?)"));
+      }, timeoutMs);
+      replies.set(id, (msg, buffers) => {
+        clearTimeout(timer);
+        if (msg.ok) resolve([msg, buffers]);
+        else reject(new Error(msg.error || "the kernel could not answer"));
+      });
+      model.send({ type, id });
+    });
+  }
+  async function exportJson() {
+    try {
+      const [msg, buffers] = await ask(MSG.EXPORT_JSON);
+      download(new Blob([toBytes(buffers[0])], { type: "application/json" }), msg.filename || "eagle-explanation.json");
+      setNote(`Saved ${msg.filename || "the result"}.`);
+    } catch (error) {
+      setNote(`JSON export failed: ${error.message}`);
+    }
+  }
+  function exportPng() {
+    const canvas = composeExport();
+    canvas.toBlob((blob) => {
+      if (!blob) return setNote("PNG export failed.");
+      download(blob, "eagle-view.png");
+      setNote("Saved eagle-view.png.");
+    }, "image/png");
+  }
+  function composeExport() {
+    const pad = 12;
+    const a = mask.canvas;
+    const b = curves.canvas;
+    const bw = b.width / (globalThis.devicePixelRatio || 1);
+    const bh = b.height / (globalThis.devicePixelRatio || 1);
+    const text = [captionText(), status.el.querySelector("[data-role=status]").textContent];
+    const out = h("canvas");
+    out.width = a.width + bw + 3 * pad;
+    out.height = Math.max(a.height, bh) + 2 * pad + 18 * text.length + pad;
+    const ctx = out.getContext("2d");
+    ctx.fillStyle = colors.bg;
+    ctx.fillRect(0, 0, out.width, out.height);
+    ctx.drawImage(a, pad, pad);
+    ctx.drawImage(b, a.width + 2 * pad, pad, bw, bh);
+    ctx.fillStyle = colors.fg;
+    ctx.font = `13px ${colors.font}`;
+    text.forEach((line2, i) => ctx.fillText(line2, pad, Math.max(a.height, bh) + 2 * pad + 14 + 18 * i));
+    return out;
+  }
+  function captionText() {
+    const tokens = model.get("tokens") ?? [];
+    const selected = new Set(model.get("selection") ?? []);
+    return tokens.map((t, i) => selected.has(i) ? `[${t.trim()}]` : t.trim()).join(" ");
+  }
+  function setNote(text) {
+    ui.note = text;
+    schedule();
+    setTimeout(() => {
+      if (ui.note === text) ui.note = "", schedule();
+    }, 6e3);
+  }
+  function schedule() {
+    if (frame !== null) return;
+    const run = () => {
+      frame = null;
+      render();
+    };
+    frame = globalThis.requestAnimationFrame ? requestAnimationFrame(run) : setTimeout(run, 16);
+  }
+  function effectiveK() {
+    const N = state.nRegions;
+    if (ui.k !== null) return Math.min(ui.k, N);
+    if (state.complete) return Math.ceil(N / 4);
+    let k = 0;
+    while (k < N && state.order[k] >= 0) k++;
+    return k;
+  }
+  function render() {
+    const s = model.get("status") ?? STATUS.IDLE;
+    const busy = BUSY.has(s);
+    root.dataset.status = s;
+    colors = colors ?? readThemeColors(root);
+    const tokens = model.get("tokens") ?? [];
+    const words = model.get("words") ?? [];
+    const rel = model.get("reliance") ?? {};
+    const selection = model.get("selection") ?? [];
+    const elapsed = busy && runStartedAt !== null ? (now() - runStartedAt) / 1e3 : null;
+    const k = effectiveK();
+    let cols = ui.hover && state.nTargets ? targetColumns(state, ui.hover) : null;
+    if (cols && cols.length === 0) cols = null;
+    status.update({ parts: statusParts(s, state, elapsed), stepsDone: state.stepsDone, totalSteps: state.runId >= 0 ? state.totalSteps : 0 });
+    toolbar.update({
+      busy,
+      canExplain: tokens.length > 0 && s !== STATUS.GENERATING,
+      mode: ui.mode,
+      boundariesOn: ui.boundaries,
+      canExportJson: state.complete,
+      canExportPng: state.runId >= 0 || model.get("image_png") !== void 0
+    });
+    const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
+    errorBox.update({ error: errorText });
+    mask.update({
+      imageBytes: model.get("image_png") ? toBytes(model.get("image_png")) : null,
+      state,
+      labels,
+      labelShape,
+      mode: ui.mode,
+      k,
+      cols,
+      boundaries: ui.boundaries,
+      highlight: s === STATUS.EXPLAINING ? state.lastRegion : -1,
+      colors
+    });
+    slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
+    curves.update({ state, cols, k, colors, width: sideWidth });
+    const focus = ui.hover ?? (selection.length ? selection : null);
+    reliance.update({ tokens, reliance: rel, focus });
+    prompt.textContent = model.get("prompt") ? `Prompt: ${model.get("prompt")}` : "";
+    caption.update({ tokens, words, reliance: rel, selected: selection, pending: ui.pending, hover: ui.hover, status: s });
+    note.textContent = ui.note;
+  }
+  const ticker = setInterval(() => {
+    if (BUSY.has(model.get("status"))) schedule();
+  }, 1e3);
+  const themeObserver = new MutationObserver(() => {
+    colors = null;
+    schedule();
+  });
+  themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class", "data-jp-theme-light", "data-jp-theme-name"] });
+  const resizeObserver = globalThis.ResizeObserver ? new ResizeObserver(() => {
+    const w = Math.floor(side.clientWidth);
+    if (w > 0 && Math.abs(w - sideWidth) > 4) sideWidth = w, schedule();
+  }) : null;
+  resizeObserver?.observe(side);
+  loadLabels();
+  rebuild();
+  if (BUSY.has(model.get("status"))) runStartedAt = now();
+  render();
+  return () => {
+    clearInterval(ticker);
+    themeObserver.disconnect();
+    resizeObserver?.disconnect();
+    if (frame !== null) (globalThis.cancelAnimationFrame ?? clearTimeout)(frame);
+    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
+    root.remove();
+  };
+}
+
+// src/widget.js
+var widget_default = {
+  render({ model, el }) {
+    return mount(model, el);
+  }
+};
+export {
+  widget_default as default
+};

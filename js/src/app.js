@@ -1,0 +1,331 @@
+// The controller of one view: reads traits, folds streamed steps into the state,
+// keeps the view-only choices (map mode, slider, hover) and redraws the views.
+// It needs only get / on / off / send of the model, so any small stand-in model that
+// serves the traits of a finished result (e.g. an offline HTML page) can drive it.
+import { decodeLabels, decodeResult, decodeStep, toBytes } from "./codecs.js";
+import { download, h } from "./dom.js";
+import { statusParts } from "./format.js";
+import { BUSY, MSG, STATUS } from "./protocol.js";
+import { applyResult, applyStep, emptyState, placedCount, setAnchors, startRun, targetColumns } from "./state.js";
+import { readThemeColors } from "./theme.js";
+import { createCaption } from "./views/caption.js";
+import { createCurves } from "./views/curves.js";
+import { createMask } from "./views/mask.js";
+import { createReliance } from "./views/reliance.js";
+import { createSlider } from "./views/slider.js";
+import { createErrorBox, createStatus } from "./views/status.js";
+import { createToolbar } from "./views/toolbar.js";
+
+const TRAITS = [
+  "status",
+  "error_message",
+  "prompt",
+  "tokens",
+  "words",
+  "reliance",
+  "selection",
+  "run",
+  "result",
+  "labels",
+  "labels_shape",
+  "n_regions",
+  "image_png",
+];
+
+const now = () => (globalThis.performance ? performance.now() : Date.now());
+
+/** Build the widget inside `el`; returns a cleanup function. */
+export function mount(model, el) {
+  const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "" };
+  let state = emptyState();
+  let labels = null;
+  let labelShape = null;
+  let runStartedAt = null;
+  let colors = null;
+  let sideWidth = 320;
+  let frame = null;
+  let requestId = 0;
+  const replies = new Map();
+
+  const root = h("div", { class: "eagle-widget", dataset: { status: model.get("status") ?? STATUS.IDLE } });
+  const status = createStatus();
+  const toolbar = createToolbar({
+    explainSentence: () => request(null),
+    stop: () => model.send({ type: MSG.STOP }),
+    setMode: (mode) => ((ui.mode = mode), schedule()),
+    setBoundaries: (on) => ((ui.boundaries = on), schedule()),
+    exportPng: () => exportPng(),
+    exportJson: () => exportJson(),
+  });
+  const mask = createMask({ onReady: () => schedule() });
+  const slider = createSlider({ onInput: (k) => ((ui.k = k), schedule()) });
+  const curves = createCurves();
+  const reliance = createReliance();
+  const caption = createCaption({
+    onPick: (indices, additive) => pick(indices, additive),
+    onHover: (indices) => ((ui.hover = indices), schedule()),
+  });
+  const errorBox = createErrorBox({ onDismiss: () => ((ui.errorHidden = true), schedule()) });
+  const prompt = h("div", { class: "ew-prompt" });
+  const note = h("div", { class: "ew-note", role: "status" });
+  const side = h("div", { class: "ew-side" }, curves.el, reliance.el);
+  root.append(
+    h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
+    toolbar.el,
+    errorBox.el,
+    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el), side),
+    h("div", { class: "ew-caption-box" }, prompt, caption.el, h("div", { class: "ew-hint" }, "Click a word to explain it, shift-click to add words, hover to preview a word's own map.")),
+    note,
+  );
+  el.append(root);
+
+  // ---- state from traits ----------------------------------------------------------
+  function loadLabels() {
+    const shape = model.get("labels_shape");
+    const data = model.get("labels");
+    labels = data && shape && shape.length === 2 && toBytes(data).byteLength ? decodeLabels(data, shape) : null;
+    labelShape = labels ? shape : null;
+  }
+
+  function rebuild() {
+    const run = model.get("run") ?? {};
+    const n = model.get("n_regions") ?? 0;
+    state = run.id === undefined || run.id < 0 ? emptyState() : startRun(run, n);
+    const result = decodeResult(model.get("result"));
+    if (result && result.run === state.runId) state = applyResult(state, result);
+  }
+
+  function onRun() {
+    const run = model.get("run") ?? {};
+    if (run.id !== state.runId) {
+      rebuild();
+      ui.k = null;
+      ui.pending = null;
+      ui.errorHidden = false;
+      runStartedAt = now();
+    } else if (run.p_full && run.p_blank && !state.pFull) {
+      state = setAnchors(state, run.p_full, run.p_blank);
+    }
+    schedule();
+  }
+
+  function onResult() {
+    rebuild();
+    schedule();
+  }
+
+  function onMessage(msg, buffers) {
+    if (msg?.type === MSG.STEP) {
+      if (msg.run !== state.runId || !buffers?.length) return;
+      state = applyStep(state, decodeStep(buffers[0]));
+      schedule();
+    } else if (msg?.type === MSG.REPLY && replies.has(msg.id)) {
+      replies.get(msg.id)(msg, buffers);
+      replies.delete(msg.id);
+    }
+  }
+
+  const onStatus = () => {
+    const s = model.get("status");
+    if (s === STATUS.EXPLAINING && runStartedAt === null) runStartedAt = now();
+    if (s === STATUS.ERROR) ui.errorHidden = false;
+    schedule();
+  };
+  const onLabels = () => (loadLabels(), schedule());
+  const handlers = {
+    "change:run": onRun,
+    "change:result": onResult,
+    "change:labels": onLabels,
+    "change:labels_shape": onLabels,
+    "change:status": onStatus,
+    "msg:custom": onMessage,
+  };
+  for (const name of TRAITS) if (!handlers[`change:${name}`]) handlers[`change:${name}`] = () => schedule();
+  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
+
+  // ---- actions ---------------------------------------------------------------------
+  function request(targets) {
+    ui.pending = targets ?? (model.get("tokens") ?? []).map((_, i) => i);
+    model.send({ type: MSG.EXPLAIN, targets });
+    schedule();
+  }
+
+  function pick(indices, additive) {
+    if (model.get("status") === STATUS.GENERATING) return;
+    let next = indices;
+    if (additive) {
+      const current = new Set(ui.pending ?? model.get("selection") ?? []);
+      const allIn = indices.every((i) => current.has(i));
+      for (const i of indices) allIn ? current.delete(i) : current.add(i);
+      next = [...current].sort((a, b) => a - b);
+      if (next.length === 0) return;
+    }
+    request(next);
+  }
+
+  function ask(type, timeoutMs = 60_000) {
+    const id = ++requestId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        replies.delete(id);
+        reject(new Error("no answer from the kernel (is it running?)"));
+      }, timeoutMs);
+      replies.set(id, (msg, buffers) => {
+        clearTimeout(timer);
+        if (msg.ok) resolve([msg, buffers]);
+        else reject(new Error(msg.error || "the kernel could not answer"));
+      });
+      model.send({ type, id });
+    });
+  }
+
+  async function exportJson() {
+    try {
+      const [msg, buffers] = await ask(MSG.EXPORT_JSON);
+      download(new Blob([toBytes(buffers[0])], { type: "application/json" }), msg.filename || "eagle-explanation.json");
+      setNote(`Saved ${msg.filename || "the result"}.`);
+    } catch (error) {
+      setNote(`JSON export failed: ${error.message}`);
+    }
+  }
+
+  function exportPng() {
+    const canvas = composeExport();
+    canvas.toBlob((blob) => {
+      if (!blob) return setNote("PNG export failed.");
+      download(blob, "eagle-view.png");
+      setNote("Saved eagle-view.png.");
+    }, "image/png");
+  }
+
+  function composeExport() {
+    const pad = 12;
+    const a = mask.canvas;
+    const b = curves.canvas;
+    const bw = b.width / (globalThis.devicePixelRatio || 1);
+    const bh = b.height / (globalThis.devicePixelRatio || 1);
+    const text = [captionText(), status.el.querySelector("[data-role=status]").textContent];
+    const out = h("canvas");
+    out.width = a.width + bw + 3 * pad;
+    out.height = Math.max(a.height, bh) + 2 * pad + 18 * text.length + pad;
+    const ctx = out.getContext("2d");
+    ctx.fillStyle = colors.bg;
+    ctx.fillRect(0, 0, out.width, out.height);
+    ctx.drawImage(a, pad, pad);
+    ctx.drawImage(b, a.width + 2 * pad, pad, bw, bh);
+    ctx.fillStyle = colors.fg;
+    ctx.font = `13px ${colors.font}`;
+    text.forEach((line, i) => ctx.fillText(line, pad, Math.max(a.height, bh) + 2 * pad + 14 + 18 * i));
+    return out;
+  }
+
+  function captionText() {
+    const tokens = model.get("tokens") ?? [];
+    const selected = new Set(model.get("selection") ?? []);
+    return tokens.map((t, i) => (selected.has(i) ? `[${t.trim()}]` : t.trim())).join(" ");
+  }
+
+  function setNote(text) {
+    ui.note = text;
+    schedule();
+    setTimeout(() => {
+      if (ui.note === text) ((ui.note = ""), schedule());
+    }, 6000);
+  }
+
+  // ---- drawing ---------------------------------------------------------------------
+  function schedule() {
+    if (frame !== null) return;
+    const run = () => {
+      frame = null;
+      render();
+    };
+    frame = globalThis.requestAnimationFrame ? requestAnimationFrame(run) : setTimeout(run, 16);
+  }
+
+  function effectiveK() {
+    const N = state.nRegions;
+    if (ui.k !== null) return Math.min(ui.k, N);
+    if (state.complete) return Math.ceil(N / 4);
+    let k = 0;
+    while (k < N && state.order[k] >= 0) k++;
+    return k;
+  }
+
+  function render() {
+    const s = model.get("status") ?? STATUS.IDLE;
+    const busy = BUSY.has(s);
+    root.dataset.status = s;
+    colors = colors ?? readThemeColors(root);
+    const tokens = model.get("tokens") ?? [];
+    const words = model.get("words") ?? [];
+    const rel = model.get("reliance") ?? {};
+    const selection = model.get("selection") ?? [];
+    const elapsed = busy && runStartedAt !== null ? (now() - runStartedAt) / 1000 : null;
+    const k = effectiveK();
+    let cols = ui.hover && state.nTargets ? targetColumns(state, ui.hover) : null;
+    if (cols && cols.length === 0) cols = null;
+
+    status.update({ parts: statusParts(s, state, elapsed), stepsDone: state.stepsDone, totalSteps: state.runId >= 0 ? state.totalSteps : 0 });
+    toolbar.update({
+      busy,
+      canExplain: tokens.length > 0 && s !== STATUS.GENERATING,
+      mode: ui.mode,
+      boundariesOn: ui.boundaries,
+      canExportJson: state.complete,
+      canExportPng: state.runId >= 0 || model.get("image_png") !== undefined,
+    });
+    const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
+    errorBox.update({ error: errorText });
+    mask.update({
+      imageBytes: model.get("image_png") ? toBytes(model.get("image_png")) : null,
+      state,
+      labels,
+      labelShape,
+      mode: ui.mode,
+      k,
+      cols,
+      boundaries: ui.boundaries,
+      highlight: s === STATUS.EXPLAINING ? state.lastRegion : -1,
+      colors,
+    });
+    slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
+    curves.update({ state, cols, k, colors, width: sideWidth });
+    const focus = ui.hover ?? (selection.length ? selection : null);
+    reliance.update({ tokens, reliance: rel, focus });
+    prompt.textContent = model.get("prompt") ? `Prompt: ${model.get("prompt")}` : "";
+    caption.update({ tokens, words, reliance: rel, selected: selection, pending: ui.pending, hover: ui.hover, status: s });
+    note.textContent = ui.note;
+  }
+
+  // ---- environment -----------------------------------------------------------------
+  const ticker = setInterval(() => {
+    if (BUSY.has(model.get("status"))) schedule();
+  }, 1000);
+  const themeObserver = new MutationObserver(() => {
+    colors = null;
+    schedule();
+  });
+  themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class", "data-jp-theme-light", "data-jp-theme-name"] });
+  const resizeObserver = globalThis.ResizeObserver
+    ? new ResizeObserver(() => {
+        const w = Math.floor(side.clientWidth);
+        if (w > 0 && Math.abs(w - sideWidth) > 4) ((sideWidth = w), schedule());
+      })
+    : null;
+  resizeObserver?.observe(side);
+
+  loadLabels();
+  rebuild();
+  if (BUSY.has(model.get("status"))) runStartedAt = now();
+  render();
+
+  return () => {
+    clearInterval(ticker);
+    themeObserver.disconnect();
+    resizeObserver?.disconnect();
+    if (frame !== null) (globalThis.cancelAnimationFrame ?? clearTimeout)(frame);
+    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
+    root.remove();
+  };
+}

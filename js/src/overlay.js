@@ -1,0 +1,100 @@
+// Pixels of the map overlay, computed from the label map and per-region colours.
+// Pure functions over typed arrays, so they run (and are tested) outside a browser.
+import { sequentialColor } from "./colors.js";
+import { keptFlags, normalizeGains, regionGains } from "./state.js";
+
+export const MAP_MODES = Object.freeze(["heat", "kept", "removed"]);
+
+const HIDDEN = [12, 12, 14, 235]; // a filled region in the kept / removed views
+const PENDING = [128, 128, 128, 110]; // a region the search has not placed yet
+
+/**
+ * RGBA (0..255) per region for a map mode:
+ * - "heat": each placed region coloured by its gain (from the target columns `cols`, null =
+ *   all targets), more opaque when more important; unplaced regions greyed;
+ * - "kept": the top-`k` regions shown, the rest filled (the insertion image);
+ * - "removed": the top-`k` regions filled, the rest shown (the deletion image).
+ */
+export function regionColors(state, mode, k, cols = null) {
+  const N = state.nRegions;
+  const rgba = new Uint8ClampedArray(4 * N);
+  if (mode === "heat") {
+    const values = normalizeGains(regionGains(state, cols));
+    for (let r = 0; r < N; r++) {
+      if (Number.isNaN(values[r])) {
+        rgba.set(state.rankOf[r] >= 0 ? [128, 128, 128, 40] : PENDING, 4 * r);
+        continue;
+      }
+      const [red, green, blue] = sequentialColor(values[r]);
+      rgba.set([red, green, blue, Math.round(255 * (0.3 + 0.45 * values[r]))], 4 * r);
+    }
+    return rgba;
+  }
+  if (mode !== "kept" && mode !== "removed") {
+    throw new RangeError(`map mode must be one of ${MAP_MODES.join(", ")}, got ${mode}`);
+  }
+  const kept = keptFlags(state, k);
+  const hideKept = mode === "removed";
+  for (let r = 0; r < N; r++) {
+    if (Boolean(kept[r]) === hideKept) rgba.set(HIDDEN, 4 * r);
+  }
+  return rgba;
+}
+
+/**
+ * The overlay image (RGBA, outWidth x outHeight) of a label map of labelWidth x
+ * labelHeight, scaled by nearest neighbour. Region colours come from `colors`
+ * (4 per region). `boundary` ([r, g, b, a] or null) draws every region edge;
+ * `highlight` = {region, color} outlines one region (the one a step just placed).
+ */
+export function composeOverlay(labels, labelWidth, labelHeight, outWidth, outHeight, colors, options = {}) {
+  const { boundary = null, highlight = null } = options;
+  if (labels.length !== labelWidth * labelHeight) {
+    throw new RangeError(
+      `label map has ${labels.length} pixels, expected ${labelWidth} x ${labelHeight}`,
+    );
+  }
+  const out = new Uint8ClampedArray(4 * outWidth * outHeight);
+  const xs = new Int32Array(outWidth);
+  for (let x = 0; x < outWidth; x++) xs[x] = Math.min(labelWidth - 1, Math.floor((x * labelWidth) / outWidth));
+  const nColors = colors.length / 4;
+  let previousRow = null;
+  let row = new Int32Array(outWidth);
+  for (let y = 0; y < outHeight; y++) {
+    const ly = Math.min(labelHeight - 1, Math.floor((y * labelHeight) / outHeight));
+    const nextLy = Math.min(labelHeight - 1, Math.floor(((y + 1) * labelHeight) / outHeight));
+    for (let x = 0; x < outWidth; x++) row[x] = labels[ly * labelWidth + xs[x]];
+    for (let x = 0; x < outWidth; x++) {
+      const region = row[x];
+      const o = 4 * (y * outWidth + x);
+      if (region < nColors) {
+        out[o] = colors[4 * region];
+        out[o + 1] = colors[4 * region + 1];
+        out[o + 2] = colors[4 * region + 2];
+        out[o + 3] = colors[4 * region + 3];
+      }
+      if (!boundary && !highlight) continue;
+      const right = x + 1 < outWidth ? row[x + 1] : region;
+      const below = y + 1 < outHeight ? labels[nextLy * labelWidth + xs[x]] : region;
+      const left = x > 0 ? row[x - 1] : region;
+      const above = previousRow ? previousRow[x] : region;
+      const edge = right !== region || below !== region;
+      if (highlight && region === highlight.region && (edge || left !== region || above !== region)) {
+        out.set(highlight.color, o);
+      } else if (boundary && edge) {
+        out.set(boundary, o);
+      }
+    }
+    previousRow = row;
+    row = new Int32Array(outWidth);
+  }
+  return out;
+}
+
+/** Display size for an image: long side scaled into [minSide, maxSide]. */
+export function displaySize(height, width, minSide = 384, maxSide = 720) {
+  const long = Math.max(height, width);
+  if (!(long > 0)) return [0, 0];
+  const scale = long < minSide ? minSide / long : long > maxSide ? maxSide / long : 1;
+  return [Math.round(height * scale), Math.round(width * scale)];
+}

@@ -1,0 +1,53 @@
+// Modality reliance of the focused word: language prior against visual evidence.
+import { css, RELIANCE_COLORS } from "../colors.js";
+import { h } from "../dom.js";
+import { displayToken, formatProb } from "../format.js";
+import { relianceBar } from "./caption.js";
+
+export function createReliance() {
+  const bar = h("div", { class: "ew-reliance-big" });
+  const text = h("div", { class: "ew-reliance-text" });
+  const el = h(
+    "div",
+    { class: "ew-reliance", dataset: { role: "reliance" } },
+    h("div", { class: "ew-panel-title" }, "Modality reliance"),
+    bar,
+    text,
+    h(
+      "div",
+      { class: "ew-legend" },
+      h("span", { class: "ew-swatch", style: { background: css(RELIANCE_COLORS.prior) } }),
+      "language prior: p(token | blank image)",
+      h("br"),
+      h("span", { class: "ew-swatch", style: { background: css(RELIANCE_COLORS.visual) } }),
+      "visual evidence: p(full image) − p(blank)",
+    ),
+  );
+  let lastKey = null;
+
+  /** focus: token indices to summarise (hovered word, else the selection, else all). */
+  function update({ tokens, reliance, focus }) {
+    const key = [tokens, reliance, focus?.join(",")];
+    if (lastKey && key.every((v, i) => v === lastKey[i])) return;
+    lastKey = key;
+    const have = reliance?.prior && reliance.prior.length === tokens.length && tokens.length > 0;
+    el.dataset.ready = have ? "true" : "false";
+    if (!have) {
+      bar.replaceChildren();
+      text.textContent = tokens.length ? "Computing reliance…" : "";
+      return;
+    }
+    const indices = focus && focus.length ? focus : tokens.map((_, i) => i);
+    const avg = (values) => indices.reduce((sum, i) => sum + values[i], 0) / indices.length;
+    const summary = { prior: [avg(reliance.prior)], visual: [avg(reliance.visual)] };
+    bar.replaceChildren(relianceBar(summary, 0));
+    const label =
+      indices.length === tokens.length && !(focus && focus.length)
+        ? "whole caption (mean over tokens)"
+        : `“${indices.map((i) => displayToken(tokens[i])).join("")}”`;
+    const v = summary.visual[0];
+    text.textContent = `${label}: prior ${formatProb(summary.prior[0])} · visual ${v >= 0 ? "+" : ""}${formatProb(v)}`;
+  }
+
+  return { el, update };
+}

@@ -1,0 +1,53 @@
+// Buttons: explain the whole sentence, stop, map mode, region boundaries, exports.
+import { h } from "../dom.js";
+import { MAP_MODES } from "../overlay.js";
+
+const MODE_LABELS = { heat: "Heat map", kept: "Kept", removed: "Removed" };
+const MODE_HINTS = {
+  heat: "colour each region by how much it raises the target's score",
+  kept: "show only the top-k regions (the insertion image)",
+  removed: "fill the top-k regions (the deletion image)",
+};
+
+export function createToolbar(actions) {
+  const button = (role, label, title, onclick) =>
+    h("button", { type: "button", class: "ew-button", dataset: { role }, title, onclick }, label);
+  const explain = button("explain-sentence", "Explain sentence", "explain every token of the caption", actions.explainSentence);
+  const stop = button("stop", "Stop", "cancel the running search", actions.stop);
+  const modes = MAP_MODES.map((mode) =>
+    h(
+      "button",
+      { type: "button", class: "ew-seg", dataset: { mode }, title: MODE_HINTS[mode], onclick: () => actions.setMode(mode) },
+      MODE_LABELS[mode],
+    ),
+  );
+  const boundaries = h("input", {
+    type: "checkbox",
+    dataset: { role: "boundaries" },
+    onchange: (event) => actions.setBoundaries(event.target.checked),
+  });
+  const png = button("export-png", "PNG", "save the current view as a PNG image", actions.exportPng);
+  const json = button("export-json", "JSON", "save the result as JSON (from the kernel)", actions.exportJson);
+  const el = h(
+    "div",
+    { class: "ew-toolbar" },
+    explain,
+    stop,
+    h("div", { class: "ew-segmented", role: "group", "aria-label": "map", dataset: { role: "map-mode" } }, modes),
+    h("label", { class: "ew-check", title: "draw the region boundaries" }, boundaries, "Regions"),
+    h("span", { class: "ew-spacer" }),
+    png,
+    json,
+  );
+
+  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng }) {
+    explain.disabled = !canExplain;
+    stop.disabled = !busy;
+    for (const b of modes) b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
+    boundaries.checked = boundariesOn;
+    json.disabled = !canExportJson;
+    png.disabled = !canExportPng;
+  }
+
+  return { el, update };
+}

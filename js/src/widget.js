@@ -1,0 +1,8 @@
+// anywidget entry point of eagle-widget.
+import { mount } from "./app.js";
+
+export default {
+  render({ model, el }) {
+    return mount(model, el);
+  },
+};
