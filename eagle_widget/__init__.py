@@ -7,6 +7,8 @@ Heavy parts (torch, transformers, the widget) are imported on first use, so that
 from importlib import import_module
 
 from .engine import Explainer, Explanation, Generation, Step, VisionLanguageModel, explain
+from .engine.hallucination import Diagnosis, Mitigation, diagnose, hallucination_metrics, mitigate
+from .engine.regions import superpixels
 
 __version__ = "0.1.0"
 
@@ -30,6 +32,12 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "Diagnosis",
+    "Mitigation",
+    "diagnose",
+    "hallucination_metrics",
+    "mitigate",
+    "superpixels",
     "Explainer",
     "Explanation",
     "Generation",

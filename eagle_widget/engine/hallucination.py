@@ -1,0 +1,204 @@
+"""Hallucination diagnosis and mitigation (method.md section 7), through the model protocol.
+
+diagnose: per-token reliance (language prior vs visual evidence) and, given the correct
+answer, an explanation of that answer's token as a counterfactual target. mitigate: fill the
+regions ranked last for the correct answer, a growing number at a time, and regenerate until
+the answer starts with the correct word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .explainer import Explainer
+from .explanation import Explanation
+from .images import to_rgb_array
+from .masking import compose, fill_image
+from .regions import region_areas
+from .types import Generation
+
+# A token "rests on the language prior" when the blank image alone gives it at least this
+# probability and the image adds at most VISUAL_LIFT on top.
+PRIOR_THRESHOLD = 0.5
+VISUAL_LIFT = 0.1
+
+
+@dataclass
+class Diagnosis:
+    """What an answer rests on, token by token, and why the correct answer lost."""
+
+    generation: Generation
+    prior: np.ndarray  # per generated token: p with the image fully filled
+    visual: np.ndarray  # per generated token: p_full - p_blank
+    prior_driven: list[int]  # token indices produced by the language prior
+    explanation: Explanation | None = None  # of the correct token, when `correct` was given
+    correct_id: int | None = None
+
+    @property
+    def hallucination_map(self) -> np.ndarray:
+        """Regions that drive the wrong answer: 1 - the correct answer's attribution map."""
+        if self.explanation is None:
+            raise ValueError("no correct answer was given: call diagnose(..., correct=...)")
+        return 1.0 - self.explanation.attribution_map("rank")
+
+    def report(self) -> list[dict]:
+        return [
+            {
+                "index": i,
+                "token": token,
+                "prior": float(self.prior[i]),
+                "visual": float(self.visual[i]),
+                "prior_driven": i in self.prior_driven,
+            }
+            for i, token in enumerate(self.generation.tokens)
+        ]
+
+
+@dataclass
+class Mitigation:
+    """The outcome of removing the regions that drive a wrong answer."""
+
+    original: Generation
+    corrected: bool
+    answer: Generation | None  # the first revised answer that starts with the correct token
+    removed_regions: list[int]  # filled when the answer flipped (all tried ones otherwise)
+    removed_area: float  # AMCR of this sample: the area removed when corrected, else 1
+    areas: np.ndarray = field(repr=False)  # removed area after each step
+    p_correct: np.ndarray = field(repr=False)  # P(correct first token) after each step
+
+    def to_dict(self) -> dict:
+        return {
+            "corrected": self.corrected,
+            "answer": self.answer.text if self.answer else None,
+            "original": self.original.text,
+            "removed_regions": self.removed_regions,
+            "removed_area": self.removed_area,
+            "areas": self.areas.tolist(),
+            "p_correct": self.p_correct.tolist(),
+        }
+
+
+def correct_token_id(model, correct) -> int:
+    """The id of the correct answer's first token: given as an id, or as text."""
+    if isinstance(correct, (int, np.integer)) and not isinstance(correct, bool):
+        return int(correct)
+    if not isinstance(correct, str) or not correct.strip():
+        raise ValueError(f"correct must be a word of the answer or a token id, got {correct!r}")
+    encode = getattr(model, "encode", None)
+    if not callable(encode):
+        raise TypeError(
+            f"{type(model).__name__} has no encode(text) method: pass correct as a token id"
+        )
+    ids = encode(correct)
+    if not ids:
+        raise ValueError(f"the model's tokenizer gives no token for {correct!r}")
+    return int(ids[0])
+
+
+def diagnose(
+    model,
+    image,
+    question: str,
+    correct=None,
+    generation: Generation | None = None,
+    max_new_tokens: int = 16,
+    **explainer_kwargs,
+) -> Diagnosis:
+    """Generate (unless given) the answer; say which tokens the language prior produced; with
+    `correct` (e.g. "No"), explain the correct token at the answer's first position."""
+    explainer = Explainer(model, max_new_tokens=max_new_tokens, **explainer_kwargs)
+    array = to_rgb_array(image)
+    if generation is None:
+        generation = model.generate(array, question, max_new_tokens=max_new_tokens)
+    prior, visual = explainer.token_reliance(array, generation)
+    driven = [
+        i
+        for i in range(len(generation))
+        if prior[i] >= PRIOR_THRESHOLD and visual[i] <= VISUAL_LIFT
+    ]
+    diagnosis = Diagnosis(generation, prior, visual, driven)
+    if correct is not None:
+        diagnosis.correct_id = correct_token_id(model, correct)
+        diagnosis.explanation = explainer.explain(
+            array, targets=[0], generation=generation, target_ids=[diagnosis.correct_id]
+        )
+    return diagnosis
+
+
+def mitigate(
+    model,
+    image,
+    prompt: str,
+    explanation: Explanation,
+    max_area: float = 0.5,
+    fill=0,
+    max_new_tokens: int = 8,
+) -> Mitigation:
+    """Fill the regions ranked last for the correct answer, one more per step, and regenerate
+    after each until the answer starts with the correct token (explanation.target_ids[0])."""
+    if not 0 < max_area <= 1:
+        raise ValueError(f"max_area must be in (0, 1], got {max_area!r}")
+    array = to_rgb_array(image)
+    if array.shape[:2] != explanation.labels.shape:
+        raise ValueError(
+            f"the image is {array.shape[:2]} but the explanation is of {explanation.labels.shape}"
+        )
+    correct_id = int(explanation.target_ids[0])
+    original = explanation.generation
+    areas_of = region_areas(explanation.labels, explanation.n_regions)
+    worst_first = explanation.order[::-1]
+    removed_area = np.cumsum(areas_of[worst_first])
+    steps = max(1, int(np.searchsorted(removed_area, max_area + 1e-9, side="right")))
+    keep = np.ones((steps, explanation.n_regions), dtype=bool)
+    for k in range(steps):
+        keep[k, worst_first[: k + 1]] = False
+    images = compose(array, fill_image(array, fill), explanation.labels, keep)
+    # P(correct first token) for every cut, in one batch
+    p_correct = np.asarray(
+        model.token_probs(list(images), original, [0], [correct_id]), dtype=float
+    )[:, 0]
+    for k in range(steps):
+        answer = model.generate(images[k], prompt, max_new_tokens=max_new_tokens)
+        if answer.token_ids[:1] == [correct_id]:
+            return Mitigation(
+                original=original,
+                corrected=True,
+                answer=answer,
+                removed_regions=list(map(int, worst_first[: k + 1])),
+                removed_area=float(removed_area[k]),
+                areas=removed_area[:steps],
+                p_correct=p_correct,
+            )
+    return Mitigation(
+        original=original,
+        corrected=False,
+        answer=None,
+        removed_regions=list(map(int, worst_first[:steps])),
+        removed_area=1.0,
+        areas=removed_area[:steps],
+        p_correct=p_correct,
+    )
+
+
+def hallucination_metrics(
+    mitigations: Sequence[Mitigation], explanations: Sequence[Explanation] = ()
+) -> dict:
+    """Dataset-level figures: AMCR (never-corrected samples count 1), CSR@10% (never-corrected
+    samples stay in the denominator), and the correct token's insertion/deletion AUCs."""
+    if not mitigations:
+        raise ValueError("no samples: give at least one Mitigation")
+    areas = np.array([m.removed_area if m.corrected else 1.0 for m in mitigations])
+    corrected_within = np.array([m.corrected and m.removed_area <= 0.10 for m in mitigations])
+    metrics = {
+        "samples": len(mitigations),
+        "amcr": float(areas.mean()),
+        "csr_at_10": float(corrected_within.mean()),
+        "corrected": int(sum(m.corrected for m in mitigations)),
+    }
+    if explanations:
+        metrics["insertion_auc"] = float(np.mean([e.insertion_auc for e in explanations]))
+        metrics["deletion_auc"] = float(np.mean([e.deletion_auc for e in explanations]))
+    return metrics
