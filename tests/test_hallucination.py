@@ -62,6 +62,7 @@ def test_mitigation_removes_the_driver_and_flips_the_answer():
     assert outcome.removed_regions == [diagnosis.explanation.labels[BLOCKS == DRIVER][0]]
     assert outcome.removed_area == pytest.approx(1 / 16)
     assert outcome.p_correct[0] == pytest.approx(0.75)  # the driver gone: P(no) = 1 - 0.25
+    assert diagnosis.explanation.extras["mitigation"]["answer"] == "no"
 
 
 def test_mitigation_that_never_corrects_counts_one():

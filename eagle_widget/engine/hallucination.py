@@ -138,7 +138,11 @@ def mitigate(
     max_new_tokens: int = 8,
 ) -> Mitigation:
     """Fill the regions ranked last for the correct answer, one more per step, and regenerate
-    after each until the answer starts with the correct token (explanation.target_ids[0])."""
+    after each until the answer starts with the correct token (explanation.target_ids[0]).
+
+    The outcome is also recorded as `explanation.extras["mitigation"]` (its to_dict()), so
+    that figures, the widget and saved files can show it.
+    """
     if not 0 < max_area <= 1:
         raise ValueError(f"max_area must be in (0, 1], got {max_area!r}")
     array = to_rgb_array(image)
@@ -160,10 +164,11 @@ def mitigate(
     p_correct = np.asarray(
         model.token_probs(list(images), original, [0], [correct_id]), dtype=float
     )[:, 0]
+    outcome = None
     for k in range(steps):
         answer = model.generate(images[k], prompt, max_new_tokens=max_new_tokens)
         if answer.token_ids[:1] == [correct_id]:
-            return Mitigation(
+            outcome = Mitigation(
                 original=original,
                 corrected=True,
                 answer=answer,
@@ -172,15 +177,19 @@ def mitigate(
                 areas=removed_area[:steps],
                 p_correct=p_correct,
             )
-    return Mitigation(
-        original=original,
-        corrected=False,
-        answer=None,
-        removed_regions=list(map(int, worst_first[:steps])),
-        removed_area=1.0,
-        areas=removed_area[:steps],
-        p_correct=p_correct,
-    )
+            break
+    if outcome is None:
+        outcome = Mitigation(
+            original=original,
+            corrected=False,
+            answer=None,
+            removed_regions=list(map(int, worst_first[:steps])),
+            removed_area=1.0,
+            areas=removed_area[:steps],
+            p_correct=p_correct,
+        )
+    explanation.extras["mitigation"] = outcome.to_dict()
+    return outcome
 
 
 def hallucination_metrics(
