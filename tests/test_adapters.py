@@ -339,3 +339,25 @@ def test_a_model_that_ignores_the_image_is_refused():
         adapter.token_probs([image, np.zeros_like(image)], gen, [0, 1, 2])
     with pytest.raises(ValueError, match="ignores the image"):
         adapter.check_sees_image(image)
+
+
+# -- with the engine --------------------------------------------------------------------------
+
+
+def test_an_explanation_of_a_tiny_model_starts_from_its_own_probabilities(tmp_path):
+    import eagle_widget as ew
+
+    folder = tiny_models.save("qwen2_5_vl", tmp_path / "qwen")
+    adapter = ew.load_model(tmp_path / "qwen", device="cpu", dtype="float32")
+    assert isinstance(adapter, ew.VisionLanguageModel)
+    image = _image(size=(48, 48))
+    ids, truth = official_generate(adapter.model, adapter.processor, image, PROMPT, 4)
+    result = ew.Explainer(adapter, n_regions=4, search="greedy", max_new_tokens=4).explain(
+        image, prompt=PROMPT
+    )
+    assert result.generation.token_ids == ids
+    assert np.abs(result.p_full - truth[range(4), ids]).max() < TOL
+    black = adapter.token_probs([np.zeros_like(image)], result.generation, range(4))[0]
+    assert np.abs(result.p_blank - black).max() < TOL
+    assert sorted(result.order) == list(range(int(result.labels.max()) + 1))
+    assert folder == str(tmp_path / "qwen")

@@ -189,11 +189,12 @@ def _qwen_ids(tokenizer) -> dict:
     )
 
 
-def _qwen_processor(processor_class, video_class, tokenizer, patch: int):
+def _qwen_processor(processor_class, video_class, tokenizer, patch: int, max_side: int = 0):
     from transformers import Qwen2VLImageProcessor
 
     unit = patch * 2
-    size = {"shortest_edge": (2 * unit) ** 2, "longest_edge": (3 * unit) ** 2}
+    longest = max_side**2 if max_side else (3 * unit) ** 2
+    size = {"shortest_edge": (2 * unit) ** 2, "longest_edge": longest}
     image = Qwen2VLImageProcessor(size=size, patch_size=patch, merge_size=2, temporal_patch_size=2)
     video = video_class(size=size, patch_size=patch, merge_size=2, temporal_patch_size=2)
     return processor_class(
@@ -660,6 +661,54 @@ def build_llava_onevision(seed: int = 0):
     )
     torch.manual_seed(seed)
     model = LlavaOnevisionForConditionalGeneration(config)
+    return _finish(model, tokenizer, ["<|im_end|>", "<|endoftext|>"], seed), processor
+
+
+def build_mid_qwen2_5_vl(seed: int = 0):
+    """A ~25M-parameter Qwen2.5-VL (vocabulary padded to 16,384) taking 448 x 448 images whole.
+
+    For benchmarks: 1,024 patches, 256 image tokens, costs in the proportions of a real model.
+    """
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+    )
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+    tokenizer = _qwen_tokenizer()
+    processor = _qwen_processor(
+        Qwen2_5_VLProcessor, Qwen2VLVideoProcessor, tokenizer, 14, max_side=448
+    )
+    rope = {"rope_type": "default", "mrope_section": [8, 12, 12], "rope_theta": 10000.0}
+    text = _text(
+        tokenizer,
+        vocab_size=16384,
+        hidden_size=384,
+        intermediate_size=1024,
+        num_hidden_layers=4,
+        num_attention_heads=6,
+        num_key_value_heads=2,
+        initializer_range=0.05,
+        max_position_embeddings=4096,
+        rope_parameters=rope,
+    )
+    config = Qwen2_5_VLConfig(
+        text_config=text,
+        vision_config=dict(
+            depth=4,
+            hidden_size=256,
+            intermediate_size=512,
+            num_heads=4,
+            patch_size=14,
+            window_size=112,
+            out_hidden_size=384,
+            fullatt_block_indexes=[3],
+        ),
+        **_qwen_ids(tokenizer),
+    )
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config)
     return _finish(model, tokenizer, ["<|im_end|>", "<|endoftext|>"], seed), processor
 
 

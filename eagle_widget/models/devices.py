@@ -16,6 +16,7 @@ DTYPES = {
 }
 MAX_BATCH = 64
 CPU_BATCH = 8
+TARGET_ROWS = 64  # logit rows per image the estimate leaves room for (a 64-token sentence)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -61,7 +62,8 @@ def default_batch_size(model, sequence_length: int) -> int:
     """Images per forward pass that fit the device's free memory (an estimate, halved on OOM).
 
     Inference keeps one layer's activations at a time: about sequence x (3 x intermediate +
-    8 x hidden) values per image, plus the vision tower's, estimated the same way.
+    8 x hidden) values per image, plus the vision tower's (counted as much again), plus the
+    logits at up to TARGET_ROWS target positions. CPU and MPS get CPU_BATCH.
     """
     device = model.device
     if device.type != "cuda":
@@ -72,6 +74,7 @@ def default_batch_size(model, sequence_length: int) -> int:
     inner = int(getattr(text, "intermediate_size", 4 * hidden) or 4 * hidden)
     per_image = sequence_length * (3 * inner + 8 * hidden) * torch.finfo(model.dtype).bits // 8
     per_image = 2 * per_image  # the vision tower and the allocator's slack
+    per_image += TARGET_ROWS * int(text.vocab_size) * 6  # logits at the targets, and a float copy
     return max(1, min(MAX_BATCH, int(0.6 * free // max(per_image, 1))))
 
 
