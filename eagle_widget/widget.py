@@ -1,0 +1,448 @@
+"""The Jupyter widget: live EAGLE explanations of a model's caption, token by token.
+
+Traitlets hold the whole state (image, label map, tokens, reliance, the run and its
+result), so a saved notebook or an exported page re-renders without a kernel. While a
+search streams, each step travels as a small custom message (one binary record, layout
+in js/src/protocol.js); at the end the `result` trait is brought up to date. The engine
+runs in the widget's own worker thread (runner.py); this module never imports torch.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import re
+import struct
+import time
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets
+
+from .engine import DEFAULT_PROMPT, Cancelled, Explainer, Explanation, Generation, Step
+from .engine.images import to_rgb_array
+from .runner import Job, Runner
+
+STATIC = Path(__file__).parent / "static"
+
+# -- wire format (mirrored in js/src/protocol.js and js/src/codecs.js) ----------------
+STATUSES = ("idle", "generating", "explaining", "done", "error", "cancelled")
+CHAINS = ("insert", "remove")
+STEP_HEADER = struct.Struct("<IIIBBHIffff")  # 36 bytes
+PROB_SCALE = 65535
+
+
+def _quantize(probs) -> bytes:
+    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
+    return np.round(p * PROB_SCALE).astype("<u2").tobytes()
+
+
+def encode_step(step: Step, rank: int) -> bytes:
+    """One step as a binary record: fixed header + per-target probabilities as uint16."""
+    n_targets = len(step.probs_insert)
+    if len(step.probs_delete) != n_targets:
+        raise ValueError(
+            f"step has {n_targets} insertion but {len(step.probs_delete)} deletion probabilities"
+        )
+    if step.chain not in CHAINS:
+        raise ValueError(f"step chain must be one of {CHAINS}, got {step.chain!r}")
+    header = STEP_HEADER.pack(
+        int(step.index),
+        int(step.region),
+        int(rank),
+        CHAINS.index(step.chain),
+        0,
+        n_targets,
+        int(step.images_scored),
+        float(step.insight),
+        float(step.necessity),
+        float(step.score),
+        float(step.area),
+    )
+    return header + _quantize(step.probs_insert) + _quantize(step.probs_delete)
+
+
+def decode_step(data: bytes) -> dict:
+    """Inverse of encode_step (probabilities come back quantised to 1/65535)."""
+    fields = STEP_HEADER.unpack_from(data)
+    n = fields[5]
+    probs = np.frombuffer(data, dtype="<u2", count=2 * n, offset=STEP_HEADER.size) / PROB_SCALE
+    return {
+        "index": fields[0],
+        "region": fields[1],
+        "rank": fields[2],
+        "chain": CHAINS[fields[3]],
+        "images_scored": fields[6],
+        "insight": fields[7],
+        "necessity": fields[8],
+        "score": fields[9],
+        "area": fields[10],
+        "probs_insert": probs[:n],
+        "probs_delete": probs[n:],
+    }
+
+
+def _png(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _f32(array) -> bytes:
+    return np.ascontiguousarray(array, dtype="<f4").tobytes()
+
+
+def _labels_bytes(labels: np.ndarray) -> bytes:
+    if labels.max() >= 65536:
+        raise ValueError(f"label maps need fewer than 65536 regions, got {labels.max() + 1}")
+    return np.ascontiguousarray(labels, dtype="<u2").tobytes()
+
+
+def _reliance_dict(prior, visual) -> dict:
+    def clean(values):
+        return [None if not np.isfinite(v) else round(float(v), 6) for v in values]
+
+    return {"prior": clean(prior), "visual": clean(visual)}
+
+
+def result_state(explanation: Explanation, run_id: int, records: bytes | None = None) -> dict:
+    """The `result` trait of a finished run: final order, curves, AUCs and step records.
+
+    `records` are the steps as streamed (search order); without them the records are
+    made from the explanation's steps in ranking order.
+    """
+    if records is None:
+        records = b"".join(encode_step(s, rank) for rank, s in enumerate(explanation.steps))
+    return {
+        "run": run_id,
+        "complete": True,
+        "steps": records,
+        "order": np.asarray(explanation.order, dtype="<i4").tobytes(),
+        "insertion": _f32(explanation.insertion_curve),
+        "deletion": _f32(explanation.deletion_curve),
+        "areas": _f32(explanation.areas),
+        "insertion_auc": float(explanation.insertion_auc),
+        "deletion_auc": float(explanation.deletion_auc),
+        "images_scored": int(explanation.images_scored),
+        "seconds": float(explanation.seconds),
+    }
+
+
+def _run_info(run_id, generation, positions, n_regions, search, lambda1, lambda2, p_full, p_blank):
+    return {
+        "id": run_id,
+        "mode": "sentence" if len(positions) == len(generation) else "word",
+        "search": search,
+        "targets": [int(p) for p in positions],
+        "total_steps": int(n_regions),
+        "lambda1": float(lambda1),
+        "lambda2": float(lambda2),
+        "p_full": [float(p) for p in p_full],
+        "p_blank": [float(p) for p in p_blank],
+    }
+
+
+def explanation_state(explanation: Explanation, run_id: int = 0) -> dict[str, Any]:
+    """Every synced trait value of a widget that shows `explanation` (no model needed).
+
+    This is what a front end needs to render a finished result: EagleWidget uses it for
+    `show_explanation`, and an offline HTML page can serve it from a stand-in model.
+    """
+    generation = explanation.generation
+    n_tokens = len(generation)
+    prior = np.full(n_tokens, np.nan)
+    visual = np.full(n_tokens, np.nan)
+    prior[explanation.positions] = explanation.p_blank
+    visual[explanation.positions] = explanation.p_full - explanation.p_blank
+    return {
+        "status": "done",
+        "error_message": "",
+        "prompt": generation.prompt,
+        "image_png": _png(explanation.image),
+        "tokens": list(generation.tokens),
+        "words": [list(w) for w in generation.words],
+        "reliance": _reliance_dict(prior, visual),
+        "selection": [int(p) for p in explanation.positions],
+        "labels": _labels_bytes(explanation.labels),
+        "labels_shape": [int(s) for s in explanation.labels.shape],
+        "n_regions": int(explanation.n_regions),
+        "run": _run_info(
+            run_id,
+            generation,
+            explanation.positions,
+            explanation.n_regions,
+            explanation.search,
+            explanation.lambda1,
+            explanation.lambda2,
+            explanation.p_full,
+            explanation.p_blank,
+        ),
+        "result": result_state(explanation, run_id),
+    }
+
+
+class EagleWidget(anywidget.AnyWidget):
+    """Explain a vision-language model's caption of an image, live, in the notebook.
+
+    Opening the widget generates the caption; clicking a word explains it (shift-click
+    adds words), "Explain sentence" explains every token, "Stop" cancels. From Python:
+    `explain(targets)`, `stop()`, `wait()`, and the last result as `explanation`.
+    """
+
+    _esm = STATIC / "widget.js"
+    _css = STATIC / "widget.css"
+
+    status = traitlets.Unicode("idle").tag(sync=True)
+    error_message = traitlets.Unicode("").tag(sync=True)
+    prompt = traitlets.Unicode("").tag(sync=True)
+    image_png = traitlets.Bytes(b"").tag(sync=True)
+    tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    words = traitlets.List().tag(sync=True)
+    reliance = traitlets.Dict().tag(sync=True)
+    selection = traitlets.List(traitlets.Int()).tag(sync=True)
+    labels = traitlets.Bytes(b"").tag(sync=True)
+    labels_shape = traitlets.List(traitlets.Int()).tag(sync=True)
+    n_regions = traitlets.Int(0).tag(sync=True)
+    run = traitlets.Dict({"id": -1}).tag(sync=True)
+    result = traitlets.Dict().tag(sync=True)
+
+    def __init__(
+        self,
+        model=None,
+        image=None,
+        prompt: str | None = DEFAULT_PROMPT,
+        explainer: Explainer | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.error: BaseException | None = None
+        self.generation: Generation | None = None
+        self.explanation: Explanation | None = None
+        self._prior: np.ndarray | None = None
+        self._visual: np.ndarray | None = None
+        self._run_ids = itertools.count(1)
+        self._runner = Runner()
+        self.on_msg(self._on_message)
+        if model is None and image is None:  # filled by from_explanation
+            self.explainer = None
+            self.image = None
+            return
+        if image is None:
+            raise ValueError(
+                "EagleWidget needs an image: a path, a PIL image or an H x W x 3 array"
+            )
+        if prompt is not None and not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+        if explainer is None:
+            explainer = Explainer(model)  # checks the model protocol
+        elif not isinstance(explainer, Explainer):
+            raise TypeError(f"explainer must be an eagle_widget Explainer, got {type(explainer)}")
+        elif model is not None and explainer.model is not model:
+            raise ValueError("explainer was built for a different model than the one given")
+        self.explainer = explainer
+        self.image = to_rgb_array(image)
+        self.prompt = prompt or DEFAULT_PROMPT
+        self.image_png = _png(self.image)
+        self.status = "generating"
+        self._runner.submit(self._prepare_job, "generate")
+
+    @classmethod
+    def from_explanation(cls, explanation: Explanation) -> EagleWidget:
+        """A widget that shows a finished result; it has no model, so it explains nothing new."""
+        if not isinstance(explanation, Explanation):
+            raise TypeError(f"expected an Explanation, got {type(explanation).__name__}")
+        widget = cls()
+        widget.image = explanation.image
+        widget.generation = explanation.generation
+        widget.explanation = explanation
+        with widget.hold_sync():
+            for name, value in explanation_state(explanation).items():
+                setattr(widget, name, value)
+        return widget
+
+    # -- Python API --------------------------------------------------------------------
+    def explain(self, targets=None) -> None:
+        """Start explaining `targets` in the background (None: the whole sentence).
+
+        targets: None, a list of generated-token indices, or a word of the caption. A
+        running search is cancelled first. Returns at once; `wait()` blocks until done.
+        """
+        if self.explainer is None:
+            raise ValueError("this widget shows a finished result and has no model to explain with")
+        if targets is not None and not isinstance(targets, (str, list, tuple)):
+            raise TypeError(
+                f"targets must be None, a list of token indices or a word, got {type(targets)}"
+            )
+        if isinstance(targets, (list, tuple)):
+            if not targets or not all(isinstance(t, (int, np.integer)) for t in targets):
+                raise ValueError(
+                    f"targets must be a non-empty list of token indices, got {targets}"
+                )
+            targets = [int(t) for t in targets]
+        self._runner.submit(lambda job: self._explain_job(job, targets), "explain")
+
+    def stop(self) -> None:
+        """Cancel the running search (it stops at the next batch of images)."""
+        self._runner.cancel()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the background work is finished; False if `timeout` ran out first."""
+        return self._runner.wait(timeout)
+
+    @property
+    def busy(self) -> bool:
+        return self._runner.busy
+
+    def to_html(self, path) -> Path:
+        """A self-contained offline page of the last finished result (see eagle_widget.export)."""
+        if self.explanation is None:
+            raise ValueError("there is no finished explanation to export yet")
+        return self.explanation.to_html(path)
+
+    def close(self) -> None:
+        self._runner.close()
+        super().close()
+
+    # -- messages from the browser -----------------------------------------------------
+    def _on_message(self, _widget, content, buffers) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "explain":
+            targets = content.get("targets")
+            try:
+                self.explain(targets)
+            except (TypeError, ValueError) as error:
+                self.send({"type": "note", "text": str(error)})
+        elif kind == "stop":
+            self.stop()
+        elif kind == "export_json":
+            self._reply_json(content.get("id"))
+
+    def _reply_json(self, request_id) -> None:
+        if self.explanation is None:
+            self.send({"type": "reply", "id": request_id, "ok": False, "error": "no result yet"})
+            return
+        data = json.dumps(self.explanation.to_dict()).encode()
+        self.send(
+            {"type": "reply", "id": request_id, "ok": True, "filename": self._json_name()},
+            buffers=[data],
+        )
+
+    def _json_name(self) -> str:
+        gen = self.explanation.generation
+        words = "".join(gen.tokens[p] for p in self.explanation.positions[:3]).strip()
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", words).strip("-").lower()[:40] or "explanation"
+        return f"eagle-{slug}.json"
+
+    # -- work in the worker thread -----------------------------------------------------
+    def _fail(self, error: BaseException) -> None:
+        self.error = error
+        with self.hold_sync():
+            self.error_message = f"{type(error).__name__}: {error}"
+            self.status = "error"
+
+    def _ensure_generation(self, job: Job) -> bool:
+        """Generate the caption and its reliance if not done yet; False if cancelled."""
+        if self.generation is None:
+            self.status = "generating"
+            generation = self.explainer.model.generate(
+                self.image, self.prompt, max_new_tokens=self.explainer.max_new_tokens
+            )
+            if not isinstance(generation, Generation):
+                raise TypeError(
+                    f"model.generate must return a Generation, got {type(generation).__name__}"
+                )
+            self.generation = generation
+            with self.hold_sync():
+                self.tokens = list(generation.tokens)
+                self.words = [list(w) for w in generation.words]
+        if self._prior is None and not job.cancelled:
+            prior, visual = self.explainer.token_reliance(self.image, self.generation)
+            self._prior, self._visual = np.asarray(prior), np.asarray(visual)
+            self.reliance = _reliance_dict(self._prior, self._visual)
+        return not job.cancelled
+
+    def _prepare_job(self, job: Job) -> None:
+        try:
+            if self._ensure_generation(job):
+                self.status = "idle"
+        except Exception as error:  # shown in the widget, kept on .error
+            self._fail(error)
+
+    def _explain_job(self, job: Job, targets) -> None:
+        run = None
+        records: list[bytes] = []
+        run_id = next(self._run_ids)
+        began = time.perf_counter()
+        try:
+            if not self._ensure_generation(job):
+                return
+            self.error = None
+            run = self.explainer.start(self.image, targets=targets, generation=self.generation)
+            job.attach(run)
+            self._begin(run, run_id)
+            n_insert = n_remove = 0
+            for step in run:
+                if step.chain == "insert":
+                    rank, n_insert = n_insert, n_insert + 1
+                else:
+                    rank, n_remove = run.n_regions - 1 - n_remove, n_remove + 1
+                record = encode_step(step, rank)
+                records.append(record)
+                self.send({"type": "step", "run": run_id}, buffers=[record])
+            explanation = run.explanation()
+            self.explanation = explanation
+            with self.hold_sync():
+                self.result = result_state(explanation, run_id, b"".join(records))
+                self.status = "done"
+        except Cancelled:
+            self._end_partial(run_id, records, run, time.perf_counter() - began)
+            if not job.superseded:
+                self.status = "cancelled"
+        except Exception as error:  # shown in the widget, kept on .error
+            self._end_partial(run_id, records, run, time.perf_counter() - began)
+            self._fail(error)
+
+    def _begin(self, run, run_id: int) -> None:
+        positions = list(run.positions)
+        p_blank = self._prior[positions]
+        p_full = p_blank + self._visual[positions]
+        with self.hold_sync():
+            self.labels = _labels_bytes(run.labels)
+            self.labels_shape = [int(s) for s in run.labels.shape]
+            self.n_regions = int(run.n_regions)
+            self.selection = positions
+            self.error_message = ""
+            self.run = _run_info(
+                run_id,
+                run.generation,
+                positions,
+                run.n_regions,
+                self.explainer.search,
+                self.explainer.lambda1,
+                self.explainer.lambda2,
+                p_full,
+                p_blank,
+            )
+            self.status = "explaining"
+
+    def _end_partial(self, run_id: int, records: list[bytes], run, seconds: float) -> None:
+        """Keep the steps a stopped or failed run made, so the view still shows them."""
+        if run is None or self.run.get("id") != run_id:
+            return
+        self.result = {
+            "run": run_id,
+            "complete": False,
+            "steps": b"".join(records),
+            "images_scored": int(run.images_scored),
+            "seconds": float(seconds),
+        }
+
+
+def show_explanation(explanation: Explanation) -> EagleWidget:
+    """A widget for a finished Explanation (what `Explanation.show()` returns)."""
+    return EagleWidget.from_explanation(explanation)
