@@ -258,7 +258,7 @@ def test_batch_size_is_picked_when_not_given_and_checked_when_given():
     model, processor = tiny_models.build("llava")
     assert HFModel(model, processor).batch_size >= 1
     assert HFModel(model, processor, batch_size=3).batch_size == 3
-    for bad in (0, -2, 2.5, "8"):
+    for bad in (0, -2, 2.5, "8", True):
         with pytest.raises(ValueError, match="batch_size"):
             HFModel(model, processor, batch_size=bad)
 
@@ -278,6 +278,8 @@ def test_dtype_names_and_torch_dtypes_load_the_model_in_that_precision(tmp_path)
         probs = adapter.token_probs([image], gen, [0, 1, 2, 3])
         assert probs.dtype == np.float64
         assert np.abs(probs - reference).max() < 0.05
+    wrapped = HFModel(*tiny_models.build("llava"), device="cpu", dtype="bfloat16")
+    assert wrapped.dtype == torch.bfloat16 and wrapped.device.type == "cpu"
     with pytest.raises(ValueError, match="dtype"):
         load_model(folder, device="cpu", dtype="float64")
     with pytest.raises(ValueError, match="device"):
@@ -306,6 +308,9 @@ def test_target_positions_outside_the_generation_are_refused(qwen):
         adapter.token_probs([image], gen, [0, 1], token_ids=[3])
     with pytest.raises(ValueError, match="vocabulary"):
         adapter.token_probs([image], gen, [0], token_ids=[10**6])
+    empty = Generation(PROMPT, [], [], "", gen.image_size)
+    with pytest.raises(ValueError, match="no tokens"):
+        adapter.token_probs([image], empty, [0])
 
 
 def test_images_of_another_size_are_refused(qwen):

@@ -69,6 +69,7 @@ def default_batch_size(model, sequence_length: int) -> int:
     if device.type != "cuda":
         return CPU_BATCH
     free, _ = torch.cuda.mem_get_info(device)
+    free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)  # cached
     text = model.config.get_text_config()
     hidden = int(getattr(text, "hidden_size", 4096))
     inner = int(getattr(text, "intermediate_size", 4 * hidden) or 4 * hidden)

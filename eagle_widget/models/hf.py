@@ -41,6 +41,13 @@ class HFModel:
 
     batch_size: masked images per forward pass; None picks one from the device and its free
     memory. A CUDA or MPS out-of-memory error halves it and retries, and the run goes on.
+    device, dtype: optional, move the model ("cuda", "float16", ...) before wrapping it.
+
+    Safety checks, all raising ValueError: a processor that gives a masked copy a different
+    token layout than the original (checked per batch and against the generation's prompt);
+    a model that ignores the image (checked for free on every batch holding two images that
+    differ in at least half their pixels, as the engine's first batch does with the full and
+    the blank image; `check_sees_image` runs it on demand); targets outside the generation.
     """
 
     def __init__(
@@ -61,12 +68,11 @@ class HFModel:
                 "processor must be the model's transformers processor (AutoProcessor), "
                 f"got {type(processor).__name__}"
             )
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+        _check_batch_size(batch_size)
         if device is not None or dtype is not None:
+            target = resolve_device(device) if device is not None else model.device
             model = model.to(
-                device=resolve_device(device) if device is not None else None,
-                dtype=resolve_dtype(dtype, resolve_device(device)) if dtype is not None else None,
+                device=target, dtype=resolve_dtype(dtype, target) if dtype is not None else None
             )
         self.model = model.eval()
         self.processor = processor
@@ -76,6 +82,7 @@ class HFModel:
         self._prompt_cache: dict[str, tuple[str, bool]] = {}
         self._layouts: dict[tuple[str, tuple[int, int]], torch.Tensor] = {}
         self._last_length = 0
+        self._auto_batch: int | None = None
 
     # -- properties -------------------------------------------------------------------
     @property
@@ -89,15 +96,19 @@ class HFModel:
     @property
     def batch_size(self) -> int:
         """Images per forward pass: as given, halved after an out-of-memory error, or picked."""
-        if self._batch_size is None:
-            return default_batch_size(self.model, self._last_length or 1024)
-        return self._batch_size
+        if self._batch_size is not None:
+            return self._batch_size
+        if not self._last_length:  # no prompt seen yet: a guess, not kept
+            return default_batch_size(self.model, 1024)
+        if self._auto_batch is None:  # picked once, from the first prompt's length
+            self._auto_batch = default_batch_size(self.model, self._last_length)
+        return self._auto_batch
 
     @batch_size.setter
     def batch_size(self, value: int | None) -> None:
-        if value is not None and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"batch_size must be a positive int or None, got {value!r}")
+        _check_batch_size(value)
         self._batch_size = value
+        self._auto_batch = None
 
     def __repr__(self) -> str:
         name = type(self.model).__name__
@@ -356,7 +367,14 @@ def load_model(
 # -- validation and tensor helpers ----------------------------------------------------------
 
 
+def _check_batch_size(value) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"batch_size must be a positive int or None, got {value!r}")
+
+
 def _check_positions(positions: Sequence[int], length: int) -> list[int]:
+    if length == 0:
+        raise ValueError("the generation has no tokens: there is nothing to explain")
     result = [int(p) for p in positions]
     if not result:
         raise ValueError("positions is empty: give at least one generated-token index")
@@ -412,8 +430,8 @@ def _extend(inputs: dict, generated: list[int]) -> dict:
         aligned = isinstance(value, torch.Tensor) and value.shape[:2] == (batch, length)
         if key == "input_ids":
             value = torch.cat([ids, extra], dim=1)
-        elif aligned and value.ndim == 2:
-            if key not in SEQUENCE_FILL:
+        elif aligned:
+            if key not in SEQUENCE_FILL or value.ndim != 2:
                 raise ValueError(
                     f"the processor returned {key!r}, aligned with the tokens, and the adapter "
                     "does not know its value for generated tokens; known: "
