@@ -29,6 +29,16 @@ N_NEW = 6
 TOL = 1e-5
 
 
+@pytest.fixture(scope="module", autouse=True)
+def offline():
+    """No hub at all: the env switches (read at import) and the constant hub calls consult."""
+    import huggingface_hub.constants
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+        yield
+
+
 def _image(seed: int = 0, size=(40, 64)) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return (rng.random((*size, 3)) * 255).astype(np.uint8)
