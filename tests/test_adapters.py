@@ -149,11 +149,7 @@ def test_forward_is_cut_after_the_last_target_and_keeps_only_target_logits(famil
         seen["aligned"] = {
             k: v.shape[1]
             for k, v in kwargs.items()
-            if isinstance(v, torch.Tensor)
-            and v.ndim == 2
-            and v.shape[0] == 2
-            and k != "input_ids"
-            and k in ("attention_mask", "token_type_ids", "mm_token_type_ids")
+            if k in ("attention_mask", "token_type_ids", "mm_token_type_ids")
         }
 
     def after(module, args, kwargs, output):
@@ -197,6 +193,18 @@ def test_sub_word_tokens_decode_one_by_one_and_group_into_words(family):
         "zebra",
     ]
     assert any(b - a > 1 for a, b in gen.words), "the tokenizer should split some word"
+
+
+def test_a_character_split_over_byte_tokens_is_carried_by_its_last_token():
+    tokenizer = tiny_models.build_tokenizer(
+        "bytelevel", ["<|end|>"], "", eos="<|end|>", pad="<|end|>"
+    )
+    ids = tokenizer.encode("un café ☕ chaud", add_special_tokens=False)
+    tokens = decode_tokens(tokenizer, ids)
+    assert len(ids) > len("un café ☕ chaud".split())  # é and ☕ take several byte tokens
+    assert "".join(tokens) == "un café ☕ chaud"
+    assert not any("\ufffd" in token for token in tokens)
+    assert "☕" in tokens and "" in tokens  # the cup arrives whole, its first bytes add ""
 
 
 # -- decoding settings ------------------------------------------------------------------------
