@@ -1,0 +1,656 @@
+"""Paper-style matplotlib figures of an Explanation: map and caption, curves, hallucination.
+
+Figures are plain `matplotlib.figure.Figure` objects on the Agg canvas (no pyplot, so no
+GUI backend and no figure left open; works headless). Text never goes through LaTeX, and
+token text is never parsed as mathtext. The colour scales are the widget's own (OKLab
+lightness ramps), so a figure looks like the widget it came from.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from matplotlib import rc_context
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Colormap, ListedColormap, Normalize
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Rectangle
+
+from .engine import Explanation
+from .engine.masking import fill_image
+
+FIGURE_KINDS = ("map", "curves", "hallucination")
+FORMATS = (".png", ".svg", ".pdf")
+MAP_KINDS = ("rank", "gain")
+
+# colours shared with the widget's stylesheet (js/src/widget.css)
+INSERT_COLOR = "#008f68"
+DELETE_COLOR = "#c2569a"
+HIGHLIGHT_COLOR = "#ff3d7f"  # the explained word
+BOX_COLOR = "#00c8ff"  # ground-truth boxes
+TEXT_COLOR = "#1f2328"
+MUTED_COLOR = "#8a9099"
+NO_DATA_EDGE = "#c4c8ce"  # a token whose reliance is unknown: outline only
+
+_RC = {"text.usetex": False, "font.size": 10, "svg.fonttype": "path", "axes.unicode_minus": True}
+_TOKEN_FONT_PT = 11.0
+_TOKEN_PAD_PT = 2.5  # box padding around a token's text
+_MARGIN_IN = 0.15
+
+
+# -- colour scales (ported from js/src/colors.js) -----------------------------------------
+def _oklab_to_linear(lab: np.ndarray) -> np.ndarray:
+    L, a, b = lab
+    lms = np.array(
+        [
+            L + 0.3963377774 * a + 0.2158037573 * b,
+            L - 0.1055613458 * a - 0.0638541728 * b,
+            L - 0.0894841775 * a - 1.291485548 * b,
+        ]
+    )
+    l_, m_, s_ = lms**3
+    return np.array(
+        [
+            4.0767416621 * l_ - 3.3077115913 * m_ + 0.2309699292 * s_,
+            -1.2684380046 * l_ + 2.6097574011 * m_ - 0.3413193965 * s_,
+            -0.0041960863 * l_ - 0.7034186147 * m_ + 1.707614701 * s_,
+        ]
+    )
+
+
+def _oklch_to_rgb(lightness: float, chroma: float, hue_deg: float) -> np.ndarray:
+    """sRGB in [0, 1]; chroma is lowered until the colour fits the gamut (hue, L kept)."""
+    hue = np.deg2rad(hue_deg)
+
+    def linear(c: float) -> np.ndarray:
+        return _oklab_to_linear(np.array([lightness, c * np.cos(hue), c * np.sin(hue)]))
+
+    def fits(c: float) -> bool:
+        lin = linear(c)
+        return bool(np.all(lin >= -1e-6) and np.all(lin <= 1 + 1e-6))
+
+    if not fits(chroma):
+        lo, hi = 0.0, chroma
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+        chroma = lo
+    lin = np.clip(linear(chroma), 0.0, 1.0)
+    srgb = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
+    return np.round(srgb * 255) / 255
+
+
+@cache
+def importance_cmap() -> ListedColormap:
+    """Sequential scale of the widget's heat map: dark violet-blue to light yellow."""
+    colors = []
+    for t in np.linspace(0.0, 1.0, 256):
+        chroma = 0.12 - 0.04 * np.sin(np.pi * t) + 0.07 * t**3
+        colors.append(_oklch_to_rgb(0.3 + 0.64 * t, chroma, 290 - 185 * t))
+    return ListedColormap(colors, name="eagle_importance")
+
+
+@cache
+def reliance_cmap() -> ListedColormap:
+    """Diverging scale of modality reliance: -1 language prior (blue), +1 visual (orange)."""
+    colors = []
+    for t in np.linspace(-1.0, 1.0, 256):
+        a = abs(t)
+        colors.append(_oklch_to_rgb(0.97 - 0.4 * a, 0.16 * a, 255 if t < 0 else 55))
+    return ListedColormap(colors, name="eagle_reliance")
+
+
+# -- reliance of caption tokens -----------------------------------------------------------
+def reliance_score(prior, visual) -> np.ndarray:
+    """Visual share minus prior share of a token's probability, in [-1, 1] (NaN stays NaN).
+
+    With p_full = prior + visual: (visual - prior) / max(p_full, prior). +1: the image gives
+    all of it (p_blank = 0); -1: the blank image does at least as well (the language prior,
+    the hallucination signal of method.md section 6); 0 for a token both call impossible.
+    """
+    prior = np.asarray(prior, dtype=float)
+    visual = np.asarray(visual, dtype=float)
+    denom = np.maximum(prior + visual, prior)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(denom > 0, (visual - prior) / np.where(denom > 0, denom, 1.0), 0.0)
+    score = np.where(np.isnan(prior) | np.isnan(visual), np.nan, score)
+    return np.clip(score, -1.0, 1.0)
+
+
+def token_reliance(explanation: Explanation, reliance=None) -> tuple[np.ndarray, np.ndarray]:
+    """(prior, visual) over ALL generated tokens; NaN for tokens with nothing known.
+
+    Sources, first found: `reliance` (a (prior, visual) pair of arrays over all tokens, e.g.
+    from `Explainer.token_reliance`), `explanation.extras["token_reliance"]` ({"prior": [...],
+    "visual": [...]}, null for unknown), else the explained targets' own reliance.
+    """
+    n = len(explanation.generation)
+    if reliance is None and "token_reliance" in explanation.extras:
+        extra = explanation.extras["token_reliance"]
+        if not isinstance(extra, dict) or not {"prior", "visual"} <= set(extra):
+            raise ValueError(
+                'extras["token_reliance"] must be {"prior": [...], "visual": [...]}, '
+                f"got {extra!r:.80}"
+            )
+        reliance = (extra["prior"], extra["visual"])
+    if reliance is not None:
+        try:
+            prior, visual = reliance
+        except (TypeError, ValueError):
+            raise ValueError(
+                "reliance must be a (prior, visual) pair of arrays over the generated tokens"
+            ) from None
+        prior = np.array([np.nan if v is None else v for v in prior], dtype=float)
+        visual = np.array([np.nan if v is None else v for v in visual], dtype=float)
+        if prior.shape != (n,) or visual.shape != (n,):
+            raise ValueError(
+                f"reliance must hold one value per generated token ({n}), got "
+                f"{prior.shape} and {visual.shape}"
+            )
+        return prior, visual
+    prior = np.full(n, np.nan)
+    visual = np.full(n, np.nan)
+    rel = explanation.reliance
+    prior[explanation.positions] = rel[:, 0]
+    visual[explanation.positions] = rel[:, 1]
+    return prior, visual
+
+
+def display_token(text: str) -> str:
+    """A token as a caption box shows it: no leading blank, visible newlines and blanks."""
+    shown = str(text).lstrip(" \t").replace("\r\n", "\n").replace("\n", "\u21b5")
+    return shown or "\u2423"
+
+
+# -- entry points ---------------------------------------------------------------------------
+def explanation_figure(
+    explanation: Explanation,
+    kind: str = "map",
+    *,
+    path=None,
+    dpi: float = 150,
+    **options,
+) -> Figure:
+    """The figure of `kind` ("map", "curves" or "hallucination"); saved to `path` if given.
+
+    Options go to `map_figure`, `curves_figure` or `hallucination_figure`.
+    """
+    if not isinstance(explanation, Explanation):
+        raise TypeError(f"explanation must be an Explanation, got {type(explanation).__name__}")
+    builders = {"map": map_figure, "curves": curves_figure, "hallucination": hallucination_figure}
+    if kind not in builders:
+        raise ValueError(f"kind must be one of {', '.join(FIGURE_KINDS)}, got {kind!r}")
+    figure = builders[kind](explanation, **options)
+    if path is not None:
+        save_figure(figure, path, dpi=dpi)
+    return figure
+
+
+def save_figure(figure: Figure, path, dpi: float = 150) -> Path:
+    """Write a figure as PNG, SVG or PDF (chosen by the file suffix) at `dpi`."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"figure file must end in one of {', '.join(FORMATS)}, got {path.name!r}")
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 10 <= dpi <= 2400:
+        raise ValueError(f"dpi must be a number between 10 and 2400, got {dpi!r}")
+    with rc_context(_RC):
+        figure.savefig(path, dpi=dpi, format=suffix[1:], facecolor="white")
+    return path
+
+
+class PaperFigure(Figure):
+    """A Figure on the Agg canvas that shows itself as PNG in Jupyter without pyplot."""
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=self.dpi, facecolor="white")
+        return buffer.getvalue()
+
+
+def _new_figure(width: float, height: float) -> PaperFigure:
+    figure = PaperFigure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    figure.patch.set_facecolor("white")
+    return figure
+
+
+def _check_width(width) -> float:
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 2 <= width <= 40:
+        raise ValueError(f"width must be a figure width in inches between 2 and 40, got {width!r}")
+    return float(width)
+
+
+def _resolve_cmap(cmap) -> Colormap:
+    if cmap is None:
+        return importance_cmap()
+    if isinstance(cmap, Colormap):
+        return cmap
+    import matplotlib
+
+    try:
+        return matplotlib.colormaps[cmap]
+    except (KeyError, TypeError):
+        raise ValueError(f"cmap must be a matplotlib colormap or its name, got {cmap!r}") from None
+
+
+def _check_boxes(boxes, height: int, width: int) -> list[tuple[float, float, float, float]]:
+    """Ground-truth boxes as (x0, y0, x1, y1) pixels (x1, y1 exclusive); one box or a list."""
+    if boxes is None:
+        return []
+    items = list(boxes)
+    if len(items) == 4 and all(isinstance(v, (int, float, np.number)) for v in items):
+        items = [items]
+    out = []
+    for box in items:
+        values = list(box) if isinstance(box, (list, tuple, np.ndarray)) else []
+        if len(values) != 4 or not all(isinstance(v, (int, float, np.number)) for v in values):
+            raise ValueError(f"a box must be (x0, y0, x1, y1) in pixels, got {box!r}")
+        x0, y0, x1, y1 = map(float, values)
+        if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+            raise ValueError(
+                f"box {tuple(values)} must satisfy 0 <= x0 < x1 <= {width} and "
+                f"0 <= y0 < y1 <= {height} (the image is {width} x {height})"
+            )
+        out.append((x0, y0, x1, y1))
+    return out
+
+
+def _draw_boxes(ax, boxes) -> None:
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        rect = Rectangle(
+            (x0 - 0.5, y0 - 0.5),
+            x1 - x0,
+            y1 - y0,
+            fill=False,
+            edgecolor=BOX_COLOR,
+            linewidth=2.0,
+            linestyle="--",
+        )
+        rect.set_gid(f"box-{i}")
+        ax.add_patch(rect)
+
+
+def _image_axes(ax, image: np.ndarray, title: str | None) -> None:
+    ax.imshow(image, interpolation="antialiased")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_color("#d4d8de")
+    if title:
+        ax.set_title(title, fontsize=10, color=TEXT_COLOR, pad=4, parse_math=False)
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    """A lightened grey-scale copy of an RGB image (the base under a map)."""
+    luma = image[..., :3].astype(float) @ np.array([0.299, 0.587, 0.114])
+    grey = (96 + 0.6 * luma).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def _words_label(explanation: Explanation, positions) -> str:
+    return "".join(explanation.generation.tokens[p] for p in positions).strip()
+
+
+# -- the map figure -------------------------------------------------------------------------
+def map_figure(
+    explanation: Explanation,
+    *,
+    target: int | None = None,
+    map_kind: str = "rank",
+    boxes=None,
+    reliance=None,
+    show_image: bool = True,
+    alpha: float = 0.6,
+    cmap=None,
+    width: float = 7.0,
+    title: str | None = None,
+) -> Figure:
+    """Image and attribution map (with colour bar) above the caption coloured by reliance.
+
+    `target`: a generated-token index: that token's own map (else all explained tokens).
+    `map_kind`: "rank" or "gain" (see Explanation.attribution_map). `boxes`: ground-truth
+    boxes (x0, y0, x1, y1). `reliance`: (prior, visual) over all tokens to colour tokens that
+    were not explained (else they stay neutral). Explained tokens of a word-level result,
+    or `target`, are outlined in the highlight colour.
+    """
+    if map_kind not in MAP_KINDS:
+        raise ValueError(f"map_kind must be one of {MAP_KINDS}, got {map_kind!r}")
+    if not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    width = _check_width(width)
+    values = explanation.attribution_map(map_kind, target)
+    image = explanation.image
+    img_h, img_w = image.shape[:2]
+    box_list = _check_boxes(boxes, img_h, img_w)
+    cmap = _resolve_cmap(cmap)
+    generation = explanation.generation
+    prior, visual = token_reliance(explanation, reliance)
+    scores = reliance_score(prior, visual)
+    if target is not None:
+        highlighted = {target}
+    elif explanation.n_targets < len(generation):
+        highlighted = set(explanation.positions)
+    else:
+        highlighted = set()
+
+    with rc_context(_RC):
+        figure = _new_figure(width, 1.0)
+        renderer = figure.canvas.get_renderer()
+        font = FontProperties(size=_TOKEN_FONT_PT)
+        inner = width - 2 * _MARGIN_IN
+        lines = _layout_tokens(generation.tokens, inner, renderer, font, figure.dpi)
+        line_h = _TOKEN_FONT_PT / 72 * 1.9
+        # vertical budget, top to bottom (inches)
+        title_h = 0.35 if title else 0.0
+        cbar_w, cbar_labels = 0.14, 0.55
+        gap = 0.2
+        panels = 2 if show_image else 1
+        panel_w = (inner - cbar_w - cbar_labels - gap * (panels - 1) - 0.08) / panels
+        panel_h = panel_w * img_h / img_w
+        if panel_h > 4.5:  # a tall image: limit the height, keep the aspect
+            panel_w *= 4.5 / panel_h
+            panel_h = 4.5
+        panel_title_h = 0.3
+        prompt_h = 0.3
+        caption_h = len(lines) * line_h + 0.1
+        legend_h = 0.5
+        height = title_h + panel_title_h + panel_h + 0.15 + prompt_h + caption_h + legend_h
+        height += _MARGIN_IN
+        figure.set_size_inches(width, height)
+
+        def rect(left, top, w, h):  # inches from the top-left -> figure fraction
+            return [left / width, 1 - (top + h) / height, w / width, h / height]
+
+        if title:
+            figure.text(
+                0.5, 1 - 0.2 / height, title, ha="center", va="center", fontsize=12,
+                color=TEXT_COLOR, parse_math=False,
+            )  # fmt: skip
+        top = title_h + panel_title_h
+        used = panels * panel_w + gap * (panels - 1) + 0.08 + cbar_w + cbar_labels
+        left = _MARGIN_IN + (inner - used) / 2
+        if show_image:
+            ax_image = figure.add_axes(rect(left, top, panel_w, panel_h))
+            ax_image.set_gid("image")
+            _image_axes(ax_image, image, "image")
+            _draw_boxes(ax_image, box_list)
+            left += panel_w + gap
+        ax_map = figure.add_axes(rect(left, top, panel_w, panel_h))
+        ax_map.set_gid("map")
+        if target is not None:
+            what = f"\u201c{_words_label(explanation, [target])}\u201d"
+        elif highlighted:
+            what = f"\u201c{_words_label(explanation, sorted(highlighted))}\u201d"
+        else:
+            what = "whole caption"
+        # the map over a lightened grey copy, so that the image's own colours don't mix in
+        _image_axes(ax_map, _grey(image), f"{what}: {map_kind} map")
+        overlay = ax_map.imshow(
+            values, cmap=cmap, vmin=0, vmax=1, alpha=alpha, interpolation="nearest"
+        )
+        overlay.set_gid("attribution")
+        _draw_boxes(ax_map, box_list)
+        ax_cbar = figure.add_axes(rect(left + panel_w + 0.08, top, cbar_w, panel_h))
+        bar = figure.colorbar(ScalarMappable(Normalize(0, 1), cmap), cax=ax_cbar, ticks=[0, 0.5, 1])
+        bar.set_label("region importance", fontsize=9, color=TEXT_COLOR)
+        bar.ax.tick_params(labelsize=8)
+        ax_cbar.set_gid("map-colorbar")
+
+        # the caption
+        top += panel_h + 0.15
+        figure.text(
+            _MARGIN_IN / width,
+            1 - (top + prompt_h / 2) / height,
+            f"Prompt: {generation.prompt}",
+            fontsize=9,
+            color=MUTED_COLOR,
+            va="center",
+            parse_math=False,
+        )
+        top += prompt_h
+        ax_caption = figure.add_axes(rect(_MARGIN_IN, top, inner, caption_h))
+        ax_caption.set_gid("caption")
+        ax_caption.set_xlim(0, inner)
+        ax_caption.set_ylim(caption_h, 0)
+        ax_caption.axis("off")
+        rcmap = reliance_cmap()
+        for row, line in enumerate(lines):
+            y = (row + 0.5) * line_h + 0.05
+            for index, x, text in line:
+                score = scores[index]
+                known = not np.isnan(score)
+                is_target = index in highlighted
+                face = rcmap((score + 1) / 2) if known else "none"
+                edge = HIGHLIGHT_COLOR if is_target else ("none" if known else NO_DATA_EDGE)
+                artist = ax_caption.text(
+                    x + _TOKEN_PAD_PT / 72,
+                    y,
+                    text,
+                    fontsize=_TOKEN_FONT_PT,
+                    fontweight="bold" if is_target else "normal",
+                    color=TEXT_COLOR if known else MUTED_COLOR,
+                    ha="left",
+                    va="center",
+                    parse_math=False,
+                    bbox={
+                        "boxstyle": f"round,pad={_TOKEN_PAD_PT / _TOKEN_FONT_PT:.3f}",
+                        "facecolor": face,
+                        "edgecolor": edge,
+                        "linewidth": 2.0 if is_target else 0.8,
+                    },
+                )
+                artist.set_gid(f"token-{index}")
+
+        # the reliance colour bar
+        top += caption_h + 0.12
+        bar_w = min(3.6, inner * 0.6)
+        ax_rel = figure.add_axes(rect(_MARGIN_IN + (inner - bar_w) / 2, top, bar_w, 0.12))
+        ax_rel.set_gid("reliance-colorbar")
+        rbar = figure.colorbar(
+            ScalarMappable(Normalize(-1, 1), rcmap),
+            cax=ax_rel,
+            orientation="horizontal",
+            ticks=[-1, 0, 1],
+        )
+        rbar.ax.set_xticklabels(["language prior", "both", "visual evidence"], fontsize=8)
+        rbar.ax.tick_params(length=2, pad=2)
+        if any(np.isnan(scores)):
+            figure.text(
+                _MARGIN_IN / width + (inner - bar_w) / 2 / width + bar_w / width + 0.015,
+                1 - (top + 0.06) / height,
+                "outlined: not explained",
+                fontsize=7.5,
+                color=MUTED_COLOR,
+                va="center",
+            )
+    return figure
+
+
+def _layout_tokens(tokens, width_in, renderer, font, dpi):
+    """Wrap token boxes into lines: [[(token index, x inches, text), ...], ...]."""
+    pad = _TOKEN_PAD_PT / 72
+    space = renderer.get_text_width_height_descent(" ", font, ismath=False)[0] / dpi
+    lines: list[list[tuple[int, float, str]]] = [[]]
+    x = 0.0
+    for index, token in enumerate(tokens):
+        text = display_token(token)
+        w = renderer.get_text_width_height_descent(text, font, ismath=False)[0] / dpi + 2 * pad
+        previous = tokens[index - 1] if index else ""
+        new_word = index > 0 and (token[:1].isspace() or previous[-1:].isspace())
+        gap = (space + 0.02) if new_word else 0.02
+        start = x + gap if lines[-1] else 0.0
+        if lines[-1] and start + w > width_in:
+            lines.append([])
+            start = 0.0
+        lines[-1].append((index, start, text))
+        x = start + w
+    return lines
+
+
+# -- curves ---------------------------------------------------------------------------------
+def curves_figure(
+    explanation: Explanation, *, per_target: bool = False, width: float = 5.5
+) -> Figure:
+    """Insertion and deletion curves (mean over targets) against covered area, with AUCs.
+
+    `per_target`: also draw each target's own curves thinly.
+    """
+    width = _check_width(width)
+    x = explanation.areas
+    ins = explanation.insertion_curve
+    dele = explanation.deletion_curve
+    with rc_context(_RC):
+        figure = _new_figure(width, width * 0.68)
+        ax = figure.add_axes([0.12, 0.15, 0.84, 0.72])
+        ax.set_gid("curves")
+        if per_target and explanation.n_targets > 1:
+            for j in range(explanation.n_targets):
+                ax.plot(x, ins[:, j], color=INSERT_COLOR, alpha=0.18, linewidth=0.8)
+                ax.plot(x, dele[:, j], color=DELETE_COLOR, alpha=0.18, linewidth=0.8)
+        (line_ins,) = ax.plot(
+            x,
+            ins.mean(axis=1),
+            color=INSERT_COLOR,
+            linewidth=2,
+            label=f"insertion  AUC {explanation.insertion_auc:.3f}",
+        )
+        line_ins.set_gid("insertion")
+        (line_del,) = ax.plot(
+            x,
+            dele.mean(axis=1),
+            color=DELETE_COLOR,
+            linewidth=2,
+            label=f"deletion  AUC {explanation.deletion_auc:.3f}",
+        )
+        line_del.set_gid("deletion")
+        ax.fill_between(x, ins.mean(axis=1), color=INSERT_COLOR, alpha=0.08, linewidth=0)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, max(1.0, float(max(ins.max(), dele.max()))) * 1.02)
+        ax.set_xlabel("area of the top-ranked regions (fraction of the image)")
+        ax.set_ylabel("p(target)")
+        ax.grid(alpha=0.3, linewidth=0.6)
+        for spine in ("top", "right"):
+            ax.spines[spine].set_visible(False)
+        ax.legend(loc="best", frameon=False, fontsize=9)
+        label = _words_label(explanation, explanation.positions)
+        if explanation.n_targets == len(explanation.generation):
+            label = "whole caption"
+        else:
+            label = f"\u201c{label}\u201d"
+        ax.set_title(
+            f"{label}: insertion shows the top-ranked regions, deletion removes them",
+            fontsize=9,
+            color=TEXT_COLOR,
+            parse_math=False,
+        )
+    return figure
+
+
+# -- hallucination and mitigation (method.md section 7) -------------------------------------
+def mitigation_sweep(explanation: Explanation) -> dict:
+    """The checked mitigation sweep of `explanation.extras["mitigation"]`.
+
+    The format is what `engine.hallucination.mitigate` records (Mitigation.to_dict()):
+    {"corrected": bool, "original": the hallucinated answer, "answer": the corrected answer
+    or null, "removed_regions": [region ids filled], "removed_area": AMCR of the sample,
+    "areas": [removed area after each step], "p_correct": [P(correct token) per step]},
+    optionally "correct" (the correct word, for labels) and "fill" (the fill value used).
+    """
+    sweep = explanation.extras.get("mitigation")
+    if sweep is None:
+        raise ValueError(
+            'this explanation has no mitigation sweep: expected explanation.extras["mitigation"] '
+            "(see eagle_widget.engine.hallucination.mitigate)"
+        )
+    if not isinstance(sweep, dict):
+        raise ValueError(f'extras["mitigation"] must be a dict, got {type(sweep).__name__}')
+    missing = {"corrected", "original", "answer", "removed_regions", "removed_area"} - set(sweep)
+    if missing:
+        raise ValueError(f'extras["mitigation"] lacks {", ".join(sorted(missing))}')
+    regions = sweep["removed_regions"]
+    if not isinstance(regions, list) or not all(
+        isinstance(r, int) and 0 <= r < explanation.n_regions for r in regions
+    ):
+        raise ValueError(
+            f"mitigation removed_regions must be region ids in 0..{explanation.n_regions - 1}, "
+            f"got {regions!r:.80}"
+        )
+    corrected = bool(sweep["corrected"])
+    if corrected and not sweep["answer"]:
+        raise ValueError("a corrected mitigation must hold the corrected answer")
+    return {
+        "corrected": corrected,
+        "original": str(sweep["original"]),
+        "answer": str(sweep["answer"]) if sweep["answer"] is not None else None,
+        "removed_regions": regions,
+        "removed_area": float(sweep["removed_area"]),
+        "area_tried": float(np.isin(explanation.labels, regions).mean()),
+        "correct": str(sweep.get("correct") or "the correct answer"),
+        "fill": sweep.get("fill", 0),
+    }
+
+
+def hallucination_figure(
+    explanation: Explanation, *, alpha: float = 0.6, cmap=None, width: float = 9.0
+) -> Figure:
+    """Three panels: the hallucinated answer, the regions behind it (1 - the correct answer's
+    rank map), and the image with those regions removed that corrects the answer."""
+    sweep = mitigation_sweep(explanation)
+    width = _check_width(width)
+    cmap = _resolve_cmap(cmap)
+    image = explanation.image
+    img_h, img_w = image.shape[:2]
+    drivers = 1.0 - explanation.attribution_map("rank")
+    mitigated = image.copy()
+    removed = np.isin(explanation.labels, sweep["removed_regions"])
+    mitigated[removed] = fill_image(image, sweep["fill"])[removed]
+    with rc_context(_RC):
+        panel_w = (width - 2 * _MARGIN_IN - 2 * 0.25 - 0.6) / 3
+        panel_h = panel_w * img_h / img_w
+        height = panel_h + 0.75
+        figure = _new_figure(width, height)
+
+        def rect(left, w):
+            return [left / width, 0.1 / height, w / width, panel_h / height]
+
+        left = _MARGIN_IN
+        ax_a = figure.add_axes(rect(left, panel_w))
+        ax_a.set_gid("answer")
+        _image_axes(ax_a, image, f"(a) the answer\n\u201c{_short(sweep['original'])}\u201d")
+        left += panel_w + 0.25
+        ax_b = figure.add_axes(rect(left, panel_w))
+        ax_b.set_gid("drivers")
+        _image_axes(
+            ax_b,
+            _grey(image),
+            f"(b) regions behind it\n1 \u2212 map of \u201c{sweep['correct']}\u201d",
+        )
+        ax_b.imshow(drivers, cmap=cmap, vmin=0, vmax=1, alpha=alpha, interpolation="nearest")
+        cax = figure.add_axes(
+            [(left + panel_w + 0.06) / width, 0.1 / height, 0.1 / width, panel_h / height]
+        )
+        bar = figure.colorbar(ScalarMappable(Normalize(0, 1), cmap), cax=cax, ticks=[0, 1])
+        bar.ax.tick_params(labelsize=7)
+        left += panel_w + 0.25 + 0.6
+        ax_c = figure.add_axes(rect(left, panel_w))
+        ax_c.set_gid("mitigated")
+        if sweep["corrected"]:
+            answer = _short(sweep["answer"])
+            title = f"(c) {sweep['removed_area']:.0%} removed: corrected\n\u201c{answer}\u201d"
+        else:
+            title = f"(c) {sweep['area_tried']:.0%} removed:\nstill not corrected"
+        _image_axes(ax_c, mitigated, title)
+        ax_c.title.set_color(INSERT_COLOR if sweep["corrected"] else DELETE_COLOR)
+    return figure
+
+
+def _short(text: str, limit: int = 28) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
