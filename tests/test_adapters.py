@@ -125,6 +125,14 @@ def test_counterfactual_target_ids_read_the_same_distribution(family):
     assert np.abs(probs[0] - truth).max() < TOL
 
 
+def test_encode_gives_the_ids_of_a_counterfactual_answer(family):
+    tokenizer = family.adapter.tokenizer
+    ids = family.adapter.encode("No")
+    assert ids and tokenizer.decode(ids) == "No"
+    with pytest.raises(ValueError, match="non-empty string"):
+        family.adapter.encode("")
+
+
 def test_batch_of_masked_images_equals_one_by_one_and_masking_matters(family):
     image = family.image
     top, left, black = image.copy(), image.copy(), np.zeros_like(image)

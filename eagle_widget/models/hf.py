@@ -178,6 +178,13 @@ class HFModel:
         return result
 
     # -- helpers users may call --------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text` as it would open an answer (no special tokens): how a
+        counterfactual answer such as "No" becomes a target id."""
+        if not isinstance(text, str) or not text:
+            raise ValueError(f"text must be a non-empty string, got {text!r}")
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
     def eos_token_ids(self) -> set[int]:
         """Ids that end an answer: the checkpoint's generation config and the tokenizer's EOS."""
         ids: set[int] = set()
