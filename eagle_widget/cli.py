@@ -1,0 +1,449 @@
+"""The `eagle-widget` command: explain images from the shell, in batches, or open the demo.
+
+    eagle-widget explain IMAGE --prompt TEXT [--model demo|HF-ID|PATH] [--targets ...] --out DIR
+    eagle-widget explain --batch MANIFEST.jsonl --out DIR
+    eagle-widget demo [--html PATH]
+
+Each explanation writes result.json, result.npz, figure.png and explanation.html. Progress
+goes to stderr, the one-line summary to stdout. Bad input ends with one line on stderr and
+a non-zero exit status (2 for bad arguments, 1 for anything that failed), no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .engine import DEFAULT_PROMPT, Explainer, Explanation
+from .engine.images import to_rgb_array
+from .engine.search import SEARCHES
+
+PROG = "eagle-widget"
+OUTPUTS = ("result.json", "result.npz", "figure.png", "explanation.html")
+QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "01-quickstart.ipynb"
+DEMO_SEED = 1
+DEMO_REGIONS = 32
+
+Loader = Callable[[str, "str | None", "str | None"], object]
+
+
+class UsageError(Exception):
+    """Bad arguments: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of usage + message
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+# -- entry point -----------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=None) -> int:
+    """Run the command line; returns the exit status.
+
+    `load(model, device, dtype)` returns a model (default: the demo model or
+    `eagle_widget.models.load_model`); `launch(command)` runs JupyterLab for `demo` (default:
+    subprocess.call). Both are there so that Python callers and tests can swap them.
+    """
+    try:
+        args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        if args.command == "explain":
+            return _explain(args, load or load_model)
+        if args.command == "demo":
+            return _demo(args, load or load_model, launch or subprocess.call)
+        raise UsageError(f"choose a command: explain or demo (see {PROG} --help)")
+    except UsageError as error:
+        _say(f"{PROG}: error: {error}")
+        return 2
+    except KeyboardInterrupt:
+        _say(f"{PROG}: interrupted")
+        return 130
+    except Exception as error:  # one line, no traceback (EAGLE_WIDGET_DEBUG=1 shows it)
+        if os.environ.get("EAGLE_WIDGET_DEBUG"):
+            raise
+        _say(f"{PROG}: error: {_describe(error)}")
+        return 1
+
+
+def load_model(spec: str, device: str | None = None, dtype: str | None = None):
+    """The model of `--model`: "demo" (the embedded one), a hub id or a local path."""
+    from . import models
+
+    if spec == "demo":
+        return models.load_demo_model(device=device, dtype=dtype)
+    return models.load_model(spec, device=device, dtype=dtype)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Explain what in an image made a VLM say each word.")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    explain = commands.add_parser("explain", help="explain one image or a batch of images")
+    explain.add_argument("image", nargs="?", help="image file (PNG, JPEG, ...)")
+    explain.add_argument("--batch", metavar="MANIFEST", help="JSON lines: image, prompt, targets")
+    explain.add_argument("--prompt", default=None, help=f'prompt (default "{DEFAULT_PROMPT}")')
+    explain.add_argument("--model", default="demo", help="demo (default), a hub id or a path")
+    explain.add_argument(
+        "--targets",
+        default="all",
+        help='"all" (default), token indices such as 2,5 or a word of the answer',
+    )
+    explain.add_argument("--regions", type=_positive_int, default=50, help="superpixels (50)")
+    explain.add_argument("--search", choices=SEARCHES, default="lazy", help="search (lazy)")
+    explain.add_argument("--early-stop", action="store_true", help="stop once curves settle")
+    explain.add_argument("--max-new-tokens", type=_positive_int, default=64)
+    explain.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
+    explain.add_argument("--dtype", default=None, help="e.g. float32, bfloat16, float16")
+    explain.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    demo = commands.add_parser("demo", help="open the quickstart notebook in JupyterLab")
+    demo.add_argument("--html", metavar="PATH", help="write the demo as an offline page instead")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def parse_targets(text):
+    """--targets / manifest targets: "all" or None -> None; "2,5" -> [2, 5]; else a word."""
+    if text is None:
+        return None
+    if isinstance(text, list):
+        return text
+    if isinstance(text, int) and not isinstance(text, bool):
+        return [text]
+    if not isinstance(text, str):
+        raise ValueError(f"targets must be all, token indices or a word, got {text!r}")
+    stripped = text.strip()
+    if stripped.lower() == "all":
+        return None
+    if re.fullmatch(r"\d+(\s*,\s*\d+)*", stripped):
+        return [int(part) for part in stripped.split(",")]
+    if not stripped:
+        raise ValueError('targets is empty: give "all", token indices such as 2,5, or a word')
+    return stripped
+
+
+# -- explain -----------------------------------------------------------------------------------
+def _explain(args, load: Loader) -> int:
+    if (args.image is None) == (args.batch is None):
+        raise UsageError("give either an IMAGE or --batch MANIFEST.jsonl")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {str(out)!r} is a file, expected a folder")
+    if args.batch is not None:
+        items = read_manifest(Path(args.batch))
+        out.mkdir(parents=True, exist_ok=True)
+        return _run_batch(items, args, load, out)
+    image = _read_image(args.image)
+    targets = parse_targets(args.targets)
+    out.mkdir(parents=True, exist_ok=True)
+    model = _load(load, args)
+    explanation = explain_one(model, image, args.prompt, targets, **_options(args))
+    write_outputs(explanation, out)
+    print(summary_line(explanation, out), flush=True)
+    return 0
+
+
+def _read_image(path) -> object:
+    try:
+        return to_rgb_array(Path(path))
+    except (OSError, TypeError, ValueError) as error:
+        raise ValueError(f"cannot read image {str(path)!r}: {_strip(error)}") from None
+
+
+def _load(load: Loader, args):
+    _say(f"loading model {args.model!r}...")
+    began = time.perf_counter()
+    model = load(args.model, args.device, args.dtype)
+    _say(f"model ready in {time.perf_counter() - began:.1f} s")
+    return model
+
+
+def _options(args) -> dict:
+    return {
+        "n_regions": args.regions,
+        "search": args.search,
+        "early_stop": args.early_stop,
+        "max_new_tokens": args.max_new_tokens,
+    }
+
+
+def explain_one(model, image, prompt, targets, **explainer_options) -> Explanation:
+    """Generate, explain with a progress bar, and add every token's reliance to extras."""
+    explainer = Explainer(model, **explainer_options)
+    run = explainer.start(image, prompt=prompt or DEFAULT_PROMPT, targets=targets)
+    _say(f"caption: {run.generation.text.strip()!r}")
+    progress = Progress(run.total_steps)
+    for _ in run:
+        progress.update(run.images_scored)
+    progress.close(run.images_scored)
+    explanation = run.explanation()
+    if explanation.n_targets < len(explanation.generation):  # colour the other tokens too
+        prior, visual = explainer.token_reliance(image, explanation.generation)
+        explanation.extras["token_reliance"] = {
+            "prior": [float(p) for p in prior],
+            "visual": [float(v) for v in visual],
+        }
+    return explanation
+
+
+def write_outputs(explanation: Explanation, folder: Path) -> list[Path]:
+    """result.json, result.npz, figure.png and explanation.html in `folder`."""
+    from .export import explanation_to_html
+    from .figures import explanation_figure
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "result.json").write_text(json.dumps(explanation.to_dict()), encoding="utf-8")
+    explanation.save(folder / "result.npz")
+    explanation_figure(explanation, path=folder / "figure.png", dpi=150)
+    explanation_to_html(explanation, folder / "explanation.html")
+    return [folder / name for name in OUTPUTS]
+
+
+def summary_line(explanation: Explanation, where: Path) -> str:
+    return (
+        f"{explanation.generation.text.strip()!r} | {explanation.n_targets} of "
+        f"{len(explanation.generation)} tokens, {explanation.n_regions} regions, "
+        f"{explanation.search} | insertion AUC {explanation.insertion_auc:.3f}, deletion AUC "
+        f"{explanation.deletion_auc:.3f} | {explanation.images_scored} images in "
+        f"{explanation.seconds:.1f} s | {where}"
+    )
+
+
+# -- batches -----------------------------------------------------------------------------------
+def read_manifest(path: Path) -> list[dict]:
+    """Items of a JSON-lines manifest: {"image", "prompt"?, "targets"?, "id"?} per line.
+
+    Relative image paths are relative to the manifest's folder. A line that is not a valid
+    item becomes an item with an "error", so that the batch reports it and goes on.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read manifest {str(path)!r}: {_strip(error)}") from None
+    items: list[dict] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        item = {"line": number}
+        try:
+            entry = json.loads(line)
+            if not isinstance(entry, dict) or not isinstance(entry.get("image"), str):
+                raise ValueError('expected a JSON object with an "image" path')
+            unknown = set(entry) - {"image", "prompt", "targets", "id"}
+            if unknown:
+                raise ValueError(f"unknown keys {sorted(unknown)}; use image, prompt, targets, id")
+            image = Path(entry["image"])
+            item["image"] = image if image.is_absolute() else path.parent / image
+            item["prompt"] = entry.get("prompt")  # absent: --prompt
+            if "targets" in entry:  # absent: --targets; null: all
+                item["targets"] = entry["targets"]
+            item["id"] = _item_id(entry.get("id"), number, image)
+        except ValueError as error:  # json.JSONDecodeError is a ValueError
+            item["id"] = f"line{number:04d}"
+            item["error"] = f"manifest line {number}: {_strip(error)}"
+        if item["id"] in seen:
+            item["error"] = f"manifest line {number}: id {item['id']!r} is used twice"
+            item["id"] = f"line{number:04d}"
+        seen.add(item["id"])
+        items.append(item)
+    if not items:
+        raise UsageError(f"manifest {str(path)!r} has no items")
+    return items
+
+
+def _item_id(given, number: int, image: Path) -> str:
+    if given is not None:
+        if not isinstance(given, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", given):
+            raise ValueError(f"id must be letters, digits, '.', '_' or '-', got {given!r}")
+        return given
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", image.stem).strip("-") or "image"
+    return f"{number:04d}-{stem}"
+
+
+def _run_batch(items: list[dict], args, load: Loader, out: Path) -> int:
+    """Explain every item not finished yet; a failing item is recorded and the batch goes on.
+
+    An item is finished when out/ID/result.json exists. Outputs are written to a hidden
+    folder first and renamed into place, so a killed run leaves no half-written item.
+    """
+    for stale in out.glob(".*.partial"):
+        shutil.rmtree(stale, ignore_errors=True)
+    todo = [item for item in items if not (out / item["id"] / "result.json").exists()]
+    skipped = len(items) - len(todo)
+    _say(f"batch: {len(items)} items, {skipped} already done, {len(todo)} to explain")
+    model = _load(load, args) if any("error" not in item for item in todo) else None
+    failed = 0
+    for count, item in enumerate(todo, start=1):
+        _say(f"[{count}/{len(todo)}] {item['id']}")
+        folder = out / item["id"]
+        try:
+            if "error" in item:
+                raise ValueError(item["error"])
+            image = _read_image(item["image"])
+            targets = parse_targets(item.get("targets", args.targets))
+            prompt = item["prompt"] or args.prompt
+            explanation = explain_one(model, image, prompt, targets, **_options(args))
+            partial = out / f".{item['id']}.partial"
+            write_outputs(explanation, partial)
+            if folder.exists():  # the error record of an earlier try
+                shutil.rmtree(folder)
+            partial.rename(folder)
+            print(summary_line(explanation, folder), flush=True)
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # recorded; the batch goes on
+            failed += 1
+            message = _describe(error)
+            folder.mkdir(parents=True, exist_ok=True)
+            record = {"id": item["id"], "line": item["line"], "error": message}
+            (folder / "error.json").write_text(json.dumps(record), encoding="utf-8")
+            _say(f"  failed: {message}")
+    done = len(items) - failed
+    _write_summary(items, out)
+    print(
+        f"batch: {done} of {len(items)} done ({skipped} skipped as already done), "
+        f"{failed} failed | {out / 'summary.json'}",
+        flush=True,
+    )
+    return 1 if failed else 0
+
+
+def _write_summary(items: list[dict], out: Path) -> None:
+    rows = []
+    for item in items:
+        folder = out / item["id"]
+        row = {"id": item["id"], "line": item["line"], "image": str(item.get("image", ""))}
+        if (folder / "result.json").exists():
+            data = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+            row.update(
+                status="done",
+                caption=data["generation"]["text"],
+                insertion_auc=data["insertion_auc"],
+                deletion_auc=data["deletion_auc"],
+                images_scored=data["images_scored"],
+                seconds=data["seconds"],
+            )
+        else:
+            error = folder / "error.json"
+            message = json.loads(error.read_text())["error"] if error.exists() else "not run"
+            row.update(status="failed", error=message)
+        rows.append(row)
+    (out / "summary.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+
+
+# -- demo ----------------------------------------------------------------------------------------
+def _demo(args, load: Loader, launch) -> int:
+    if args.html is not None:
+        path = Path(args.html)
+        if path.suffix.lower() not in (".html", ".htm"):
+            raise UsageError(f"--html must name a .html file, got {str(path)!r}")
+        if not path.parent.is_dir():
+            raise UsageError(f"--html: folder {str(path.parent)!r} does not exist")
+        from .models.demo.scenes import CAPTION_PROMPT, make_scene
+
+        model = load("demo", None, None)
+        scene = make_scene(DEMO_SEED)
+        explanation = explain_one(
+            model, scene.image, CAPTION_PROMPT, None, n_regions=DEMO_REGIONS, search="lazy"
+        )
+        explanation.to_html(path)
+        print(summary_line(explanation, path), flush=True)
+        return 0
+    if not QUICKSTART.is_file():
+        raise ValueError(
+            f"the quickstart notebook is not here ({QUICKSTART}); it ships with the source "
+            f"repository. Use `{PROG} demo --html demo.html` for an offline page instead"
+        )
+    command = [sys.executable, "-m", "jupyter", "lab", str(QUICKSTART)]
+    _say(f"opening {QUICKSTART.name} in JupyterLab (Ctrl-C to stop)")
+    return int(launch(command) or 0)
+
+
+# -- progress and messages -----------------------------------------------------------------------
+class Progress:
+    """A progress bar on stderr: steps, images scored, elapsed time and ETA.
+
+    On a terminal it redraws one line; elsewhere (logs, CI) it prints a line every 10%.
+    """
+
+    def __init__(self, total: int, stream=None, width: int = 24):
+        self.total = max(1, int(total))
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.done = 0
+        self.began = time.perf_counter()
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._printed = -1
+
+    def update(self, images: int) -> None:
+        self.done = min(self.total, self.done + 1)
+        if self.tty:
+            self.stream.write("\r" + self.line(images))
+            self.stream.flush()
+        else:
+            decile = self.done * 10 // self.total
+            if decile > self._printed:
+                self._printed = decile
+                self.stream.write(self.line(images) + "\n")
+                self.stream.flush()
+
+    def close(self, images: int) -> None:
+        if self.tty:
+            self.stream.write("\r" + self.line(images) + "\n")
+        elif self._printed < 10:
+            self.stream.write(self.line(images) + "\n")
+        self.stream.flush()
+
+    def line(self, images: int) -> str:
+        elapsed = time.perf_counter() - self.began
+        filled = self.width * self.done // self.total
+        bar = "#" * filled + "." * (self.width - filled)
+        if self.done >= self.total:
+            eta = "done"
+        elif self.done:
+            eta = f"ETA {_clock(elapsed / self.done * (self.total - self.done))}"
+        else:
+            eta = "ETA ?"
+        return (
+            f"explain [{bar}] step {self.done}/{self.total} | {images} images | "
+            f"{_clock(elapsed)} | {eta}"
+        )
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _strip(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, (ValueError, TypeError, OSError)):
+        return _strip(error)
+    return f"{type(error).__name__}: {_strip(error)}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
