@@ -592,7 +592,9 @@ def mitigation_sweep(explanation: Explanation) -> dict:
         "removed_regions": regions,
         "removed_area": float(sweep["removed_area"]),
         "area_tried": float(np.isin(explanation.labels, regions).mean()),
-        "correct": str(sweep.get("correct") or "the correct answer"),
+        "correct": f"\u201c{sweep['correct']}\u201d"
+        if sweep.get("correct")
+        else "the correct answer",
         "fill": sweep.get("fill", 0),
     }
 
@@ -630,7 +632,7 @@ def hallucination_figure(
         _image_axes(
             ax_b,
             _grey(image),
-            f"(b) regions behind it\n1 \u2212 map of \u201c{sweep['correct']}\u201d",
+            f"(b) regions behind it\n1 \u2212 map of {sweep['correct']}",
         )
         ax_b.imshow(drivers, cmap=cmap, vmin=0, vmax=1, alpha=alpha, interpolation="nearest")
         cax = figure.add_axes(
