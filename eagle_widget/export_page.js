@@ -97,19 +97,23 @@ export function standInModel(state, exported) {
     send: (msg) => setTimeout(() => answer(msg), 0), // asynchronous, like a kernel
   };
 
+  let shown = run.targets.map((_, j) => j); // columns of the view on screen
+
   function answer(msg) {
     if (msg?.type === "explain") {
       const wanted = new Set(msg.targets ?? run.targets);
       const cols = run.targets.flatMap((t, j) => (wanted.has(t) ? [j] : []));
+      if (cols.length > 0) shown = cols;
+      // a new run id even when nothing new can be shown: it ends the view's pending state
+      const view = viewOf(full, run, shown, ++runId, state.tokens.length);
+      model.set("selection", view.run.targets);
+      model.set("run", view.run);
+      model.set("result", view.result);
       if (cols.length === 0) {
         const words = run.targets.map((t) => state.tokens[t]).join("").trim();
         model.set("error_message", `This saved page explains \u201c${words}\u201d only; that word was not explained.`);
         model.set("status", "error");
       } else {
-        const view = viewOf(full, run, cols, ++runId, state.tokens.length);
-        model.set("selection", view.run.targets);
-        model.set("run", view.run);
-        model.set("result", view.result);
         model.set("error_message", "");
         model.set("status", "done");
       }

@@ -1,0 +1,256 @@
+"""The offline HTML page: self-contained, no URL, and interactive in chromium from file://."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from widget_models import BLUE, RED, caption_model, scene
+
+import eagle_widget as ew
+from eagle_widget.engine import Generation
+from eagle_widget.export import explanation_to_html, widget_to_html
+
+CELL = 16
+IMAGE = scene(cell=CELL)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def sentence():
+    return ew.explain(caption_model(cell=CELL), IMAGE, n_regions=16, search="greedy")
+
+
+@pytest.fixture(scope="module")
+def word():
+    return ew.explain(caption_model(cell=CELL), IMAGE, targets="red", n_regions=16, search="greedy")
+
+
+def blocks_of(path: Path) -> dict:
+    """The JSON blocks of a page: bundle, state, export."""
+    text = path.read_text(encoding="utf-8")
+    found = re.findall(r'<script type="application/json" id="([\w-]+)">(.*?)</script>', text, re.S)
+    return {name: json.loads(body) for name, body in found}
+
+
+def test_page_is_one_file_with_no_url_and_nothing_to_fetch(sentence, tmp_path):
+    path = sentence.to_html(tmp_path / "page.html")
+    text = path.read_text(encoding="utf-8")
+    assert not re.search(r"https?://", text, flags=re.I)
+    assert not re.search(r"\s(src|href)\s*=", text, flags=re.I)  # no linked resources
+    assert "Content-Security-Policy" in text and "default-src 'none'" in text
+    blocks_ = blocks_of(path)
+    bundle = (Path(ew.__file__).parent / "static" / "widget.js").read_text(encoding="utf-8")
+    assert blocks_["eagle-bundle"] == bundle  # the widget's own front end, inlined whole
+    assert (Path(ew.__file__).parent / "static" / "widget.css").read_text() in text
+
+
+def test_page_state_is_the_widgets_state_of_the_result(sentence, tmp_path):
+    from eagle_widget.widget import explanation_state
+
+    state = blocks_of(explanation_to_html(sentence, tmp_path / "page.html"))["eagle-state"]
+    expected = explanation_state(sentence)
+    assert state["tokens"] == expected["tokens"] == list(sentence.generation.tokens)
+    assert state["run"]["targets"] == list(range(6))
+    labels = np.frombuffer(_bytes(state["labels"]), dtype="<u2").reshape(state["labels_shape"])
+    assert np.array_equal(labels, sentence.labels)
+    image = np.asarray(Image.open(io.BytesIO(_bytes(state["image_png"]))).convert("RGB"))
+    assert np.array_equal(image, IMAGE)
+    curve = np.frombuffer(_bytes(state["result"]["insertion"]), dtype="<f4").reshape(17, 6)
+    assert np.allclose(curve, sentence.insertion_curve, atol=1e-6)
+
+
+def _bytes(value) -> bytes:
+    import base64
+
+    return base64.b64decode(value["$bytes"])
+
+
+def test_text_with_urls_and_script_tags_cannot_break_out(tmp_path):
+    tokens = ["see", " http://a.example/x", " </script><b>", " https://b.example"]
+    generation = Generation("Describe http://p.example", [1, 2, 3, 4], tokens, "".join(tokens),
+                            (64, 64))  # fmt: skip
+    model = caption_model(cell=CELL)
+    model.effects, model.base = model.effects[:4], model.base[:4]
+    result = ew.explain(model, IMAGE, generation=generation, n_regions=16, search="lazy")
+    path = result.to_html(tmp_path / "urls.html")
+    text = path.read_text(encoding="utf-8")
+    assert not re.search(r"https?://", text, flags=re.I)
+    assert text.count("</script>") == 4  # three data blocks and the module, nothing else
+    assert blocks_of(path)["eagle-state"]["tokens"] == tokens  # the text survives intact
+
+
+def test_bad_paths_and_inputs_are_clear_errors(sentence, tmp_path):
+    with pytest.raises(ValueError, match=r"\.html"):
+        sentence.to_html(tmp_path / "page.txt")
+    with pytest.raises(ValueError, match="does not exist"):
+        sentence.to_html(tmp_path / "missing" / "page.html")
+    with pytest.raises(TypeError, match="Explanation"):
+        explanation_to_html({"order": []}, tmp_path / "x.html")
+
+
+def test_live_widget_export_carries_every_tokens_reliance(word, tmp_path):
+    model = caption_model(cell=CELL)
+    widget = ew.EagleWidget(model, IMAGE, explainer=ew.Explainer(model, n_regions=16))
+    try:
+        assert widget.wait(30)
+        with pytest.raises(ValueError, match="no finished explanation"):
+            widget_to_html(widget, tmp_path / "early.html")
+        widget.explain(targets=[1])
+        assert widget.wait(60) and widget.status == "done"
+        state = blocks_of(widget_to_html(widget, tmp_path / "live.html"))["eagle-state"]
+    finally:
+        widget.close()
+    assert state["run"]["targets"] == [1]
+    assert state["reliance"]["prior"] == pytest.approx(widget.reliance["prior"])
+    assert None not in state["reliance"]["prior"]  # the page of a word-level result colours all
+    # a word-level Explanation alone knows only its own token's reliance...
+    alone = blocks_of(word.to_html(tmp_path / "word.html"))["eagle-state"]["reliance"]
+    assert alone["prior"][1] is not None and alone["prior"][0] is None
+    # ... unless it carries every token's reliance in extras (as the command line adds)
+    word.extras["token_reliance"] = {"prior": state["reliance"]["prior"],
+                                     "visual": state["reliance"]["visual"]}  # fmt: skip
+    try:
+        full = blocks_of(word.to_html(tmp_path / "word2.html"))["eagle-state"]["reliance"]
+    finally:
+        del word.extras["token_reliance"]
+    assert full["prior"] == pytest.approx(state["reliance"]["prior"])
+
+
+# -- in a real browser, from file://, with the network off ----------------------------------------
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (Debian package chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+CANVAS = (
+    "const c = document.querySelector('[data-role=mask-canvas]'); "
+    "const px = (x, y) => Array.from(c.getContext('2d').getImageData(x, y, 1, 1).data)"
+)
+
+
+CENTRES = (
+    "const at = (b) => px(Math.floor(((b % 4) + 0.5) * c.width / 4), "
+    "Math.floor((Math.floor(b / 4) + 0.5) * c.height / 4)); "
+    "return Array.from({length: 16}, (_, b) => at(b).slice(0, 3));"
+)
+
+
+class OfflinePage:
+    """A page opened from disk with networking off; every request and error is recorded."""
+
+    def __init__(self, browser, path: Path):
+        self.context = browser.new_context(offline=True, viewport={"width": 1100, "height": 900})
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+
+        def only_local(route):
+            url = route.request.url
+            self.requests.append(url)
+            if url.startswith(("file:", "blob:", "data:")):
+                route.continue_()
+            else:
+                route.abort()
+
+        self.context.route("**/*", only_local)
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.goto(path.resolve().as_uri())
+        self.page.wait_for_selector("body[data-ready]", state="attached", timeout=15000)
+        assert self.page.evaluate("document.body.dataset.ready") == "true", self.errors
+
+    def canvas(self) -> np.ndarray:
+        """The map canvas: the RGB of the centre of each of the 4 x 4 blocks, (16, 3).
+
+        Waits until the image has been drawn under the map (opaque pixels).
+        """
+        self.page.wait_for_function(
+            f"() => {{ {CANVAS}; return c.width > 0 && px(1, 1)[3] === 255; }}"
+        )
+        centres = self.page.evaluate(f"() => {{ {CANVAS}; {CENTRES} }}")
+        return np.array(centres, dtype=float)
+
+    def click_word(self, index: int, expect_status: str = "done") -> None:
+        self.page.click(f"[data-word-index='{index}']")
+        self.page.wait_for_function(
+            "(s) => document.querySelector('.eagle-widget').dataset.status === s", arg=expect_status
+        )
+        self.page.wait_for_timeout(150)  # one animation frame at least
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def brightest_block(centres: np.ndarray) -> int:
+    """The block whose centre is lightest on the heat map (the most important region)."""
+    return int(np.argmax(centres @ [0.299, 0.587, 0.114]))
+
+
+@pytest.mark.browser
+def test_page_works_offline_and_clicking_a_word_redraws_its_map(browser, sentence, tmp_path):
+    page = OfflinePage(browser, sentence.to_html(tmp_path / "sentence.html"))
+    try:
+        assert page.page.locator(".ew-token").count() == 6
+        assert page.page.locator(".ew-token.is-selected").count() == 6
+        before = page.canvas()
+        page.click_word(1)  # " red": its own map peaks on the RED block
+        red = page.canvas()
+        assert np.abs(red - before).sum() > 100  # the map changed
+        assert brightest_block(red) == RED
+        assert page.page.locator(".ew-token.is-selected").count() == 1
+        status = page.page.locator("[data-role=status]").inner_text()
+        assert "word level (1 token)" in status
+        page.click_word(4)  # " blue"
+        assert brightest_block(page.canvas()) == BLUE
+        auc = float(page.page.locator("[data-role=curves]").get_attribute("data-insertion-auc"))
+        col = sentence.positions.index(4)
+        assert auc == pytest.approx(sentence.insertion_auc_per_target[col], abs=1e-3)
+        page.page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+        assert page.errors == []
+        assert all(u.startswith(("file:", "blob:")) for u in page.requests), page.requests
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_word_level_page_explains_what_it_holds(browser, word, tmp_path):
+    page = OfflinePage(browser, word.to_html(tmp_path / "word.html"))
+    try:
+        assert page.page.locator(".ew-token.is-selected").count() == 1
+        assert brightest_block(page.canvas()) == RED
+        page.click_word(2, expect_status="error")  # " square" was not explained
+        message = page.page.locator(".eagle-widget").inner_text()
+        assert "explains \u201cred\u201d only" in message
+        assert page.page.locator(".ew-token.is-pending").count() == 0
+        assert page.page.locator(".ew-token.is-selected").count() == 1
+        page.click_word(1)
+        assert page.page.locator(".eagle-widget").get_attribute("data-status") == "done"
+        with page.page.expect_download() as download:
+            page.page.click("text=JSON")
+        data = json.loads(Path(download.value.path()).read_text())
+        assert data["order"] == word.order
+        assert data["insertion_auc"] == pytest.approx(word.insertion_auc)
+        assert page.errors == []
+    finally:
+        page.close()
