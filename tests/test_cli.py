@@ -1,0 +1,297 @@
+"""The eagle-widget command line: outputs, targets, errors, batches, resume, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from widget_models import RED, blocks, caption_model, scene
+
+import eagle_widget as ew
+from eagle_widget import cli
+
+TESTS = Path(__file__).resolve().parent
+CELL = 16
+IMAGE = scene(cell=CELL)
+FAST = ["--regions", "16", "--search", "greedy"]
+
+
+def load(spec, device, dtype):
+    """The injected loader: the synthetic captioning model, whatever --model says."""
+    assert spec == "demo" and device is None and dtype is None
+    return caption_model(cell=CELL)
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    path = tmp_path / "scene.png"
+    Image.fromarray(IMAGE).save(path)
+    return path
+
+
+def run(argv, capsys, loader=load):
+    code = cli.main([str(a) for a in argv], load=loader)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_explain_writes_the_four_outputs_with_a_progress_bar_and_summary(
+    image_file, tmp_path, capsys
+):
+    out_dir = tmp_path / "out"
+    code, out, err = run(["explain", image_file, "--out", out_dir, *FAST], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(cli.OUTPUTS)
+    saved = ew.Explanation.load(out_dir / "result.npz")
+    data = json.loads((out_dir / "result.json").read_text())
+    assert data["order"] == saved.order and data["positions"] == list(range(6))
+    assert data["insertion_auc"] == pytest.approx(saved.insertion_auc)
+    assert np.array_equal(saved.image, IMAGE)
+    with Image.open(out_dir / "figure.png") as figure:
+        assert figure.size[0] == round(7.0 * 150)
+    html = (out_dir / "explanation.html").read_text()
+    assert "http://" not in html and "https://" not in html
+    # one summary line on stdout: caption, AUCs, images, seconds
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    assert "'A red square on blue.'" in lines[0]
+    assert f"insertion AUC {saved.insertion_auc:.3f}" in lines[0]
+    assert f"{saved.images_scored} images" in lines[0]
+    # progress on stderr: steps, images scored, ETA
+    assert "step 16/16" in err and f"| {saved.images_scored} images |" in err
+    assert "ETA" in err
+
+
+@pytest.mark.parametrize(
+    "targets, positions",
+    [("all", [0, 1, 2, 3, 4, 5]), ("1,2", [1, 2]), ("4", [4]), ("red", [1]), ("square", [2])],
+)
+def test_targets_option(targets, positions, image_file, tmp_path, capsys):
+    code, _, err = run(
+        ["explain", image_file, "--targets", targets, "--out", tmp_path, *FAST], capsys
+    )
+    assert code == 0, err
+    assert json.loads((tmp_path / "result.json").read_text())["positions"] == positions
+
+
+def test_word_level_result_keeps_every_tokens_reliance_and_finds_the_evidence(
+    image_file, tmp_path, capsys
+):
+    code, _, err = run(
+        ["explain", image_file, "--targets", "red", "--out", tmp_path, *FAST], capsys
+    )
+    assert code == 0, err
+    saved = ew.Explanation.load(tmp_path / "result.npz")
+    rank = saved.attribution_map("rank")
+    assert set(np.unique(blocks(cell=CELL)[rank == 1.0])) == {RED}
+    reliance = saved.extras["token_reliance"]
+    assert reliance["prior"] == pytest.approx([0.9, 0.1, 0.05, 0.6, 0.2, 0.95])
+    assert reliance["visual"][1] == pytest.approx(0.8)
+
+
+def test_model_options_reach_the_loader(image_file, tmp_path, capsys):
+    seen = []
+
+    def loader(spec, device, dtype):
+        seen.append((spec, device, dtype))
+        return caption_model(cell=CELL)
+
+    argv = ["explain", image_file, "--model", "org/some-vlm", "--device", "cpu", "--dtype",
+            "float32", "--out", tmp_path, *FAST]  # fmt: skip
+    assert run(argv, capsys, loader)[0] == 0
+    assert seen == [("org/some-vlm", "cpu", "float32")]
+
+
+@pytest.mark.parametrize(
+    "argv, code, message",
+    [
+        (["explain", "{missing}", "--out", "{out}"], 1, "cannot read image"),
+        (["explain", "{broken}", "--out", "{out}"], 1, "cannot read image"),
+        (["explain", "{image}", "--out", "{out}", "--regions", "0"], 2, "--regions"),
+        (["explain", "{image}", "--out", "{out}", "--regions", "many"], 2, "--regions"),
+        (["explain", "{image}", "--out", "{out}", "--search", "fast"], 2, "--search"),
+        (["explain", "{image}", "--out", "{out}", "--targets", "circle"], 1, "'circle' does not"),
+        (["explain", "{image}", "--out", "{out}", "--targets", "9"], 1, "out of range"),
+        (["explain", "{image}"], 2, "--out"),
+        (["explain", "--out", "{out}"], 2, "either an IMAGE or --batch"),
+        (["explain", "{image}", "--batch", "{image}", "--out", "{out}"], 2, "either an IMAGE"),
+        (["explain", "{image}", "--out", "{image}"], 2, "is a file"),
+        (["explain", "--batch", "{missing}", "--out", "{out}"], 2, "cannot read manifest"),
+        (["frobnicate"], 2, "invalid choice"),
+        ([], 2, "choose a command"),
+    ],
+)
+def test_bad_input_is_one_line_and_a_nonzero_exit(
+    argv, code, message, image_file, tmp_path, capsys
+):
+    broken = tmp_path / "broken.png"
+    broken.write_text("not an image")
+    paths = {"missing": tmp_path / "nope.png", "broken": broken, "image": image_file,
+             "out": tmp_path / "out"}  # fmt: skip
+    argv = [a.format(**paths) for a in argv]
+    got, out, err = run([*argv, *(FAST if argv and argv[0] == "explain" else [])], capsys)
+    assert got == code
+    lines = [line for line in err.splitlines() if line.startswith("eagle-widget: error")]
+    assert len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err and out == ""
+
+
+def test_the_installed_command_fails_in_one_line(tmp_path):
+    script = Path(sys.executable).with_name("eagle-widget")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "eagle_widget.cli"]
+    result = subprocess.run(
+        [*command, "explain", str(tmp_path / "nope.jpg"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"eagle-widget: error: cannot read image '{tmp_path / 'nope.jpg'}': image file not found: "
+        f"{tmp_path / 'nope.jpg'}"
+    ]
+
+
+# -- batches -------------------------------------------------------------------------------------
+def write_manifest(folder: Path, lines: list) -> Path:
+    manifest = folder / "manifest.jsonl"
+    manifest.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
+    return manifest
+
+
+def test_batch_records_failures_goes_on_and_resumes(image_file, tmp_path, capsys):
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(IMAGE).save(tmp_path / "imgs" / "a.png")
+    manifest = write_manifest(
+        tmp_path,
+        [
+            {"image": "imgs/a.png", "targets": "red", "id": "red"},
+            {"image": "imgs/missing.png"},
+            "{not json",
+            {"image": str(image_file), "prompt": "Describe the image.", "targets": [4]},
+        ],
+    )
+    out = tmp_path / "out"
+    code, stdout, err = run(["explain", "--batch", manifest, "--out", out, *FAST], capsys)
+    assert code == 1  # some items failed
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["red", "0002-missing", "line0003", "0004-scene", "summary.json"]
+    )
+    assert json.loads((out / "red" / "result.json").read_text())["positions"] == [1]
+    assert json.loads((out / "0004-scene" / "result.json").read_text())["positions"] == [4]
+    missing = json.loads((out / "0002-missing" / "error.json").read_text())
+    assert "cannot read image" in missing["error"] and missing["line"] == 2
+    assert "manifest line 3" in json.loads((out / "line0003" / "error.json").read_text())["error"]
+    summary = {row["id"]: row for row in json.loads((out / "summary.json").read_text())}
+    assert [summary[k]["status"] for k in ("red", "0002-missing", "line0003", "0004-scene")] == [
+        "done", "failed", "failed", "done",
+    ]  # fmt: skip
+    assert "batch: 2 of 4 done (0 skipped as already done), 2 failed" in stdout
+
+    # rerun: finished items are skipped untouched, failed ones are tried again
+    stamp = (out / "red" / "result.npz").stat().st_mtime_ns
+    Image.fromarray(IMAGE).save(tmp_path / "imgs" / "missing.png")
+    code, stdout, err = run(["explain", "--batch", manifest, "--out", out, *FAST], capsys)
+    assert "4 items, 2 already done, 2 to explain" in err
+    assert (out / "red" / "result.npz").stat().st_mtime_ns == stamp
+    assert (out / "0002-missing" / "result.json").exists()
+    assert not (out / "0002-missing" / "error.json").exists()
+    assert "batch: 3 of 4 done (2 skipped as already done), 1 failed" in stdout
+    assert code == 1
+
+
+def test_manifest_items_are_checked(tmp_path, capsys):
+    manifest = write_manifest(
+        tmp_path,
+        [{"image": "a.png", "id": "x"}, {"image": "b.png", "id": "x"}, {"img": "c.png"},
+         {"image": "d.png", "colour": "red"}, {"image": "e.png", "id": "../up"}],
+    )  # fmt: skip
+    items = cli.read_manifest(manifest)
+    errors = [item.get("error", "") for item in items]
+    assert errors[0] == ""
+    assert "used twice" in errors[1]
+    assert '"image" path' in errors[2]
+    assert "unknown keys ['colour']" in errors[3]
+    assert "id must be" in errors[4]
+    assert items[0]["image"] == tmp_path / "a.png"  # relative to the manifest
+    empty = write_manifest(tmp_path, [""])
+    code, _, err = run(["explain", "--batch", empty, "--out", tmp_path / "o"], capsys)
+    assert code == 2 and "has no items" in err
+
+
+DRIVER = """\
+import sys
+sys.path.insert(0, {tests!r})
+from widget_models import caption_model
+from eagle_widget.cli import main
+sys.exit(main(sys.argv[1:], load=lambda *a: caption_model(cell=16, delay=0.03)))
+"""
+
+
+def test_a_killed_batch_resumes_where_it_stopped(image_file, tmp_path):
+    manifest = write_manifest(
+        tmp_path, [{"image": str(image_file), "id": f"item{i}", "targets": [i]} for i in range(4)]
+    )
+    out = tmp_path / "out"
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER.format(tests=str(TESTS)))
+    command = [sys.executable, str(driver), "explain", "--batch", str(manifest), "--out",
+               str(out), *FAST]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "item0" / "result.json").exists():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the first item did not finish"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    done_before = {p.name for p in out.iterdir() if (p / "result.json").exists()}
+    assert "item0" in done_before and len(done_before) < 4
+    stamp = (out / "item0" / "result.npz").stat().st_mtime_ns
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(done_before)} already done, {4 - len(done_before)} to explain" in result.stderr
+    assert (out / "item0" / "result.npz").stat().st_mtime_ns == stamp
+    assert sorted(p.name for p in out.iterdir()) == [
+        "item0", "item1", "item2", "item3", "summary.json"
+    ]  # no half-written folder is left behind  # fmt: skip
+    for i in range(4):
+        assert json.loads((out / f"item{i}" / "result.json").read_text())["positions"] == [i]
+
+
+# -- demo ----------------------------------------------------------------------------------------
+def test_demo_opens_the_quickstart_notebook_in_jupyterlab(tmp_path, monkeypatch, capsys):
+    notebook = tmp_path / "01-quickstart.ipynb"
+    notebook.write_text("{}")
+    monkeypatch.setattr(cli, "QUICKSTART", notebook)
+    commands = []
+    code = cli.main(["demo"], launch=lambda command: commands.append(command) or 0)
+    assert code == 0
+    assert commands == [[sys.executable, "-m", "jupyter", "lab", str(notebook)]]
+    monkeypatch.setattr(cli, "QUICKSTART", tmp_path / "gone.ipynb")
+    code = cli.main(["demo"], launch=lambda command: pytest.fail("launched without a notebook"))
+    err = capsys.readouterr().err
+    assert code == 1 and "--html" in err.splitlines()[-1]
+
+
+def test_demo_html_writes_an_offline_page_of_a_generated_scene(tmp_path, capsys):
+    page = tmp_path / "demo.html"
+    code = cli.main(["demo", "--html", str(page)], load=load)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    text = page.read_text()
+    assert "http://" not in text and "https://" not in text
+    assert "eagle-state" in text and str(page) in out
+    code = cli.main(["demo", "--html", str(tmp_path / "demo.txt")], load=load)
+    assert code == 2 and ".html" in capsys.readouterr().err
