@@ -53,7 +53,7 @@ def test_committed_bundle_is_what_the_sources_build(tmp_path):
 def test_bundle_is_self_contained():
     code = (STATIC / "widget.js").read_text()
     assert "export default" in code or "export {" in code
-    for marker in ("http://", "https://", "import(", "from \"", "require("):
+    for marker in ("http://", "https://", "import(", 'from "', "require("):
         assert marker not in code, f"the bundle must not load anything at run time ({marker})"
 
 
@@ -74,12 +74,17 @@ import { readFileSync } from "node:fs";
 import { decodeResult } from "%(src)s/codecs.js";
 import { applyResult, curvePoints, normalizeGains, regionGains, startRun, targetColumns,
          trapezoidAuc } from "%(src)s/state.js";
-const bytes = (b64) => { const b = Buffer.from(b64, "base64"); return new DataView(b.buffer, b.byteOffset, b.byteLength); };
+const bytes = (b64) => {
+  const b = Buffer.from(b64, "base64");
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+};
 const raw = JSON.parse(readFileSync(process.argv[2], "utf8"), (k, v) =>
   v && typeof v === "object" && "b64" in v ? bytes(v.b64) : v);
 const state = applyResult(startRun(raw.run, raw.n_regions), decodeResult(raw.result));
 const maps = { all: Array.from(normalizeGains(regionGains(state))) };
-for (const t of raw.run.targets) maps[t] = Array.from(normalizeGains(regionGains(state, targetColumns(state, [t]))));
+for (const t of raw.run.targets) {
+  maps[t] = Array.from(normalizeGains(regionGains(state, targetColumns(state, [t]))));
+}
 const ins = curvePoints(state, "insertion");
 const del = curvePoints(state, "deletion");
 console.log(JSON.stringify({ maps, ins: ins.map((p) => p.value), del: del.map((p) => p.value),

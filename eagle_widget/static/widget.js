@@ -144,6 +144,73 @@ function decodeResult(raw) {
   return decoded;
 }
 
+// src/colors.js
+var DEG = Math.PI / 180;
+function fromLinear(c) {
+  return c <= 31308e-7 ? 12.92 * c : 1.055 * c ** (1 / 2.4) - 0.055;
+}
+function oklabToLinear([L, a, b]) {
+  const l = (L + 0.3963377774 * a + 0.2158037573 * b) ** 3;
+  const m = (L - 0.1055613458 * a - 0.0638541728 * b) ** 3;
+  const s = (L - 0.0894841775 * a - 1.291485548 * b) ** 3;
+  return [
+    4.0767416621 * l - 3.3077115913 * m + 0.2309699292 * s,
+    -1.2684380046 * l + 2.6097574011 * m - 0.3413193965 * s,
+    -0.0041960863 * l - 0.7034186147 * m + 1.707614701 * s
+  ];
+}
+var inGamut = (lin) => lin.every((c) => c >= -1e-6 && c <= 1 + 1e-6);
+function oklchToRgb(L, C, hueDeg) {
+  const lab = (c) => [L, c * Math.cos(hueDeg * DEG), c * Math.sin(hueDeg * DEG)];
+  let lo = 0;
+  let hi = C;
+  if (!inGamut(oklabToLinear(lab(hi)))) {
+    for (let i = 0; i < 30; i++) {
+      const mid = (lo + hi) / 2;
+      if (inGamut(oklabToLinear(lab(mid)))) lo = mid;
+      else hi = mid;
+    }
+    hi = lo;
+  }
+  return oklabToLinear(lab(hi)).map(
+    (c) => Math.round(255 * fromLinear(Math.min(1, Math.max(0, c))))
+  );
+}
+function sequentialOklch(t) {
+  const L = 0.3 + 0.64 * t;
+  const C = 0.12 - 0.04 * Math.sin(Math.PI * t) + 0.07 * t ** 3;
+  const h2 = 290 - 185 * t;
+  return [L, C, h2];
+}
+function buildSequentialLut(n = 256) {
+  const lut = new Uint8ClampedArray(3 * n);
+  for (let i = 0; i < n; i++) {
+    const rgb = oklchToRgb(...sequentialOklch(i / (n - 1)));
+    lut.set(rgb, 3 * i);
+  }
+  return lut;
+}
+var SEQUENTIAL_LUT = buildSequentialLut(256);
+function sequentialColor(v) {
+  const t = Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0;
+  const i = Math.round(t * 255);
+  return [SEQUENTIAL_LUT[3 * i], SEQUENTIAL_LUT[3 * i + 1], SEQUENTIAL_LUT[3 * i + 2]];
+}
+var PRIOR_HUE = 255;
+var VISUAL_HUE = 55;
+function divergingColor(t) {
+  const x = Number.isFinite(t) ? Math.min(1, Math.max(-1, t)) : 0;
+  const a = Math.abs(x);
+  return oklchToRgb(0.97 - 0.4 * a, 0.16 * a, x < 0 ? PRIOR_HUE : VISUAL_HUE);
+}
+function css([r, g, b], alpha = 1) {
+  return alpha >= 1 ? `rgb(${r} ${g} ${b})` : `rgb(${r} ${g} ${b} / ${alpha})`;
+}
+var RELIANCE_COLORS = Object.freeze({
+  prior: divergingColor(-0.8),
+  visual: divergingColor(0.8)
+});
+
 // src/dom.js
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -671,7 +738,10 @@ function line(ctx, points, X, Y, color, width, dash, alpha) {
   ctx.globalAlpha = alpha;
   ctx.setLineDash(dash);
   ctx.beginPath();
-  points.forEach((pt, i) => i ? ctx.lineTo(X(pt.area), Y(pt.value)) : ctx.moveTo(X(pt.area), Y(pt.value)));
+  points.forEach((pt, i) => {
+    if (i > 0 && pt.k === points[i - 1].k + 1) ctx.lineTo(X(pt.area), Y(pt.value));
+    else ctx.moveTo(X(pt.area), Y(pt.value));
+  });
   ctx.stroke();
   ctx.restore();
 }
@@ -685,77 +755,10 @@ function dots(ctx, points, X, Y, color) {
   }
 }
 
-// src/colors.js
-var DEG = Math.PI / 180;
-function fromLinear(c) {
-  return c <= 31308e-7 ? 12.92 * c : 1.055 * c ** (1 / 2.4) - 0.055;
-}
-function oklabToLinear([L, a, b]) {
-  const l = (L + 0.3963377774 * a + 0.2158037573 * b) ** 3;
-  const m = (L - 0.1055613458 * a - 0.0638541728 * b) ** 3;
-  const s = (L - 0.0894841775 * a - 1.291485548 * b) ** 3;
-  return [
-    4.0767416621 * l - 3.3077115913 * m + 0.2309699292 * s,
-    -1.2684380046 * l + 2.6097574011 * m - 0.3413193965 * s,
-    -0.0041960863 * l - 0.7034186147 * m + 1.707614701 * s
-  ];
-}
-var inGamut = (lin) => lin.every((c) => c >= -1e-6 && c <= 1 + 1e-6);
-function oklchToRgb(L, C, hueDeg) {
-  const lab = (c) => [L, c * Math.cos(hueDeg * DEG), c * Math.sin(hueDeg * DEG)];
-  let lo = 0;
-  let hi = C;
-  if (!inGamut(oklabToLinear(lab(hi)))) {
-    for (let i = 0; i < 30; i++) {
-      const mid = (lo + hi) / 2;
-      if (inGamut(oklabToLinear(lab(mid)))) lo = mid;
-      else hi = mid;
-    }
-    hi = lo;
-  }
-  return oklabToLinear(lab(hi)).map(
-    (c) => Math.round(255 * fromLinear(Math.min(1, Math.max(0, c))))
-  );
-}
-function sequentialOklch(t) {
-  const L = 0.3 + 0.64 * t;
-  const C = 0.12 - 0.04 * Math.sin(Math.PI * t) + 0.07 * t ** 3;
-  const h2 = 290 - 185 * t;
-  return [L, C, h2];
-}
-function buildSequentialLut(n = 256) {
-  const lut = new Uint8ClampedArray(3 * n);
-  for (let i = 0; i < n; i++) {
-    const rgb = oklchToRgb(...sequentialOklch(i / (n - 1)));
-    lut.set(rgb, 3 * i);
-  }
-  return lut;
-}
-var SEQUENTIAL_LUT = buildSequentialLut(256);
-function sequentialColor(v) {
-  const t = Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0;
-  const i = Math.round(t * 255);
-  return [SEQUENTIAL_LUT[3 * i], SEQUENTIAL_LUT[3 * i + 1], SEQUENTIAL_LUT[3 * i + 2]];
-}
-var PRIOR_HUE = 255;
-var VISUAL_HUE = 55;
-function divergingColor(t) {
-  const x = Number.isFinite(t) ? Math.min(1, Math.max(-1, t)) : 0;
-  const a = Math.abs(x);
-  return oklchToRgb(0.97 - 0.4 * a, 0.16 * a, x < 0 ? PRIOR_HUE : VISUAL_HUE);
-}
-function css([r, g, b], alpha = 1) {
-  return alpha >= 1 ? `rgb(${r} ${g} ${b})` : `rgb(${r} ${g} ${b} / ${alpha})`;
-}
-var RELIANCE_COLORS = Object.freeze({
-  prior: divergingColor(-0.8),
-  visual: divergingColor(0.8)
-});
-
 // src/overlay.js
 var MAP_MODES = Object.freeze(["heat", "kept", "removed"]);
 var HIDDEN = [12, 12, 14, 235];
-var PENDING = [128, 128, 128, 110];
+var PENDING = [0, 0, 0, 0];
 function regionColors(state, mode, k, cols = null) {
   const N = state.nRegions;
   const rgba = new Uint8ClampedArray(4 * N);
@@ -763,11 +766,11 @@ function regionColors(state, mode, k, cols = null) {
     const values = normalizeGains(regionGains(state, cols));
     for (let r = 0; r < N; r++) {
       if (Number.isNaN(values[r])) {
-        rgba.set(state.rankOf[r] >= 0 ? [128, 128, 128, 40] : PENDING, 4 * r);
+        rgba.set(PENDING, 4 * r);
         continue;
       }
       const [red, green, blue] = sequentialColor(values[r]);
-      rgba.set([red, green, blue, Math.round(255 * (0.3 + 0.45 * values[r]))], 4 * r);
+      rgba.set([red, green, blue, Math.round(255 * (0.4 + 0.5 * values[r]))], 4 * r);
     }
     return rgba;
   }
@@ -852,24 +855,27 @@ function createMask({ onReady }) {
     role: "img",
     "aria-label": "image with the region map"
   });
-  const el = h("div", { class: "ew-figure" }, canvas);
-  let imageBytes = null;
+  const legend = h("div", { class: "ew-colorbar", dataset: { role: "colorbar" } });
+  const el = h("div", { class: "ew-figure" }, canvas, legend);
+  let image = null;
   let bitmap = null;
   let lastKey = null;
-  function setImage(bytes) {
-    if (bytes === imageBytes) return;
-    imageBytes = bytes;
+  let grey = null;
+  function setImage(data) {
+    if (data === image) return;
+    image = data;
     bitmap = null;
+    const bytes = data ? toBytes(data) : null;
     if (!bytes || bytes.byteLength === 0) return;
     decodeImage(bytes).then((decoded) => {
-      if (bytes !== imageBytes) return;
+      if (data !== image) return;
       bitmap = decoded;
       lastKey = null;
       onReady();
     }).catch((error) => console.error("[eagle-widget] could not decode the image", error));
   }
   function update(scene) {
-    setImage(scene.imageBytes);
+    setImage(scene.image);
     const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors } = scene;
     const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
@@ -883,12 +889,13 @@ function createMask({ onReady }) {
     }
     const ctx = canvas.getContext("2d");
     ctx.clearRect(0, 0, W, H);
-    if (bitmap) {
-      ctx.imageSmoothingEnabled = W < 2 * bitmap.width;
-      ctx.drawImage(bitmap, 0, 0, W, H);
-    }
     const ready = labels && state.nRegions > 0 && labels.length === imgH * imgW;
+    if (bitmap) {
+      if (ready && mode === "heat") ctx.drawImage(greyBase(W, H), 0, 0);
+      else drawScaled(ctx, bitmap, W, H);
+    }
     canvas.dataset.mode = mode;
+    setLegend(legend, mode, Boolean(ready));
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
     if (!ready) return;
     const regionRgba = regionColors(state, mode, k, cols);
@@ -902,7 +909,46 @@ function createMask({ onReady }) {
     layer.getContext("2d").putImageData(new ImageData(pixels, W, H), 0, 0);
     ctx.drawImage(layer, 0, 0);
   }
+  function greyBase(W, H) {
+    if (grey && grey.bitmap === bitmap && grey.W === W && grey.H === H) return grey.canvas;
+    const out = document.createElement("canvas");
+    out.width = W;
+    out.height = H;
+    const ctx = out.getContext("2d", { willReadFrequently: true });
+    drawScaled(ctx, bitmap, W, H);
+    const data = ctx.getImageData(0, 0, W, H);
+    const px = data.data;
+    for (let i = 0; i < px.length; i += 4) {
+      const y = 0.2126 * px[i] + 0.7152 * px[i + 1] + 0.0722 * px[i + 2];
+      px[i] = px[i + 1] = px[i + 2] = 40 + 0.6 * y;
+    }
+    ctx.putImageData(data, 0, 0);
+    grey = { bitmap, W, H, canvas: out };
+    return out;
+  }
   return { el, canvas, update };
+}
+var RAMP = `linear-gradient(to right, ${Array.from({ length: 11 }, (_, i) => css(sequentialColor(i / 10))).join(", ")})`;
+function setLegend(legend, mode, ready) {
+  const key = `${mode}:${ready}`;
+  if (legend.dataset.key === key) return;
+  legend.dataset.key = key;
+  if (!ready) {
+    legend.replaceChildren(h("span", {}, "Click a word to explain it."));
+  } else if (mode === "heat") {
+    legend.replaceChildren(
+      h("span", {}, "low"),
+      h("span", { class: "ew-ramp", style: { background: RAMP } }),
+      h("span", {}, "high gain of the region")
+    );
+  } else {
+    const what = mode === "kept" ? "only the top regions kept" : "the top regions filled";
+    legend.replaceChildren(h("span", { class: "ew-fill-key" }), h("span", {}, `${what}, as the model saw it`));
+  }
+}
+function drawScaled(ctx, bitmap, W, H) {
+  ctx.imageSmoothingEnabled = W < 2 * bitmap.width;
+  ctx.drawImage(bitmap, 0, 0, W, H);
 }
 
 // src/views/reliance.js
@@ -941,11 +987,14 @@ function createReliance() {
     const avg = (values) => indices.reduce((sum, i) => sum + values[i], 0) / indices.length;
     const summary = { prior: [avg(reliance.prior)], visual: [avg(reliance.visual)] };
     bar.replaceChildren(relianceBar(summary, 0));
-    const label = indices.length === tokens.length && !(focus && focus.length) ? "whole caption (mean over tokens)" : `“${indices.map((i) => displayToken(tokens[i])).join("")}”`;
+    const label = indices.length === tokens.length ? "whole caption (mean over tokens)" : `“${shorten(indices.map((i) => tokens[i]).join("").trim())}”`;
     const v = summary.visual[0];
     text.textContent = `${label}: prior ${formatProb(summary.prior[0])} · visual ${v >= 0 ? "+" : ""}${formatProb(v)}`;
   }
   return { el, update };
+}
+function shorten(text, max = 40) {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 // src/views/slider.js
@@ -1228,7 +1277,11 @@ function mount(model, el) {
     const b = curves.canvas;
     const bw = b.width / (globalThis.devicePixelRatio || 1);
     const bh = b.height / (globalThis.devicePixelRatio || 1);
-    const text = [captionText(), status.el.querySelector("[data-role=status]").textContent];
+    const text = [
+      captionText(),
+      status.el.querySelector("[data-role=status]").textContent,
+      state.aucs ? `insertion AUC ${state.aucs.insertion.toFixed(3)} (solid) · deletion AUC ${state.aucs.deletion.toFixed(3)} (dashed)` : ""
+    ].filter(Boolean);
     const out = h("canvas");
     out.width = a.width + bw + 3 * pad;
     out.height = Math.max(a.height, bh) + 2 * pad + 18 * text.length + pad;
@@ -1237,6 +1290,17 @@ function mount(model, el) {
     ctx.fillRect(0, 0, out.width, out.height);
     ctx.drawImage(a, pad, pad);
     ctx.drawImage(b, a.width + 2 * pad, pad, bw, bh);
+    if (ui.mode === "heat" && state.nRegions > 0) {
+      const x0 = a.width + 2 * pad;
+      const y0 = pad + bh + 16;
+      for (let i = 0; i < 160; i++) {
+        ctx.fillStyle = css(sequentialColor(i / 159));
+        ctx.fillRect(x0 + i, y0, 1, 10);
+      }
+      ctx.fillStyle = colors.muted;
+      ctx.font = `11px ${colors.font}`;
+      ctx.fillText("low → high gain of the region", x0 + 168, y0 + 9);
+    }
     ctx.fillStyle = colors.fg;
     ctx.font = `13px ${colors.font}`;
     text.forEach((line2, i) => ctx.fillText(line2, pad, Math.max(a.height, bh) + 2 * pad + 14 + 18 * i));
@@ -1295,7 +1359,7 @@ function mount(model, el) {
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });
     mask.update({
-      imageBytes: model.get("image_png") ? toBytes(model.get("image_png")) : null,
+      image: model.get("image_png") ?? null,
       state,
       labels,
       labelShape,

@@ -3,6 +3,7 @@
 // It needs only get / on / off / send of the model, so any small stand-in model that
 // serves the traits of a finished result (e.g. an offline HTML page) can drive it.
 import { decodeLabels, decodeResult, decodeStep, toBytes } from "./codecs.js";
+import { css, sequentialColor } from "./colors.js";
 import { download, h } from "./dom.js";
 import { statusParts } from "./format.js";
 import { BUSY, MSG, STATUS } from "./protocol.js";
@@ -204,7 +205,13 @@ export function mount(model, el) {
     const b = curves.canvas;
     const bw = b.width / (globalThis.devicePixelRatio || 1);
     const bh = b.height / (globalThis.devicePixelRatio || 1);
-    const text = [captionText(), status.el.querySelector("[data-role=status]").textContent];
+    const text = [
+      captionText(),
+      status.el.querySelector("[data-role=status]").textContent,
+      state.aucs
+        ? `insertion AUC ${state.aucs.insertion.toFixed(3)} (solid) · deletion AUC ${state.aucs.deletion.toFixed(3)} (dashed)`
+        : "",
+    ].filter(Boolean);
     const out = h("canvas");
     out.width = a.width + bw + 3 * pad;
     out.height = Math.max(a.height, bh) + 2 * pad + 18 * text.length + pad;
@@ -213,6 +220,17 @@ export function mount(model, el) {
     ctx.fillRect(0, 0, out.width, out.height);
     ctx.drawImage(a, pad, pad);
     ctx.drawImage(b, a.width + 2 * pad, pad, bw, bh);
+    if (ui.mode === "heat" && state.nRegions > 0) {
+      const x0 = a.width + 2 * pad;
+      const y0 = pad + bh + 16;
+      for (let i = 0; i < 160; i++) {
+        ctx.fillStyle = css(sequentialColor(i / 159));
+        ctx.fillRect(x0 + i, y0, 1, 10);
+      }
+      ctx.fillStyle = colors.muted;
+      ctx.font = `11px ${colors.font}`;
+      ctx.fillText("low → high gain of the region", x0 + 168, y0 + 9);
+    }
     ctx.fillStyle = colors.fg;
     ctx.font = `13px ${colors.font}`;
     text.forEach((line, i) => ctx.fillText(line, pad, Math.max(a.height, bh) + 2 * pad + 14 + 18 * i));
@@ -278,7 +296,7 @@ export function mount(model, el) {
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });
     mask.update({
-      imageBytes: model.get("image_png") ? toBytes(model.get("image_png")) : null,
+      image: model.get("image_png") ?? null,
       state,
       labels,
       labelShape,

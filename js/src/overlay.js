@@ -6,12 +6,13 @@ import { keptFlags, normalizeGains, regionGains } from "./state.js";
 export const MAP_MODES = Object.freeze(["heat", "kept", "removed"]);
 
 const HIDDEN = [12, 12, 14, 235]; // a filled region in the kept / removed views
-const PENDING = [128, 128, 128, 110]; // a region the search has not placed yet
+const PENDING = [0, 0, 0, 0]; // a region the search has not placed yet: grey image shows
 
 /**
  * RGBA (0..255) per region for a map mode:
  * - "heat": each placed region coloured by its gain (from the target columns `cols`, null =
- *   all targets), more opaque when more important; unplaced regions greyed;
+ *   all targets), more opaque when more important; unplaced regions left clear (the view
+ *   draws the image in grey under the heat map);
  * - "kept": the top-`k` regions shown, the rest filled (the insertion image);
  * - "removed": the top-`k` regions filled, the rest shown (the deletion image).
  */
@@ -22,11 +23,11 @@ export function regionColors(state, mode, k, cols = null) {
     const values = normalizeGains(regionGains(state, cols));
     for (let r = 0; r < N; r++) {
       if (Number.isNaN(values[r])) {
-        rgba.set(state.rankOf[r] >= 0 ? [128, 128, 128, 40] : PENDING, 4 * r);
+        rgba.set(PENDING, 4 * r);
         continue;
       }
       const [red, green, blue] = sequentialColor(values[r]);
-      rgba.set([red, green, blue, Math.round(255 * (0.3 + 0.45 * values[r]))], 4 * r);
+      rgba.set([red, green, blue, Math.round(255 * (0.4 + 0.5 * values[r]))], 4 * r);
     }
     return rgba;
   }

@@ -106,6 +106,7 @@ function draw(canvas, { ins, del, own, marker, colors, width }) {
   dots(ctx, del, X, Y, colors.delete);
 }
 
+/** Lines join only neighbouring set sizes: a gap in the known sizes stays a gap. */
 function line(ctx, points, X, Y, color, width, dash, alpha) {
   if (points.length < 2) return;
   ctx.save();
@@ -114,7 +115,10 @@ function line(ctx, points, X, Y, color, width, dash, alpha) {
   ctx.globalAlpha = alpha;
   ctx.setLineDash(dash);
   ctx.beginPath();
-  points.forEach((pt, i) => (i ? ctx.lineTo(X(pt.area), Y(pt.value)) : ctx.moveTo(X(pt.area), Y(pt.value))));
+  points.forEach((pt, i) => {
+    if (i > 0 && pt.k === points[i - 1].k + 1) ctx.lineTo(X(pt.area), Y(pt.value));
+    else ctx.moveTo(X(pt.area), Y(pt.value));
+  });
   ctx.stroke();
   ctx.restore();
 }

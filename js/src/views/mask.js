@@ -1,4 +1,6 @@
 // The image with the region overlay: heat map, kept view or removed view.
+import { toBytes } from "../codecs.js";
+import { css, sequentialColor } from "../colors.js";
 import { h } from "../dom.js";
 import { composeOverlay, displaySize, regionColors } from "../overlay.js";
 
@@ -24,19 +26,23 @@ export function createMask({ onReady }) {
     role: "img",
     "aria-label": "image with the region map",
   });
-  const el = h("div", { class: "ew-figure" }, canvas);
-  let imageBytes = null;
+  const legend = h("div", { class: "ew-colorbar", dataset: { role: "colorbar" } });
+  const el = h("div", { class: "ew-figure" }, canvas, legend);
+  let image = null;
   let bitmap = null;
   let lastKey = null;
+  let grey = null; // {bitmap, W, H, canvas}: the image in grey, under the heat map
 
-  function setImage(bytes) {
-    if (bytes === imageBytes) return;
-    imageBytes = bytes;
+  /** `data`: the image_png trait (PNG bytes in any binary form); decoded once per value. */
+  function setImage(data) {
+    if (data === image) return;
+    image = data;
     bitmap = null;
+    const bytes = data ? toBytes(data) : null;
     if (!bytes || bytes.byteLength === 0) return;
     decodeImage(bytes)
       .then((decoded) => {
-        if (bytes !== imageBytes) return;
+        if (data !== image) return;
         bitmap = decoded;
         lastKey = null;
         onReady();
@@ -45,7 +51,7 @@ export function createMask({ onReady }) {
   }
 
   function update(scene) {
-    setImage(scene.imageBytes);
+    setImage(scene.image);
     const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors } = scene;
     const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
@@ -59,12 +65,13 @@ export function createMask({ onReady }) {
     }
     const ctx = canvas.getContext("2d");
     ctx.clearRect(0, 0, W, H);
-    if (bitmap) {
-      ctx.imageSmoothingEnabled = W < 2 * bitmap.width;
-      ctx.drawImage(bitmap, 0, 0, W, H);
-    }
     const ready = labels && state.nRegions > 0 && labels.length === imgH * imgW;
+    if (bitmap) {
+      if (ready && mode === "heat") ctx.drawImage(greyBase(W, H), 0, 0);
+      else drawScaled(ctx, bitmap, W, H);
+    }
     canvas.dataset.mode = mode;
+    setLegend(legend, mode, Boolean(ready));
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
     if (!ready) return;
     const regionRgba = regionColors(state, mode, k, cols);
@@ -79,5 +86,49 @@ export function createMask({ onReady }) {
     ctx.drawImage(layer, 0, 0);
   }
 
+  /** The image in dimmed grey at W x H, so that the heat colours read on any picture. */
+  function greyBase(W, H) {
+    if (grey && grey.bitmap === bitmap && grey.W === W && grey.H === H) return grey.canvas;
+    const out = document.createElement("canvas");
+    out.width = W;
+    out.height = H;
+    const ctx = out.getContext("2d", { willReadFrequently: true });
+    drawScaled(ctx, bitmap, W, H);
+    const data = ctx.getImageData(0, 0, W, H);
+    const px = data.data;
+    for (let i = 0; i < px.length; i += 4) {
+      const y = 0.2126 * px[i] + 0.7152 * px[i + 1] + 0.0722 * px[i + 2];
+      px[i] = px[i + 1] = px[i + 2] = 40 + 0.6 * y;
+    }
+    ctx.putImageData(data, 0, 0);
+    grey = { bitmap, W, H, canvas: out };
+    return out;
+  }
+
   return { el, canvas, update };
+}
+
+const RAMP = `linear-gradient(to right, ${Array.from({ length: 11 }, (_, i) => css(sequentialColor(i / 10))).join(", ")})`;
+
+function setLegend(legend, mode, ready) {
+  const key = `${mode}:${ready}`;
+  if (legend.dataset.key === key) return;
+  legend.dataset.key = key;
+  if (!ready) {
+    legend.replaceChildren(h("span", {}, "Click a word to explain it."));
+  } else if (mode === "heat") {
+    legend.replaceChildren(
+      h("span", {}, "low"),
+      h("span", { class: "ew-ramp", style: { background: RAMP } }),
+      h("span", {}, "high gain of the region"),
+    );
+  } else {
+    const what = mode === "kept" ? "only the top regions kept" : "the top regions filled";
+    legend.replaceChildren(h("span", { class: "ew-fill-key" }), h("span", {}, `${what}, as the model saw it`));
+  }
+}
+
+function drawScaled(ctx, bitmap, W, H) {
+  ctx.imageSmoothingEnabled = W < 2 * bitmap.width;
+  ctx.drawImage(bitmap, 0, 0, W, H);
 }

@@ -1,7 +1,7 @@
 // Modality reliance of the focused word: language prior against visual evidence.
 import { css, RELIANCE_COLORS } from "../colors.js";
 import { h } from "../dom.js";
-import { displayToken, formatProb } from "../format.js";
+import { formatProb } from "../format.js";
 import { relianceBar } from "./caption.js";
 
 export function createReliance() {
@@ -42,12 +42,16 @@ export function createReliance() {
     const summary = { prior: [avg(reliance.prior)], visual: [avg(reliance.visual)] };
     bar.replaceChildren(relianceBar(summary, 0));
     const label =
-      indices.length === tokens.length && !(focus && focus.length)
+      indices.length === tokens.length
         ? "whole caption (mean over tokens)"
-        : `“${indices.map((i) => displayToken(tokens[i])).join("")}”`;
+        : `“${shorten(indices.map((i) => tokens[i]).join("").trim())}”`;
     const v = summary.visual[0];
     text.textContent = `${label}: prior ${formatProb(summary.prior[0])} · visual ${v >= 0 ? "+" : ""}${formatProb(v)}`;
   }
 
   return { el, update };
+}
+
+function shorten(text, max = 40) {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

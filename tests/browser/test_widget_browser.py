@@ -1,0 +1,235 @@
+"""The widget in real JupyterLab and Notebook 7, driven through Debian's chromium.
+
+A generated notebook shows two widgets on a synthetic captioning model with known answers
+(tests/widget_models.py): one that streams slowly enough to watch, one whose model fails
+in the background thread. Everything is asserted from the DOM; screenshots go to
+test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+N_REGIONS = 36
+
+SETUP = f"""\
+import sys
+sys.path.insert(0, {str(TESTS)!r})
+import eagle_widget as ew
+from widget_models import FlakyModel, caption_model, scene"""
+
+LIVE = f"""\
+model = caption_model(rows=6, cols=6, cell=16, delay=0.15)
+explainer = ew.Explainer(model, n_regions={N_REGIONS}, search="greedy")
+w = ew.EagleWidget(model, scene(rows=6, cols=6, cell=16), explainer=explainer)
+w"""
+
+FAILING = """\
+flaky = FlakyModel(caption_model(), fail_after=3)
+w_err = ew.EagleWidget(flaky, scene(), explainer=ew.Explainer(flaky, n_regions=16))
+w_err"""
+
+CANVAS_HASH = """c => {
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let h = 0;
+  for (let i = 0; i < d.length; i++) h = (Math.imul(h, 31) + d[i]) >>> 0;
+  return h;
+}"""
+
+INKED_PIXELS = """c => {
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+  return n;
+}"""
+
+URLS = {"lab": "/lab/tree/{name}", "notebook": "/notebooks/{name}"}
+
+
+def notebook() -> dict:
+    def cell(source: str) -> dict:
+        return {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": source,
+        }
+
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        },
+        "cells": [cell(SETUP), cell(LIVE), cell(FAILING)],
+    }
+
+
+def status_of(widget) -> str:
+    return widget.get_attribute("data-status")
+
+
+def steps_of(widget) -> int:
+    return int(widget.locator("[data-role=step-counter]").get_attribute("data-steps") or 0)
+
+
+def wait_status(widget, wanted: str | set[str], timeout: float = 60.0) -> str:
+    wanted = {wanted} if isinstance(wanted, str) else wanted
+    end = time.monotonic() + timeout
+    while (status := status_of(widget)) not in wanted:
+        assert time.monotonic() < end, f"status stayed {status!r}, wanted {sorted(wanted)}"
+        time.sleep(0.1)
+    return status
+
+
+def mask_hash(widget) -> int:
+    return widget.locator("[data-role=mask-canvas]").evaluate(CANVAS_HASH)
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_widget_streams_stops_and_reports_errors_in_the_browser(app, browser, jupyter, artifacts):
+    server, name = jupyter(app, notebook())
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    console = []
+    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+    try:
+        run_flow(app, server, name, page, artifacts)
+    except Exception:
+        page.screenshot(path=str(artifacts / f"{app}-failure.png"), full_page=True)
+        (artifacts / f"{app}-console.log").write_text("\n".join(console))
+        (artifacts / f"{app}-server.log").write_text(server.read_log())
+        raise
+    finally:
+        page.close()
+
+
+def run_flow(app, server, name, page, artifacts: Path) -> None:
+    page.goto(server.url + URLS[app].format(name=name))
+    page.wait_for_function(
+        "() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell')",
+        timeout=60_000,
+    )
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(artifacts / f"{app}-loaded.png"))
+    # the command's promise settles only when every cell ran: do not wait for it here
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    widgets = page.locator(".eagle-widget")
+    widgets.nth(1).wait_for(timeout=90_000)
+    live, failing = widgets.nth(0), widgets.nth(1)
+
+    # opening: caption generated, reliance bars drawn
+    wait_status(live, "idle", 60)
+    tokens = live.locator("[data-token-index]")
+    assert tokens.count() == 6
+    assert live.locator("[data-role=caption]").inner_text().split() == [
+        "A",
+        "red",
+        "square",
+        "on",
+        "blue",
+        ".",
+    ]
+    bars = live.locator("[data-role=caption] [data-role=reliance-bar]")
+    assert bars.count() == 6
+    red_bar = live.locator('[data-token-index="1"] [data-role=reliance-bar]')
+    assert float(red_bar.get_attribute("data-visual")) == pytest.approx(0.8, abs=1e-3)
+    assert red_bar.locator(".ew-bar-visual").bounding_box()["width"] > 0
+    assert live.locator("[data-role=reliance]").get_attribute("data-ready") == "true"
+
+    # a click explains the word; steps stream in
+    live.locator('[data-token-index="2"]').click()
+    wait_status(live, "explaining", 20)
+    page.wait_for_function(
+        "el => Number(el.querySelector('[data-role=step-counter]').dataset.steps) >= 1",
+        arg=live.element_handle(),
+        timeout=20_000,
+    )
+    steps_a, hash_a = steps_of(live), mask_hash(live)
+    time.sleep(1.5)
+    steps_b, hash_b = steps_of(live), mask_hash(live)
+    assert steps_b > steps_a, f"step counter did not rise: {steps_a} -> {steps_b}"
+    assert hash_b != hash_a, "the mask canvas did not change while steps arrived"
+    live.screenshot(path=str(artifacts / f"{app}-streaming.png"))
+
+    # Stop cancels
+    live.locator("[data-role=stop]").click()
+    wait_status(live, "cancelled", 15)
+    stopped_at = steps_of(live)
+    assert stopped_at < N_REGIONS
+    time.sleep(0.5)
+    assert steps_of(live) == stopped_at
+    assert "stopped" in live.locator("[data-role=status]").inner_text()
+
+    # the whole sentence runs to the end: curves, AUCs, per-token preview, views
+    live.locator("[data-role=explain-sentence]").click()
+    wait_status(live, "explaining", 20)
+    wait_status(live, "done", 120)
+    assert steps_of(live) == N_REGIONS
+    curves = live.locator("[data-role=curves]")
+    assert curves.get_attribute("data-insertion-points") == str(N_REGIONS + 1)
+    assert 0 < float(curves.get_attribute("data-insertion-auc")) <= 1
+    assert "insertion AUC 0." in curves.inner_text()
+    assert curves.locator("canvas").evaluate(INKED_PIXELS) > 500
+    heat = mask_hash(live)
+    live.locator('[data-token-index="4"]').hover()  # " blue": its own map
+    page.wait_for_timeout(300)
+    assert mask_hash(live) != heat, "hovering a token did not preview its own map"
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(300)
+    assert mask_hash(live) == heat
+    live.locator("[data-mode=kept]").click()
+    page.wait_for_timeout(200)
+    kept = mask_hash(live)
+    assert kept != heat
+    live.locator("[data-role=slider]").fill("3")
+    page.wait_for_timeout(200)
+    assert mask_hash(live) != kept
+    assert "top 3 of 36 regions" in live.inner_text()
+    live.locator("[data-mode=heat]").click()
+    live.locator("[data-role=boundaries]").check()
+    page.wait_for_timeout(200)
+    live.screenshot(path=str(artifacts / f"{app}-done-light.png"))
+
+    # exports: PNG drawn in the browser, JSON from the kernel
+    with page.expect_download() as png:
+        live.locator("[data-role=export-png]").click()
+    exported = Path(png.value.path()).read_bytes()
+    assert exported[:8] == b"\x89PNG\r\n\x1a\n"
+    (artifacts / f"{app}-export.png").write_bytes(exported)
+    with page.expect_download() as js:
+        live.locator("[data-role=export-json]").click()
+    data = json.loads(Path(js.value.path()).read_text())
+    assert sorted(data["order"]) == list(range(N_REGIONS))
+    assert data["positions"] == list(range(6))
+
+    # an error in the background thread shows in the widget, which stays usable
+    wait_status(failing, "idle", 30)
+    failing.locator('[data-token-index="1"]').click()
+    wait_status(failing, "error", 30)
+    error = failing.locator("[data-role=error]")
+    assert error.is_visible()
+    assert "RuntimeError: simulated model failure" in error.inner_text()
+    assert failing.locator("[data-role=explain-sentence]").is_enabled()
+    failing.screenshot(path=str(artifacts / f"{app}-error.png"))
+
+    # dark theme
+    page.evaluate(
+        "() => { window.jupyterapp.commands.execute('apputils:change-theme',"
+        " {theme: 'JupyterLab Dark'}); }"
+    )
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=20_000)
+    page.wait_for_timeout(500)
+    bg = live.evaluate("el => getComputedStyle(el).backgroundColor")
+    channels = [int(c) for c in bg[bg.index("(") + 1 : bg.index(")")].split(",")[:3]]
+    assert sum(channels) / 3 < 100, f"dark theme background is {bg}"
+    live.screenshot(path=str(artifacts / f"{app}-done-dark.png"))
