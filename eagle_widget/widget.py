@@ -300,9 +300,9 @@ class EagleWidget(anywidget.AnyWidget):
 
     def to_html(self, path) -> Path:
         """A self-contained offline page of the last finished result (see eagle_widget.export)."""
-        if self.explanation is None:
-            raise ValueError("there is no finished explanation to export yet")
-        return self.explanation.to_html(path)
+        from .export import widget_to_html
+
+        return widget_to_html(self, path)
 
     def close(self) -> None:
         self._runner.close()

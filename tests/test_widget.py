@@ -387,3 +387,13 @@ def test_show_explanation_needs_no_model_and_carries_the_same_state():
 def test_show_explanation_rejects_other_objects():
     with pytest.raises(TypeError, match="expected an Explanation"):
         show_explanation({"order": []})
+
+
+def test_to_html_exports_the_last_finished_result(tmp_path):
+    widget = make_widget()
+    with pytest.raises(ValueError, match="no finished explanation"):
+        widget.to_html(tmp_path / "none.html")
+    widget.explain([4])
+    assert widget.wait(30)
+    page = widget.to_html(tmp_path / "blue.html").read_text()
+    assert "eagle-widget" in page and len(page) > 20_000

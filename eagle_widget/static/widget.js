@@ -876,8 +876,8 @@ function createMask({ onReady }) {
   }
   function update(scene) {
     setImage(scene.image);
-    const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors } = scene;
-    const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key];
+    const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint } = scene;
+    const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
     lastKey = key;
     const [imgH, imgW] = labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
@@ -895,7 +895,7 @@ function createMask({ onReady }) {
       else drawScaled(ctx, bitmap, W, H);
     }
     canvas.dataset.mode = mode;
-    setLegend(legend, mode, Boolean(ready));
+    setLegend(legend, mode, Boolean(ready), hint);
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
     if (!ready) return;
     const regionRgba = regionColors(state, mode, k, cols);
@@ -929,11 +929,13 @@ function createMask({ onReady }) {
   return { el, canvas, update };
 }
 var RAMP = `linear-gradient(to right, ${Array.from({ length: 11 }, (_, i) => css(sequentialColor(i / 10))).join(", ")})`;
-function setLegend(legend, mode, ready) {
-  const key = `${mode}:${ready}`;
+function setLegend(legend, mode, ready, hint) {
+  const key = `${mode}:${ready}:${hint ?? ""}`;
   if (legend.dataset.key === key) return;
   legend.dataset.key = key;
-  if (!ready) {
+  if (hint) {
+    legend.replaceChildren(h("span", { class: "ew-legend-hint" }, hint));
+  } else if (!ready) {
     legend.replaceChildren(h("span", {}, "Click a word to explain it."));
   } else if (mode === "heat") {
     legend.replaceChildren(
@@ -1346,7 +1348,12 @@ function mount(model, el) {
     const elapsed = busy && runStartedAt !== null ? (now() - runStartedAt) / 1e3 : null;
     const k = effectiveK();
     let cols = ui.hover && state.nTargets ? targetColumns(state, ui.hover) : null;
-    if (cols && cols.length === 0) cols = null;
+    let hint = null;
+    if (cols && cols.length === 0) {
+      cols = null;
+      const word = ui.hover.map((i) => tokens[i] ?? "").join("").trim();
+      hint = `“${word}” is not a target of this run: click it to explain it.`;
+    }
     status.update({ parts: statusParts(s, state, elapsed), stepsDone: state.stepsDone, totalSteps: state.runId >= 0 ? state.totalSteps : 0 });
     toolbar.update({
       busy,
@@ -1368,7 +1375,8 @@ function mount(model, el) {
       cols,
       boundaries: ui.boundaries,
       highlight: s === STATUS.EXPLAINING ? state.lastRegion : -1,
-      colors
+      colors,
+      hint
     });
     slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
     curves.update({ state, cols, k, colors, width: sideWidth });

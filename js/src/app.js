@@ -282,7 +282,12 @@ export function mount(model, el) {
     const elapsed = busy && runStartedAt !== null ? (now() - runStartedAt) / 1000 : null;
     const k = effectiveK();
     let cols = ui.hover && state.nTargets ? targetColumns(state, ui.hover) : null;
-    if (cols && cols.length === 0) cols = null;
+    let hint = null;
+    if (cols && cols.length === 0) {
+      cols = null;
+      const word = ui.hover.map((i) => tokens[i] ?? "").join("").trim();
+      hint = `“${word}” is not a target of this run: click it to explain it.`;
+    }
 
     status.update({ parts: statusParts(s, state, elapsed), stepsDone: state.stepsDone, totalSteps: state.runId >= 0 ? state.totalSteps : 0 });
     toolbar.update({
@@ -306,6 +311,7 @@ export function mount(model, el) {
       boundaries: ui.boundaries,
       highlight: s === STATUS.EXPLAINING ? state.lastRegion : -1,
       colors,
+      hint,
     });
     slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
     curves.update({ state, cols, k, colors, width: sideWidth });

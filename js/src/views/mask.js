@@ -52,8 +52,8 @@ export function createMask({ onReady }) {
 
   function update(scene) {
     setImage(scene.image);
-    const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors } = scene;
-    const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key];
+    const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint } = scene;
+    const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
     lastKey = key;
     const [imgH, imgW] = labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
@@ -71,7 +71,7 @@ export function createMask({ onReady }) {
       else drawScaled(ctx, bitmap, W, H);
     }
     canvas.dataset.mode = mode;
-    setLegend(legend, mode, Boolean(ready));
+    setLegend(legend, mode, Boolean(ready), hint);
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
     if (!ready) return;
     const regionRgba = regionColors(state, mode, k, cols);
@@ -110,11 +110,13 @@ export function createMask({ onReady }) {
 
 const RAMP = `linear-gradient(to right, ${Array.from({ length: 11 }, (_, i) => css(sequentialColor(i / 10))).join(", ")})`;
 
-function setLegend(legend, mode, ready) {
-  const key = `${mode}:${ready}`;
+function setLegend(legend, mode, ready, hint) {
+  const key = `${mode}:${ready}:${hint ?? ""}`;
   if (legend.dataset.key === key) return;
   legend.dataset.key = key;
-  if (!ready) {
+  if (hint) {
+    legend.replaceChildren(h("span", { class: "ew-legend-hint" }, hint));
+  } else if (!ready) {
     legend.replaceChildren(h("span", {}, "Click a word to explain it."));
   } else if (mode === "heat") {
     legend.replaceChildren(
