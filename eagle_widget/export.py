@@ -15,6 +15,7 @@ import base64
 import html
 import json
 import re
+import zlib
 from pathlib import Path
 
 from .engine import Explanation
@@ -132,10 +133,14 @@ def _write_page(explanation: Explanation, state: dict, path) -> Path:
 
 
 def _encode(value):
-    """Trait values as JSON: bytes become {"$bytes": base64} (Uint8Array in the page),
-    non-finite floats null."""
+    """Trait values as JSON: bytes become {"$bytes": base64} (Uint8Array in the page), or
+    {"$deflate": base64} when zlib shrinks them well (label maps); non-finite floats null."""
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+        raw = bytes(value)
+        packed = zlib.compress(raw, 9) if len(raw) > 4096 else raw
+        if len(packed) < 0.7 * len(raw):
+            return {"$deflate": base64.b64encode(packed).decode("ascii")}
+        return {"$bytes": base64.b64encode(raw).decode("ascii")}
     if isinstance(value, dict):
         return {str(k): _encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

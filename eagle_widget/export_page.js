@@ -12,7 +12,8 @@
 const readJson = (id) => JSON.parse(document.getElementById(id).textContent);
 
 // Binary traits become Uint8Array (the front end's toBytes takes it as is, so the same
-// trait gives the same object on every read; Jupyter hands over DataView).
+// trait gives the same object on every read; Jupyter hands over DataView). Large ones
+// that compress well (the label map) come zlib-compressed as {"$deflate": base64}.
 function bytesOf(b64) {
   const s = atob(b64);
   const u = new Uint8Array(s.length);
@@ -20,11 +21,18 @@ function bytesOf(b64) {
   return u;
 }
 
-function revive(v) {
+async function inflate(b64) {
+  const stream = new Blob([bytesOf(b64)]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function revive(v) {
   if (!v || typeof v !== "object") return v;
-  if (Array.isArray(v)) return v.map(revive);
+  if (Array.isArray(v)) return Promise.all(v.map(revive));
   if ("$bytes" in v) return bytesOf(v.$bytes);
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
+  if ("$deflate" in v) return inflate(v.$deflate);
+  const entries = await Promise.all(Object.entries(v).map(async ([k, x]) => [k, await revive(x)]));
+  return Object.fromEntries(entries);
 }
 
 const floats = (b) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
@@ -131,7 +139,7 @@ async function boot() {
   if (globalThis.matchMedia?.("(prefers-color-scheme: dark)").matches) {
     document.body.dataset.jpThemeLight = "false";
   }
-  const model = standInModel(revive(readJson("eagle-state")), readJson("eagle-export"));
+  const model = standInModel(await revive(readJson("eagle-state")), readJson("eagle-export"));
   const url = URL.createObjectURL(new Blob([readJson("eagle-bundle")], { type: "text/javascript" }));
   const widget = (await import(url)).default;
   URL.revokeObjectURL(url);

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +68,7 @@ def test_page_state_is_the_widgets_state_of_the_result(sentence, tmp_path):
     expected = explanation_state(sentence)
     assert state["tokens"] == expected["tokens"] == list(sentence.generation.tokens)
     assert state["run"]["targets"] == list(range(6))
+    assert "$deflate" in state["labels"]  # label maps travel compressed
     labels = np.frombuffer(_bytes(state["labels"]), dtype="<u2").reshape(state["labels_shape"])
     assert np.array_equal(labels, sentence.labels)
     image = np.asarray(Image.open(io.BytesIO(_bytes(state["image_png"]))).convert("RGB"))
@@ -75,8 +78,8 @@ def test_page_state_is_the_widgets_state_of_the_result(sentence, tmp_path):
 
 
 def _bytes(value) -> bytes:
-    import base64
-
+    if "$deflate" in value:
+        return zlib.decompress(base64.b64decode(value["$deflate"]))
     return base64.b64decode(value["$bytes"])
 
 
