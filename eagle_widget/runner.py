@@ -86,12 +86,9 @@ class Runner:
         return job
 
     def cancel(self) -> None:
-        """Stop the running job and drop the waiting one."""
+        """Cancel the running job and the waiting one (which still runs, to report it)."""
         with self._cond:
             jobs = [j for j in (self._current, self._pending) if j is not None]
-            if self._pending is not None:
-                self._pending.done.set()
-                self._pending = None
         for job in jobs:
             job.cancel()
 

@@ -347,6 +347,8 @@ class EagleWidget(anywidget.AnyWidget):
 
     def _ensure_generation(self, job: Job) -> bool:
         """Generate the caption and its reliance if not done yet; False if cancelled."""
+        if job.cancelled:
+            return False
         if self.generation is None:
             self.status = "generating"
             generation = self.explainer.model.generate(
@@ -370,6 +372,8 @@ class EagleWidget(anywidget.AnyWidget):
         try:
             if self._ensure_generation(job):
                 self.status = "idle"
+            elif not job.superseded:
+                self.status = "cancelled"
         except Exception as error:  # shown in the widget, kept on .error
             self._fail(error)
 
@@ -380,6 +384,8 @@ class EagleWidget(anywidget.AnyWidget):
         began = time.perf_counter()
         try:
             if not self._ensure_generation(job):
+                if not job.superseded:
+                    self.status = "cancelled"
                 return
             self.error = None
             run = self.explainer.start(self.image, targets=targets, generation=self.generation)

@@ -430,3 +430,63 @@ def test_quickstart_notebook_runs_top_to_bottom_in_under_a_minute():
     text = "".join(o.get("text", "") for o in outputs)
     assert "insertion AUC" in text and "on the circle" in text
     assert seconds < 60, f"the quickstart took {seconds:.0f} s"
+
+
+def test_stop_while_the_caption_is_generated_ends_in_cancelled():
+    class SlowCaption:
+        def __init__(self):
+            self.model = caption_model()
+            self.entered = threading.Event()
+            self.release = threading.Event()
+
+        def generate(self, image, prompt, max_new_tokens=64):
+            self.entered.set()
+            self.release.wait(10)
+            return self.model.generate(image, prompt, max_new_tokens)
+
+        def token_probs(self, images, generation, positions, token_ids=None):
+            return self.model.token_probs(images, generation, positions, token_ids)
+
+    model = SlowCaption()
+    widget = EagleWidget(model, IMAGE)
+    assert widget.status == "generating" and widget.busy
+    assert model.entered.wait(10)
+    widget.stop()
+    model.release.set()
+    assert widget.wait(10)
+    assert widget.status == "cancelled"
+    assert widget.tokens == WORDS  # the caption that was being made is kept
+    widget.explain([1])  # and the widget goes on from there
+    assert widget.wait(30) and widget.status == "done"
+
+
+def test_runner_runs_the_newest_request_and_reports_cancelled_ones():
+    from eagle_widget.runner import Runner
+
+    runner = Runner()
+    gate = threading.Event()
+    ran: list[tuple[str, bool]] = []
+
+    def job(name):
+        def fn(j):
+            if name == "first":
+                gate.wait(5)
+            ran.append((name, j.cancelled))
+
+        return fn
+
+    first = runner.submit(job("first"), "first")
+    wait_for(lambda: runner._current is first)
+    second = runner.submit(job("second"), "second")  # waits behind first, cancels it
+    third = runner.submit(job("third"), "third")  # replaces second before it ran
+    assert first.cancelled and first.superseded and second.done.is_set()
+    gate.set()
+    assert runner.wait(5)
+    assert ran == [("first", True), ("third", False)]
+    assert third.done.is_set() and not third.cancelled
+    runner.submit(job("fourth"), "fourth")
+    runner.cancel()  # a cancelled job still runs, to report that it was stopped
+    assert runner.wait(5) and ran[-1][0] == "fourth"
+    runner.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        runner.submit(job("late"))
