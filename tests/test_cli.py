@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -295,3 +296,106 @@ def test_demo_html_writes_an_offline_page_of_a_generated_scene(tmp_path, capsys)
     assert "eagle-state" in text and str(page) in out
     code = cli.main(["demo", "--html", str(tmp_path / "demo.txt")], load=load)
     assert code == 2 and ".html" in capsys.readouterr().err
+
+
+# -- end to end on the embedded demo model, through the installed command ------------------------
+def _demo_model_built() -> bool:
+    try:
+        from eagle_widget.models.demo import WEIGHTS_DIR
+    except ImportError:
+        return False
+    return Path(WEIGHTS_DIR).is_dir()
+
+
+needs_demo = pytest.mark.skipif(not _demo_model_built(), reason="the demo model is not built yet")
+
+
+def command_line() -> list[str]:
+    script = Path(sys.executable).with_name("eagle-widget")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "eagle_widget.cli"]
+
+
+DEMO_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def demo_scenes(tmp_path_factory):
+    """Single-object scenes with their masks, saved as PNG files."""
+    from eagle_widget.models.demo.scenes import make_scene
+
+    folder = tmp_path_factory.mktemp("scenes")
+    scenes = {}
+    for i, pair in enumerate([("red", "circle"), ("blue", "square"), ("green", "triangle")]):
+        scene_ = make_scene(10 + i, objects=[pair])
+        Image.fromarray(scene_.image).save(folder / f"{pair[1]}.png")
+        scenes[pair[1]] = scene_
+    return folder, scenes
+
+
+@needs_demo
+def test_demo_model_single_image_end_to_end(demo_scenes, tmp_path):
+    folder, scenes = demo_scenes
+    out = tmp_path / "circle"
+    result = subprocess.run(
+        [*command_line(), "explain", str(folder / "circle.png"), "--model", "demo",
+         "--targets", "circle", "--regions", "24", "--out", str(out)],
+        capture_output=True, text=True, env=DEMO_ENV, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(cli.OUTPUTS)
+    saved = ew.Explanation.load(out / "result.npz")
+    model = ew.load_demo_model()
+    assert (
+        saved.generation.text
+        == model.generate(scenes["circle"].image, saved.generation.prompt).text
+    )
+    assert saved.generation.text.strip() in result.stdout and "step 24/24" not in result.stdout
+    assert f"step {saved.n_regions}/{saved.n_regions}" in result.stderr
+    # ground truth: the region ranked first for "circle" lies on the circle
+    top = saved.labels == saved.order[0]
+    assert (top & scenes["circle"].objects[0].mask).any()
+
+
+@needs_demo
+def test_demo_model_batch_killed_and_resumed(demo_scenes, tmp_path):
+    folder, _ = demo_scenes
+    manifest = write_manifest(
+        tmp_path,
+        [{"image": str(folder / f"{s}.png"), "id": s} for s in ("circle", "square", "triangle")],
+    )
+    out = tmp_path / "out"
+    command = [*command_line(), "explain", "--batch", str(manifest), "--model", "demo",
+               "--regions", "24", "--out", str(out)]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=DEMO_ENV)
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / "circle" / "result.json").exists():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the first item did not finish"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    finished = {p.name for p in out.iterdir() if (p / "result.json").exists()}
+    assert "circle" in finished and len(finished) < 3
+    stamp = (out / "circle" / "result.npz").stat().st_mtime_ns
+    result = subprocess.run(command, capture_output=True, text=True, env=DEMO_ENV, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(finished)} already done" in result.stderr
+    assert (out / "circle" / "result.npz").stat().st_mtime_ns == stamp
+    summary = json.loads((out / "summary.json").read_text())
+    assert [row["status"] for row in summary] == ["done"] * 3
+
+
+@needs_demo
+def test_demo_html_page_with_the_demo_model(tmp_path):
+    page = tmp_path / "demo.html"
+    result = subprocess.run(
+        [*command_line(), "demo", "--html", str(page)],
+        capture_output=True, text=True, env=DEMO_ENV, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = page.read_text()
+    assert "http://" not in text and "https://" not in text
+    state = json.loads(re.search(r'id="eagle-state">(.*?)</script>', text, re.S).group(1))
+    assert "".join(state["tokens"]).strip() in result.stdout
