@@ -333,6 +333,7 @@ def demo_scenes(tmp_path_factory):
 
 
 @needs_demo
+@pytest.mark.slow
 def test_demo_model_single_image_end_to_end(demo_scenes, tmp_path):
     folder, scenes = demo_scenes
     out = tmp_path / "circle"
@@ -357,6 +358,7 @@ def test_demo_model_single_image_end_to_end(demo_scenes, tmp_path):
 
 
 @needs_demo
+@pytest.mark.slow
 def test_demo_model_batch_killed_and_resumed(demo_scenes, tmp_path):
     folder, _ = demo_scenes
     manifest = write_manifest(
@@ -388,6 +390,7 @@ def test_demo_model_batch_killed_and_resumed(demo_scenes, tmp_path):
 
 
 @needs_demo
+@pytest.mark.slow
 def test_demo_html_page_with_the_demo_model(tmp_path):
     page = tmp_path / "demo.html"
     result = subprocess.run(
@@ -399,3 +402,22 @@ def test_demo_html_page_with_the_demo_model(tmp_path):
     assert "http://" not in text and "https://" not in text
     state = json.loads(re.search(r'id="eagle-state">(.*?)</script>', text, re.S).group(1))
     assert "".join(state["tokens"]).strip() in result.stdout
+
+
+@pytest.mark.slow
+def test_a_local_transformers_checkpoint_end_to_end(image_file, tmp_path):
+    """--model PATH through the real loader and adapter (a tiny random LLaVA saved here)."""
+    tiny_models = pytest.importorskip("tiny_models")
+    folder = tiny_models.save("llava", tmp_path / "llava")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [*command_line(), "explain", str(image_file), "--model", folder, "--device", "cpu",
+         "--dtype", "float32", "--regions", "8", "--max-new-tokens", "4", "--out", str(out)],
+        capture_output=True, text=True, env=DEMO_ENV, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    saved = ew.Explanation.load(out / "result.npz")
+    assert len(saved.generation) == saved.n_targets >= 1
+    assert f"step {saved.n_regions}/{saved.n_regions}" in result.stderr
+    assert json.loads((out / "result.json").read_text())["order"] == saved.order
+    assert result.stdout.count("\n") == 1 and "insertion AUC" in result.stdout
