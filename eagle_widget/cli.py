@@ -49,8 +49,8 @@ def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=N
     """Run the command line; returns the exit status.
 
     `load(model, device, dtype)` returns a model (default: the demo model or
-    `eagle_widget.models.load_model`); `launch(command)` runs JupyterLab for `demo` (default:
-    subprocess.call). Both are there so that Python callers and tests can swap them.
+    `eagle_widget.models.load_model`); `launch(command, cwd=folder)` runs JupyterLab for `demo`
+    (default: subprocess.call). Both are there so that Python callers and tests can swap them.
     """
     try:
         args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -369,9 +369,14 @@ def _demo(args, load: Loader, launch) -> int:
             f"the quickstart notebook is not here ({QUICKSTART}); it ships with the source "
             f"repository. Use `{PROG} demo --html demo.html` for an offline page instead"
         )
-    command = [sys.executable, "-m", "jupyter", "lab", str(QUICKSTART)]
+    # served from the repository root (the notebook must lie under Jupyter's root folder);
+    # containers often run as root, which Jupyter refuses unless told
+    root = QUICKSTART.parents[1]
+    command = [sys.executable, "-m", "jupyter", "lab", str(QUICKSTART.relative_to(root))]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
     _say(f"opening {QUICKSTART.name} in JupyterLab (Ctrl-C to stop)")
-    return int(launch(command) or 0)
+    return int(launch(command, cwd=str(root)) or 0)
 
 
 # -- progress and messages -----------------------------------------------------------------------

@@ -273,17 +273,25 @@ def test_a_killed_batch_resumes_where_it_stopped(image_file, tmp_path):
 
 # -- demo ----------------------------------------------------------------------------------------
 def test_demo_opens_the_quickstart_notebook_in_jupyterlab(tmp_path, monkeypatch, capsys):
-    notebook = tmp_path / "01-quickstart.ipynb"
+    notebook = tmp_path / "notebooks" / "01-quickstart.ipynb"
+    notebook.parent.mkdir()
     notebook.write_text("{}")
     monkeypatch.setattr(cli, "QUICKSTART", notebook)
-    commands = []
-    code = cli.main(["demo"], launch=lambda command: commands.append(command) or 0)
+    calls = []
+    code = cli.main(["demo"], launch=lambda command, cwd: calls.append((command, cwd)) or 0)
     assert code == 0
-    assert commands == [[sys.executable, "-m", "jupyter", "lab", str(notebook)]]
+    [(command, cwd)] = calls
+    assert command[:5] == [sys.executable, "-m", "jupyter", "lab", "notebooks/01-quickstart.ipynb"]
+    assert cwd == str(tmp_path)
+    assert ("--allow-root" in command) == (os.geteuid() == 0)
     monkeypatch.setattr(cli, "QUICKSTART", tmp_path / "gone.ipynb")
-    code = cli.main(["demo"], launch=lambda command: pytest.fail("launched without a notebook"))
+    code = cli.main(["demo"], launch=lambda *a, **k: pytest.fail("launched without a notebook"))
     err = capsys.readouterr().err
     assert code == 1 and "--html" in err.splitlines()[-1]
+
+
+def test_the_quickstart_notebook_ships_with_the_repository():
+    assert cli.QUICKSTART.is_file()
 
 
 def test_demo_html_writes_an_offline_page_of_a_generated_scene(tmp_path, capsys):
