@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -49,15 +48,16 @@ def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=N
     """Run the command line; returns the exit status.
 
     `load(model, device, dtype)` returns a model (default: the demo model or
-    `eagle_widget.models.load_model`); `launch(command, cwd=folder)` runs JupyterLab for `demo`
-    (default: subprocess.call). Both are there so that Python callers and tests can swap them.
+    `eagle_widget.models.load_model`); `launch(command, cwd=folder)` runs JupyterLab for
+    `demo` (default: this process becomes JupyterLab, so that signals reach it). Python
+    callers and tests can swap both.
     """
     try:
         args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
         if args.command == "explain":
             return _explain(args, load or load_model)
         if args.command == "demo":
-            return _demo(args, load or load_model, launch or subprocess.call)
+            return _demo(args, load or load_model, launch or _exec)
         raise UsageError(f"choose a command: explain or demo (see {PROG} --help)")
     except UsageError as error:
         _say(f"{PROG}: error: {error}")
@@ -377,6 +377,15 @@ def _demo(args, load: Loader, launch) -> int:
         command.append("--allow-root")
     _say(f"opening {QUICKSTART.name} in JupyterLab (Ctrl-C to stop)")
     return int(launch(command, cwd=str(root)) or 0)
+
+
+def _exec(command: list[str], cwd: str) -> int:
+    """Become `command` (no orphaned JupyterLab if this process is stopped)."""
+    os.chdir(cwd)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)
+    return 0  # not reached
 
 
 # -- progress and messages -----------------------------------------------------------------------
