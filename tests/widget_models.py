@@ -9,6 +9,7 @@ captions it "A red square on blue." whose word probabilities rest on known block
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 from synthetic import VisibilityModel, additive, block_image
@@ -77,4 +78,22 @@ class FlakyModel:
         self.calls += 1
         if self.failing.is_set() and self.calls > self.fail_after:
             raise RuntimeError("simulated model failure (out of memory)")
+        return self.model.token_probs(images, generation, positions, token_ids)
+
+
+class Slowed:
+    """Wraps a model; every token_probs call takes at least `delay` seconds longer.
+
+    Lets a browser test watch a fast model (the demo model) stream step by step.
+    """
+
+    def __init__(self, model, delay: float):
+        self.model = model
+        self.delay = delay
+
+    def generate(self, image, prompt, max_new_tokens=64):
+        return self.model.generate(image, prompt, max_new_tokens)
+
+    def token_probs(self, images, generation, positions, token_ids=None):
+        time.sleep(self.delay)
         return self.model.token_probs(images, generation, positions, token_ids)
