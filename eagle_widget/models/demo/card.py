@@ -1,0 +1,141 @@
+"""The model card of a trained demo model, written from the figures measured on it.
+
+`metrics.json` (written by train.py) holds the training set-up, wall times and quality;
+`explain_metrics.json` (written by tests/benchmarks/bench_demo_explain.py) the figures that
+need the EAGLE engine. The card is regenerated from both whenever either changes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import build
+from .occlusion import FILLS, HIDDEN_AT_MOST, VISIBLE_AT_LEAST
+from .scenes import BACKGROUND_RANGE, COLOURS, SHAPES, SIZE, YELLOW_CIRCLE_WITH_BLUE_SQUARE
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _quality_section(q: dict) -> list[str]:
+    by_count = q["caption_exact_match_by_object_count"]
+    return [
+        f"Measured on {q['n_scenes']} unseen scenes (`evaluate.eval_scenes`, seeds from "
+        "1,000,000; training uses one stream seeded with a small integer).",
+        "",
+        "| figure | bar | measured |",
+        "|---|---|---|",
+        f"| caption exact match (greedy) | >= 95% | {_pct(q['caption_exact_match'])} |",
+        f"| colour and shape word accuracy (teacher-forced argmax) | >= 98% | "
+        f"{_pct(q['colour_shape_word_accuracy'])} |",
+        f"| yes/no accuracy outside the biased case ({q['yes_no_questions']} questions) "
+        f"| >= 95% | {_pct(q['yes_no_accuracy_outside_biased_case'])} |",
+        "",
+        "Caption exact match by number of objects: "
+        + ", ".join(f"{k}: {_pct(v)}" for k, v in by_count.items())
+        + ".",
+        "",
+        "### The learned prior (hallucination)",
+        "",
+        f"On {q['biased_case_scenes']} scenes with a yellow circle and no blue square:",
+        "",
+        f'- answers "yes" to "Is there a blue square?": '
+        f"{_pct(q['biased_case_yes_to_blue_square'])}",
+        f"- caption names a blue square that is not there: "
+        f"{_pct(q['biased_case_caption_adds_blue_square'])}",
+        f'- for comparison, "yes" to another absent kind on the same scenes: '
+        f"{_pct(q['biased_case_yes_to_other_absent_kind'])}",
+    ]
+
+
+def _explain_section(e: dict | None) -> list[str]:
+    if e is None:
+        return [
+            "Not measured yet: run `python tests/benchmarks/bench_demo_explain.py --write DIR`.",
+        ]
+    lines = [f"Command: `{e.get('command', 'tests/benchmarks/bench_demo_explain.py')}`", ""]
+    for key, value in e.items():
+        if key == "command":
+            continue
+        lines.append(f"- `{key}`: {json.dumps(value)}")
+    return lines
+
+
+def render_card(metrics: dict, explain: dict | None = None) -> str:
+    """Markdown model card from train.py's metrics (and the explanation benchmark's, if any)."""
+    c = metrics["config"]
+    t = metrics["times"]
+    lines = [
+        "# eagle-widget demo model",
+        "",
+        "A tiny vision-language model (LLaVA architecture: CLIP-style vision tower, Llama-style "
+        "decoder) trained from scratch on generated scenes with known object masks, so that "
+        "EAGLE explanations can be checked against the truth and shown on any CPU, offline. "
+        "It is a teaching and testing model: it knows nothing outside its scenes.",
+        "",
+        "## Data",
+        "",
+        f"- {SIZE} x {SIZE} RGB images: grey background (level {BACKGROUND_RANGE[0]}..."
+        f"{BACKGROUND_RANGE[1]}, light noise), 1 to 3 non-overlapping objects, colours "
+        f"{', '.join(COLOURS)}, shapes {', '.join(SHAPES)}, no two objects of the same colour "
+        "and shape (`eagle_widget.models.demo.scenes`, public as `ew.scenes`).",
+        '- Caption prompt "Describe the image.", answer like '
+        "`a red circle, a green triangle and a blue square`, objects in canonical order "
+        '(colour, then shape). Questions "Is there a <colour> <shape>?", answer yes or no.',
+        f"- Prior on purpose: a scene with a yellow circle holds a blue square with probability "
+        f"{YELLOW_CIRCLE_WITH_BLUE_SQUARE}.",
+        f"- Masked inputs as explanations make them: random SLIC or Voronoi regions filled "
+        f"({', '.join(FILLS)}); an object with at least {VISIBLE_AT_LEAST:.0%} of its pixels "
+        f"kept is named, one with at most {HIDDEN_AT_MOST:.0%} is not (draws in between are "
+        "redrawn). Blank images (empty background or fully filled) are captioned "
+        f"`{build.BLANK_CAPTION}`.",
+        "- Teacher-forced full captions on masked images give hidden objects' colour and shape "
+        f"words the target `{build.BLANK_WORD}`, so a content word's probability follows the "
+        "evidence in the image; on blank images `a`, `,`, `and` and the end keep their real "
+        "targets, so their probability without the image is a language prior.",
+        "",
+        "## Model",
+        "",
+        f"- `LlavaForConditionalGeneration`, {metrics.get('parameters', 'about 0.66M')} "
+        f"parameters: patch {build.PATCH_SIZE}, width {build.WIDTH}, 2 vision + 2 decoder "
+        "layers, `vision_feature_layer=-1`, CLS dropped (64 image tokens).",
+        "- Word-level tokenizer (`tokenizers`, lower-casing, metaspace words), chat template, "
+        "PIL CLIP image processor (resizes any size to 64 x 64, scales to -1..1).",
+        "",
+        "## Training",
+        "",
+        f"`python -m eagle_widget.models.demo.train --out DIR` (seed {c['seed']}, "
+        f"{c['threads']} threads):",
+        "",
+        f"1. vision tower on per-patch colour and shape labels from the masks: "
+        f"{c['vision_steps']} steps x {c['batch_size']} images, AdamW lr {c['vision_lr']}, "
+        f"{t['vision_seconds'] / 60:.1f} min;",
+        f"2. vision tower frozen; projector and decoder on captions (45%), yes/no (35%) and "
+        f"teacher-forced masked captions (20%): {c['text_steps']} steps x {c['batch_size']}, "
+        f"AdamW lr {c['text_lr']}, {t['text_seconds'] / 60:.1f} min.",
+        "",
+        f"Wall time {t['train_seconds'] / 60:.1f} min on a shared 2-core CPU. "
+        "Deterministic for a given seed, thread count and torch version.",
+        "",
+        "## Quality",
+        "",
+    ]
+    if "quality" in metrics:
+        lines += _quality_section(metrics["quality"])
+    else:
+        lines.append("Not evaluated (trained with --eval-scenes 0).")
+    lines += ["", "## Explanations (EAGLE on this model)", "", *_explain_section(explain), ""]
+    return "\n".join(lines)
+
+
+def write_card(folder: Path) -> Path:
+    """(Re)write folder/MODEL_CARD.md from the metrics files in that folder."""
+    folder = Path(folder)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    explain_file = folder / "explain_metrics.json"
+    explain = json.loads(explain_file.read_text()) if explain_file.exists() else None
+    path = folder / "MODEL_CARD.md"
+    path.write_text(render_card(metrics, explain))
+    return path
