@@ -21,7 +21,7 @@ def _pct(value) -> str:
 
 def _quality_section(q: dict) -> list[str]:
     by_count = q["caption_exact_match_by_object_count"]
-    return [
+    lines = [
         f"Measured on {q['n_scenes']} unseen scenes (`evaluate.eval_scenes`, seeds from "
         "1,000,000; training uses one stream seeded with a small integer).",
         "",
@@ -37,6 +37,10 @@ def _quality_section(q: dict) -> list[str]:
         + ", ".join(f"{k}: {_pct(v)}" for k, v in by_count.items())
         + ".",
         "",
+    ]
+    if "biased_case_scenes" not in q:
+        return lines
+    return lines + [
         "### The learned prior (hallucination)",
         "",
         f"On {q['biased_case_scenes']} scenes with a yellow circle and no blue square:",
@@ -47,7 +51,25 @@ def _quality_section(q: dict) -> list[str]:
         f"{_pct(q['biased_case_caption_adds_blue_square'])}",
         f'- for comparison, "yes" to another absent kind on the same scenes: '
         f"{_pct(q['biased_case_yes_to_other_absent_kind'])}",
+        f'- for comparison, "yes" to "Is there a blue square?" on the same scenes with the '
+        f"yellow circle swapped for another object: "
+        f"{_pct(q['without_yellow_circle_yes_to_blue_square'])}",
+        f'- mean P("yes") to "Is there a blue square?": '
+        f"{q['biased_case_p_yes_blue_square_mean']:.3f} with the yellow circle, "
+        f"{q['without_yellow_circle_p_yes_blue_square_mean']:.3f} without",
+        "",
+        _prior_verdict(q),
     ]
+
+
+def _prior_verdict(q: dict) -> str:
+    lift = q["biased_case_yes_to_blue_square"] - q["without_yellow_circle_yes_to_blue_square"]
+    if abs(lift) < 0.05:
+        return (
+            "On clean scenes the model sees well enough that the prior does not measurably "
+            f"change its answers (difference {100 * lift:+.1f} points)."
+        )
+    return f'The prior adds {100 * lift:+.1f} points of false "yes" on these scenes.'
 
 
 def _explain_section(e: dict | None) -> list[str]:
@@ -55,11 +77,46 @@ def _explain_section(e: dict | None) -> list[str]:
         return [
             "Not measured yet: run `python tests/benchmarks/bench_demo_explain.py --write DIR`.",
         ]
-    lines = [f"Command: `{e.get('command', 'tests/benchmarks/bench_demo_explain.py')}`", ""]
-    for key, value in e.items():
-        if key == "command":
-            continue
-        lines.append(f"- `{key}`: {json.dumps(value)}")
+    unique, shared = e["pointing_game_unique_words"], e["pointing_game_shared_words"]
+    lines = [
+        f"`{e['command']}`: word-level EAGLE ({e['search']}, {e['regions']} regions, fill "
+        f"{e['fill']}) on every colour and shape word of {e['scenes']} unseen scenes "
+        f"({e['wrong_captions_skipped']} scenes with a wrong caption skipped).",
+        "",
+        "| pointing game (top region on the named object's mask) | words | at least half "
+        "the region on the mask (bar >= 95%) | any pixel | region centre |",
+        "|---|---|---|---|---|",
+    ]
+    for name, group in (("colour or shape unique in the scene", unique), ("shared", shared)):
+        if group["n"]:
+            lines.append(
+                f"| {name} | {group['n']} | {_pct(group['majority'])} | "
+                f"{_pct(group['overlap'])} | {_pct(group['centroid'])} |"
+            )
+    lines += [
+        "",
+        "Insertion, mean over the same words: p with an all-black image (p_blank) "
+        f"{e['content_word_p_blank_mean']:.3f}; with only the object shown "
+        f"{e['content_word_p_object_alone_mean']:.3f}; on the insertion curve once 70% of the "
+        f"object is inserted {e['content_word_p_once_70pct_of_object_inserted_mean']:.3f} "
+        f"(image area inserted by then {e['area_inserted_by_then_mean']:.2f}); full image "
+        f"{e['content_word_p_full_mean']:.3f}.",
+        "",
+        f"Reliance over the generated captions of the {e['scenes']} scenes, mean "
+        "(prior = p_blank, visual = p_full - p_blank):",
+        "",
+        "| word | prior | visual |",
+        "|---|---|---|",
+    ]
+    for word, (prior, visual) in e["reliance_prior_visual_mean_by_word"].items():
+        lines.append(f"| {word} | {prior:.3f} | {visual:.3f} |")
+    times = e["sentence_level_50_regions_seconds"]
+    lines += [
+        "",
+        f"Sentence-level explanation, 50 regions, lazy: {min(times):.1f} to {max(times):.1f} s "
+        f"(bar < 10 s); word level used {e['word_level_images_scored_mean']:.0f} images on "
+        "average.",
+    ]
     return lines
 
 
@@ -98,7 +155,7 @@ def render_card(metrics: dict, explain: dict | None = None) -> str:
         "",
         "## Model",
         "",
-        f"- `LlavaForConditionalGeneration`, {metrics.get('parameters', 'about 0.66M')} "
+        f"- `LlavaForConditionalGeneration`, {metrics.get('parameters', 0):,} "
         f"parameters: patch {build.PATCH_SIZE}, width {build.WIDTH}, 2 vision + 2 decoder "
         "layers, `vision_feature_layer=-1`, CLS dropped (64 image tokens).",
         "- Word-level tokenizer (`tokenizers`, lower-casing, metaspace words), chat template, "
@@ -107,7 +164,8 @@ def render_card(metrics: dict, explain: dict | None = None) -> str:
         "## Training",
         "",
         f"`python -m eagle_widget.models.demo.train --out DIR` (seed {c['seed']}, "
-        f"{c['threads']} threads):",
+        f"{c['threads']} torch thread(s); with --workers 1 the scenes are drawn by two helper "
+        "processes):",
         "",
         f"1. vision tower on per-patch colour and shape labels from the masks: "
         f"{c['vision_steps']} steps x {c['batch_size']} images, AdamW lr {c['vision_lr']}, "

@@ -16,7 +16,6 @@ from .scenes import (
     CAPTION_PROMPT,
     Scene,
     all_pairs,
-    caption_tokens,
     make_scene,
     question,
 )
@@ -32,15 +31,20 @@ def eval_scenes(n: int, start: int = 0) -> list[Scene]:
     return [make_scene(EVAL_SEED + i) for i in range(start, start + n)]
 
 
-def biased_case_scenes(n: int) -> list[Scene]:
-    """Scenes with a yellow circle and no blue square (the case the training prior misleads)."""
+def biased_case_scenes(n: int, with_yellow_circle: bool = True) -> list[Scene]:
+    """Scenes with a yellow circle and no blue square (the case the training prior misleads).
+
+    `with_yellow_circle=False` gives the control: the same scenes with the yellow circle
+    replaced by another kind of object (never a blue square).
+    """
+    others = [p for p in all_pairs() if p not in (YELLOW_CIRCLE, BLUE_SQUARE)]
     out = []
     for i in range(n):
         rng = np.random.default_rng(BIAS_SEED + i)
-        others = [p for p in all_pairs() if p not in (YELLOW_CIRCLE, BLUE_SQUARE)]
         k = int(rng.integers(0, 3))
-        picked = [others[j] for j in rng.choice(len(others), size=k, replace=False)]
-        out.append(make_scene(rng, objects=[YELLOW_CIRCLE, *picked]))
+        picked = [others[j] for j in rng.choice(len(others), size=k + 1, replace=False)]
+        first = YELLOW_CIRCLE if with_yellow_circle else picked[k]
+        out.append(make_scene(rng, objects=[first, *picked[:k]]))
     return out
 
 
@@ -105,17 +109,28 @@ def _question_plan(scene: Scene, rng: np.random.Generator) -> list[tuple[str, st
     return [present[int(rng.integers(len(present)))], absent[int(rng.integers(len(absent)))]]
 
 
-def yes_no(model, scenes: Sequence[Scene], pairs: Sequence[tuple[str, str]]) -> list[str]:
-    """The model's greedy one-word answer to 'Is there a <pair>?' for each scene."""
+def _answer_logits(model, scenes: Sequence[Scene], pairs: Sequence[tuple[str, str]]):
     v = data.vocab()
-    names = {i: t.lstrip(build.SPACE) for t, i in v.items()}
-    logits = _forward_logits(
+    return _forward_logits(
         model,
         [s.image for s in scenes],
         [data.prompt_ids(question(*p)) for p in pairs],
         [[v[build.SPACE + "yes"]] for _ in scenes],
     )
-    return [names[int(row[0].argmax())] for row in logits]
+
+
+def yes_no(model, scenes: Sequence[Scene], pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """The model's greedy one-word answer to 'Is there a <pair>?' for each scene."""
+    names = {i: t.lstrip(build.SPACE) for t, i in data.vocab().items()}
+    return [names[int(row[0].argmax())] for row in _answer_logits(model, scenes, pairs)]
+
+
+def p_yes(model, scenes: Sequence[Scene], pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+    """P("yes") as the first answer token to 'Is there a <pair>?' for each scene."""
+    yes = data.vocab()[build.SPACE + "yes"]
+    rows = np.stack([row[0] for row in _answer_logits(model, scenes, pairs)]).astype(np.float64)
+    rows = np.exp(rows - rows.max(axis=1, keepdims=True))
+    return rows[:, yes] / rows.sum(axis=1)
 
 
 def evaluate(model, n_scenes: int = 500, n_biased: int = 200) -> dict:
@@ -173,10 +188,13 @@ def evaluate(model, n_scenes: int = 500, n_biased: int = 200) -> dict:
 def prior_effect(model, n: int = 200) -> dict:
     """How often the yellow-circle/blue-square prior wins over the image, on n scenes without one.
 
-    For comparison, the false "yes" rate for other absent kinds on the same scenes.
+    For comparison: the same question on the same scenes with the yellow circle swapped for
+    another object, and another absent kind asked on the biased scenes.
     """
     scenes = biased_case_scenes(n)
+    control_scenes = biased_case_scenes(n, with_yellow_circle=False)
     replies = yes_no(model, scenes, [BLUE_SQUARE] * n)
+    control_scene_replies = yes_no(model, control_scenes, [BLUE_SQUARE] * n)
     captions = greedy_answers(model, [s.image for s in scenes], CAPTION_PROMPT)
     rng = np.random.default_rng(BIAS_SEED)
     controls = []
@@ -193,10 +211,11 @@ def prior_effect(model, n: int = 200) -> dict:
         "biased_case_yes_to_other_absent_kind": float(
             np.mean([r == "yes" for r in control_replies])
         ),
+        "without_yellow_circle_yes_to_blue_square": float(
+            np.mean([r == "yes" for r in control_scene_replies])
+        ),
+        "biased_case_p_yes_blue_square_mean": float(p_yes(model, scenes, [BLUE_SQUARE] * n).mean()),
+        "without_yellow_circle_p_yes_blue_square_mean": float(
+            p_yes(model, control_scenes, [BLUE_SQUARE] * n).mean()
+        ),
     }
-
-
-def word_positions(scene: Scene) -> list[int]:
-    """Caption token indices of the colour and shape words."""
-    tokens, owners = caption_tokens(scene.pairs)
-    return [k for k, (w, o) in enumerate(zip(tokens, owners)) if o is not None and w != "a"]

@@ -28,10 +28,10 @@ from . import build, data
 @dataclass
 class TrainConfig:
     seed: int = 0
-    threads: int = 2
-    workers: int = 1  # 1: scenes are drawn in a helper process; 0: inline
+    threads: int = 1  # torch threads; the scene-drawing processes use the other core
+    workers: int = 1  # 1: scenes are drawn in helper processes (one per stream); 0: inline
     vision_steps: int = 2500
-    text_steps: int = 6000
+    text_steps: int = 5000
     batch_size: int = 64
     vision_lr: float = 2e-3
     text_lr: float = 2e-3
@@ -83,6 +83,11 @@ def _make_batch(kind: str, rng: np.random.Generator, size: int) -> tuple[np.ndar
     return text_arrays([data.text_example(rng) for _ in range(size)])
 
 
+# Scenes come from this many independent seeded streams, batch i from stream i % STREAMS,
+# so that as many helper processes can draw them in parallel; the data are the same inline.
+STREAMS = 2
+
+
 def _produce(kind: str, seed: list[int], steps: int, size: int, queue) -> None:
     rng = np.random.default_rng(seed)
     for _ in range(steps):
@@ -90,27 +95,35 @@ def _produce(kind: str, seed: list[int], steps: int, size: int, queue) -> None:
 
 
 def batches(kind: str, seed: list[int], steps: int, size: int, background: bool = True):
-    """`steps` batches from one seeded stream; made in a helper process when `background`.
+    """`steps` batches, batch i drawn from the seeded stream [*seed, i % STREAMS].
 
-    One producer makes the batches in order, so the stream is the same either way.
+    With `background`, one helper process per stream makes its batches in order, so the
+    batches are the same either way.
     """
+    seeds = [[*seed, k] for k in range(STREAMS)]
+    counts = [len(range(k, steps, STREAMS)) for k in range(STREAMS)]
     if not background:
-        rng = np.random.default_rng(seed)
-        for _ in range(steps):
-            yield _make_batch(kind, rng, size)
+        rngs = [np.random.default_rng(s) for s in seeds]
+        for i in range(steps):
+            yield _make_batch(kind, rngs[i % STREAMS], size)
         return
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    queue = context.Queue(maxsize=8)
-    worker = context.Process(target=_produce, args=(kind, seed, steps, size, queue), daemon=True)
-    worker.start()
+    queues = [context.Queue(maxsize=4) for _ in range(STREAMS)]
+    workers = [
+        context.Process(target=_produce, args=(kind, s, n, size, q), daemon=True)
+        for s, n, q in zip(seeds, counts, queues)
+    ]
+    for worker in workers:
+        worker.start()
     try:
-        for _ in range(steps):
-            yield queue.get(timeout=600)
+        for i in range(steps):
+            yield queues[i % STREAMS].get(timeout=600)
     finally:
-        worker.terminate()
-        worker.join()
+        for worker in workers:
+            worker.terminate()
+            worker.join()
 
 
 def text_loss(model, batch):
@@ -232,7 +245,11 @@ def main(argv: list[str] | None = None) -> None:
     model, times = train(config)
     times["train_seconds"] = time.perf_counter() - started
     save(model, args.out)
-    metrics = {"config": asdict(config), "times": times}
+    metrics = {
+        "config": asdict(config),
+        "times": times,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
     if config.eval_scenes > 0:
         from .evaluate import evaluate
 

@@ -1,0 +1,177 @@
+"""The shipped demo model: a normal transformers checkpoint that sees its scenes.
+
+The quality bars are checked on 200 unseen scenes (the model card reports 500, from
+tests/benchmarks/bench_demo_model.py).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from eagle_widget.models.demo import WEIGHTS_DIR, build, data
+from eagle_widget.models.demo.evaluate import EVAL_SEED, evaluate, greedy_answers
+from eagle_widget.models.demo.scenes import CAPTION_PROMPT, make_scene, question
+
+
+@pytest.fixture(scope="module")
+def hf(monkeypatch_module):
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    model = AutoModelForImageTextToText.from_pretrained(WEIGHTS_DIR)
+    processor = AutoProcessor.from_pretrained(WEIGHTS_DIR)
+    return model.eval(), processor
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    yield mp
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def demo(monkeypatch_module):
+    import eagle_widget as ew
+
+    return ew.load_demo_model()
+
+
+def _messages(prompt: str) -> list[dict]:
+    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+
+
+def test_weights_are_safetensors_under_10_mb():
+    weights = WEIGHTS_DIR / "model.safetensors"
+    assert weights.is_file()
+    assert weights.stat().st_size < 10 * 2**20
+    for name in ("config.json", "tokenizer.json", "processor_config.json", "chat_template.jinja"):
+        assert (WEIGHTS_DIR / name).is_file(), name
+
+
+def test_processor_expands_the_image_into_one_token_per_patch_like_the_training_data(hf):
+    model, processor = hf
+    scene = make_scene(EVAL_SEED)
+    for prompt in (CAPTION_PROMPT, question("red", "circle")):
+        text = processor.apply_chat_template(_messages(prompt), add_generation_prompt=True)
+        inputs = processor(images=[scene.image], text=[text], return_tensors="pt")
+        ids = inputs["input_ids"][0].tolist()
+        n_image = ids.count(model.config.image_token_id)
+        n_patches = (64 // model.config.vision_config.patch_size) ** 2
+        assert n_image == n_patches == 64
+        # the model turns the image into exactly as many features as there are image tokens
+        features = model.get_image_features(pixel_values=inputs["pixel_values"]).pooler_output
+        assert features[0].shape[0] == n_image
+        # training and evaluation encode inputs the same way
+        assert ids == list(data.prompt_ids(prompt))
+        expected = data.pixel_values(scene.image[None])
+        assert np.abs(inputs["pixel_values"].numpy() - expected).max() < 1e-5
+
+
+def test_processor_resizes_other_image_sizes_to_64():
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(WEIGHTS_DIR)
+    big = np.repeat(np.repeat(make_scene(EVAL_SEED).image, 2, axis=0), 2, axis=1)
+    out = processor.image_processor(images=[big], return_tensors="np")["pixel_values"]
+    assert out.shape == (1, 3, 64, 64)
+
+
+def test_transformers_generate_captions_scenes_correctly(hf):
+    model, processor = hf
+    scenes = [make_scene(EVAL_SEED + 10_000 + i) for i in range(8)]
+    text = processor.apply_chat_template(_messages(CAPTION_PROMPT), add_generation_prompt=True)
+    right = 0
+    for scene in scenes:
+        inputs = processor(images=[scene.image], text=[text], return_tensors="pt")
+        out = model.generate(**inputs, max_new_tokens=16, do_sample=False)
+        answer = processor.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        right += answer.strip() == scene.caption
+    assert right >= 7
+
+
+def test_adapter_generation_matches_the_caption_and_the_fast_evaluation_path(demo, hf):
+    model, _ = hf
+    scenes = [make_scene(EVAL_SEED + 20_000 + i) for i in range(6)]
+    fast = greedy_answers(model, [s.image for s in scenes], CAPTION_PROMPT)
+    for scene, quick in zip(scenes, fast):
+        generation = demo.generate(scene.image, CAPTION_PROMPT)
+        assert generation.text == quick
+        assert [t.strip() for t in generation.tokens] == generation.text.replace(",", " ,").split()
+    assert sum(f == s.caption for f, s in zip(fast, scenes)) >= 5
+
+
+def test_quality_bars_on_200_unseen_scenes(hf):
+    model, _ = hf
+    result = evaluate(model, n_scenes=200, n_biased=0)
+    assert result["caption_exact_match"] >= 0.95, result["caption_errors"]
+    assert result["colour_shape_word_accuracy"] >= 0.98
+    assert result["yes_no_accuracy_outside_biased_case"] >= 0.95
+
+
+def _gt_caption_generation(demo, scene):
+    from eagle_widget.engine.types import Generation
+
+    ids = data.word_ids(scene.tokens)
+    tokens = [demo.tokenizer.decode([i]) for i in ids]
+    tokens = [t if t == "," or k == 0 else " " + t for k, t in enumerate(tokens)]
+    return Generation(CAPTION_PROMPT, ids, tokens, "".join(tokens), (64, 64))
+
+
+def test_content_words_need_the_object_and_function_words_rest_on_the_prior(demo):
+    """Black image: colour/shape words improbable, "a" probable; the object alone restores them."""
+    content_blank, article_blank, content_alone = [], [], []
+    for i in range(12):
+        scene = make_scene(EVAL_SEED + 30_000 + i, n_objects=2)
+        generation = _gt_caption_generation(demo, scene)
+        black = np.zeros_like(scene.image)
+        images = [black]
+        for obj in scene.objects:  # keep one object, fill the rest black
+            images.append(np.where(obj.mask[..., None], scene.image, 0).astype(np.uint8))
+        probs = demo.token_probs(images, generation, range(len(generation)))
+        for k, (word, owner) in enumerate(zip(scene.tokens, scene.token_objects)):
+            if word == "a":
+                article_blank.append(probs[0, k])
+            elif owner is not None:
+                content_blank.append(probs[0, k])
+                content_alone.append(probs[1 + owner, k])
+    assert np.mean(content_blank) < 0.1
+    assert np.mean(article_blank) > 0.8
+    assert np.mean(content_alone) > 0.8
+
+
+def test_teacher_forced_batch_of_32_masked_images_is_fast(demo):
+    scene = make_scene(EVAL_SEED + 40_000, n_objects=3)
+    generation = demo.generate(scene.image, CAPTION_PROMPT)
+    rng = np.random.default_rng(0)
+    images = [
+        np.where(rng.random((64, 64, 1)) < 0.5, scene.image, 0).astype(np.uint8) for _ in range(32)
+    ]
+    positions = list(range(len(generation)))
+    demo.token_probs(images, generation, positions)  # warm-up
+    best = min(_timed(lambda: demo.token_probs(images, generation, positions)) for _ in range(3))
+    assert best < 0.5
+
+
+def test_load_demo_model_is_fast(monkeypatch_module):
+    import eagle_widget.models as models
+
+    models.load_demo_model()  # warm imports
+    assert _timed(models.load_demo_model) < 2.0
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def test_tokenizer_round_trips_captions_and_questions():
+    tokenizer = build.build_tokenizer()
+    caption = "a red circle, a green triangle and a blue square"
+    ids = tokenizer.encode(caption, add_special_tokens=False)
+    assert len(ids) == 11 and tokenizer.decode(ids) == caption
+    assert tokenizer.decode(tokenizer.encode("Is there a red circle?")) == "is there a red circle?"
