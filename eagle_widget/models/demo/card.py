@@ -95,6 +95,10 @@ def _explain_section(e: dict | None) -> list[str]:
             )
     lines += [
         "",
+        "A shared word (two red objects, two circles) counts as a hit only on the object it "
+        "names, though the other object is evidence for the same word: a lower rate is "
+        "expected there.",
+        "",
         "Insertion, mean over the same words: p with an all-black image (p_blank) "
         f"{e['content_word_p_blank_mean']:.3f}; with only the object shown "
         f"{e['content_word_p_object_alone_mean']:.3f}; on the insertion curve once 70% of the "
