@@ -179,7 +179,13 @@ def render_card(metrics: dict, explain: dict | None = None) -> str:
         f"AdamW lr {c['text_lr']}, {t['text_seconds'] / 60:.1f} min.",
         "",
         f"Wall time {t['train_seconds'] / 60:.1f} min on a shared 2-core CPU. "
-        "Deterministic for a given seed, thread count and torch version.",
+        "Deterministic for a given seed, thread count and torch version"
+        + (
+            f" (model.safetensors sha256 `{metrics['weights_sha256']}`"
+            + ("; a second run gave the identical file)." if metrics.get("reproduced") else ").")
+            if "weights_sha256" in metrics
+            else "."
+        ),
         "",
         "## Quality",
         "",

@@ -14,6 +14,7 @@ Then the folder gets the weights, tokenizer, processor, an evaluation on unseen 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import time
@@ -255,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
 
         metrics["quality"] = evaluate(model, n_scenes=config.eval_scenes)
         print(json.dumps(metrics["quality"], indent=1))
+    weights = (args.out / "model.safetensors").read_bytes()
+    metrics["weights_sha256"] = hashlib.sha256(weights).hexdigest()
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     from .card import write_card
 
