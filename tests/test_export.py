@@ -20,16 +20,6 @@ from eagle_widget.export import explanation_to_html, widget_to_html
 
 CELL = 16
 IMAGE = scene(cell=CELL)
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -135,17 +125,6 @@ def test_live_widget_export_carries_every_tokens_reliance(word, tmp_path):
 
 
 # -- in a real browser, from file://, with the network off ----------------------------------------
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (Debian package chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 CANVAS = (
     "const c = document.querySelector('[data-role=mask-canvas]'); "
     "const px = (x, y) => Array.from(c.getContext('2d').getImageData(x, y, 1, 1).data)"

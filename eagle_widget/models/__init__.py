@@ -20,9 +20,19 @@ def load_model(id_or_path: str, device=None, dtype=None, **kwargs) -> HFModel:
 
 def load_demo_model(device=None, dtype=None, **kwargs) -> HFModel:
     """The embedded tiny demo VLM (offline; CPU by default)."""
+    from transformers.utils import logging
+
     from .demo import WEIGHTS_DIR
 
-    return load_model(str(WEIGHTS_DIR), device=device or "cpu", dtype=dtype, **kwargs)
+    # 63 tensors load in milliseconds; transformers' progress bar would only add a widget
+    # (a tqdm bar) to the notebook's output.
+    shown = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        return load_model(str(WEIGHTS_DIR), device=device or "cpu", dtype=dtype, **kwargs)
+    finally:
+        if shown:
+            logging.enable_progress_bar()
 
 
 def __getattr__(name: str):
