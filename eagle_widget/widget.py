@@ -23,7 +23,9 @@ import numpy as np
 import traitlets
 
 from .engine import DEFAULT_PROMPT, Cancelled, Explainer, Explanation, Generation, Step
+from .engine.hallucination import Mitigation, correct_token_id, mitigate
 from .engine.images import to_rgb_array
+from .engine.masking import fill_image
 from .runner import Job, Runner
 
 STATIC = Path(__file__).parent / "static"
@@ -133,10 +135,15 @@ def result_state(explanation: Explanation, run_id: int, records: bytes | None = 
     }
 
 
-def _run_info(run_id, generation, positions, n_regions, search, lambda1, lambda2, p_full, p_blank):
+def _run_info(
+    run_id, generation, positions, n_regions, search, lambda1, lambda2, p_full, p_blank, mode=None
+):
+    """The `run` trait; mode "sentence" | "word", or "diagnose" for a counterfactual run."""
+    if mode is None:
+        mode = "sentence" if len(positions) == len(generation) else "word"
     return {
         "id": run_id,
-        "mode": "sentence" if len(positions) == len(generation) else "word",
+        "mode": mode,
         "search": search,
         "targets": [int(p) for p in positions],
         "total_steps": int(n_regions),
@@ -144,6 +151,45 @@ def _run_info(run_id, generation, positions, n_regions, search, lambda1, lambda2
         "lambda2": float(lambda2),
         "p_full": [float(p) for p in p_full],
         "p_blank": [float(p) for p in p_blank],
+    }
+
+
+def diagnosis_state(explanation: Explanation, run_id: int = 0) -> dict[str, Any]:
+    """The `diagnosis` trait of a counterfactual explanation that carries a mitigation
+    (extras["mitigation"], written by engine.hallucination.mitigate); {} without one.
+
+    areas[i] / p_correct[i]: removed area and P(correct first token) after filling the i + 1
+    regions ranked last; `cut` indexes the first cut whose regenerated answer starts with
+    the correct token (None when none did within max_area); p_start is P(correct) with
+    nothing removed.
+    """
+    m = explanation.extras.get("mitigation")
+    if not m:
+        return {}
+    areas = [float(a) for a in m["areas"]]
+    p_correct = [float(p) for p in m["p_correct"]]
+    if len(areas) != len(p_correct):
+        raise ValueError(f"mitigation has {len(areas)} areas but {len(p_correct)} probabilities")
+    removed = [int(r) for r in m["removed_regions"]]
+    corrected = bool(m["corrected"])
+    correct = m.get("correct")
+    if correct is None:  # saved before the word was recorded: the revised answer starts with it
+        correct = m["answer"].split()[0] if corrected and m["answer"].split() else ""
+    return {
+        "run": int(run_id),
+        "complete": True,
+        "correct": str(correct),
+        "correct_id": int(explanation.target_ids[0]),
+        "original": m["original"],
+        "revised": m["answer"] if corrected else None,
+        "corrected": corrected,
+        "removed_regions": removed,
+        "removed_area": float(m["removed_area"]) if corrected else None,
+        "max_area": float(m.get("max_area", areas[-1] if areas else 0.0)),
+        "areas": areas,
+        "p_correct": p_correct,
+        "p_start": float(explanation.p_full[0]),
+        "cut": len(removed) - 1 if corrected else None,
     }
 
 
@@ -181,8 +227,10 @@ def explanation_state(explanation: Explanation, run_id: int = 0) -> dict[str, An
             explanation.lambda2,
             explanation.p_full,
             explanation.p_blank,
+            mode="diagnose" if explanation.extras.get("mitigation") else None,
         ),
         "result": result_state(explanation, run_id),
+        "diagnosis": diagnosis_state(explanation, run_id),
     }
 
 
@@ -191,7 +239,9 @@ class EagleWidget(anywidget.AnyWidget):
 
     Opening the widget generates the caption; clicking a word explains it (shift-click
     adds words), "Explain sentence" explains every token, "Stop" cancels. From Python:
-    `explain(targets)`, `stop()`, `wait()`, and the last result as `explanation`.
+    `explain(targets)`, `diagnose(correct)`, `stop()`, `wait()`, and the last result as
+    `explanation` (and `mitigation` after a diagnosis). `correct="no"` diagnoses the
+    answer as soon as it is generated.
     """
 
     _esm = STATIC / "widget.js"
@@ -210,6 +260,7 @@ class EagleWidget(anywidget.AnyWidget):
     n_regions = traitlets.Int(0).tag(sync=True)
     run = traitlets.Dict({"id": -1}).tag(sync=True)
     result = traitlets.Dict().tag(sync=True)
+    diagnosis = traitlets.Dict().tag(sync=True)  # see diagnosis_state; {} when none
 
     def __init__(
         self,
@@ -217,12 +268,14 @@ class EagleWidget(anywidget.AnyWidget):
         image=None,
         prompt: str | None = DEFAULT_PROMPT,
         explainer: Explainer | None = None,
+        correct=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.error: BaseException | None = None
         self.generation: Generation | None = None
         self.explanation: Explanation | None = None
+        self.mitigation: Mitigation | None = None
         self._prior: np.ndarray | None = None
         self._visual: np.ndarray | None = None
         self._run_ids = itertools.count(1)
@@ -249,7 +302,10 @@ class EagleWidget(anywidget.AnyWidget):
         self.prompt = prompt or DEFAULT_PROMPT
         self.image_png = _png(self.image)
         self.status = "generating"
-        self._runner.submit(self._prepare_job, "generate")
+        if correct is None:
+            self._runner.submit(self._prepare_job, "generate")
+        else:
+            self.diagnose(correct)
 
     @classmethod
     def from_explanation(cls, explanation: Explanation) -> EagleWidget:
@@ -286,6 +342,38 @@ class EagleWidget(anywidget.AnyWidget):
             targets = [int(t) for t in targets]
         self._runner.submit(lambda job: self._explain_job(job, targets), "explain")
 
+    def diagnose(self, correct, max_area: float = 0.5) -> None:
+        """Start diagnosing a wrong answer in the background (method.md section 7).
+
+        Explains the correct answer's token (`correct`: a word such as "no", or a token id)
+        at the answer's first position as a counterfactual target, then fills the regions
+        ranked last for it, one more at a time up to `max_area` of the image, regenerating
+        after each until the answer starts with the correct token. The outcome lands in the
+        `diagnosis` trait and in `mitigation`. A running search is cancelled first.
+        """
+        if self.explainer is None:
+            raise ValueError(
+                "this widget shows a finished result and has no model to diagnose with"
+            )
+        if isinstance(max_area, bool) or not isinstance(max_area, (int, float, np.number)):
+            raise TypeError(f"max_area must be a number in (0, 1], got {type(max_area).__name__}")
+        if not 0 < max_area <= 1:
+            raise ValueError(f"max_area must be in (0, 1], got {max_area!r}")
+        correct_id = correct_token_id(self.explainer.model, correct)
+        if self.generation is not None:
+            self._check_wrong(correct, correct_id)
+        word = correct.strip() if isinstance(correct, str) else f"token {correct_id}"
+        self._runner.submit(
+            lambda job: self._diagnose_job(job, word, correct_id, float(max_area)), "diagnose"
+        )
+
+    def _check_wrong(self, correct, correct_id: int) -> None:
+        if self.generation.token_ids[:1] == [correct_id]:
+            raise ValueError(
+                f"the answer {self.generation.text.strip()!r} already starts with the correct "
+                f"token {correct!r}: there is no wrong answer to diagnose"
+            )
+
     def stop(self) -> None:
         """Cancel the running search (it stops at the next batch of images)."""
         self._runner.cancel()
@@ -315,6 +403,11 @@ class EagleWidget(anywidget.AnyWidget):
             targets = content.get("targets")
             try:
                 self.explain(targets)
+            except (TypeError, ValueError) as error:
+                self.send({"type": "note", "text": str(error)})
+        elif kind == "diagnose":
+            try:
+                self.diagnose(content.get("correct"), content.get("max_area", 0.5))
             except (TypeError, ValueError) as error:
                 self.send({"type": "note", "text": str(error)})
         elif kind == "stop":
@@ -391,16 +484,7 @@ class EagleWidget(anywidget.AnyWidget):
             run = self.explainer.start(self.image, targets=targets, generation=self.generation)
             job.attach(run)
             self._begin(run, run_id)
-            n_insert = n_remove = 0
-            for step in run:
-                if step.chain == "insert":
-                    rank, n_insert = n_insert, n_insert + 1
-                else:
-                    rank, n_remove = run.n_regions - 1 - n_remove, n_remove + 1
-                record = encode_step(step, rank)
-                records.append(record)
-                self.send({"type": "step", "run": run_id}, buffers=[record])
-            explanation = run.explanation()
+            explanation = self._stream(run, run_id, records)
             self.explanation = explanation
             with self.hold_sync():
                 self.result = result_state(explanation, run_id, b"".join(records))
@@ -413,11 +497,98 @@ class EagleWidget(anywidget.AnyWidget):
             self._end_partial(run_id, records, run, time.perf_counter() - began)
             self._fail(error)
 
-    def _begin(self, run, run_id: int) -> None:
+    def _stream(self, run, run_id: int, records: list[bytes]) -> Explanation:
+        """Drive `run` to its end, sending each step as it comes; keeps the records."""
+        n_insert = n_remove = 0
+        for step in run:
+            if step.chain == "insert":
+                rank, n_insert = n_insert, n_insert + 1
+            else:
+                rank, n_remove = run.n_regions - 1 - n_remove, n_remove + 1
+            record = encode_step(step, rank)
+            records.append(record)
+            self.send({"type": "step", "run": run_id}, buffers=[record])
+        return run.explanation()
+
+    def _diagnose_job(self, job: Job, correct: str, correct_id: int, max_area: float) -> None:
+        run = None
+        records: list[bytes] = []
+        run_id = next(self._run_ids)
+        began = time.perf_counter()
+        try:
+            if not self._ensure_generation(job):
+                if not job.superseded:
+                    self.status = "cancelled"
+                return
+            self.error = None
+            self._check_wrong(correct, correct_id)
+            generation = self.generation
+            run = self.explainer.start(
+                self.image, targets=[0], generation=generation, target_ids=[correct_id]
+            )
+            job.attach(run)
+            # the run's two anchors are of the correct token, not of the generated one
+            blank = fill_image(self.image, self.explainer.fill)
+            p_full, p_blank = np.asarray(
+                self.explainer.model.token_probs(
+                    [self.image, blank], generation, [0], [correct_id]
+                ),
+                dtype=float,
+            )[:, 0]
+            self._begin(
+                run,
+                run_id,
+                anchors=([p_full], [p_blank]),
+                diagnosis={
+                    "run": run_id,
+                    "complete": False,
+                    "correct": correct,
+                    "correct_id": correct_id,
+                    "original": generation.text,
+                    "max_area": max_area,
+                },
+            )
+            explanation = self._stream(run, run_id, records)
+            self.explanation = explanation
+            self.result = result_state(explanation, run_id, b"".join(records))
+            if job.cancelled:
+                raise Cancelled("diagnosis stopped before the mitigation")
+            self.mitigation = mitigate(
+                self.explainer.model,
+                self.image,
+                self.prompt,
+                explanation,
+                max_area=max_area,
+                fill=self.explainer.fill,
+                max_new_tokens=self.explainer.max_new_tokens,
+            )
+            explanation.extras["mitigation"].update(correct=correct, max_area=max_area)
+            with self.hold_sync():
+                self.diagnosis = diagnosis_state(explanation, run_id)
+                self.status = "done"
+        except Cancelled:
+            self._end_partial(run_id, records, run, time.perf_counter() - began)
+            self._drop_diagnosis(run_id)
+            if not job.superseded:
+                self.status = "cancelled"
+        except Exception as error:  # shown in the widget, kept on .error
+            self._end_partial(run_id, records, run, time.perf_counter() - began)
+            self._drop_diagnosis(run_id)
+            self._fail(error)
+
+    def _drop_diagnosis(self, run_id: int) -> None:
+        if self.diagnosis.get("run") == run_id:
+            self.diagnosis = {}
+
+    def _begin(self, run, run_id: int, anchors=None, diagnosis: dict | None = None) -> None:
         positions = list(run.positions)
-        p_blank = self._prior[positions]
-        p_full = p_blank + self._visual[positions]
+        if anchors is None:
+            p_blank = self._prior[positions]
+            p_full = p_blank + self._visual[positions]
+        else:
+            p_full, p_blank = anchors
         with self.hold_sync():
+            self.diagnosis = diagnosis or {}
             self.labels = _labels_bytes(run.labels)
             self.labels_shape = [int(s) for s in run.labels.shape]
             self.n_regions = int(run.n_regions)
@@ -433,12 +604,16 @@ class EagleWidget(anywidget.AnyWidget):
                 self.explainer.lambda2,
                 p_full,
                 p_blank,
+                mode="diagnose" if diagnosis else None,
             )
             self.status = "explaining"
 
     def _end_partial(self, run_id: int, records: list[bytes], run, seconds: float) -> None:
-        """Keep the steps a stopped or failed run made, so the view still shows them."""
+        """Keep the steps a stopped or failed run made, so the view still shows them (a run
+        whose search finished keeps its complete result)."""
         if run is None or self.run.get("id") != run_id:
+            return
+        if self.result.get("run") == run_id and self.result.get("complete"):
             return
         self.result = {
             "run": run_id,

@@ -97,3 +97,44 @@ class Slowed:
     def token_probs(self, images, generation, positions, token_ids=None):
         time.sleep(self.delay)
         return self.model.token_probs(images, generation, positions, token_ids)
+
+
+YES, NO = 1, 2
+DRIVER = 6  # the block whose sight makes YesNoModel say "yes" although the object is absent
+
+
+class YesNoModel:
+    """Answers a presence question "yes" or "no" (one token); the sight of block DRIVER (a
+    co-occurring object) pushes it to a wrong "yes": P(yes) = 0.25 + 0.6 * shown share of
+    DRIVER. The answer is the likelier of the two; `encode` maps the words to their ids."""
+
+    def __init__(self, rows: int = 4, cols: int = 4, cell: int = 8, delay: float = 0.0):
+        self.blocks = blocks(rows, cols, cell)
+        self.delay = delay
+        self.generated = 0
+
+    def p_yes(self, image) -> float:
+        shown = np.asarray(image).any(axis=2)
+        return 0.25 + 0.6 * float(shown[self.blocks == DRIVER].mean())
+
+    def encode(self, text: str) -> list[int]:
+        return {"yes": [YES], "no": [NO]}.get(text.strip().lower(), [])
+
+    def generate(self, image, prompt, max_new_tokens=64):
+        from eagle_widget.engine import Generation
+
+        self.generated += 1
+        word = "yes" if self.p_yes(image) > 0.5 else "no"
+        ids = [YES if word == "yes" else NO]
+        return Generation(prompt, ids, [word], word, np.asarray(image).shape[:2])
+
+    def token_probs(self, images, generation, positions, token_ids=None):
+        if self.delay:
+            time.sleep(self.delay)
+        ids = token_ids or [generation.token_ids[p] for p in positions]
+        p = np.array([self.p_yes(im) for im in images])
+        return np.stack([p if i == YES else 1 - p for i in ids], axis=1)
+
+
+def yes_no_scene(rows: int = 4, cols: int = 4, cell: int = 8, seed: int = 3) -> np.ndarray:
+    return block_image(rows, cols, cell=cell, seed=seed)

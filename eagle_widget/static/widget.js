@@ -211,36 +211,6 @@ var RELIANCE_COLORS = Object.freeze({
   visual: divergingColor(0.8)
 });
 
-// src/dom.js
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === void 0 || value === null || value === false) continue;
-    if (key === "dataset") Object.assign(el.dataset, value);
-    else if (key === "style") Object.assign(el.style, value);
-    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else if (key === "class") el.className = value;
-    else el.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === void 0 || child === false) continue;
-    el.append(typeof child === "string" ? document.createTextNode(child) : child);
-  }
-  return el;
-}
-function cssVar(el, name, fallback) {
-  const value = getComputedStyle(el).getPropertyValue(name).trim();
-  return value || fallback;
-}
-function download(blob, filename) {
-  const url = URL.createObjectURL(blob);
-  const a = h("a", { href: url, download: filename, style: { display: "none" } });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1e4);
-}
-
 // src/state.js
 function emptyState() {
   return startRun({ id: -1, targets: [] }, 0);
@@ -450,6 +420,123 @@ function estimateRemaining(elapsedSeconds, done, total) {
   if (!(done > 0) || !(elapsedSeconds >= 0) || done >= total) return done >= total ? 0 : null;
   return elapsedSeconds / done * (total - done);
 }
+function rankValues(state, cols = null) {
+  const N = state.nRegions;
+  const values = new Float64Array(N).fill(Number.NaN);
+  if (!state.complete || N === 0) return values;
+  const { ins, del, lambda1, lambda2 } = state;
+  const cumulative = new Float64Array(N);
+  let sum = 0;
+  for (let k = 0; k < N; k++) {
+    const gain = lambda1 * (mean(ins[k + 1], cols) - mean(ins[k], cols)) + lambda2 * (mean(del[k], cols) - mean(del[k + 1], cols));
+    sum += Math.abs(gain);
+    cumulative[k] = sum;
+  }
+  const span = cumulative[N - 1] - cumulative[0];
+  for (let k = 0; k < N; k++) {
+    const region = state.order[k];
+    if (region < 0) continue;
+    values[region] = span > 0 ? (cumulative[N - 1] - cumulative[k]) / span : N > 1 ? 1 - k / (N - 1) : 1;
+  }
+  return values;
+}
+
+// src/diagnosis.js
+function readDiagnosis(raw) {
+  if (!raw || raw.correct === void 0) return null;
+  const base = {
+    run: raw.run ?? null,
+    complete: Boolean(raw.complete),
+    correct: String(raw.correct),
+    original: raw.original ?? "",
+    maxArea: raw.max_area ?? null
+  };
+  if (!base.complete) return { ...base, revised: null, corrected: false, removedRegions: [], removedArea: null, points: [], cut: null };
+  const areas = raw.areas ?? [];
+  const probs = raw.p_correct ?? [];
+  if (areas.length !== probs.length) {
+    throw new RangeError(`diagnosis has ${areas.length} areas but ${probs.length} probabilities`);
+  }
+  const points = [{ area: 0, p: raw.p_start ?? Number.NaN }, ...areas.map((area, i) => ({ area, p: probs[i] }))];
+  const cutIndex = raw.cut ?? null;
+  if (cutIndex !== null && !(Number.isInteger(cutIndex) && cutIndex >= 0 && cutIndex < areas.length)) {
+    throw new RangeError(`diagnosis cut ${cutIndex} is outside 0..${areas.length - 1}`);
+  }
+  return {
+    ...base,
+    revised: raw.revised ?? null,
+    corrected: Boolean(raw.corrected),
+    removedRegions: Array.from(raw.removed_regions ?? []),
+    removedArea: raw.removed_area ?? null,
+    points,
+    cut: cutIndex === null ? null : { index: cutIndex, ...points[cutIndex + 1] }
+  };
+}
+function hallucinationValues(state, cols = null) {
+  return rankValues(state, cols).map((v) => Number.isNaN(v) ? Number.NaN : 1 - v);
+}
+function regionFlags(nRegions, regions) {
+  const flags = new Uint8Array(nRegions);
+  for (const r of regions) {
+    if (!(Number.isInteger(r) && r >= 0 && r < nRegions)) {
+      throw new RangeError(`region ${r} is outside 0..${nRegions - 1}`);
+    }
+    flags[r] = 1;
+  }
+  return flags;
+}
+
+// src/dom.js
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === void 0 || value === null || value === false) continue;
+    if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key === "style") Object.assign(el.style, value);
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === void 0 || child === false) continue;
+    el.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return el;
+}
+function cssVar(el, name, fallback) {
+  const value = getComputedStyle(el).getPropertyValue(name).trim();
+  return value || fallback;
+}
+function download(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = h("a", { href: url, download: filename, style: { display: "none" } });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1e4);
+}
+var svgNamespace = null;
+function svgNs() {
+  if (svgNamespace === null) {
+    const probe = document.createElement("div");
+    probe.innerHTML = "<svg></svg>";
+    svgNamespace = probe.firstChild.namespaceURI;
+  }
+  return svgNamespace;
+}
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(svgNs(), tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === void 0 || value === null || value === false) continue;
+    if (key === "dataset") Object.assign(el.dataset, value);
+    else el.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === void 0 || child === false) continue;
+    el.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return el;
+}
 
 // src/format.js
 function displayToken(text) {
@@ -478,17 +565,20 @@ var STATUS_WORDS = {
   [STATUS.ERROR]: "error",
   [STATUS.CANCELLED]: "stopped"
 };
-function statusParts(status, state, elapsedSeconds) {
+function statusParts(status, state, elapsedSeconds, diagnosis = null) {
   const parts = [STATUS_WORDS[status] ?? status];
   if (state.runId < 0 || status === STATUS.GENERATING) return parts;
   const targets = state.nTargets === 1 ? "1 token" : `${state.nTargets} tokens`;
-  parts.push(`${state.mode || "word"} level (${targets})`);
+  if (state.mode === "diagnose") parts.push(`diagnosis of “${diagnosis?.correct ?? "the correct answer"}”`);
+  else parts.push(`${state.mode || "word"} level (${targets})`);
   if (state.search) parts.push(`${state.search} search`);
   parts.push(`step ${Math.min(state.stepsDone, state.totalSteps)}/${state.totalSteps}`);
   parts.push(`${state.imagesScored} images`);
   const elapsed = state.seconds ?? elapsedSeconds;
   if (Number.isFinite(elapsed)) parts.push(formatSeconds(elapsed));
-  if (status === STATUS.EXPLAINING) {
+  if (status === STATUS.EXPLAINING && state.complete && diagnosis && !diagnosis.complete) {
+    parts.push("removing the regions ranked last and regenerating the answer");
+  } else if (status === STATUS.EXPLAINING) {
     const left = estimateRemaining(elapsed, state.stepsDone, state.totalSteps);
     parts.push(left === null ? "estimating time left" : `~${formatSeconds(left)} left`);
   }
@@ -518,7 +608,8 @@ function readThemeColors(root) {
     delete: get("--ew-delete", "#cc79a7"),
     font: get("--ew-font", "system-ui, sans-serif"),
     boundary: toRgba(get("--ew-boundary", "rgba(255,255,255,0.7)")),
-    highlight: toRgba(get("--ew-highlight", "#ff2d55"))
+    highlight: toRgba(get("--ew-highlight", "#ff2d55")),
+    outline: toRgba(get("--ew-outline", "#00e5ff"))
   };
 }
 
@@ -615,16 +706,16 @@ function relianceBar(reliance, index) {
   const visual = Math.max(-prior, Math.min(1 - prior, reliance.visual[index]));
   bar.dataset.prior = prior.toFixed(4);
   bar.dataset.visual = visual.toFixed(4);
-  const pct = (x) => `${(100 * x).toFixed(1)}%`;
+  const pct2 = (x) => `${(100 * x).toFixed(1)}%`;
   if (visual >= 0) {
     bar.append(
-      h("span", { class: "ew-bar-prior", style: { left: "0", width: pct(prior) } }),
-      h("span", { class: "ew-bar-visual", style: { left: pct(prior), width: pct(visual) } })
+      h("span", { class: "ew-bar-prior", style: { left: "0", width: pct2(prior) } }),
+      h("span", { class: "ew-bar-visual", style: { left: pct2(prior), width: pct2(visual) } })
     );
   } else {
     bar.append(
-      h("span", { class: "ew-bar-prior", style: { left: "0", width: pct(prior + visual) } }),
-      h("span", { class: "ew-bar-lost", style: { left: pct(prior + visual), width: pct(-visual) } })
+      h("span", { class: "ew-bar-prior", style: { left: "0", width: pct2(prior + visual) } }),
+      h("span", { class: "ew-bar-lost", style: { left: pct2(prior + visual), width: pct2(-visual) } })
     );
   }
   return bar;
@@ -755,15 +846,115 @@ function dots(ctx, points, X, Y, color) {
   }
 }
 
+// src/views/diagnosis.js
+var MARGIN2 = { left: 30, right: 10, top: 8, bottom: 22 };
+function createDiagnosis() {
+  const title = h("div", { class: "ew-panel-title" });
+  const original = h("span", { class: "ew-answer-text", dataset: { role: "original-answer" } });
+  const revised = h("span", { class: "ew-answer-text", dataset: { role: "revised-answer" } });
+  const plot = h("div", { class: "ew-dx-plot" });
+  const text = h("div", { class: "ew-dx-text", dataset: { role: "diagnosis-text" } });
+  const el = h(
+    "div",
+    { class: "ew-diagnosis", dataset: { role: "diagnosis" }, hidden: true },
+    title,
+    h(
+      "div",
+      { class: "ew-answers" },
+      h("div", { class: "ew-answer is-original" }, h("span", { class: "ew-answer-label" }, "original answer"), original),
+      h("div", { class: "ew-answer is-revised" }, h("span", { class: "ew-answer-label" }, "revised answer"), revised)
+    ),
+    plot,
+    text
+  );
+  let lastKey = null;
+  function update({ diagnosis, width }) {
+    const key = [diagnosis, width];
+    if (lastKey && key.every((v, i) => v === lastKey[i])) return;
+    lastKey = key;
+    el.hidden = !diagnosis;
+    if (!diagnosis) return;
+    const d = diagnosis;
+    const word = `“${d.correct}”`;
+    title.textContent = `Diagnosis: the correct answer is ${word}`;
+    original.textContent = d.original.trim() || "–";
+    el.dataset.complete = String(d.complete);
+    el.dataset.corrected = String(d.corrected);
+    if (!d.complete) {
+      revised.textContent = "…";
+      plot.replaceChildren();
+      text.textContent = `Explaining ${word} as a counterfactual target, then removing the regions ranked last for it and regenerating…`;
+      return;
+    }
+    revised.textContent = d.corrected ? d.revised.trim() || "–" : "not corrected";
+    plot.replaceChildren(curve(d, width));
+    const n = d.removedRegions.length;
+    text.textContent = d.corrected ? `Removing ${pct(d.removedArea)} of the image (${n} region${n === 1 ? "" : "s"} ranked last for ${word}, outlined on the map) turns the answer into ${word}: P = ${formatProb(d.cut.p)}.` : `Removing up to ${pct(d.maxArea ?? d.points.at(-1).area)} of the image (the regions ranked last for ${word}) did not turn the answer into ${word}.`;
+  }
+  return { el, update };
+}
+function pct(x) {
+  return Number.isFinite(x) ? `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%` : "–";
+}
+function curve(d, width) {
+  const W = Math.max(200, Math.round(width || 320));
+  const H = Math.round(Math.min(170, W * 0.5));
+  const plotW = W - MARGIN2.left - MARGIN2.right;
+  const plotH = H - MARGIN2.top - MARGIN2.bottom;
+  const xMax = Math.max(d.maxArea ?? 0, ...d.points.map((p) => p.area)) || 1;
+  const X = (a) => MARGIN2.left + a / xMax * plotW;
+  const Y = (p) => MARGIN2.top + (1 - p) * plotH;
+  const known = d.points.filter((p) => Number.isFinite(p.p));
+  const children = [];
+  for (const p of [0, 0.5, 1]) {
+    children.push(
+      svg("line", { class: "ew-dx-grid", x1: X(0), x2: X(xMax), y1: Y(p), y2: Y(p) }),
+      svg("text", { class: "ew-dx-tick", x: MARGIN2.left - 4, y: Y(p), "text-anchor": "end", "dominant-baseline": "middle" }, p.toFixed(1))
+    );
+  }
+  for (const a of [0, xMax / 2, xMax]) {
+    const anchor = a === 0 ? "start" : a === xMax ? "end" : "middle";
+    children.push(svg("text", { class: "ew-dx-tick", x: X(a), y: H - 6, "text-anchor": anchor }, `${Math.round(100 * a)}%`));
+  }
+  children.push(
+    svg("polyline", {
+      class: "ew-dx-line",
+      points: known.map((p) => `${X(p.area).toFixed(1)},${Y(p.p).toFixed(1)}`).join(" "),
+      dataset: { role: "diagnosis-line" }
+    })
+  );
+  for (const p of known) children.push(svg("circle", { class: "ew-dx-dot", cx: X(p.area), cy: Y(p.p), r: 2 }));
+  if (d.cut) {
+    children.push(
+      svg("line", { class: "ew-dx-cut", x1: X(d.cut.area), x2: X(d.cut.area), y1: Y(0), y2: Y(1) }),
+      svg("circle", { class: "ew-dx-cut-point", cx: X(d.cut.area), cy: Y(d.cut.p), r: 4.5, dataset: { role: "diagnosis-cut" } })
+    );
+  }
+  return svg(
+    "svg",
+    {
+      class: "ew-dx-curve",
+      width: W,
+      height: H,
+      viewBox: `0 0 ${W} ${H}`,
+      role: "img",
+      "aria-label": `probability of “${d.correct}” against the removed area`,
+      dataset: { role: "diagnosis-curve", points: String(known.length), cutArea: d.cut ? d.cut.area.toFixed(4) : "" }
+    },
+    svg("title", {}, `P(“${d.correct}”) against the share of the image removed (regions ranked last first)`),
+    children
+  );
+}
+
 // src/overlay.js
-var MAP_MODES = Object.freeze(["heat", "kept", "removed"]);
+var MAP_MODES = Object.freeze(["heat", "kept", "removed", "diagnose"]);
 var HIDDEN = [12, 12, 14, 235];
 var PENDING = [0, 0, 0, 0];
 function regionColors(state, mode, k, cols = null) {
   const N = state.nRegions;
   const rgba = new Uint8ClampedArray(4 * N);
-  if (mode === "heat") {
-    const values = normalizeGains(regionGains(state, cols));
+  if (mode === "heat" || mode === "diagnose") {
+    const values = mode === "heat" ? normalizeGains(regionGains(state, cols)) : hallucinationValues(state, cols);
     for (let r = 0; r < N; r++) {
       if (Number.isNaN(values[r])) {
         rgba.set(PENDING, 4 * r);
@@ -785,7 +976,7 @@ function regionColors(state, mode, k, cols = null) {
   return rgba;
 }
 function composeOverlay(labels, labelWidth, labelHeight, outWidth, outHeight, colors, options = {}) {
-  const { boundary = null, highlight = null } = options;
+  const { boundary = null, highlight = null, outline = null } = options;
   if (labels.length !== labelWidth * labelHeight) {
     throw new RangeError(
       `label map has ${labels.length} pixels, expected ${labelWidth} x ${labelHeight}`
@@ -794,6 +985,17 @@ function composeOverlay(labels, labelWidth, labelHeight, outWidth, outHeight, co
   const out = new Uint8ClampedArray(4 * outWidth * outHeight);
   const xs = new Int32Array(outWidth);
   for (let x = 0; x < outWidth; x++) xs[x] = Math.min(labelWidth - 1, Math.floor(x * labelWidth / outWidth));
+  const ys = new Int32Array(outHeight);
+  for (let y = 0; y < outHeight; y++) ys[y] = Math.min(labelHeight - 1, Math.floor(y * labelHeight / outHeight));
+  const regionAt = (x, y) => x < 0 || y < 0 || x >= outWidth || y >= outHeight ? -1 : labels[ys[y] * labelWidth + xs[x]];
+  const band = outline ? Math.max(1, outline.width ?? 2) : 0;
+  const nearOtherRegion = (x, y, region) => {
+    for (let d = 1; d <= band; d++) {
+      if (regionAt(x + d, y) !== region || regionAt(x - d, y) !== region) return true;
+      if (regionAt(x, y + d) !== region || regionAt(x, y - d) !== region) return true;
+    }
+    return false;
+  };
   const nColors = colors.length / 4;
   let previousRow = null;
   let row = new Int32Array(outWidth);
@@ -809,6 +1011,10 @@ function composeOverlay(labels, labelWidth, labelHeight, outWidth, outHeight, co
         out[o + 1] = colors[4 * region + 1];
         out[o + 2] = colors[4 * region + 2];
         out[o + 3] = colors[4 * region + 3];
+      }
+      if (outline && outline.flags[region] && nearOtherRegion(x, y, region)) {
+        out.set(outline.color, o);
+        continue;
       }
       if (!boundary && !highlight) continue;
       const right = x + 1 < outWidth ? row[x + 1] : region;
@@ -877,7 +1083,8 @@ function createMask({ onReady }) {
   function update(scene) {
     setImage(scene.image);
     const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint } = scene;
-    const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint];
+    const outlined = scene.outlined ?? null;
+    const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(",")];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
     lastKey = key;
     const [imgH, imgW] = labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
@@ -891,17 +1098,19 @@ function createMask({ onReady }) {
     ctx.clearRect(0, 0, W, H);
     const ready = labels && state.nRegions > 0 && labels.length === imgH * imgW;
     if (bitmap) {
-      if (ready && mode === "heat") ctx.drawImage(greyBase(W, H), 0, 0);
+      if (ready && (mode === "heat" || mode === "diagnose")) ctx.drawImage(greyBase(W, H), 0, 0);
       else drawScaled(ctx, bitmap, W, H);
     }
     canvas.dataset.mode = mode;
     setLegend(legend, mode, Boolean(ready), hint);
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
+    canvas.dataset.outlined = String(ready && outlined ? outlined.length : 0);
     if (!ready) return;
     const regionRgba = regionColors(state, mode, k, cols);
     const pixels = composeOverlay(labels, imgW, imgH, W, H, regionRgba, {
       boundary: boundaries ? colors.boundary : null,
-      highlight: highlight >= 0 ? { region: highlight, color: colors.highlight } : null
+      highlight: highlight >= 0 ? { region: highlight, color: colors.highlight } : null,
+      outline: outlined ? { flags: regionFlags(state.nRegions, outlined), color: colors.outline, width: 3 } : null
     });
     const layer = document.createElement("canvas");
     layer.width = W;
@@ -942,6 +1151,14 @@ function setLegend(legend, mode, ready, hint) {
       h("span", {}, "low"),
       h("span", { class: "ew-ramp", style: { background: RAMP } }),
       h("span", {}, "high gain of the region")
+    );
+  } else if (mode === "diagnose") {
+    legend.replaceChildren(
+      h("span", {}, "low"),
+      h("span", { class: "ew-ramp", style: { background: RAMP } }),
+      h("span", {}, "high: drives the wrong answer (1 − map of the correct one)"),
+      h("span", { class: "ew-outline-key" }),
+      h("span", {}, "removed")
     );
   } else {
     const what = mode === "kept" ? "only the top regions kept" : "the top regions filled";
@@ -1062,11 +1279,12 @@ function createErrorBox({ onDismiss }) {
 }
 
 // src/views/toolbar.js
-var MODE_LABELS = { heat: "Heat map", kept: "Kept", removed: "Removed" };
+var MODE_LABELS = { heat: "Heat map", kept: "Kept", removed: "Removed", diagnose: "Diagnosis" };
 var MODE_HINTS = {
   heat: "colour each region by how much it raises the target's score",
   kept: "show only the top-k regions (the insertion image)",
-  removed: "fill the top-k regions (the deletion image)"
+  removed: "fill the top-k regions (the deletion image)",
+  diagnose: "the regions that drive the wrong answer (1 − the correct answer's map); the removed ones outlined"
 };
 function createToolbar(actions) {
   const button = (role, label, title, onclick) => h("button", { type: "button", class: "ew-button", dataset: { role }, title, onclick }, label);
@@ -1097,10 +1315,13 @@ function createToolbar(actions) {
     png,
     json
   );
-  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng }) {
+  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false }) {
     explain.disabled = !canExplain;
     stop.disabled = !busy;
-    for (const b of modes) b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
+    for (const b of modes) {
+      b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
+      if (b.dataset.mode === "diagnose") b.hidden = !canDiagnose;
+    }
     boundaries.checked = boundariesOn;
     json.disabled = !canExportJson;
     png.disabled = !canExportPng;
@@ -1122,12 +1343,15 @@ var TRAITS = [
   "labels",
   "labels_shape",
   "n_regions",
-  "image_png"
+  "image_png",
+  "diagnosis"
 ];
 var now = () => globalThis.performance ? performance.now() : Date.now();
 function mount(model, el) {
   const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "" };
   let state = emptyState();
+  let diagnosis = null;
+  let diagnosisSeen = null;
   let labels = null;
   let labelShape = null;
   let runStartedAt = null;
@@ -1149,6 +1373,7 @@ function mount(model, el) {
   const mask = createMask({ onReady: () => schedule() });
   const slider = createSlider({ onInput: (k) => (ui.k = k, schedule()) });
   const curves = createCurves();
+  const diagnosisPanel = createDiagnosis();
   const reliance = createReliance();
   const caption = createCaption({
     onPick: (indices, additive) => pick(indices, additive),
@@ -1157,7 +1382,7 @@ function mount(model, el) {
   const errorBox = createErrorBox({ onDismiss: () => (ui.errorHidden = true, schedule()) });
   const prompt = h("div", { class: "ew-prompt" });
   const note = h("div", { class: "ew-note", role: "status" });
-  const side = h("div", { class: "ew-side" }, curves.el, reliance.el);
+  const side = h("div", { class: "ew-side" }, diagnosisPanel.el, curves.el, reliance.el);
   root.append(
     h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
     toolbar.el,
@@ -1197,6 +1422,14 @@ function mount(model, el) {
     rebuild();
     schedule();
   }
+  function loadDiagnosis() {
+    try {
+      diagnosis = readDiagnosis(model.get("diagnosis"));
+    } catch (error) {
+      diagnosis = null;
+      console.error("[eagle-widget] could not read the diagnosis", error);
+    }
+  }
   function onMessage(msg, buffers) {
     if (msg?.type === MSG.STEP) {
       if (msg.run !== state.runId || !buffers?.length) return;
@@ -1215,6 +1448,7 @@ function mount(model, el) {
   };
   const onLabels = () => (loadLabels(), schedule());
   const handlers = {
+    "change:diagnosis": () => (loadDiagnosis(), schedule()),
     "change:run": onRun,
     "change:result": onResult,
     "change:labels": onLabels,
@@ -1292,7 +1526,7 @@ function mount(model, el) {
     ctx.fillRect(0, 0, out.width, out.height);
     ctx.drawImage(a, pad, pad);
     ctx.drawImage(b, a.width + 2 * pad, pad, bw, bh);
-    if (ui.mode === "heat" && state.nRegions > 0) {
+    if ((ui.mode === "heat" || ui.mode === "diagnose") && state.nRegions > 0) {
       const x0 = a.width + 2 * pad;
       const y0 = pad + bh + 16;
       for (let i = 0; i < 160; i++) {
@@ -1301,7 +1535,8 @@ function mount(model, el) {
       }
       ctx.fillStyle = colors.muted;
       ctx.font = `11px ${colors.font}`;
-      ctx.fillText("low → high gain of the region", x0 + 168, y0 + 9);
+      const what = ui.mode === "diagnose" ? "drives the wrong answer" : "gain of the region";
+      ctx.fillText(`low → high ${what}`, x0 + 168, y0 + 9);
     }
     ctx.fillStyle = colors.fg;
     ctx.font = `13px ${colors.font}`;
@@ -1354,14 +1589,24 @@ function mount(model, el) {
       const word = ui.hover.map((i) => tokens[i] ?? "").join("").trim();
       hint = `“${word}” is not a target of this run: click it to explain it.`;
     }
-    status.update({ parts: statusParts(s, state, elapsed), stepsDone: state.stepsDone, totalSteps: state.runId >= 0 ? state.totalSteps : 0 });
+    const canDiagnose = Boolean(diagnosis?.complete && state.complete);
+    const diagnosisKey = canDiagnose ? `${diagnosis.run}:${diagnosis.correct}` : null;
+    if (diagnosisKey !== null && diagnosisKey !== diagnosisSeen) ui.mode = "diagnose";
+    if (diagnosisKey !== null) diagnosisSeen = diagnosisKey;
+    const mode = ui.mode === "diagnose" && !canDiagnose ? "heat" : ui.mode;
+    status.update({
+      parts: statusParts(s, state, elapsed, diagnosis),
+      stepsDone: state.stepsDone,
+      totalSteps: state.runId >= 0 ? state.totalSteps : 0
+    });
     toolbar.update({
       busy,
       canExplain: tokens.length > 0 && s !== STATUS.GENERATING,
-      mode: ui.mode,
+      mode,
       boundariesOn: ui.boundaries,
       canExportJson: state.complete,
-      canExportPng: state.runId >= 0 || model.get("image_png") !== void 0
+      canExportPng: state.runId >= 0 || model.get("image_png") !== void 0,
+      canDiagnose
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });
@@ -1370,15 +1615,17 @@ function mount(model, el) {
       state,
       labels,
       labelShape,
-      mode: ui.mode,
+      mode,
       k,
       cols,
+      outlined: mode === "diagnose" ? diagnosis.removedRegions : null,
       boundaries: ui.boundaries,
       highlight: s === STATUS.EXPLAINING ? state.lastRegion : -1,
       colors,
       hint
     });
     slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
+    diagnosisPanel.update({ diagnosis, width: sideWidth });
     curves.update({ state, cols, k, colors, width: sideWidth });
     const focus = ui.hover ?? (selection.length ? selection : null);
     reliance.update({ tokens, reliance: rel, focus });
@@ -1400,6 +1647,7 @@ function mount(model, el) {
   }) : null;
   resizeObserver?.observe(side);
   loadLabels();
+  loadDiagnosis();
   rebuild();
   if (BUSY.has(model.get("status"))) runStartedAt = now();
   render();

@@ -4,6 +4,7 @@
 // serves the traits of a finished result (e.g. an offline HTML page) can drive it.
 import { decodeLabels, decodeResult, decodeStep, toBytes } from "./codecs.js";
 import { css, sequentialColor } from "./colors.js";
+import { readDiagnosis } from "./diagnosis.js";
 import { download, h } from "./dom.js";
 import { statusParts } from "./format.js";
 import { BUSY, MSG, STATUS } from "./protocol.js";
@@ -11,6 +12,7 @@ import { applyResult, applyStep, emptyState, placedCount, setAnchors, startRun, 
 import { readThemeColors } from "./theme.js";
 import { createCaption } from "./views/caption.js";
 import { createCurves } from "./views/curves.js";
+import { createDiagnosis } from "./views/diagnosis.js";
 import { createMask } from "./views/mask.js";
 import { createReliance } from "./views/reliance.js";
 import { createSlider } from "./views/slider.js";
@@ -31,6 +33,7 @@ const TRAITS = [
   "labels_shape",
   "n_regions",
   "image_png",
+  "diagnosis",
 ];
 
 const now = () => (globalThis.performance ? performance.now() : Date.now());
@@ -39,6 +42,8 @@ const now = () => (globalThis.performance ? performance.now() : Date.now());
 export function mount(model, el) {
   const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "" };
   let state = emptyState();
+  let diagnosis = null; // readDiagnosis of the trait
+  let diagnosisSeen = null; // the finished diagnosis the map last switched to
   let labels = null;
   let labelShape = null;
   let runStartedAt = null;
@@ -61,6 +66,7 @@ export function mount(model, el) {
   const mask = createMask({ onReady: () => schedule() });
   const slider = createSlider({ onInput: (k) => ((ui.k = k), schedule()) });
   const curves = createCurves();
+  const diagnosisPanel = createDiagnosis();
   const reliance = createReliance();
   const caption = createCaption({
     onPick: (indices, additive) => pick(indices, additive),
@@ -69,7 +75,7 @@ export function mount(model, el) {
   const errorBox = createErrorBox({ onDismiss: () => ((ui.errorHidden = true), schedule()) });
   const prompt = h("div", { class: "ew-prompt" });
   const note = h("div", { class: "ew-note", role: "status" });
-  const side = h("div", { class: "ew-side" }, curves.el, reliance.el);
+  const side = h("div", { class: "ew-side" }, diagnosisPanel.el, curves.el, reliance.el);
   root.append(
     h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
     toolbar.el,
@@ -115,6 +121,15 @@ export function mount(model, el) {
     schedule();
   }
 
+  function loadDiagnosis() {
+    try {
+      diagnosis = readDiagnosis(model.get("diagnosis"));
+    } catch (error) {
+      diagnosis = null;
+      console.error("[eagle-widget] could not read the diagnosis", error);
+    }
+  }
+
   function onMessage(msg, buffers) {
     if (msg?.type === MSG.STEP) {
       if (msg.run !== state.runId || !buffers?.length) return;
@@ -134,6 +149,7 @@ export function mount(model, el) {
   };
   const onLabels = () => (loadLabels(), schedule());
   const handlers = {
+    "change:diagnosis": () => (loadDiagnosis(), schedule()),
     "change:run": onRun,
     "change:result": onResult,
     "change:labels": onLabels,
@@ -220,7 +236,7 @@ export function mount(model, el) {
     ctx.fillRect(0, 0, out.width, out.height);
     ctx.drawImage(a, pad, pad);
     ctx.drawImage(b, a.width + 2 * pad, pad, bw, bh);
-    if (ui.mode === "heat" && state.nRegions > 0) {
+    if ((ui.mode === "heat" || ui.mode === "diagnose") && state.nRegions > 0) {
       const x0 = a.width + 2 * pad;
       const y0 = pad + bh + 16;
       for (let i = 0; i < 160; i++) {
@@ -229,7 +245,8 @@ export function mount(model, el) {
       }
       ctx.fillStyle = colors.muted;
       ctx.font = `11px ${colors.font}`;
-      ctx.fillText("low → high gain of the region", x0 + 168, y0 + 9);
+      const what = ui.mode === "diagnose" ? "drives the wrong answer" : "gain of the region";
+      ctx.fillText(`low → high ${what}`, x0 + 168, y0 + 9);
     }
     ctx.fillStyle = colors.fg;
     ctx.font = `13px ${colors.font}`;
@@ -289,14 +306,27 @@ export function mount(model, el) {
       hint = `“${word}” is not a target of this run: click it to explain it.`;
     }
 
-    status.update({ parts: statusParts(s, state, elapsed), stepsDone: state.stepsDone, totalSteps: state.runId >= 0 ? state.totalSteps : 0 });
+    // a finished diagnosis shows its map once (the user may switch away); without one the
+    // diagnosis mode falls back to the heat map
+    const canDiagnose = Boolean(diagnosis?.complete && state.complete);
+    const diagnosisKey = canDiagnose ? `${diagnosis.run}:${diagnosis.correct}` : null;
+    if (diagnosisKey !== null && diagnosisKey !== diagnosisSeen) ui.mode = "diagnose";
+    if (diagnosisKey !== null) diagnosisSeen = diagnosisKey;
+    const mode = ui.mode === "diagnose" && !canDiagnose ? "heat" : ui.mode;
+
+    status.update({
+      parts: statusParts(s, state, elapsed, diagnosis),
+      stepsDone: state.stepsDone,
+      totalSteps: state.runId >= 0 ? state.totalSteps : 0,
+    });
     toolbar.update({
       busy,
       canExplain: tokens.length > 0 && s !== STATUS.GENERATING,
-      mode: ui.mode,
+      mode,
       boundariesOn: ui.boundaries,
       canExportJson: state.complete,
       canExportPng: state.runId >= 0 || model.get("image_png") !== undefined,
+      canDiagnose,
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });
@@ -305,15 +335,17 @@ export function mount(model, el) {
       state,
       labels,
       labelShape,
-      mode: ui.mode,
+      mode,
       k,
       cols,
+      outlined: mode === "diagnose" ? diagnosis.removedRegions : null,
       boundaries: ui.boundaries,
       highlight: s === STATUS.EXPLAINING ? state.lastRegion : -1,
       colors,
       hint,
     });
     slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
+    diagnosisPanel.update({ diagnosis, width: sideWidth });
     curves.update({ state, cols, k, colors, width: sideWidth });
     const focus = ui.hover ?? (selection.length ? selection : null);
     reliance.update({ tokens, reliance: rel, focus });
@@ -340,6 +372,7 @@ export function mount(model, el) {
   resizeObserver?.observe(side);
 
   loadLabels();
+  loadDiagnosis();
   rebuild();
   if (BUSY.has(model.get("status"))) runStartedAt = now();
   render();

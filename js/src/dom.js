@@ -32,3 +32,29 @@ export function download(blob, filename) {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
+
+// The SVG namespace, read from the HTML parser, so that the bundle holds no URL.
+let svgNamespace = null;
+function svgNs() {
+  if (svgNamespace === null) {
+    const probe = document.createElement("div");
+    probe.innerHTML = "<svg></svg>";
+    svgNamespace = probe.firstChild.namespaceURI;
+  }
+  return svgNamespace;
+}
+
+/** An SVG element: svg("line", {x1: 0, class: "x"}, child). Attributes are set as given. */
+export function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(svgNs(), tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "dataset") Object.assign(el.dataset, value);
+    else el.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return el;
+}

@@ -37,19 +37,24 @@ const STATUS_WORDS = {
 
 /**
  * The status line as a list of short parts: what runs, mode and search, steps done / total,
- * images scored, elapsed time and the estimate of time left while explaining.
+ * images scored, elapsed time and the estimate of time left while explaining. A diagnosis
+ * run (state.mode "diagnose") names the correct answer (`diagnosis`: readDiagnosis(...))
+ * and, once its search is done, says that the answer is being regenerated.
  */
-export function statusParts(status, state, elapsedSeconds) {
+export function statusParts(status, state, elapsedSeconds, diagnosis = null) {
   const parts = [STATUS_WORDS[status] ?? status];
   if (state.runId < 0 || status === STATUS.GENERATING) return parts;
   const targets = state.nTargets === 1 ? "1 token" : `${state.nTargets} tokens`;
-  parts.push(`${state.mode || "word"} level (${targets})`);
+  if (state.mode === "diagnose") parts.push(`diagnosis of “${diagnosis?.correct ?? "the correct answer"}”`);
+  else parts.push(`${state.mode || "word"} level (${targets})`);
   if (state.search) parts.push(`${state.search} search`);
   parts.push(`step ${Math.min(state.stepsDone, state.totalSteps)}/${state.totalSteps}`);
   parts.push(`${state.imagesScored} images`);
   const elapsed = state.seconds ?? elapsedSeconds;
   if (Number.isFinite(elapsed)) parts.push(formatSeconds(elapsed));
-  if (status === STATUS.EXPLAINING) {
+  if (status === STATUS.EXPLAINING && state.complete && diagnosis && !diagnosis.complete) {
+    parts.push("removing the regions ranked last and regenerating the answer");
+  } else if (status === STATUS.EXPLAINING) {
     const left = estimateRemaining(elapsed, state.stepsDone, state.totalSteps);
     parts.push(left === null ? "estimating time left" : `~${formatSeconds(left)} left`);
   }

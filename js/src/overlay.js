@@ -1,9 +1,10 @@
 // Pixels of the map overlay, computed from the label map and per-region colours.
 // Pure functions over typed arrays, so they run (and are tested) outside a browser.
 import { sequentialColor } from "./colors.js";
+import { hallucinationValues } from "./diagnosis.js";
 import { keptFlags, normalizeGains, regionGains } from "./state.js";
 
-export const MAP_MODES = Object.freeze(["heat", "kept", "removed"]);
+export const MAP_MODES = Object.freeze(["heat", "kept", "removed", "diagnose"]);
 
 const HIDDEN = [12, 12, 14, 235]; // a filled region in the kept / removed views
 const PENDING = [0, 0, 0, 0]; // a region the search has not placed yet: grey image shows
@@ -14,13 +15,15 @@ const PENDING = [0, 0, 0, 0]; // a region the search has not placed yet: grey im
  *   all targets), more opaque when more important; unplaced regions left clear (the view
  *   draws the image in grey under the heat map);
  * - "kept": the top-`k` regions shown, the rest filled (the insertion image);
- * - "removed": the top-`k` regions filled, the rest shown (the deletion image).
+ * - "removed": the top-`k` regions filled, the rest shown (the deletion image);
+ * - "diagnose": coloured like the heat map by 1 - rank map of the correct answer (the
+ *   regions that drive a wrong answer are hot); clear until the run is complete.
  */
 export function regionColors(state, mode, k, cols = null) {
   const N = state.nRegions;
   const rgba = new Uint8ClampedArray(4 * N);
-  if (mode === "heat") {
-    const values = normalizeGains(regionGains(state, cols));
+  if (mode === "heat" || mode === "diagnose") {
+    const values = mode === "heat" ? normalizeGains(regionGains(state, cols)) : hallucinationValues(state, cols);
     for (let r = 0; r < N; r++) {
       if (Number.isNaN(values[r])) {
         rgba.set(PENDING, 4 * r);
@@ -46,10 +49,13 @@ export function regionColors(state, mode, k, cols = null) {
  * The overlay image (RGBA, outWidth x outHeight) of a label map of labelWidth x
  * labelHeight, scaled by nearest neighbour. Region colours come from `colors`
  * (4 per region). `boundary` ([r, g, b, a] or null) draws every region edge;
- * `highlight` = {region, color} outlines one region (the one a step just placed).
+ * `highlight` = {region, color} outlines one region (the one a step just placed);
+ * `outline` = {flags, color, width = 2} outlines every region whose flag is set (e.g. the
+ * regions a diagnosis removed) with a band `width` pixels wide inside it, the image border
+ * included, so each one reads as a closed shape.
  */
 export function composeOverlay(labels, labelWidth, labelHeight, outWidth, outHeight, colors, options = {}) {
-  const { boundary = null, highlight = null } = options;
+  const { boundary = null, highlight = null, outline = null } = options;
   if (labels.length !== labelWidth * labelHeight) {
     throw new RangeError(
       `label map has ${labels.length} pixels, expected ${labelWidth} x ${labelHeight}`,
@@ -58,6 +64,17 @@ export function composeOverlay(labels, labelWidth, labelHeight, outWidth, outHei
   const out = new Uint8ClampedArray(4 * outWidth * outHeight);
   const xs = new Int32Array(outWidth);
   for (let x = 0; x < outWidth; x++) xs[x] = Math.min(labelWidth - 1, Math.floor((x * labelWidth) / outWidth));
+  const ys = new Int32Array(outHeight);
+  for (let y = 0; y < outHeight; y++) ys[y] = Math.min(labelHeight - 1, Math.floor((y * labelHeight) / outHeight));
+  const regionAt = (x, y) => (x < 0 || y < 0 || x >= outWidth || y >= outHeight ? -1 : labels[ys[y] * labelWidth + xs[x]]);
+  const band = outline ? Math.max(1, outline.width ?? 2) : 0;
+  const nearOtherRegion = (x, y, region) => {
+    for (let d = 1; d <= band; d++) {
+      if (regionAt(x + d, y) !== region || regionAt(x - d, y) !== region) return true;
+      if (regionAt(x, y + d) !== region || regionAt(x, y - d) !== region) return true;
+    }
+    return false;
+  };
   const nColors = colors.length / 4;
   let previousRow = null;
   let row = new Int32Array(outWidth);
@@ -73,6 +90,10 @@ export function composeOverlay(labels, labelWidth, labelHeight, outWidth, outHei
         out[o + 1] = colors[4 * region + 1];
         out[o + 2] = colors[4 * region + 2];
         out[o + 3] = colors[4 * region + 3];
+      }
+      if (outline && outline.flags[region] && nearOtherRegion(x, y, region)) {
+        out.set(outline.color, o);
+        continue;
       }
       if (!boundary && !highlight) continue;
       const right = x + 1 < outWidth ? row[x + 1] : region;

@@ -258,3 +258,31 @@ export function estimateRemaining(elapsedSeconds, done, total) {
   if (!(done > 0) || !(elapsedSeconds >= 0) || done >= total) return done >= total ? 0 : null;
   return (elapsedSeconds / done) * (total - done);
 }
+
+/**
+ * The reference's rank map, one value per region (the engine's region_values("rank")):
+ * the region at rank k gets (c_N - c_k) / (c_N - c_1), c_k the cumulative |gain of F| of
+ * the first k regions, so the top region reads 1 and the last 0. It needs every set size,
+ * so all values are NaN until the run is complete. `cols` as in regionGains.
+ */
+export function rankValues(state, cols = null) {
+  const N = state.nRegions;
+  const values = new Float64Array(N).fill(Number.NaN);
+  if (!state.complete || N === 0) return values;
+  const { ins, del, lambda1, lambda2 } = state;
+  const cumulative = new Float64Array(N);
+  let sum = 0;
+  for (let k = 0; k < N; k++) {
+    const gain =
+      lambda1 * (mean(ins[k + 1], cols) - mean(ins[k], cols)) + lambda2 * (mean(del[k], cols) - mean(del[k + 1], cols));
+    sum += Math.abs(gain);
+    cumulative[k] = sum;
+  }
+  const span = cumulative[N - 1] - cumulative[0];
+  for (let k = 0; k < N; k++) {
+    const region = state.order[k];
+    if (region < 0) continue;
+    values[region] = span > 0 ? (cumulative[N - 1] - cumulative[k]) / span : N > 1 ? 1 - k / (N - 1) : 1;
+  }
+  return values;
+}

@@ -27,5 +27,6 @@ export function readThemeColors(root) {
     font: get("--ew-font", "system-ui, sans-serif"),
     boundary: toRgba(get("--ew-boundary", "rgba(255,255,255,0.7)")),
     highlight: toRgba(get("--ew-highlight", "#ff2d55")),
+    outline: toRgba(get("--ew-outline", "#00e5ff")),
   };
 }

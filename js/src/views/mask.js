@@ -1,6 +1,8 @@
-// The image with the region overlay: heat map, kept view or removed view.
+// The image with the region overlay: heat map, kept view, removed view or the diagnosis
+// (the regions that drive a wrong answer, those a mitigation removed outlined).
 import { toBytes } from "../codecs.js";
 import { css, sequentialColor } from "../colors.js";
+import { regionFlags } from "../diagnosis.js";
 import { h } from "../dom.js";
 import { composeOverlay, displaySize, regionColors } from "../overlay.js";
 
@@ -53,7 +55,8 @@ export function createMask({ onReady }) {
   function update(scene) {
     setImage(scene.image);
     const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint } = scene;
-    const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint];
+    const outlined = scene.outlined ?? null; // region ids to outline (the removed ones)
+    const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(",")];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
     lastKey = key;
     const [imgH, imgW] = labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
@@ -67,17 +70,19 @@ export function createMask({ onReady }) {
     ctx.clearRect(0, 0, W, H);
     const ready = labels && state.nRegions > 0 && labels.length === imgH * imgW;
     if (bitmap) {
-      if (ready && mode === "heat") ctx.drawImage(greyBase(W, H), 0, 0);
+      if (ready && (mode === "heat" || mode === "diagnose")) ctx.drawImage(greyBase(W, H), 0, 0);
       else drawScaled(ctx, bitmap, W, H);
     }
     canvas.dataset.mode = mode;
     setLegend(legend, mode, Boolean(ready), hint);
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
+    canvas.dataset.outlined = String(ready && outlined ? outlined.length : 0);
     if (!ready) return;
     const regionRgba = regionColors(state, mode, k, cols);
     const pixels = composeOverlay(labels, imgW, imgH, W, H, regionRgba, {
       boundary: boundaries ? colors.boundary : null,
       highlight: highlight >= 0 ? { region: highlight, color: colors.highlight } : null,
+      outline: outlined ? { flags: regionFlags(state.nRegions, outlined), color: colors.outline, width: 3 } : null,
     });
     const layer = document.createElement("canvas");
     layer.width = W;
@@ -123,6 +128,14 @@ function setLegend(legend, mode, ready, hint) {
       h("span", {}, "low"),
       h("span", { class: "ew-ramp", style: { background: RAMP } }),
       h("span", {}, "high gain of the region"),
+    );
+  } else if (mode === "diagnose") {
+    legend.replaceChildren(
+      h("span", {}, "low"),
+      h("span", { class: "ew-ramp", style: { background: RAMP } }),
+      h("span", {}, "high: drives the wrong answer (1 − map of the correct one)"),
+      h("span", { class: "ew-outline-key" }),
+      h("span", {}, "removed"),
     );
   } else {
     const what = mode === "kept" ? "only the top regions kept" : "the top regions filled";

@@ -2,11 +2,12 @@
 import { h } from "../dom.js";
 import { MAP_MODES } from "../overlay.js";
 
-const MODE_LABELS = { heat: "Heat map", kept: "Kept", removed: "Removed" };
+const MODE_LABELS = { heat: "Heat map", kept: "Kept", removed: "Removed", diagnose: "Diagnosis" };
 const MODE_HINTS = {
   heat: "colour each region by how much it raises the target's score",
   kept: "show only the top-k regions (the insertion image)",
   removed: "fill the top-k regions (the deletion image)",
+  diagnose: "the regions that drive the wrong answer (1 − the correct answer's map); the removed ones outlined",
 };
 
 export function createToolbar(actions) {
@@ -40,10 +41,14 @@ export function createToolbar(actions) {
     json,
   );
 
-  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng }) {
+  /** canDiagnose: a finished diagnosis exists; its mode button shows only then. */
+  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false }) {
     explain.disabled = !canExplain;
     stop.disabled = !busy;
-    for (const b of modes) b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
+    for (const b of modes) {
+      b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
+      if (b.dataset.mode === "diagnose") b.hidden = !canDiagnose;
+    }
     boundaries.checked = boundariesOn;
     json.disabled = !canExportJson;
     png.disabled = !canExportPng;

@@ -1,0 +1,63 @@
+// The diagnosis of a wrong answer (method.md section 7) as the views need it: the
+// `diagnosis` trait read and checked, the map of the regions that drive the hallucination,
+// and the removed regions as flags. Pure functions (mirrored in eagle_widget/widget.py,
+// diagnosis_state).
+import { rankValues } from "./state.js";
+
+/**
+ * The `diagnosis` trait as {run, complete, correct, original, revised, corrected, removedRegions,
+ * removedArea, maxArea, points: [{area, p}], cut: {index, area, p} | null}, or null when
+ * there is none. points start at (0, p_start), nothing removed; points[i + 1] is the
+ * removed area and P(correct) after the i + 1 regions ranked last were filled; `cut` is the
+ * point of the first cut whose answer starts with the correct token.
+ */
+export function readDiagnosis(raw) {
+  if (!raw || raw.correct === undefined) return null;
+  const base = {
+    run: raw.run ?? null,
+    complete: Boolean(raw.complete),
+    correct: String(raw.correct),
+    original: raw.original ?? "",
+    maxArea: raw.max_area ?? null,
+  };
+  if (!base.complete) return { ...base, revised: null, corrected: false, removedRegions: [], removedArea: null, points: [], cut: null };
+  const areas = raw.areas ?? [];
+  const probs = raw.p_correct ?? [];
+  if (areas.length !== probs.length) {
+    throw new RangeError(`diagnosis has ${areas.length} areas but ${probs.length} probabilities`);
+  }
+  const points = [{ area: 0, p: raw.p_start ?? Number.NaN }, ...areas.map((area, i) => ({ area, p: probs[i] }))];
+  const cutIndex = raw.cut ?? null;
+  if (cutIndex !== null && !(Number.isInteger(cutIndex) && cutIndex >= 0 && cutIndex < areas.length)) {
+    throw new RangeError(`diagnosis cut ${cutIndex} is outside 0..${areas.length - 1}`);
+  }
+  return {
+    ...base,
+    revised: raw.revised ?? null,
+    corrected: Boolean(raw.corrected),
+    removedRegions: Array.from(raw.removed_regions ?? []),
+    removedArea: raw.removed_area ?? null,
+    points,
+    cut: cutIndex === null ? null : { index: cutIndex, ...points[cutIndex + 1] },
+  };
+}
+
+/**
+ * Regions that drive the wrong answer: 1 - the correct answer's rank map (the reference's
+ * inverted map). NaN until the run is complete.
+ */
+export function hallucinationValues(state, cols = null) {
+  return rankValues(state, cols).map((v) => (Number.isNaN(v) ? Number.NaN : 1 - v));
+}
+
+/** 1 for each region of `regions` (ids in 0..nRegions-1), else 0. */
+export function regionFlags(nRegions, regions) {
+  const flags = new Uint8Array(nRegions);
+  for (const r of regions) {
+    if (!(Number.isInteger(r) && r >= 0 && r < nRegions)) {
+      throw new RangeError(`region ${r} is outside 0..${nRegions - 1}`);
+    }
+    flags[r] = 1;
+  }
+  return flags;
+}
