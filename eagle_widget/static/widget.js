@@ -852,6 +852,7 @@ function createDiagnosis() {
   const title = h("div", { class: "ew-panel-title" });
   const original = h("span", { class: "ew-answer-text", dataset: { role: "original-answer" } });
   const revised = h("span", { class: "ew-answer-text", dataset: { role: "revised-answer" } });
+  const axis = h("div", { class: "ew-dx-axis" });
   const plot = h("div", { class: "ew-dx-plot" });
   const text = h("div", { class: "ew-dx-text", dataset: { role: "diagnosis-text" } });
   const el = h(
@@ -864,6 +865,7 @@ function createDiagnosis() {
       h("div", { class: "ew-answer is-original" }, h("span", { class: "ew-answer-label" }, "original answer"), original),
       h("div", { class: "ew-answer is-revised" }, h("span", { class: "ew-answer-label" }, "revised answer"), revised)
     ),
+    axis,
     plot,
     text
   );
@@ -882,11 +884,13 @@ function createDiagnosis() {
     el.dataset.corrected = String(d.corrected);
     if (!d.complete) {
       revised.textContent = "…";
+      axis.textContent = "";
       plot.replaceChildren();
       text.textContent = `Explaining ${word} as a counterfactual target, then removing the regions ranked last for it and regenerating…`;
       return;
     }
     revised.textContent = d.corrected ? d.revised.trim() || "–" : "not corrected";
+    axis.textContent = `P(${word}) against the area removed, regions ranked last first`;
     plot.replaceChildren(curve(d, width));
     const n = d.removedRegions.length;
     text.textContent = d.corrected ? `Removing ${pct(d.removedArea)} of the image (${n} region${n === 1 ? "" : "s"} ranked last for ${word}, outlined on the map) turns the answer into ${word}: P = ${formatProb(d.cut.p)}.` : `Removing up to ${pct(d.maxArea ?? d.points.at(-1).area)} of the image (the regions ranked last for ${word}) did not turn the answer into ${word}.`;

@@ -269,3 +269,91 @@ def run_flow(app, server, name, page, artifacts: Path) -> None:
     channels = [int(c) for c in bg[bg.index("(") + 1 : bg.index(")")].split(",")[:3]]
     assert sum(channels) / 3 < 100, f"dark theme background is {bg}"
     live.screenshot(path=str(artifacts / f"{app}-done-dark.png"))
+
+
+# -- diagnose mode -----------------------------------------------------------------------
+# YesNoModel (tests/widget_models.py) wrongly says "yes" because it sees block DRIVER; the
+# widget opens with correct="no" and diagnoses the answer as soon as it is generated.
+DIAGNOSE = """\
+from widget_models import YesNoModel, yes_no_scene
+yes_no = YesNoModel(delay=0.1)
+w_dx = ew.EagleWidget(yes_no, yes_no_scene(), prompt="Is there a blue square?", correct="no",
+                      explainer=ew.Explainer(yes_no, n_regions=16, search="greedy"))
+w_dx"""
+
+# RGBA of canvas pixel (x, y) in the canvas's own pixels
+PIXEL = """(c, [x, y]) => Array.from(c.getContext("2d").getImageData(x, y, 1, 1).data)"""
+
+
+def diagnose_notebook() -> dict:
+    nb = notebook()
+    nb["cells"] = [nb["cells"][0], {**nb["cells"][0], "source": DIAGNOSE}]
+    return nb
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+def test_diagnose_mode_shows_the_revised_answer_curve_and_removed_region(
+    browser, jupyter, artifacts
+):
+    server, name = jupyter("lab", diagnose_notebook(), name="diagnose.ipynb")
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    console = []
+    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+    try:
+        page.goto(server.url + URLS["lab"].format(name=name))
+        page.wait_for_function(
+            "() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell')",
+            timeout=60_000,
+        )
+        page.wait_for_timeout(1000)
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        widget = page.locator(".eagle-widget").first
+        widget.wait_for(timeout=90_000)
+        # the counterfactual run streams like any other, then the answer is revised
+        wait_status(widget, "explaining", 60)
+        assert "diagnosis of “no”" in widget.locator("[data-role=status]").inner_text()
+        wait_status(widget, "done", 90)
+        panel = widget.locator("[data-role=diagnosis]")
+        assert panel.is_visible()
+        assert widget.locator("[data-role=original-answer]").inner_text() == "yes"
+        assert widget.locator("[data-role=revised-answer]").inner_text() == "no"
+        assert "6.3% of the image (1 region" in panel.inner_text()
+        curve = widget.locator("[data-role=diagnosis-curve]")
+        assert curve.get_attribute("data-points") == "9"  # nothing removed + 8 cuts
+        assert curve.get_attribute("data-cut-area") == "0.0625"
+        assert curve.bounding_box()["width"] > 150
+        n_vertices = curve.locator("[data-role=diagnosis-line]").evaluate(
+            "el => el.points.numberOfItems"
+        )
+        assert n_vertices == 9
+        assert widget.locator("[data-role=diagnosis-cut]").count() == 1
+        # the map switched to the diagnosis: the driver block (row 1, column 2 of 4 x 4)
+        # is outlined, its inside is hot
+        mask = widget.locator("[data-role=mask-canvas]")
+        assert mask.get_attribute("data-mode") == "diagnose"
+        assert mask.get_attribute("data-outlined") == "1"
+        size = mask.evaluate("c => c.width")
+        cell = size // 4
+        edge = mask.evaluate(PIXEL, [2 * cell + 1, cell + cell // 2])
+        inside = mask.evaluate(PIXEL, [2 * cell + cell // 2, cell + cell // 2])
+        other = mask.evaluate(PIXEL, [cell // 2, 3 * cell + cell // 2])
+        assert edge[:3] == [0, 229, 255], f"the removed region is not outlined: {edge}"
+        assert sum(inside[:3]) > sum(other[:3]) + 150, (inside, other)
+        button = widget.locator("button[data-mode=diagnose]")
+        assert button.is_visible() and button.get_attribute("aria-pressed") == "true"
+        widget.screenshot(path=str(artifacts / "lab-diagnose.png"))
+        diagnosed = mask_hash(widget)
+        widget.locator("button[data-mode=heat]").click()
+        page.wait_for_timeout(300)
+        assert mask.get_attribute("data-mode") == "heat" and mask_hash(widget) != diagnosed
+        button.click()
+        page.wait_for_timeout(300)
+        assert mask_hash(widget) == diagnosed
+    except Exception:
+        page.screenshot(path=str(artifacts / "lab-diagnose-failure.png"), full_page=True)
+        (artifacts / "lab-diagnose-console.log").write_text("\n".join(console))
+        (artifacts / "lab-diagnose-server.log").write_text(server.read_log())
+        raise
+    finally:
+        page.close()

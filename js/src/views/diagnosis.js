@@ -9,6 +9,7 @@ export function createDiagnosis() {
   const title = h("div", { class: "ew-panel-title" });
   const original = h("span", { class: "ew-answer-text", dataset: { role: "original-answer" } });
   const revised = h("span", { class: "ew-answer-text", dataset: { role: "revised-answer" } });
+  const axis = h("div", { class: "ew-dx-axis" });
   const plot = h("div", { class: "ew-dx-plot" });
   const text = h("div", { class: "ew-dx-text", dataset: { role: "diagnosis-text" } });
   const el = h(
@@ -21,6 +22,7 @@ export function createDiagnosis() {
       h("div", { class: "ew-answer is-original" }, h("span", { class: "ew-answer-label" }, "original answer"), original),
       h("div", { class: "ew-answer is-revised" }, h("span", { class: "ew-answer-label" }, "revised answer"), revised),
     ),
+    axis,
     plot,
     text,
   );
@@ -41,11 +43,13 @@ export function createDiagnosis() {
     el.dataset.corrected = String(d.corrected);
     if (!d.complete) {
       revised.textContent = "…";
+      axis.textContent = "";
       plot.replaceChildren();
       text.textContent = `Explaining ${word} as a counterfactual target, then removing the regions ranked last for it and regenerating…`;
       return;
     }
     revised.textContent = d.corrected ? d.revised.trim() || "–" : "not corrected";
+    axis.textContent = `P(${word}) against the area removed, regions ranked last first`;
     plot.replaceChildren(curve(d, width));
     const n = d.removedRegions.length;
     text.textContent = d.corrected
