@@ -77,6 +77,13 @@ def driver_region(widget: EagleWidget) -> int:
     return int(ids[0])
 
 
+def browser_says(widget: EagleWidget, content: dict) -> None:
+    """Deliver a custom message as if the front end had sent it."""
+    widget._handle_msg(
+        {"content": {"data": {"method": "custom", "content": content}}, "buffers": []}
+    )
+
+
 def wait_for(predicate, timeout=20.0):
     end = time.monotonic() + timeout
     while not predicate():
@@ -190,15 +197,12 @@ def test_bad_arguments_to_diagnose_and_from_the_browser():
         widget.diagnose("no", max_area="half")
     with pytest.raises(ValueError, match="gives no token"):
         EagleWidget(YesNoModel(), IMAGE, prompt=QUESTION, correct="perhaps")
-    widget._handle_msg(
-        {
-            "content": {
-                "data": {"method": "custom", "content": {"type": "diagnose", "correct": "?"}}
-            },
-            "buffers": [],
-        }
-    )
+    browser_says(widget, {"type": "diagnose", "correct": "?"})
     assert "gives no token" in widget.comm.custom("note")[-1][0]["text"]
+    browser_says(widget, {"type": "diagnose", "correct": "no", "max_area": 0.125})
+    assert widget.wait(30)
+    assert widget.status == "done" and widget.diagnosis["revised"] == "no"
+    assert len(widget.diagnosis["areas"]) == 2
     finished = show_explanation(ew.explain(YesNoModel(), IMAGE, QUESTION, n_regions=4))
     with pytest.raises(ValueError, match="no model to diagnose with"):
         finished.diagnose("no")

@@ -13,6 +13,8 @@ var MSG = Object.freeze({
   // kernel -> view: one search step, record in buffers[0]
   EXPLAIN: "explain",
   // view -> kernel: {targets: int[] | null}
+  DIAGNOSE: "diagnose",
+  // view -> kernel: {correct: word | token id, max_area?: number}
   STOP: "stop",
   // view -> kernel
   EXPORT_JSON: "export_json",
