@@ -124,8 +124,40 @@ def _explain_section(e: dict | None) -> list[str]:
     return lines
 
 
-def render_card(metrics: dict, explain: dict | None = None) -> str:
-    """Markdown model card from train.py's metrics (and the explanation benchmark's, if any)."""
+def _hallucination_section(h: dict) -> list[str]:
+    return [
+        f"`{h['command']}`: on {h['scenes']} scenes with a yellow circle and no blue square the "
+        f'model answers "yes" to "Is there a blue square?" {h["hallucinations"]} times '
+        f"({_pct(h['hallucination_rate'])}). Ground truth per case: the objects whose removal "
+        'alone turns the answer into "no" (the drivers).',
+        "",
+        "| figure | measured |",
+        "|---|---|",
+        f"| the co-occurring yellow circle is a driver | {_pct(h['yellow_circle_is_a_driver'])} |",
+        f'| diagnosis (region ranked last for "no") on a driver | '
+        f"{_pct(h['pointing_on_a_driver'])} |",
+        f"| ... on the yellow circle / on the blue object | {_pct(h['pointing_on_yellow_circle'])}"
+        f" / {_pct(h['pointing_on_blue_object'])} |",
+        f"| corrected by mitigation (up to half the image) | {_pct(h['corrected'])} |",
+        f"| AMCR (never corrected counts 1) | {h['amcr']:.3f} |",
+        f"| CSR@10% | {_pct(h['csr_at_10'])} |",
+        f'| P("yes") with a blank image / lift by the image | {h["p_yes_blank_mean"]:.3f} / '
+        f"{h['visual_lift_mean']:.3f} |",
+        "",
+        'The wrong "yes" rests on a blue object of another shape (the evidence misread; a '
+        f"driver in {_pct(h['blue_object_is_a_driver'])} of the cases) and on the yellow circle "
+        f"(the prior; {_pct(h['yellow_circle_is_a_driver'])}). Removing a third object flips "
+        f'the fragile "yes" too in {_pct(h["another_object_is_a_driver"])}; the map never points '
+        "there. The prior acts through the image, not without it ('yes' is unlikely on a blank "
+        "image), so the per-token reliance does not flag these answers as prior-driven: the "
+        "counterfactual map does, mostly on the blue object.",
+    ]
+
+
+def render_card(
+    metrics: dict, explain: dict | None = None, hallucination: dict | None = None
+) -> str:
+    """Markdown model card from train.py's metrics (and the benchmarks' figures, if any)."""
     c = metrics["config"]
     t = metrics["times"]
     lines = [
@@ -195,6 +227,13 @@ def render_card(metrics: dict, explain: dict | None = None) -> str:
     else:
         lines.append("Not evaluated (trained with --eval-scenes 0).")
     lines += ["", "## Explanations (EAGLE on this model)", "", *_explain_section(explain), ""]
+    if hallucination:
+        lines += [
+            "## Hallucinations diagnosed and mitigated",
+            "",
+            *_hallucination_section(hallucination),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -204,6 +243,10 @@ def write_card(folder: Path) -> Path:
     metrics = json.loads((folder / "metrics.json").read_text())
     explain_file = folder / "explain_metrics.json"
     explain = json.loads(explain_file.read_text()) if explain_file.exists() else None
+    hallucination_file = folder / "hallucination_metrics.json"
+    hallucination = (
+        json.loads(hallucination_file.read_text()) if hallucination_file.exists() else None
+    )
     path = folder / "MODEL_CARD.md"
-    path.write_text(render_card(metrics, explain))
+    path.write_text(render_card(metrics, explain, hallucination))
     return path

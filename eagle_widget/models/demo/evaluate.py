@@ -219,3 +219,33 @@ def prior_effect(model, n: int = 200) -> dict:
             p_yes(model, control_scenes, [BLUE_SQUARE] * n).mean()
         ),
     }
+
+
+# -- hallucinations with a known cause ------------------------------------------------------
+
+
+def without_object(scene: Scene, index: int) -> Scene:
+    """The scene with object `index` painted over in the background grey (others unchanged)."""
+    image = scene.image.copy()
+    image[scene.objects[index].mask] = scene.background
+    return Scene(image=image, objects=scene.objects, background=scene.background)
+
+
+def wrong_yes_cases(model, n: int, pair: tuple[str, str] = BLUE_SQUARE) -> list[tuple[int, Scene]]:
+    """(index, scene) of the first n biased-case scenes where the model says "yes" to `pair`,
+    which none of them holds: the hallucinations the training prior gives the model."""
+    scenes = biased_case_scenes(n)
+    p = p_yes(model, scenes, [pair] * n)
+    return [(i, scenes[i]) for i in np.flatnonzero(p > 0.5)]
+
+
+def driver_objects(model, scene: Scene, pair: tuple[str, str] = BLUE_SQUARE) -> list[int]:
+    """The objects that drive a wrong "yes": those whose removal alone turns it into "no".
+
+    This is the ground truth a diagnosis is checked against. For the demo model's
+    hallucinated blue square it is typically the yellow circle (the co-occurring object of
+    the training prior) together with a blue object of another shape (the evidence misread).
+    """
+    edited = [without_object(scene, k) for k in range(len(scene.objects))]
+    p = p_yes(model, edited, [pair] * len(edited))
+    return [int(k) for k in np.flatnonzero(p < 0.5)]
