@@ -561,8 +561,9 @@ class EagleWidget(anywidget.AnyWidget):
                 max_area=max_area,
                 fill=self.explainer.fill,
                 max_new_tokens=self.explainer.max_new_tokens,
+                should_stop=lambda: job.cancelled,
             )
-            explanation.extras["mitigation"].update(correct=correct, max_area=max_area)
+            explanation.extras["mitigation"].update(correct=correct)
             with self.hold_sync():
                 self.diagnosis = diagnosis_state(explanation, run_id)
                 self.status = "done"

@@ -106,6 +106,18 @@ def test_generate_returns_the_greedy_answer_of_the_official_chat_path(family):
     assert gen.text == tokenizer.decode(gen.token_ids, skip_special_tokens=True)
 
 
+def test_batched_generation_gives_each_image_its_own_greedy_answer(family):
+    masked = family.image.copy()
+    masked[:20] = 0
+    images = [family.image, masked, _image(seed=5)]
+    alone = [family.adapter.generate(im, PROMPT, max_new_tokens=N_NEW) for im in images]
+    batched = family.adapter.generate_batch(images, PROMPT, max_new_tokens=N_NEW)
+    assert [g.token_ids for g in batched] == [g.token_ids for g in alone]
+    assert batched[0].token_ids == family.ids
+    with pytest.raises(ValueError, match="share a size"):
+        family.adapter.generate_batch([family.image, _image(size=(32, 32))], PROMPT)
+
+
 def test_teacher_forced_probs_equal_generate_logits(family):
     gen = family.generation
     positions = list(range(len(gen)))

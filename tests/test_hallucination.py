@@ -96,3 +96,43 @@ def test_correct_answer_needs_an_encoder_or_an_id():
     with pytest.raises(TypeError, match="encode"):
         ew.diagnose(NoEncode(), IMAGE, "q", correct="no", n_regions=4)
     assert ew.diagnose(NoEncode(), IMAGE, "q", correct=NO, n_regions=4).correct_id == NO
+
+
+class BatchedPriorModel(PriorModel):
+    """The same model, able to regenerate many masked images per call."""
+
+    def __init__(self):
+        self.calls = []
+
+    def generate_batch(self, images, prompt, max_new_tokens=64):
+        self.calls.append(len(images))
+        return [self.generate(im, prompt, max_new_tokens) for im in images]
+
+
+def test_mitigation_regenerates_in_batches_when_the_model_can_and_agrees_with_one_by_one():
+    diagnosis = ew.diagnose(PriorModel(), IMAGE, "q", correct="no", n_regions=16)
+    result = diagnosis.explanation
+    result.steps = result.steps[::-1]  # the driver comes last: many cuts before the answer flips
+    alone = ew.mitigate(PriorModel(), IMAGE, "q", result, max_area=1.0)
+    batched_model = BatchedPriorModel()
+    batched = ew.mitigate(batched_model, IMAGE, "q", result, max_area=1.0)
+    assert batched.corrected and alone.corrected
+    assert batched.removed_regions == alone.removed_regions and len(alone.removed_regions) == 16
+    assert batched_model.calls == [8, 8]  # 16 cuts in two calls, not sixteen
+    assert result.extras["mitigation"]["correct_id"] == NO
+    assert result.extras["mitigation"]["max_area"] == 1.0
+
+
+def test_a_stopped_mitigation_raises_cancelled_between_regenerations():
+    diagnosis = ew.diagnose(PriorModel(), IMAGE, "q", correct="no", n_regions=16)
+    result = diagnosis.explanation
+    result.steps = result.steps[::-1]
+    asked = []
+
+    def stop():
+        asked.append(1)
+        return len(asked) > 2
+
+    with pytest.raises(ew.engine.Cancelled):
+        ew.mitigate(PriorModel(), IMAGE, "q", result, max_area=1.0, should_stop=stop)
+    assert len(asked) == 3  # two regenerations ran, the third was not started

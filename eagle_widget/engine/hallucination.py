@@ -8,7 +8,7 @@ the answer starts with the correct word.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,12 +18,15 @@ from .explanation import Explanation
 from .images import to_rgb_array
 from .masking import compose, fill_image
 from .regions import region_areas
-from .types import Generation
+from .types import Cancelled, Generation
 
 # A token "rests on the language prior" when the blank image alone gives it at least this
 # probability and the image adds at most VISUAL_LIFT on top.
 PRIOR_THRESHOLD = 0.5
 VISUAL_LIFT = 0.1
+# Cuts regenerated per call of a model that can generate in batches (generate_batch): a few
+# answers past the first corrected one are wasted, many calls are saved.
+REGENERATE_BATCH = 8
 
 
 @dataclass
@@ -68,9 +71,13 @@ class Mitigation:
     removed_area: float  # AMCR of this sample: the area removed when corrected, else 1
     areas: np.ndarray = field(repr=False)  # removed area after each step
     p_correct: np.ndarray = field(repr=False)  # P(correct first token) after each step
+    correct_id: int | None = None  # the correct first token the answers were checked for
+    max_area: float | None = None  # the most area the sweep was allowed to remove
 
     def to_dict(self) -> dict:
         return {
+            "correct_id": self.correct_id,
+            "max_area": self.max_area,
             "corrected": self.corrected,
             "answer": self.answer.text if self.answer else None,
             "original": self.original.text,
@@ -136,10 +143,13 @@ def mitigate(
     max_area: float = 0.5,
     fill=0,
     max_new_tokens: int = 8,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Mitigation:
     """Fill the regions ranked last for the correct answer, one more per step, and regenerate
     after each until the answer starts with the correct token (explanation.target_ids[0]).
 
+    A model with `generate_batch(images, prompt, max_new_tokens)` regenerates REGENERATE_BATCH
+    cuts per call; others one at a time. `should_stop` is asked between calls (Cancelled).
     The outcome is also recorded as `explanation.extras["mitigation"]` (its to_dict()), so
     that figures, the widget and saved files can show it.
     """
@@ -150,6 +160,7 @@ def mitigate(
         raise ValueError(
             f"the image is {array.shape[:2]} but the explanation is of {explanation.labels.shape}"
         )
+    stop = should_stop or (lambda: False)
     correct_id = int(explanation.target_ids[0])
     original = explanation.generation
     areas_of = region_areas(explanation.labels, explanation.n_regions)
@@ -164,32 +175,47 @@ def mitigate(
     p_correct = np.asarray(
         model.token_probs(list(images), original, [0], [correct_id]), dtype=float
     )[:, 0]
-    outcome = None
-    for k in range(steps):
-        answer = model.generate(images[k], prompt, max_new_tokens=max_new_tokens)
-        if answer.token_ids[:1] == [correct_id]:
-            outcome = Mitigation(
-                original=original,
-                corrected=True,
-                answer=answer,
-                removed_regions=list(map(int, worst_first[: k + 1])),
-                removed_area=float(removed_area[k]),
-                areas=removed_area[:steps],
-                p_correct=p_correct,
-            )
+    found = None  # (cut index, answer)
+    for lo, answers in _regenerations(model, images, prompt, max_new_tokens, stop):
+        hit = next((i for i, a in enumerate(answers) if a.token_ids[:1] == [correct_id]), None)
+        if hit is not None:
+            found = (lo + hit, answers[hit])
             break
-    if outcome is None:
-        outcome = Mitigation(
-            original=original,
-            corrected=False,
-            answer=None,
-            removed_regions=list(map(int, worst_first[:steps])),
-            removed_area=1.0,
-            areas=removed_area[:steps],
-            p_correct=p_correct,
-        )
-    explanation.extras["mitigation"] = outcome.to_dict()
+    cut = found[0] if found else steps - 1
+    outcome = Mitigation(
+        original=original,
+        corrected=found is not None,
+        answer=found[1] if found else None,
+        removed_regions=list(map(int, worst_first[: cut + 1])),
+        removed_area=float(removed_area[cut]) if found else 1.0,
+        areas=removed_area[:steps],
+        p_correct=p_correct,
+        correct_id=correct_id,
+        max_area=float(max_area),
+    )
+    record = outcome.to_dict()
+    record["fill"] = fill if isinstance(fill, (int, float, str)) else np.asarray(fill).tolist()
+    explanation.extras["mitigation"] = record
     return outcome
+
+
+def _regenerations(model, images, prompt, max_new_tokens, stop):
+    """(first cut index, answers) per model call, in cut order; Cancelled when told to stop."""
+    batched = callable(getattr(model, "generate_batch", None))
+    size = REGENERATE_BATCH if batched else 1
+    for lo in range(0, len(images), size):
+        if stop():
+            raise Cancelled("mitigation stopped by the caller")
+        chunk = list(images[lo : lo + size])
+        if batched:
+            answers = list(model.generate_batch(chunk, prompt, max_new_tokens=max_new_tokens))
+            if len(answers) != len(chunk):
+                raise ValueError(
+                    f"generate_batch returned {len(answers)} answers for {len(chunk)} images"
+                )
+        else:
+            answers = [model.generate(chunk[0], prompt, max_new_tokens=max_new_tokens)]
+        yield lo, answers
 
 
 def hallucination_metrics(

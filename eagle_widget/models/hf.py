@@ -117,29 +117,59 @@ class HFModel:
     # -- the protocol ----------------------------------------------------------------
     def generate(self, image, prompt: str = DEFAULT_PROMPT, max_new_tokens: int = 64) -> Generation:
         """The model's greedy answer to `prompt` about `image`, without the end-of-sequence id."""
+        return self.generate_batch([image], prompt, max_new_tokens)[0]
+
+    def generate_batch(
+        self, images: Sequence, prompt: str = DEFAULT_PROMPT, max_new_tokens: int = 64
+    ) -> list[Generation]:
+        """Greedy answers for several images of one size (e.g. masked copies), `batch_size`
+        images per `generate` call: same size, same prompt, same token layout, no padding."""
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        if (
+            isinstance(max_new_tokens, bool)
+            or not isinstance(max_new_tokens, int)
+            or (max_new_tokens < 1)
+        ):
             raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
-        image = to_rgb_array(image)
-        with self._lock, torch.inference_mode():
-            inputs = self._encode([image], prompt)
-            prompt_length = inputs["input_ids"].shape[1]
-            self._remember_layout(prompt, image.shape[:2], inputs["input_ids"][0])
-            sequences = self._greedy(inputs, max_new_tokens)
-        new_ids = sequences[0, prompt_length:].tolist()
+        arrays = [to_rgb_array(image) for image in images]
+        if not arrays:
+            raise ValueError("images is empty: give at least one image")
+        sizes = {a.shape[:2] for a in arrays}
+        if len(sizes) > 1:
+            raise ValueError(f"images of one batch must share a size, got {sorted(sizes)}")
+        size = (int(arrays[0].shape[0]), int(arrays[0].shape[1]))
         stops = self.eos_token_ids()
+        out: list[Generation] = []
+        start = 0
+        with self._lock, torch.inference_mode():
+            while start < len(arrays):
+                chunk = arrays[start : start + self.batch_size]
+                try:
+                    inputs = self._encode(chunk, prompt)
+                    prompt_length = inputs["input_ids"].shape[1]
+                    for ids in inputs["input_ids"]:
+                        self._remember_layout(prompt, size, ids)
+                    sequences = self._greedy(inputs, max_new_tokens)
+                except Exception as error:
+                    if not is_out_of_memory(error) or len(chunk) == 1:
+                        raise
+                    release_memory(self.device)
+                    self._batch_size = max(1, len(chunk) // 2)
+                    continue
+                for row in sequences[:, prompt_length:].tolist():
+                    out.append(self._answer(prompt, row, stops, size))
+                start += len(chunk)
+        return out
+
+    def _answer(self, prompt: str, new_ids: list[int], stops: set[int], size) -> Generation:
         for i, token_id in enumerate(new_ids):
-            if token_id in stops:
+            if token_id in stops:  # the end, or padding after the end in a batch
                 new_ids = new_ids[:i]
                 break
         tokens = decode_tokens(self.tokenizer, new_ids)
         return Generation(
-            prompt=prompt,
-            token_ids=new_ids,
-            tokens=tokens,
-            text="".join(tokens),
-            image_size=(int(image.shape[0]), int(image.shape[1])),
+            prompt=prompt, token_ids=new_ids, tokens=tokens, text="".join(tokens), image_size=size
         )
 
     def token_probs(
