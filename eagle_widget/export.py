@@ -44,9 +44,7 @@ def explanation_to_html(explanation: Explanation, path) -> Path:
 
     if not isinstance(explanation, Explanation):
         raise TypeError(f"explanation must be an Explanation, got {type(explanation).__name__}")
-    state = explanation_state(explanation)
-    state["reliance"] = _reliance_trait(explanation, state["reliance"])
-    return _write_page(explanation, state, path)
+    return _write_page(explanation, explanation_state(explanation), path)
 
 
 def widget_to_html(widget, path) -> Path:
@@ -63,20 +61,7 @@ def widget_to_html(widget, path) -> Path:
     reliance = widget.reliance or {}
     if len(reliance.get("prior", [])) == len(explanation.generation):
         state["reliance"] = {"prior": list(reliance["prior"]), "visual": list(reliance["visual"])}
-    else:
-        state["reliance"] = _reliance_trait(explanation, state["reliance"])
     return _write_page(explanation, state, path)
-
-
-def _reliance_trait(explanation: Explanation, default: dict) -> dict:
-    """Every token's reliance when the explanation carries it (extras["token_reliance"])."""
-    if "token_reliance" not in explanation.extras:
-        return default
-    from .figures import token_reliance
-
-    prior, visual = token_reliance(explanation)
-    clean = lambda values: [None if v != v else round(float(v), 6) for v in values]  # noqa: E731
-    return {"prior": clean(prior), "visual": clean(visual)}
 
 
 def page_html(explanation: Explanation, state: dict) -> str:

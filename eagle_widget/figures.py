@@ -128,35 +128,22 @@ def token_reliance(explanation: Explanation, reliance=None) -> tuple[np.ndarray,
     from `Explainer.token_reliance`), `explanation.extras["token_reliance"]` ({"prior": [...],
     "visual": [...]}, null for unknown), else the explained targets' own reliance.
     """
+    if reliance is None:
+        return explanation.token_reliance()
     n = len(explanation.generation)
-    if reliance is None and "token_reliance" in explanation.extras:
-        extra = explanation.extras["token_reliance"]
-        if not isinstance(extra, dict) or not {"prior", "visual"} <= set(extra):
-            raise ValueError(
-                'extras["token_reliance"] must be {"prior": [...], "visual": [...]}, '
-                f"got {extra!r:.80}"
-            )
-        reliance = (extra["prior"], extra["visual"])
-    if reliance is not None:
-        try:
-            prior, visual = reliance
-        except (TypeError, ValueError):
-            raise ValueError(
-                "reliance must be a (prior, visual) pair of arrays over the generated tokens"
-            ) from None
-        prior = np.array([np.nan if v is None else v for v in prior], dtype=float)
-        visual = np.array([np.nan if v is None else v for v in visual], dtype=float)
-        if prior.shape != (n,) or visual.shape != (n,):
-            raise ValueError(
-                f"reliance must hold one value per generated token ({n}), got "
-                f"{prior.shape} and {visual.shape}"
-            )
-        return prior, visual
-    prior = np.full(n, np.nan)
-    visual = np.full(n, np.nan)
-    rel = explanation.reliance
-    prior[explanation.positions] = rel[:, 0]
-    visual[explanation.positions] = rel[:, 1]
+    try:
+        prior, visual = reliance
+    except (TypeError, ValueError):
+        raise ValueError(
+            "reliance must be a (prior, visual) pair of arrays over the generated tokens"
+        ) from None
+    prior = np.array([np.nan if v is None else v for v in prior], dtype=float)
+    visual = np.array([np.nan if v is None else v for v in visual], dtype=float)
+    if prior.shape != (n,) or visual.shape != (n,):
+        raise ValueError(
+            f"reliance must hold one value per generated token ({n}), got "
+            f"{prior.shape} and {visual.shape}"
+        )
     return prior, visual
 
 

@@ -200,11 +200,7 @@ def explanation_state(explanation: Explanation, run_id: int = 0) -> dict[str, An
     `show_explanation`, and an offline HTML page can serve it from a stand-in model.
     """
     generation = explanation.generation
-    n_tokens = len(generation)
-    prior = np.full(n_tokens, np.nan)
-    visual = np.full(n_tokens, np.nan)
-    prior[explanation.positions] = explanation.p_blank
-    visual[explanation.positions] = explanation.p_full - explanation.p_blank
+    prior, visual = explanation.token_reliance()
     return {
         "status": "done",
         "error_message": "",

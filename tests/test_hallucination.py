@@ -136,3 +136,17 @@ def test_a_stopped_mitigation_raises_cancelled_between_regenerations():
     with pytest.raises(ew.engine.Cancelled):
         ew.mitigate(PriorModel(), IMAGE, "q", result, max_area=1.0, should_stop=stop)
     assert len(asked) == 3  # two regenerations ran, the third was not started
+
+
+def test_a_counterfactual_result_reports_the_reliance_of_the_generated_answer_not_of_its_target():
+    diagnosis = ew.diagnose(PriorModel(), IMAGE, "q", correct="no", n_regions=16)
+    result = diagnosis.explanation
+    assert result.p_blank[0] == pytest.approx(0.75)  # the run scored "no"
+    prior, visual = result.token_reliance()  # ... but the answer says "yes"
+    assert prior[0] == pytest.approx(0.25) and visual[0] == pytest.approx(0.6)
+    del result.extras["token_reliance"]
+    prior, visual = result.token_reliance()
+    assert np.isnan(prior[0]) and np.isnan(visual[0])  # unknown, rather than wrong
+    from eagle_widget.widget import explanation_state
+
+    assert explanation_state(result)["reliance"]["prior"] == [None]

@@ -158,6 +158,42 @@ class Explanation:
         """(T, 2): per target (prior, visual) = (p_blank, p_full - p_blank), method.md s. 6."""
         return np.stack([self.p_blank, self.p_full - self.p_blank], axis=1)
 
+    def token_reliance(self) -> tuple[np.ndarray, np.ndarray]:
+        """(prior, visual) of every GENERATED token, NaN where unknown.
+
+        From extras["token_reliance"] when recorded (the command line and diagnose do), else
+        from the targets' own reliance, except at counterfactual targets: there the scored id
+        is not the generated one, so its probabilities say nothing of the generated token.
+        """
+        n = len(self.generation)
+        extra = self.extras.get("token_reliance")
+        if extra is not None:
+            if not isinstance(extra, dict) or not {"prior", "visual"} <= set(extra):
+                raise ValueError(
+                    'extras["token_reliance"] must be {"prior": [...], "visual": [...]}, '
+                    f"got {extra!r:.80}"
+                )
+            prior, visual = (
+                np.array([np.nan if v is None else v for v in extra[k]], dtype=float)
+                for k in ("prior", "visual")
+            )
+            if prior.shape != (n,) or visual.shape != (n,):
+                raise ValueError(
+                    f'extras["token_reliance"] must hold one value per generated token ({n}), '
+                    f"got {prior.shape} and {visual.shape}"
+                )
+            return prior, visual
+        prior, visual = np.full(n, np.nan), np.full(n, np.nan)
+        own = [
+            i
+            for i, (p, t) in enumerate(zip(self.positions, self.target_ids))
+            if self.generation.token_ids[p] == t
+        ]
+        positions = [self.positions[i] for i in own]
+        prior[positions] = self.p_blank[own]
+        visual[positions] = (self.p_full - self.p_blank)[own]
+        return prior, visual
+
     # -- serialisation ---------------------------------------------------------------
     def metadata(self) -> dict:
         return {

@@ -132,6 +132,11 @@ def diagnose(
         diagnosis.explanation = explainer.explain(
             array, targets=[0], generation=generation, target_ids=[diagnosis.correct_id]
         )
+        # the answer's own reliance, for figures and pages (the run scored the correct id)
+        diagnosis.explanation.extras["token_reliance"] = {
+            "prior": [float(v) for v in prior],
+            "visual": [float(v) for v in visual],
+        }
     return diagnosis
 
 
