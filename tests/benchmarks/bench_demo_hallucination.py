@@ -12,8 +12,8 @@ Ground truth per case: the driver objects, whose removal alone turns the answer 
   a third object can flip the answer too: the model's "yes" is fragile, so that is counted);
 - mitigation: share corrected, AMCR (never corrected counts 1), CSR@10%, removed area;
 - the answer token's reliance: P("yes") with a blank image (prior) and the image's lift.
-With --write, the figures go to WEIGHTS_DIR/hallucination_metrics.json and the model card
-there is regenerated.
+With --write, the figures (without the per-case rows) go to
+WEIGHTS_DIR/hallucination_metrics.json and the model card there is regenerated.
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def main() -> None:
     if args.write is not None:
         from eagle_widget.models.demo.card import write_card
 
-        (args.write / "hallucination_metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
+        kept = {k: v for k, v in summary.items() if k != "cases"}  # the package keeps figures
+        (args.write / "hallucination_metrics.json").write_text(json.dumps(kept, indent=1) + "\n")
         write_card(args.write)
         print(
             f"wrote {args.write / 'hallucination_metrics.json'} and the model card", file=sys.stderr
