@@ -15,6 +15,7 @@ import json
 import re
 import struct
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +229,16 @@ def explanation_state(explanation: Explanation, run_id: int = 0) -> dict[str, An
         "result": result_state(explanation, run_id),
         "diagnosis": diagnosis_state(explanation, run_id),
     }
+
+
+@dataclass
+class _Attempt:
+    """One explain or diagnose run of a widget: its id, the step records sent, the run."""
+
+    run_id: int
+    records: list[bytes] = field(default_factory=list)
+    run: Any = None
+    began: float = field(default_factory=time.perf_counter)
 
 
 class EagleWidget(anywidget.AnyWidget):
@@ -466,32 +477,43 @@ class EagleWidget(anywidget.AnyWidget):
         except Exception as error:  # shown in the widget, kept on .error
             self._fail(error)
 
-    def _explain_job(self, job: Job, targets) -> None:
-        run = None
-        records: list[bytes] = []
-        run_id = next(self._run_ids)
-        began = time.perf_counter()
+    def _job(self, job: Job, work) -> None:
+        """The frame of an explain or diagnose job: the caption first, then `work(attempt)`.
+        A cancel or an error keeps the steps made so far and leaves the widget usable."""
+        attempt = _Attempt(next(self._run_ids))
         try:
             if not self._ensure_generation(job):
                 if not job.superseded:
                     self.status = "cancelled"
                 return
             self.error = None
-            run = self.explainer.start(self.image, targets=targets, generation=self.generation)
-            job.attach(run)
-            self._begin(run, run_id)
-            explanation = self._stream(run, run_id, records)
-            self.explanation = explanation
-            with self.hold_sync():
-                self.result = result_state(explanation, run_id, b"".join(records))
-                self.status = "done"
+            work(attempt)
         except Cancelled:
-            self._end_partial(run_id, records, run, time.perf_counter() - began)
+            self._end_attempt(attempt)
             if not job.superseded:
                 self.status = "cancelled"
         except Exception as error:  # shown in the widget, kept on .error
-            self._end_partial(run_id, records, run, time.perf_counter() - began)
+            self._end_attempt(attempt)
             self._fail(error)
+
+    def _end_attempt(self, attempt: _Attempt) -> None:
+        seconds = time.perf_counter() - attempt.began
+        self._end_partial(attempt.run_id, attempt.records, attempt.run, seconds)
+        self._drop_diagnosis(attempt.run_id)
+
+    def _explain_job(self, job: Job, targets) -> None:
+        def work(attempt: _Attempt) -> None:
+            run = self.explainer.start(self.image, targets=targets, generation=self.generation)
+            attempt.run = run
+            job.attach(run)
+            self._begin(run, attempt.run_id)
+            explanation = self._stream(run, attempt.run_id, attempt.records)
+            self.explanation = explanation
+            with self.hold_sync():
+                self.result = result_state(explanation, attempt.run_id, b"".join(attempt.records))
+                self.status = "done"
+
+        self._job(job, work)
 
     def _stream(self, run, run_id: int, records: list[bytes]) -> Explanation:
         """Drive `run` to its end, sending each step as it comes; keeps the records."""
@@ -507,21 +529,14 @@ class EagleWidget(anywidget.AnyWidget):
         return run.explanation()
 
     def _diagnose_job(self, job: Job, correct: str, correct_id: int, max_area: float) -> None:
-        run = None
-        records: list[bytes] = []
-        run_id = next(self._run_ids)
-        began = time.perf_counter()
-        try:
-            if not self._ensure_generation(job):
-                if not job.superseded:
-                    self.status = "cancelled"
-                return
-            self.error = None
+        def work(attempt: _Attempt) -> None:
+            run_id, records = attempt.run_id, attempt.records
             self._check_wrong(correct, correct_id)
             generation = self.generation
             run = self.explainer.start(
                 self.image, targets=[0], generation=generation, target_ids=[correct_id]
             )
+            attempt.run = run
             job.attach(run)
             # the run's two anchors are of the correct token, not of the generated one
             blank = fill_image(self.image, self.explainer.fill)
@@ -563,15 +578,8 @@ class EagleWidget(anywidget.AnyWidget):
             with self.hold_sync():
                 self.diagnosis = diagnosis_state(explanation, run_id)
                 self.status = "done"
-        except Cancelled:
-            self._end_partial(run_id, records, run, time.perf_counter() - began)
-            self._drop_diagnosis(run_id)
-            if not job.superseded:
-                self.status = "cancelled"
-        except Exception as error:  # shown in the widget, kept on .error
-            self._end_partial(run_id, records, run, time.perf_counter() - began)
-            self._drop_diagnosis(run_id)
-            self._fail(error)
+
+        self._job(job, work)
 
     def _drop_diagnosis(self, run_id: int) -> None:
         if self.diagnosis.get("run") == run_id:

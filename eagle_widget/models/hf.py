@@ -129,7 +129,7 @@ class HFModel:
         if (
             isinstance(max_new_tokens, bool)
             or not isinstance(max_new_tokens, int)
-            or (max_new_tokens < 1)
+            or max_new_tokens < 1
         ):
             raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
         arrays = [to_rgb_array(image) for image in images]
@@ -140,27 +140,20 @@ class HFModel:
             raise ValueError(f"images of one batch must share a size, got {sorted(sizes)}")
         size = (int(arrays[0].shape[0]), int(arrays[0].shape[1]))
         stops = self.eos_token_ids()
-        out: list[Generation] = []
-        start = 0
-        with self._lock, torch.inference_mode():
-            while start < len(arrays):
-                chunk = arrays[start : start + self.batch_size]
-                try:
-                    inputs = self._encode(chunk, prompt)
-                    prompt_length = inputs["input_ids"].shape[1]
-                    for ids in inputs["input_ids"]:
-                        self._remember_layout(prompt, size, ids)
-                    sequences = self._greedy(inputs, max_new_tokens)
-                except Exception as error:
-                    if not is_out_of_memory(error) or len(chunk) == 1:
-                        raise
-                    release_memory(self.device)
-                    self._batch_size = max(1, len(chunk) // 2)
-                    continue
-                for row in sequences[:, prompt_length:].tolist():
-                    out.append(self._answer(prompt, row, stops, size))
-                start += len(chunk)
-        return out
+
+        def answers(chunk: list[np.ndarray]) -> list[Generation]:
+            inputs = self._encode(chunk, prompt)
+            prompt_length = inputs["input_ids"].shape[1]
+            for ids in inputs["input_ids"]:
+                self._remember_layout(prompt, size, ids)
+            sequences = self._greedy(inputs, max_new_tokens)
+            return [
+                self._answer(prompt, row, stops, size)
+                for row in sequences[:, prompt_length:].tolist()
+            ]
+
+        with torch.inference_mode():
+            return [g for part in self._in_batches(arrays, answers) for g in part]
 
     def _answer(self, prompt: str, new_ids: list[int], stops: set[int], size) -> Generation:
         for i, token_id in enumerate(new_ids):
@@ -189,15 +182,19 @@ class HFModel:
         positions = _check_positions(positions, len(generation))
         targets = _check_targets(token_ids, positions, generation, self._vocab_size())
         arrays = _check_images(images, generation.image_size)
-        result = np.empty((len(arrays), len(positions)), dtype=np.float64)
+        parts = self._in_batches(arrays, lambda c: self._score(c, generation, positions, targets))
+        return np.concatenate(parts).astype(np.float64, copy=False)
+
+    def _in_batches(self, items: list, work) -> list:
+        """work(chunk) over chunks of `batch_size` items, in order. An out-of-memory error
+        halves the batch size (kept for later calls) and retries the chunk."""
+        parts = []
         start = 0
         with self._lock:
-            while start < len(arrays):
-                chunk = arrays[start : start + self.batch_size]
+            while start < len(items):
+                chunk = items[start : start + self.batch_size]
                 try:
-                    result[start : start + len(chunk)] = self._score(
-                        chunk, generation, positions, targets
-                    )
+                    parts.append(work(chunk))
                 except Exception as error:
                     if not is_out_of_memory(error) or len(chunk) == 1:
                         raise
@@ -205,7 +202,7 @@ class HFModel:
                     self._batch_size = max(1, len(chunk) // 2)
                     continue
                 start += len(chunk)
-        return result
+        return parts
 
     # -- helpers users may call --------------------------------------------------------
     def encode(self, text: str) -> list[int]:
