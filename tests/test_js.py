@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import subprocess
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from widget_models import caption_model, scene
+from widget_models import caption_model, jsonable, scene
 
 import eagle_widget as ew
 from eagle_widget.widget import explanation_state
@@ -57,16 +56,6 @@ def test_bundle_is_self_contained():
         assert marker not in code, f"the bundle must not load anything at run time ({marker})"
 
 
-def _jsonable(value):
-    if isinstance(value, bytes):
-        return {"b64": base64.b64encode(value).decode()}
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 # Reads the trait state of a finished result the way the widget does and prints the
 # front end's curves, AUCs and per-token gain maps.
 _DERIVE = """
@@ -95,7 +84,7 @@ console.log(JSON.stringify({ maps, ins: ins.map((p) => p.value), del: del.map((p
 def test_front_end_maps_and_curves_equal_the_engine(tmp_path):
     ex = ew.explain(caption_model(), scene(), n_regions=16)  # sentence level
     state_file = tmp_path / "state.json"
-    state_file.write_text(json.dumps(_jsonable(explanation_state(ex))))
+    state_file.write_text(json.dumps(jsonable(explanation_state(ex))))
     script = tmp_path / "derive.mjs"
     script.write_text(_DERIVE % {"src": (JS / "src").as_posix()})
     proc = subprocess.run(

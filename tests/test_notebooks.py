@@ -1,7 +1,7 @@
-"""The notebooks: all well-formed and committed clean; the hallucination one runs end to end.
+"""The notebooks: all well-formed and committed clean; the demo-model ones run end to end.
 
-The quickstart's timed run is in test_widget.py; the real-model notebooks need a GPU and the
-hub, so here they are only parsed, and checked to use the public names that exist.
+The real-model notebooks need a GPU and the hub, so they are only parsed here, and checked to
+use public names that exist.
 """
 
 from __future__ import annotations
@@ -15,7 +15,23 @@ import pytest
 import eagle_widget as ew
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+QUICKSTART = NOTEBOOKS[0].parent / "01-quickstart.ipynb"
 HALLUCINATION = NOTEBOOKS[0].parent / "02-hallucination.ipynb"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def run_notebook(path: Path, cell_timeout: int = 180) -> tuple[list, float]:
+    """Execute a notebook top to bottom in a fresh kernel: (its outputs, seconds taken)."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=cell_timeout, kernel_name="python3")
+    began = time.perf_counter()
+    client.execute(cwd=str(path.parent))
+    seconds = time.perf_counter() - began
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    return outputs, seconds
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -44,21 +60,24 @@ def test_the_notebook_list_holds_the_hallucination_notebooks():
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
+def test_quickstart_notebook_runs_top_to_bottom_in_under_a_minute():
+    outputs, seconds = run_notebook(QUICKSTART, cell_timeout=120)
+    views = [o for o in outputs if WIDGET_VIEW in o.get("data", {})]
+    assert len(views) == 2  # the live widget and result.show()
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "insertion AUC" in text and "are on the circle" in text
+    assert seconds < 60, f"the quickstart took {seconds:.0f} s"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_hallucination_notebook_finds_diagnoses_and_corrects_a_real_hallucination():
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    nb = nbformat.read(HALLUCINATION, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=180, kernel_name="python3")
-    began = time.perf_counter()
-    client.execute(cwd=str(HALLUCINATION.parent))
-    seconds = time.perf_counter() - began
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
+    outputs, seconds = run_notebook(HALLUCINATION)
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "model says: yes" in text  # the question is about a blue square, which is absent
     assert "corrected: True -> no" in text
     assert "blue" in text.split("drivers:")[1].splitlines()[0]  # ground truth of the case
-    views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    views = [o for o in outputs if WIDGET_VIEW in o.get("data", {})]
     assert len(views) == 1  # the widget in diagnose mode
     figures = [o for o in outputs if "image/png" in o.get("data", {})]
     assert figures, "the three-panel figure is missing"

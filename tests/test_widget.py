@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 
 import comm
 import numpy as np
@@ -398,38 +397,6 @@ def test_to_html_exports_the_last_finished_result(tmp_path):
     assert widget.wait(30)
     page = widget.to_html(tmp_path / "blue.html").read_text()
     assert "eagle-widget" in page and len(page) > 20_000
-
-
-# -- the quickstart notebook ---------------------------------------------------------------
-QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "01-quickstart.ipynb"
-
-
-def _demo_model_available() -> bool:
-    try:
-        from eagle_widget.models.demo import WEIGHTS_DIR
-    except ImportError:
-        return False
-    return Path(WEIGHTS_DIR).is_dir()
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-@pytest.mark.skipif(not _demo_model_available(), reason="the demo model's weights are not built")
-def test_quickstart_notebook_runs_top_to_bottom_in_under_a_minute():
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    nb = nbformat.read(QUICKSTART, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3")
-    began = time.perf_counter()
-    client.execute(cwd=str(QUICKSTART.parent))
-    seconds = time.perf_counter() - began
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
-    views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(views) == 2  # the live widget and result.show()
-    text = "".join(o.get("text", "") for o in outputs)
-    assert "insertion AUC" in text and "are on the circle" in text
-    assert seconds < 60, f"the quickstart took {seconds:.0f} s"
 
 
 def test_stop_while_the_caption_is_generated_ends_in_cancelled():

@@ -7,7 +7,6 @@ find that block, remove exactly it (1/16 of the image) and show the revised "no"
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import shutil
@@ -20,7 +19,7 @@ import comm
 import numpy as np
 import pytest
 from comm.base_comm import BaseComm
-from widget_models import DRIVER, NO, FlakyModel, YesNoModel, blocks, yes_no_scene
+from widget_models import DRIVER, NO, FlakyModel, YesNoModel, blocks, jsonable, yes_no_scene
 
 import eagle_widget as ew
 from eagle_widget.widget import EagleWidget, decode_step, diagnosis_state, show_explanation
@@ -280,22 +279,12 @@ console.log(JSON.stringify({ map: Array.from(hallucinationValues(state)), cut: d
 """
 
 
-def _jsonable(value):
-    if isinstance(value, bytes):
-        return {"b64": base64.b64encode(value).decode()}
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_the_front_end_shows_the_engines_hallucination_map(tmp_path):
     widget = make_widget(correct="no")
     names = ("run", "n_regions", "result", "diagnosis")
     state_file = tmp_path / "state.json"
-    state_file.write_text(json.dumps(_jsonable({n: getattr(widget, n) for n in names})))
+    state_file.write_text(json.dumps(jsonable({n: getattr(widget, n) for n in names})))
     script = tmp_path / "derive.mjs"
     script.write_text(_DERIVE % {"src": JS_SRC.as_posix()})
     proc = subprocess.run(

@@ -8,6 +8,7 @@ captions it "A red square on blue." whose word probabilities rest on known block
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 
@@ -138,3 +139,14 @@ class YesNoModel:
 
 def yes_no_scene(rows: int = 4, cols: int = 4, cell: int = 8, seed: int = 3) -> np.ndarray:
     return block_image(rows, cols, cell=cell, seed=seed)
+
+
+def jsonable(value):
+    """Trait state as JSON for node: bytes become {"b64": ...}, as the JS tests decode them."""
+    if isinstance(value, bytes):
+        return {"b64": base64.b64encode(value).decode()}
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value
