@@ -228,6 +228,7 @@ def explanation_state(explanation: Explanation, run_id: int = 0) -> dict[str, An
         ),
         "result": result_state(explanation, run_id),
         "diagnosis": diagnosis_state(explanation, run_id),
+        "has_model": False,  # a finished result explains nothing new
     }
 
 
@@ -268,6 +269,7 @@ class EagleWidget(anywidget.AnyWidget):
     run = traitlets.Dict({"id": -1}).tag(sync=True)
     result = traitlets.Dict().tag(sync=True)
     diagnosis = traitlets.Dict().tag(sync=True)  # see diagnosis_state; {} when none
+    has_model = traitlets.Bool(False).tag(sync=True)  # False: a finished result, explains nothing
 
     def __init__(
         self,
@@ -305,6 +307,7 @@ class EagleWidget(anywidget.AnyWidget):
         elif model is not None and explainer.model is not model:
             raise ValueError("explainer was built for a different model than the one given")
         self.explainer = explainer
+        self.has_model = True
         self.image = to_rgb_array(image)
         self.prompt = prompt or DEFAULT_PROMPT
         self.image_png = _png(self.image)

@@ -296,3 +296,9 @@ def test_the_front_end_shows_the_engines_hallucination_map(tmp_path):
     assert np.allclose(out["map"], engine, atol=1e-5)
     assert out["map"][driver_region(widget)] == pytest.approx(1.0)  # the driver is the hottest
     assert out["cut"]["area"] == pytest.approx(1 / 16) and out["points"] == 9
+
+
+def test_only_a_widget_with_a_model_offers_to_diagnose():
+    live = make_widget(correct="no")  # make_widget waits for the run
+    assert live.has_model and live.tokens == ["yes"]
+    assert not show_explanation(live.explanation).has_model  # a finished result: no button

@@ -487,6 +487,14 @@ function regionFlags(nRegions, regions) {
   }
   return flags;
 }
+var OPPOSITE = { yes: "no", no: "yes" };
+function oppositeAnswer(tokens) {
+  const first = (tokens ?? []).join("").trim().split(/[\s.,!?;:]+/)[0] ?? "";
+  const other = OPPOSITE[first.toLowerCase()];
+  if (!other) return null;
+  if (first === first.toUpperCase() && first.length > 1) return other.toUpperCase();
+  return first[0] === first[0].toUpperCase() ? other[0].toUpperCase() + other.slice(1) : other;
+}
 
 // src/dom.js
 function h(tag, attrs = {}, ...children) {
@@ -1296,6 +1304,7 @@ function createToolbar(actions) {
   const button = (role, label, title, onclick) => h("button", { type: "button", class: "ew-button", dataset: { role }, title, onclick }, label);
   const explain = button("explain-sentence", "Explain sentence", "explain every token of the caption", actions.explainSentence);
   const stop = button("stop", "Stop", "cancel the running search", actions.stop);
+  const diagnose = button("diagnose", "Diagnose", "", actions.diagnose);
   const modes = MAP_MODES.map(
     (mode) => h(
       "button",
@@ -1314,6 +1323,7 @@ function createToolbar(actions) {
     "div",
     { class: "ew-toolbar" },
     explain,
+    diagnose,
     stop,
     h("div", { class: "ew-segmented", role: "group", "aria-label": "map", dataset: { role: "map-mode" } }, modes),
     h("label", { class: "ew-check", title: "draw the region boundaries" }, boundaries, "Regions"),
@@ -1321,8 +1331,11 @@ function createToolbar(actions) {
     png,
     json
   );
-  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false }) {
+  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null }) {
     explain.disabled = !canExplain;
+    diagnose.hidden = diagnoseAs === null;
+    diagnose.disabled = !canExplain;
+    diagnose.title = diagnoseAs === null ? "" : `if the answer is wrong: explain “${diagnoseAs}” as the correct answer, find the regions that drive the given one and remove them until the answer flips`;
     stop.disabled = !busy;
     for (const b of modes) {
       b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
@@ -1350,7 +1363,8 @@ var TRAITS = [
   "labels_shape",
   "n_regions",
   "image_png",
-  "diagnosis"
+  "diagnosis",
+  "has_model"
 ];
 var now = () => globalThis.performance ? performance.now() : Date.now();
 function mount(model, el) {
@@ -1371,6 +1385,10 @@ function mount(model, el) {
   const toolbar = createToolbar({
     explainSentence: () => request(null),
     stop: () => model.send({ type: MSG.STOP }),
+    diagnose: () => {
+      const correct = oppositeAnswer(model.get("tokens"));
+      if (correct !== null) model.send({ type: MSG.DIAGNOSE, correct });
+    },
     setMode: (mode) => (ui.mode = mode, schedule()),
     setBoundaries: (on) => (ui.boundaries = on, schedule()),
     exportPng: () => exportPng(),
@@ -1612,7 +1630,8 @@ function mount(model, el) {
       boundariesOn: ui.boundaries,
       canExportJson: state.complete,
       canExportPng: state.runId >= 0 || model.get("image_png") !== void 0,
-      canDiagnose
+      canDiagnose,
+      diagnoseAs: model.get("has_model") ? oppositeAnswer(tokens) : null
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });

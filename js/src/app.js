@@ -4,7 +4,7 @@
 // serves the traits of a finished result (e.g. an offline HTML page) can drive it.
 import { decodeLabels, decodeResult, decodeStep, toBytes } from "./codecs.js";
 import { css, sequentialColor } from "./colors.js";
-import { readDiagnosis } from "./diagnosis.js";
+import { oppositeAnswer, readDiagnosis } from "./diagnosis.js";
 import { download, h } from "./dom.js";
 import { statusParts } from "./format.js";
 import { BUSY, MSG, STATUS } from "./protocol.js";
@@ -34,6 +34,7 @@ const TRAITS = [
   "n_regions",
   "image_png",
   "diagnosis",
+  "has_model",
 ];
 
 const now = () => (globalThis.performance ? performance.now() : Date.now());
@@ -58,6 +59,10 @@ export function mount(model, el) {
   const toolbar = createToolbar({
     explainSentence: () => request(null),
     stop: () => model.send({ type: MSG.STOP }),
+    diagnose: () => {
+      const correct = oppositeAnswer(model.get("tokens"));
+      if (correct !== null) model.send({ type: MSG.DIAGNOSE, correct });
+    },
     setMode: (mode) => ((ui.mode = mode), schedule()),
     setBoundaries: (on) => ((ui.boundaries = on), schedule()),
     exportPng: () => exportPng(),
@@ -327,6 +332,7 @@ export function mount(model, el) {
       canExportJson: state.complete,
       canExportPng: state.runId >= 0 || model.get("image_png") !== undefined,
       canDiagnose,
+      diagnoseAs: model.get("has_model") ? oppositeAnswer(tokens) : null,
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });

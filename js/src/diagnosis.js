@@ -61,3 +61,17 @@ export function regionFlags(nRegions, regions) {
   }
   return flags;
 }
+
+const OPPOSITE = { yes: "no", no: "yes" };
+
+/**
+ * The correct answer to try when an answer opens with "yes" or "no": the other one, in the
+ * same capitalisation ("Yes." -> "No"); null for any other answer.
+ */
+export function oppositeAnswer(tokens) {
+  const first = (tokens ?? []).join("").trim().split(/[\s.,!?;:]+/)[0] ?? "";
+  const other = OPPOSITE[first.toLowerCase()];
+  if (!other) return null;
+  if (first === first.toUpperCase() && first.length > 1) return other.toUpperCase();
+  return first[0] === first[0].toUpperCase() ? other[0].toUpperCase() + other.slice(1) : other;
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { hallucinationValues, readDiagnosis, regionFlags } from "../src/diagnosis.js";
+import { hallucinationValues, oppositeAnswer, readDiagnosis, regionFlags } from "../src/diagnosis.js";
 import { statusParts } from "../src/format.js";
 import { composeOverlay, regionColors } from "../src/overlay.js";
 import { applyResult, applyStep, rankValues, startRun } from "../src/state.js";
@@ -142,4 +142,14 @@ test("the status line of a diagnosis names the correct answer and the regenerati
   assert.equal(parts.at(-1), "removing the regions ranked last and regenerating the answer");
   assert.ok(!parts.some((p) => p.includes("left")));
   assert.equal(statusParts("done", s, 2, readDiagnosis(TRAIT)).at(-1), "2.0 s");
+});
+
+test("a yes/no answer offers its opposite as the correct answer, in the same case", () => {
+  assert.equal(oppositeAnswer(["yes"]), "no");
+  assert.equal(oppositeAnswer([" Yes", "."]), "No");
+  assert.equal(oppositeAnswer(["NO", ",", " there", " is"]), "YES");
+  assert.equal(oppositeAnswer(["No"]), "Yes");
+  assert.equal(oppositeAnswer(["a", " red", " circle"]), null);
+  assert.equal(oppositeAnswer(["yesterday"]), null);
+  assert.equal(oppositeAnswer([]), null);
 });

@@ -125,6 +125,29 @@ def token_index(widget, text: str) -> int:
     return indices[0]
 
 
+# a cell's prompt once it runs or ran: [*]: or [1]:
+STARTED = (
+    "() => [...document.querySelectorAll('.jp-InputPrompt')]"
+    ".some((p) => /\\[(\\*|\\d+)\\]/.test(p.textContent))"
+)
+
+
+def run_all_cells(page, timeout: float = 60.0) -> None:
+    """Run every cell of the open notebook. A command sent before the kernel is ready can be
+    dropped, so it is sent again until a cell has started. The command's promise settles only
+    when every cell ran: it is not awaited."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    end = time.monotonic() + timeout
+    while True:
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        try:
+            page.wait_for_function(STARTED, timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            assert time.monotonic() < end, "no cell started: is the kernel running?"
+
+
 def mask_hash(widget) -> int:
     return widget.locator("[data-role=mask-canvas]").evaluate(CANVAS_HASH)
 
@@ -157,8 +180,7 @@ def run_flow(app, server, name, page, artifacts: Path) -> None:
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     page.wait_for_timeout(1000)
     page.screenshot(path=str(artifacts / f"{app}-loaded.png"))
-    # the command's promise settles only when every cell ran: do not wait for it here
-    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    run_all_cells(page)
     widgets = page.locator(".eagle-widget")
     widgets.nth(1).wait_for(timeout=90_000)
     live, failing = widgets.nth(0), widgets.nth(1)
@@ -273,11 +295,11 @@ def run_flow(app, server, name, page, artifacts: Path) -> None:
 
 # -- diagnose mode -----------------------------------------------------------------------
 # YesNoModel (tests/widget_models.py) wrongly says "yes" because it sees block DRIVER; the
-# widget opens with correct="no" and diagnoses the answer as soon as it is generated.
+# user presses Diagnose, which explains "no" and removes regions until the answer flips.
 DIAGNOSE = """\
 from widget_models import YesNoModel, yes_no_scene
 yes_no = YesNoModel(delay=0.1)
-w_dx = ew.EagleWidget(yes_no, yes_no_scene(), prompt="Is there a blue square?", correct="no",
+w_dx = ew.EagleWidget(yes_no, yes_no_scene(), prompt="Is there a blue square?",
                       explainer=ew.Explainer(yes_no, n_regions=16, search="greedy"))
 w_dx"""
 
@@ -307,11 +329,16 @@ def test_diagnose_mode_shows_the_revised_answer_curve_and_removed_region(
             timeout=60_000,
         )
         page.wait_for_timeout(1000)
-        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        run_all_cells(page)
         widget = page.locator(".eagle-widget").first
         widget.wait_for(timeout=90_000)
+        wait_status(widget, "idle", 60)  # the answer "yes" is there
+        diagnose = widget.locator("button[data-role=diagnose]")
+        diagnose.wait_for(state="visible", timeout=10_000)  # drawn in the next frame
+        assert "\u201cno\u201d" in diagnose.get_attribute("title")
+        diagnose.click()
         # the counterfactual run streams like any other, then the answer is revised
-        wait_status(widget, "explaining", 60)
+        wait_status(widget, {"explaining", "done"}, 60)
         assert "diagnosis of “no”" in widget.locator("[data-role=status]").inner_text()
         wait_status(widget, "done", 90)
         panel = widget.locator("[data-role=diagnosis]")

@@ -15,6 +15,7 @@ export function createToolbar(actions) {
     h("button", { type: "button", class: "ew-button", dataset: { role }, title, onclick }, label);
   const explain = button("explain-sentence", "Explain sentence", "explain every token of the caption", actions.explainSentence);
   const stop = button("stop", "Stop", "cancel the running search", actions.stop);
+  const diagnose = button("diagnose", "Diagnose", "", actions.diagnose);
   const modes = MAP_MODES.map((mode) =>
     h(
       "button",
@@ -33,6 +34,7 @@ export function createToolbar(actions) {
     "div",
     { class: "ew-toolbar" },
     explain,
+    diagnose,
     stop,
     h("div", { class: "ew-segmented", role: "group", "aria-label": "map", dataset: { role: "map-mode" } }, modes),
     h("label", { class: "ew-check", title: "draw the region boundaries" }, boundaries, "Regions"),
@@ -41,9 +43,14 @@ export function createToolbar(actions) {
     json,
   );
 
-  /** canDiagnose: a finished diagnosis exists; its mode button shows only then. */
-  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false }) {
+  /** canDiagnose: a finished diagnosis exists; its mode button shows only then.
+   * diagnoseAs: the correct answer a diagnosis would explain ("no" for a "yes"), or null:
+   * the Diagnose button shows only for a yes/no answer of a widget with a model. */
+  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null }) {
     explain.disabled = !canExplain;
+    diagnose.hidden = diagnoseAs === null;
+    diagnose.disabled = !canExplain;
+    diagnose.title = diagnoseAs === null ? "" : `if the answer is wrong: explain \u201c${diagnoseAs}\u201d as the correct answer, find the regions that drive the given one and remove them until the answer flips`;
     stop.disabled = !busy;
     for (const b of modes) {
       b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
