@@ -86,6 +86,12 @@ def redundant(a: int, b: int, weight: float = 0.8) -> callable:
     return lambda v: weight * max(v[a], v[b])
 
 
+def object_parts(a: int, b: int, c: int, weight: float = 0.9) -> callable:
+    """An object in three parts: two show a little of it, the third completes it. Alone, c
+    adds nothing next to a; next to a and b, it adds most of the probability."""
+    return lambda v: weight * v[a] * v[b] * (0.1 + 0.9 * v[c])
+
+
 def bumpy(effect: callable, amplitude: float, seed: int) -> callable:
     """Add a fixed pseudo-random bump per visible set, like the uneven response of a real model."""
 

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from synthetic import VisibilityModel, additive, interacting, scorer_family
+from synthetic import VisibilityModel, additive, interacting, object_parts, scorer_family
 
 from eagle_widget.engine import Explainer, Generation
 from eagle_widget.engine.explanation import Explanation
 from eagle_widget.engine.objective import Objective
-from eagle_widget.engine.regions import grid_regions
+from eagle_widget.engine.regions import grid_regions, region_neighbours
 from eagle_widget.engine.search import efficient, greedy, lazy, run_search
 
 
@@ -79,6 +79,50 @@ def test_greedy_sees_an_interaction_through_necessity():
     objective, _ = make_objective(9, [interacting(2, 6)])
     order = [s.region for s in greedy(objective)]
     assert set(order[:2]) == {2, 6}
+
+
+def test_lazy_finds_the_part_that_completes_an_object_as_greedy_does():
+    # regions 2, 3, 4 of a strip of 12 are one object; the others add 0.01 each. After 2
+    # and 3, region 4 adds most, but its estimate was taken next to 2 alone, where it added
+    # nothing: pure lazy greedy trusts that stale estimate and places distractors first.
+    distractors = np.array([r for r in range(12) if r not in (2, 3, 4)])
+
+    def effect(v):
+        return object_parts(2, 3, 4)(v) + 0.01 * v[distractors].sum()
+
+    orders = {}
+    for name, options in [("greedy", {}), ("lazy", {}), ("stale", {"noise_tolerance": np.inf})]:
+        objective, _ = make_objective(12, [effect], base=[0.05])
+        search = greedy(objective) if name == "greedy" else lazy(objective, **options)
+        steps = list(search)
+        orders[name] = ([s.region for s in steps], finish(objective, steps), objective)
+    assert orders["greedy"][0][:3] == [2, 3, 4]
+    assert orders["lazy"][0][:3] == [2, 3, 4]  # the object's neighbours were re-scored
+    assert orders["stale"][0][:3] != [2, 3, 4]  # without that guard the third part waits
+    exact, found = orders["greedy"][1], orders["lazy"][1]
+    assert abs(found.insertion_auc - exact.insertion_auc) < 1e-9
+    assert orders["lazy"][2].images_scored < 0.7 * orders["greedy"][2].images_scored
+
+
+def test_region_neighbours_are_the_regions_that_touch():
+    labels = grid_regions(6, 6, 9)  # 3 x 3 blocks, numbered row by row
+    neighbours = region_neighbours(labels, 9)
+    assert neighbours[4].tolist() == [1, 3, 5, 7]  # the centre touches four, not diagonals
+    assert neighbours[0].tolist() == [1, 3] and neighbours[8].tolist() == [5, 7]
+
+
+def test_lazy_strict_mode_refreshes_after_a_rise_and_checks_its_options():
+    distractors = np.array([r for r in range(12) if r not in (2, 3, 4)])
+    effect = lambda v: object_parts(2, 3, 4)(v) + 0.01 * v[distractors].sum()  # noqa: E731
+    plain, _ = make_objective(12, [effect], base=[0.05])
+    strict, _ = make_objective(12, [effect], base=[0.05])
+    assert [s.region for s in lazy(strict, refresh_on_rise=True)][:3] == [2, 3, 4]
+    list(lazy(plain))
+    assert strict.images_scored > plain.images_scored  # it refreshed after the rises
+    with pytest.raises(TypeError, match="refresh_on_rise"):
+        list(lazy(plain, refresh_on_rise="yes"))
+    with pytest.raises(ValueError, match="noise_tolerance"):
+        list(lazy(plain, noise_tolerance=-1))
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -44,6 +44,19 @@ def region_areas(labels: np.ndarray, n_regions: int) -> np.ndarray:
     return np.bincount(labels.ravel(), minlength=n_regions) / labels.size
 
 
+def region_neighbours(labels: np.ndarray, n_regions: int) -> list[np.ndarray]:
+    """For each region, the regions that touch it (4-connected pixels), sorted."""
+    pairs = [
+        np.stack([labels[:, :-1].ravel(), labels[:, 1:].ravel()], axis=1),
+        np.stack([labels[:-1, :].ravel(), labels[1:, :].ravel()], axis=1),
+    ]
+    pairs = np.concatenate(pairs)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    pairs = np.unique(np.concatenate([pairs, pairs[:, ::-1]]), axis=0)
+    starts = np.searchsorted(pairs[:, 0], np.arange(n_regions + 1))
+    return [pairs[starts[r] : starts[r + 1], 1] for r in range(n_regions)]
+
+
 def _slic(image: np.ndarray, n_regions: int) -> np.ndarray:
     from skimage.segmentation import slic
 

@@ -11,13 +11,19 @@ from collections.abc import Iterator
 import numpy as np
 
 from .objective import Objective, SetScores
+from .regions import region_neighbours
 from .types import Step
 
 SEARCHES = ("greedy", "efficient", "lazy")
 SEARCH_OPTIONS = {
     "greedy": {},
     "efficient": {"search_scope": 6, "pending_samples": 4, "update_step": 15},
-    "lazy": {"lazy_batch": 4, "refresh_every": 10},
+    "lazy": {
+        "lazy_batch": 4,
+        "refresh_every": 10,
+        "noise_tolerance": 0.05,
+        "refresh_on_rise": False,
+    },
 }
 EARLY_STOP_TOL = 0.01
 
@@ -37,6 +43,7 @@ class _Progress:
         self.blank_delete = p_blank.mean()
         empty = objective.scores_from_probs(p_blank[None], p_full[None])
         self.score = float(empty.score[0])  # F of the current selected set
+        self.probs = (p_blank.copy(), p_full.copy())  # insertion, deletion probs of that set
 
     @property
     def undecided(self) -> np.ndarray:
@@ -45,6 +52,7 @@ class _Progress:
     def insert(self, region: int, scores: SetScores, row: int) -> Step:
         self.selected[region] = True
         self.score = float(scores.score[row])
+        self.probs = (scores.probs_insert[row].copy(), scores.probs_delete[row].copy())
         return self._step(region, "insert", scores, row, self.obj.area(self.selected))
 
     def remove(self, region: int, scores: SetScores, row: int) -> Step:
@@ -121,39 +129,72 @@ def lazy(
     early_stop: float | None = None,
     lazy_batch: int = 4,
     refresh_every: int = 10,
+    noise_tolerance: float = 0.05,
+    refresh_on_rise: bool = False,
 ) -> Iterator[Step]:
     """Lazy greedy with batched re-evaluation.
 
     Each candidate keeps its last marginal gain as an estimate. A step re-scores the
     `lazy_batch` best stale estimates in one batch and accepts the best fresh gain once no
-    stale estimate beats it. F is only weakly submodular (gains can grow when regions
-    interact), so every `refresh_every` steps all candidates are re-scored.
+    stale estimate beats it. Under submodularity gains only shrink, so the estimates bound
+    the fresh gains; but regions that interact (the parts of one object) make gains grow
+    unseen: a part measured while the object was incomplete keeps a low estimate. So when
+    the region just placed moved a target's insertion or deletion probability by more than
+    `noise_tolerance`, its neighbours (the likely rest of the object) are re-scored too, and
+    every `refresh_every` steps all candidates are. `refresh_on_rise=True` is stricter and
+    dearer: a re-scored gain that rose by more than `noise_tolerance` over its estimate makes
+    this step and the next score every candidate.
     """
     _check_positive(lazy_batch=lazy_batch, refresh_every=refresh_every)
+    if not noise_tolerance >= 0:
+        raise ValueError(f"noise_tolerance must be >= 0, got {noise_tolerance!r}")
+    if not isinstance(refresh_on_rise, bool):
+        raise TypeError(f"refresh_on_rise must be True or False, got {refresh_on_rise!r}")
     state = _Progress(objective, early_stop)
+    neighbours = region_neighbours(objective.labels, objective.n_regions)
     gain = np.full(objective.n_regions, np.inf)  # never scored: must be looked at
+    rose_before = False
+    watch = np.zeros(0, dtype=int)  # neighbours of a region that changed what the model sees
     for step in range(objective.n_regions):
         candidates = state.undecided
         if len(candidates) == 0:
             return
         fresh: dict[int, tuple[SetScores, int]] = {}
-        if step % refresh_every == 0 or len(candidates) <= lazy_batch:
+        rose = False
+        if rose_before or step % refresh_every == 0 or len(candidates) <= lazy_batch:
             to_score = candidates
         else:
-            to_score = candidates[np.argsort(-gain[candidates], kind="stable")[:lazy_batch]]
+            top = candidates[np.argsort(-gain[candidates], kind="stable")[:lazy_batch]]
+            watched = watch[~state.selected[watch] & ~state.removed[watch]]
+            to_score = np.union1d(top, watched)
         while True:
             scores = objective.score_sets(state.with_each(to_score))
+            new = scores.score - state.score
+            rose |= refresh_on_rise and bool(np.any(new > gain[to_score] + noise_tolerance))
             for row, region in enumerate(to_score):
                 fresh[int(region)] = (scores, row)
-                gain[region] = scores.score[row] - state.score
+            gain[to_score] = new
             best = max(fresh, key=lambda r: gain[r])
             stale = np.array([r for r in candidates if r not in fresh], dtype=int)
-            if len(stale) == 0 or gain[best] >= gain[stale].max():
+            if len(stale) == 0:
                 break
+            if rose:  # the estimates no longer bound the gains: look at every candidate
+                to_score = stale
+                continue
             ahead = stale[gain[stale] > gain[best]]
+            if len(ahead) == 0:
+                break
             to_score = ahead[np.argsort(-gain[ahead], kind="stable")[:lazy_batch]]
+        rose_before = rose
         scores, row = fresh[best]
-        yield state.insert(best, scores, row)
+        before_insert, before_delete = state.probs
+        step_ = state.insert(best, scores, row)
+        moved = max(
+            np.abs(step_.probs_insert - before_insert).max(),
+            np.abs(step_.probs_delete - before_delete).max(),
+        )
+        watch = neighbours[best] if moved > noise_tolerance else np.zeros(0, dtype=int)
+        yield step_
         if state.converged(scores, row):
             yield from state.finish_by_sweep()
             return
