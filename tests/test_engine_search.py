@@ -82,8 +82,9 @@ def test_greedy_sees_an_interaction_through_necessity():
 
 
 def test_lazy_finds_the_part_that_completes_an_object_as_greedy_does():
-    # regions 2, 3, 4 of a strip of 12 are one object; the others add 0.01 each. After 2
-    # and 3, region 4 adds most, but its estimate was taken next to 2 alone, where it added
+    # regions 2, 3, 4 of a strip of 12 work together (an object's parts, or an object and
+    # the background that shows its outline); the others add 0.01 each. After 2 and 3,
+    # region 4 adds most, but its estimate was taken next to 2 alone, where it added
     # nothing: pure lazy greedy trusts that stale estimate and places distractors first.
     distractors = np.array([r for r in range(12) if r not in (2, 3, 4)])
 

@@ -137,10 +137,11 @@ def lazy(
     Each candidate keeps its last marginal gain as an estimate. A step re-scores the
     `lazy_batch` best stale estimates in one batch and accepts the best fresh gain once no
     stale estimate beats it. Under submodularity gains only shrink, so the estimates bound
-    the fresh gains; but regions that interact (the parts of one object) make gains grow
-    unseen: a part measured while the object was incomplete keeps a low estimate. So when
-    the region just placed moved a target's insertion or deletion probability by more than
-    `noise_tolerance`, its neighbours (the likely rest of the object) are re-scored too, and
+    the fresh gains; but regions that interact (the parts of one object, or an object and the
+    background that shows its outline) make gains grow unseen: a region measured while its
+    partners were hidden keeps a low estimate. So when the region just placed moved a
+    target's insertion or deletion probability by more than `noise_tolerance`, its neighbours
+    (its likely partners) are re-scored too, and
     every `refresh_every` steps all candidates are. `refresh_on_rise=True` is stricter and
     dearer: a re-scored gain that rose by more than `noise_tolerance` over its estimate makes
     this step and the next score every candidate.
