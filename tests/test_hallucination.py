@@ -150,3 +150,4 @@ def test_a_counterfactual_result_reports_the_reliance_of_the_generated_answer_no
     from eagle_widget.widget import explanation_state
 
     assert explanation_state(result)["reliance"]["prior"] == [None]
+    assert f"targets='yes', scored_ids=[{NO}]" in repr(result)  # what was really explained

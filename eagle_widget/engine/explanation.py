@@ -323,8 +323,15 @@ class Explanation:
 
     def __repr__(self) -> str:
         words = " ".join(self.generation.tokens[p].strip() for p in self.positions[:8])
+        generated = [self.generation.token_ids[p] for p in self.positions]
+        counterfactual = (
+            ""
+            if list(self.target_ids) == generated
+            else f", scored_ids={list(self.target_ids)[:8]}"
+        )
         return (
-            f"Explanation(targets={words!r}, regions={self.n_regions}, search={self.search!r}, "
+            f"Explanation(targets={words!r}{counterfactual}, regions={self.n_regions}, "
+            f"search={self.search!r}, "
             f"insertion_auc={self.insertion_auc:.3f}, deletion_auc={self.deletion_auc:.3f}, "
             f"images_scored={self.images_scored})"
         )
