@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from widget_models import caption_model, jsonable, scene
+from widget_models import READ_STATE, caption_model, jsonable, scene
 
 import eagle_widget as ew
 from eagle_widget.widget import explanation_state
@@ -63,13 +63,7 @@ import { readFileSync } from "node:fs";
 import { decodeResult } from "%(src)s/codecs.js";
 import { applyResult, curvePoints, normalizeGains, regionGains, startRun, targetColumns,
          trapezoidAuc } from "%(src)s/state.js";
-const bytes = (b64) => {
-  const b = Buffer.from(b64, "base64");
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
-};
-const raw = JSON.parse(readFileSync(process.argv[2], "utf8"), (k, v) =>
-  v && typeof v === "object" && "b64" in v ? bytes(v.b64) : v);
-const state = applyResult(startRun(raw.run, raw.n_regions), decodeResult(raw.result));
+%(read_state)sconst state = applyResult(startRun(raw.run, raw.n_regions), decodeResult(raw.result));
 const maps = { all: Array.from(normalizeGains(regionGains(state))) };
 for (const t of raw.run.targets) {
   maps[t] = Array.from(normalizeGains(regionGains(state, targetColumns(state, [t]))));
@@ -86,7 +80,7 @@ def test_front_end_maps_and_curves_equal_the_engine(tmp_path):
     state_file = tmp_path / "state.json"
     state_file.write_text(json.dumps(jsonable(explanation_state(ex))))
     script = tmp_path / "derive.mjs"
-    script.write_text(_DERIVE % {"src": (JS / "src").as_posix()})
+    script.write_text(_DERIVE % {"src": (JS / "src").as_posix(), "read_state": READ_STATE})
     proc = subprocess.run(
         [NODE, str(script), str(state_file)], capture_output=True, text=True, timeout=60
     )

@@ -19,7 +19,16 @@ import comm
 import numpy as np
 import pytest
 from comm.base_comm import BaseComm
-from widget_models import DRIVER, NO, FlakyModel, YesNoModel, blocks, jsonable, yes_no_scene
+from widget_models import (
+    DRIVER,
+    NO,
+    READ_STATE,
+    FlakyModel,
+    YesNoModel,
+    blocks,
+    jsonable,
+    yes_no_scene,
+)
 
 import eagle_widget as ew
 from eagle_widget.widget import EagleWidget, decode_step, diagnosis_state, show_explanation
@@ -266,13 +275,7 @@ import { readFileSync } from "node:fs";
 import { decodeResult } from "%(src)s/codecs.js";
 import { hallucinationValues, readDiagnosis } from "%(src)s/diagnosis.js";
 import { applyResult, startRun } from "%(src)s/state.js";
-const bytes = (b64) => {
-  const b = Buffer.from(b64, "base64");
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
-};
-const raw = JSON.parse(readFileSync(process.argv[2], "utf8"), (k, v) =>
-  v && typeof v === "object" && "b64" in v ? bytes(v.b64) : v);
-const state = applyResult(startRun(raw.run, raw.n_regions), decodeResult(raw.result));
+%(read_state)sconst state = applyResult(startRun(raw.run, raw.n_regions), decodeResult(raw.result));
 const d = readDiagnosis(raw.diagnosis);
 console.log(JSON.stringify({ map: Array.from(hallucinationValues(state)), cut: d.cut,
   points: d.points.length }));
@@ -286,7 +289,7 @@ def test_the_front_end_shows_the_engines_hallucination_map(tmp_path):
     state_file = tmp_path / "state.json"
     state_file.write_text(json.dumps(jsonable({n: getattr(widget, n) for n in names})))
     script = tmp_path / "derive.mjs"
-    script.write_text(_DERIVE % {"src": JS_SRC.as_posix()})
+    script.write_text(_DERIVE % {"src": JS_SRC.as_posix(), "read_state": READ_STATE})
     proc = subprocess.run(
         ["node", str(script), str(state_file)], capture_output=True, text=True, timeout=60
     )

@@ -150,3 +150,15 @@ def jsonable(value):
     if isinstance(value, list):
         return [jsonable(v) for v in value]
     return value
+
+
+# JS for node: reads a jsonable() state file (argv[2]) into `raw`, bytes back as DataViews
+# (needs `readFileSync` from "node:fs" imported by the script).
+READ_STATE = """\
+const bytes = (b64) => {
+  const b = Buffer.from(b64, "base64");
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+};
+const raw = JSON.parse(readFileSync(process.argv[2], "utf8"), (k, v) =>
+  v && typeof v === "object" && "b64" in v ? bytes(v.b64) : v);
+"""
