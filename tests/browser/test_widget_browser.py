@@ -315,15 +315,16 @@ def diagnose_notebook() -> dict:
 
 @pytest.mark.browser
 @pytest.mark.timeout(180)
+@pytest.mark.parametrize("app", ["lab", "notebook"])
 def test_diagnose_mode_shows_the_revised_answer_curve_and_removed_region(
-    browser, jupyter, artifacts
+    app, browser, jupyter, artifacts
 ):
-    server, name = jupyter("lab", diagnose_notebook(), name="diagnose.ipynb")
+    server, name = jupyter(app, diagnose_notebook(), name="diagnose.ipynb")
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     console = []
     page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
     try:
-        page.goto(server.url + URLS["lab"].format(name=name))
+        page.goto(server.url + URLS[app].format(name=name))
         page.wait_for_function(
             "() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell')",
             timeout=60_000,
@@ -369,7 +370,7 @@ def test_diagnose_mode_shows_the_revised_answer_curve_and_removed_region(
         assert sum(inside[:3]) > sum(other[:3]) + 150, (inside, other)
         button = widget.locator("button[data-mode=diagnose]")
         assert button.is_visible() and button.get_attribute("aria-pressed") == "true"
-        widget.screenshot(path=str(artifacts / "lab-diagnose.png"))
+        widget.screenshot(path=str(artifacts / f"{app}-diagnose.png"))
         diagnosed = mask_hash(widget)
         widget.locator("button[data-mode=heat]").click()
         page.wait_for_timeout(300)
@@ -378,9 +379,9 @@ def test_diagnose_mode_shows_the_revised_answer_curve_and_removed_region(
         page.wait_for_timeout(300)
         assert mask_hash(widget) == diagnosed
     except Exception:
-        page.screenshot(path=str(artifacts / "lab-diagnose-failure.png"), full_page=True)
-        (artifacts / "lab-diagnose-console.log").write_text("\n".join(console))
-        (artifacts / "lab-diagnose-server.log").write_text(server.read_log())
+        page.screenshot(path=str(artifacts / f"{app}-diagnose-failure.png"), full_page=True)
+        (artifacts / f"{app}-diagnose-console.log").write_text("\n".join(console))
+        (artifacts / f"{app}-diagnose-server.log").write_text(server.read_log())
         raise
     finally:
         page.close()
