@@ -141,10 +141,9 @@ def lazy(
     background that shows its outline) make gains grow unseen: a region measured while its
     partners were hidden keeps a low estimate. So when the region just placed moved a
     target's insertion or deletion probability by more than `noise_tolerance`, its neighbours
-    (its likely partners) are re-scored too, and
-    every `refresh_every` steps all candidates are. `refresh_on_rise=True` is stricter and
-    dearer: a re-scored gain that rose by more than `noise_tolerance` over its estimate makes
-    this step and the next score every candidate.
+    (its likely partners) are re-scored too, and every `refresh_every` steps all candidates
+    are. `refresh_on_rise=True` is stricter and dearer: a re-scored gain that rose by more
+    than `noise_tolerance` over its estimate makes this step and the next score every one.
     """
     _check_positive(lazy_batch=lazy_batch, refresh_every=refresh_every)
     if not noise_tolerance >= 0:
@@ -189,13 +188,13 @@ def lazy(
         rose_before = rose
         scores, row = fresh[best]
         before_insert, before_delete = state.probs
-        step_ = state.insert(best, scores, row)
+        placed = state.insert(best, scores, row)
         moved = max(
-            np.abs(step_.probs_insert - before_insert).max(),
-            np.abs(step_.probs_delete - before_delete).max(),
+            np.abs(placed.probs_insert - before_insert).max(),
+            np.abs(placed.probs_delete - before_delete).max(),
         )
         watch = neighbours[best] if moved > noise_tolerance else np.zeros(0, dtype=int)
-        yield step_
+        yield placed
         if state.converged(scores, row):
             yield from state.finish_by_sweep()
             return
