@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from legibility import described, illegible
 
 TESTS = Path(__file__).resolve().parents[1]
 REGIONS = 36  # asked for; superpixels may give a few fewer
@@ -257,6 +258,7 @@ def run_flow(app, server, name, page, artifacts: Path) -> None:
     live.locator("[data-role=boundaries]").check()
     page.wait_for_timeout(200)
     live.screenshot(path=str(artifacts / f"{app}-done-light.png"))
+    assert not (bad := illegible(live)), f"{app} light: {described(bad)}"
 
     # exports: PNG drawn in the browser, JSON from the kernel
     with page.expect_download() as png:
@@ -279,6 +281,7 @@ def run_flow(app, server, name, page, artifacts: Path) -> None:
     assert "RuntimeError: simulated model failure" in error.inner_text()
     assert failing.locator("[data-role=explain-sentence]").is_enabled()
     failing.screenshot(path=str(artifacts / f"{app}-error.png"))
+    assert not (bad := illegible(failing)), f"{app} light, error: {described(bad)}"
 
     # dark theme
     page.evaluate(
@@ -291,6 +294,8 @@ def run_flow(app, server, name, page, artifacts: Path) -> None:
     channels = [int(c) for c in bg[bg.index("(") + 1 : bg.index(")")].split(",")[:3]]
     assert sum(channels) / 3 < 100, f"dark theme background is {bg}"
     live.screenshot(path=str(artifacts / f"{app}-done-dark.png"))
+    for shown, widget in (("result", live), ("error", failing)):
+        assert not (bad := illegible(widget)), f"{app} dark, {shown}: {described(bad)}"
 
 
 # -- diagnose mode -----------------------------------------------------------------------
@@ -371,6 +376,7 @@ def test_diagnose_mode_shows_the_revised_answer_curve_and_removed_region(
         button = widget.locator("button[data-mode=diagnose]")
         assert button.is_visible() and button.get_attribute("aria-pressed") == "true"
         widget.screenshot(path=str(artifacts / f"{app}-diagnose.png"))
+        assert not (bad := illegible(widget)), f"{app}, diagnosis: {described(bad)}"
         diagnosed = mask_hash(widget)
         widget.locator("button[data-mode=heat]").click()
         page.wait_for_timeout(300)
