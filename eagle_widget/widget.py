@@ -88,11 +88,28 @@ def decode_step(data: bytes) -> dict:
     }
 
 
+# The front end draws the map at most 720 px a side: it gets the image and the label map at
+# most this size. A 12-megapixel photo would otherwise send 24 MB of labels and megabytes of
+# PNG to the browser, and into every notebook that saves its widget state.
+DISPLAY_MAX_SIDE = 1024
+
+
+def display_shape(height: int, width: int) -> tuple[int, int]:
+    """(height, width) of the copies the front end gets: the same, or at most DISPLAY_MAX_SIDE."""
+    scale = min(1.0, DISPLAY_MAX_SIDE / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def _png(image: np.ndarray) -> bytes:
+    """The image as PNG, shrunk to display_shape (area-averaged) when larger."""
     from PIL import Image
 
+    picture = Image.fromarray(image)
+    height, width = display_shape(*image.shape[:2])
+    if (height, width) != image.shape[:2]:
+        picture = picture.resize((width, height), Image.Resampling.BOX)
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
+    picture.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -100,10 +117,21 @@ def _f32(array) -> bytes:
     return np.ascontiguousarray(array, dtype="<f4").tobytes()
 
 
-def _labels_bytes(labels: np.ndarray) -> bytes:
+def _labels_traits(labels: np.ndarray) -> dict[str, Any]:
+    """`labels` (uint16 bytes) and `labels_shape` of the map the front end gets: the region of
+    each pixel centre of a display_shape grid (region ids and order are unchanged)."""
     if labels.max() >= 65536:
         raise ValueError(f"label maps need fewer than 65536 regions, got {labels.max() + 1}")
-    return np.ascontiguousarray(labels, dtype="<u2").tobytes()
+    height, width = labels.shape
+    new_h, new_w = display_shape(height, width)
+    if (new_h, new_w) != (height, width):
+        rows = ((np.arange(new_h) + 0.5) * height / new_h).astype(np.intp)
+        cols = ((np.arange(new_w) + 0.5) * width / new_w).astype(np.intp)
+        labels = labels[rows][:, cols]
+    return {
+        "labels": np.ascontiguousarray(labels, dtype="<u2").tobytes(),
+        "labels_shape": [int(new_h), int(new_w)],
+    }
 
 
 def _reliance_dict(prior, visual) -> dict:
@@ -211,8 +239,7 @@ def explanation_state(explanation: Explanation, run_id: int = 0) -> dict[str, An
         "words": [list(w) for w in generation.words],
         "reliance": _reliance_dict(prior, visual),
         "selection": [int(p) for p in explanation.positions],
-        "labels": _labels_bytes(explanation.labels),
-        "labels_shape": [int(s) for s in explanation.labels.shape],
+        **_labels_traits(explanation.labels),
         "n_regions": int(explanation.n_regions),
         "run": _run_info(
             run_id,
@@ -597,8 +624,8 @@ class EagleWidget(anywidget.AnyWidget):
             p_full, p_blank = anchors
         with self.hold_sync():
             self.diagnosis = diagnosis or {}
-            self.labels = _labels_bytes(run.labels)
-            self.labels_shape = [int(s) for s in run.labels.shape]
+            traits = _labels_traits(run.labels)
+            self.labels, self.labels_shape = traits["labels"], traits["labels_shape"]
             self.n_regions = int(run.n_regions)
             self.selection = positions
             self.error_message = ""

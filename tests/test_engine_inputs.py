@@ -23,6 +23,17 @@ def test_images_of_every_accepted_kind_become_rgb_uint8(tmp_path):
     np.testing.assert_array_equal(to_rgb_array(rgb / 255.0), rgb)
 
 
+def test_an_image_is_copied_so_later_changes_to_the_callers_array_do_not_leak_in():
+    given = np.asarray(Image.fromarray(np.full((6, 8, 3), 9, np.uint8)))  # a read-only view
+    assert not given.flags.writeable
+    array = to_rgb_array(given)
+    assert array.flags.writeable and array.flags.c_contiguous
+    mine = np.full((6, 8, 3), 9, np.uint8)
+    kept = to_rgb_array(mine)
+    mine[:] = 0
+    assert (kept == 9).all()
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [
@@ -110,6 +121,20 @@ def test_insertion_and_deletion_images_keep_exactly_their_regions():
     deletion = compose(image, filler, labels, ~keep[:1])
     assert (deletion[0][labels == 0] == 0).all()
     np.testing.assert_array_equal(deletion[0][labels == 1], image[labels == 1])
+
+
+@pytest.mark.parametrize("fill", [0, 255, (255, 128, 0), "mean", "blur"])
+def test_composed_pixels_are_exactly_the_image_or_the_fill(fill):
+    # compose works in wrapping uint8 arithmetic; fills brighter than the image must not
+    # overflow into wrong colours anywhere, from 0 to 255
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    image[0, :2] = [[0, 0, 0], [255, 255, 255]]
+    labels = rng.integers(0, 7, (30, 40))
+    keep = rng.random((5, 7)) < 0.5
+    filler = fill_image(image, fill)
+    expected = np.where(keep[:, labels][..., None], image, filler)
+    np.testing.assert_array_equal(compose(image, filler, labels, keep), expected)
 
 
 def test_fill_values():

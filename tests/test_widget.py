@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -10,6 +11,7 @@ import comm
 import numpy as np
 import pytest
 from comm.base_comm import BaseComm
+from PIL import Image
 from widget_models import (
     BLUE,
     RED,
@@ -226,6 +228,36 @@ def test_the_label_map_is_sent_once_not_per_step():
     # binary traits travel as buffers, named in buffer_paths
     with_labels = [d for d in updates if ["labels"] in d.get("buffer_paths", [])]
     assert len(with_labels) == 1  # same image, same regions: not sent again
+
+
+def test_a_large_image_reaches_the_front_end_at_display_size():
+    # 1500 x 2000 pixels, 3 x 4 blocks: the browser gets 768 x 1024 copies of the image and of
+    # the label map, with the same region ids; the engine explains the full-size image
+    cell = 500
+    model = caption_model(rows=3, cols=4, cell=cell)
+    image = scene(rows=3, cols=4, cell=cell)
+    widget = EagleWidget(model, image, explainer=ew.Explainer(model, n_regions=12))
+    try:
+        assert widget.wait(30)
+        shown = np.asarray(Image.open(io.BytesIO(widget.image_png)))
+        assert shown.shape == (768, 1024, 3)
+        assert np.abs(shown.astype(int) - image[::cell, ::cell].repeat(256, 0).repeat(256, 1)
+                      ).mean() < 1  # flat blocks stay their colour  # fmt: skip
+        widget.explain([1])  # " red"
+        assert widget.wait(60) and widget.status == "done"
+        ex = widget.explanation
+        assert ex.labels.shape == (1500, 2000)
+        assert widget.labels_shape == [768, 1024]
+        labels = np.frombuffer(widget.labels, dtype="<u2").reshape(768, 1024)
+        centres = ((np.arange(768) + 0.5) * 1500 / 768).astype(int)
+        across = ((np.arange(1024) + 0.5) * 2000 / 1024).astype(int)
+        assert np.array_equal(labels, ex.labels[centres][:, across])
+        assert set(np.unique(labels)) == set(range(ex.n_regions))  # no region lost
+        state = explanation_state(ex)  # the offline page and show() get the same copies
+        assert state["labels_shape"] == [768, 1024] and state["labels"] == widget.labels
+        assert len(widget.labels) + len(widget.image_png) < 2_000_000
+    finally:
+        widget.close()
 
 
 def test_sentence_run_gives_each_token_its_own_columns():

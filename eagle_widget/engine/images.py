@@ -60,7 +60,9 @@ def _from_array(array: np.ndarray) -> np.ndarray:
         raise ValueError(f"image array is empty: shape {array.shape}")
     array = array[:, :, :3]
     if array.dtype == np.uint8:
-        return np.ascontiguousarray(array)
+        # our own writable copy: the caller may change theirs later, or hand in a read-only
+        # view (np.asarray of a PIL image), which torch warns about when a processor reads it
+        return np.array(array, order="C")
     if array.dtype == np.bool_:
         return (array.astype(np.uint8) * 255).copy()
     if np.issubdtype(array.dtype, np.floating):
