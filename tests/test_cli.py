@@ -237,6 +237,20 @@ sys.exit(main(sys.argv[1:], load=lambda *a: caption_model(cell=16, delay=0.03)))
 """
 
 
+def kill_after_first_item(command: list[str], env: dict, first: Path, seconds: float) -> None:
+    """Run a batch command, SIGKILL it as soon as `first` is written (a hard crash mid-batch)."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + seconds
+        while not first.exists():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the first item did not finish"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+
+
 def test_a_killed_batch_resumes_where_it_stopped(image_file, tmp_path):
     manifest = write_manifest(
         tmp_path, [{"image": str(image_file), "id": f"item{i}", "targets": [i]} for i in range(4)]
@@ -247,16 +261,7 @@ def test_a_killed_batch_resumes_where_it_stopped(image_file, tmp_path):
     command = [sys.executable, str(driver), "explain", "--batch", str(manifest), "--out",
                str(out), *FAST]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
-        deadline = time.monotonic() + 120
-        while not (out / "item0" / "result.json").exists():
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "the first item did not finish"
-            time.sleep(0.05)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=30)
+    kill_after_first_item(command, env, out / "item0" / "result.json", 120)
     done_before = {p.name for p in out.iterdir() if (p / "result.json").exists()}
     assert "item0" in done_before and len(done_before) < 4
     stamp = (out / "item0" / "result.npz").stat().st_mtime_ns
@@ -376,16 +381,7 @@ def test_demo_model_batch_killed_and_resumed(demo_scenes, tmp_path):
     out = tmp_path / "out"
     command = [*command_line(), "explain", "--batch", str(manifest), "--model", "demo",
                "--regions", "24", "--out", str(out)]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=DEMO_ENV)
-    try:
-        deadline = time.monotonic() + 300
-        while not (out / "circle" / "result.json").exists():
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "the first item did not finish"
-            time.sleep(0.05)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=30)
+    kill_after_first_item(command, DEMO_ENV, out / "circle" / "result.json", 300)
     finished = {p.name for p in out.iterdir() if (p / "result.json").exists()}
     assert "circle" in finished and len(finished) < 3
     stamp = (out / "circle" / "result.npz").stat().st_mtime_ns
