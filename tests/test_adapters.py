@@ -301,6 +301,33 @@ def test_batch_size_is_picked_when_not_given_and_checked_when_given():
             HFModel(model, processor, batch_size=bad)
 
 
+def test_cuda_batch_size_follows_free_memory_and_the_model_size(monkeypatch):
+    # no GPU here: a stand-in CUDA model of Qwen2.5-VL-3B's text sizes, and free memory faked
+    from types import SimpleNamespace
+
+    from eagle_widget.models import devices
+
+    text = SimpleNamespace(hidden_size=2048, intermediate_size=11008, vocab_size=151936)
+    model = SimpleNamespace(
+        device=torch.device("cuda"),
+        dtype=torch.bfloat16,
+        config=SimpleNamespace(get_text_config=lambda: text),
+    )
+    free = {"bytes": 0}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (free["bytes"], 80 << 30))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 2 << 30)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 1 << 30)
+    # per image at 1300 tokens: 2 x 1300 x (3 x 11008 + 8 x 2048) x 2 bytes + 64 target rows
+    # of logits (151936 x 6 bytes) = 315 MB; 60% of free memory (+1 GiB cached) goes to batches
+    for gib, expected in ((7, 16), (2, 6), (0, 2), (70, 64)):  # free GiB, images per batch
+        free["bytes"] = gib << 30
+        assert devices.default_batch_size(model, 1300) == expected, gib
+    assert expected == devices.MAX_BATCH  # capped
+    free["bytes"] = 0
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 0)
+    assert devices.default_batch_size(model, 100_000) == 1  # never below one image
+
+
 # -- dtypes and devices -----------------------------------------------------------------------
 
 
