@@ -301,6 +301,24 @@ def test_batch_size_is_picked_when_not_given_and_checked_when_given():
             HFModel(model, processor, batch_size=bad)
 
 
+def test_images_are_preprocessed_on_the_models_device(family, monkeypatch):
+    # every family's torchvision image processor gets device= (on a GPU the resizing and
+    # normalising of a batch then runs there, not on the CPU); the results are the same
+    seen = []
+    image_processor = family.adapter.processor.image_processor
+    original = image_processor.process_image
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("device"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(image_processor, "process_image", recording)
+    gen = family.generation
+    probs = family.adapter.token_probs([family.image], gen, [0])
+    assert seen and all(d == family.adapter.device for d in seen), seen
+    assert abs(probs[0, 0] - family.probs[0, gen.token_ids[0]]) < TOL
+
+
 def test_cuda_batch_size_follows_free_memory_and_the_model_size(monkeypatch):
     # no GPU here: a stand-in CUDA model of Qwen2.5-VL-3B's text sizes, and free memory faked
     from types import SimpleNamespace

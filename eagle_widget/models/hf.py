@@ -10,6 +10,7 @@ computing logits only at the target rows.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import threading
 from collections.abc import Sequence
@@ -83,6 +84,9 @@ class HFModel:
         self._layouts: dict[tuple[str, tuple[int, int]], torch.Tensor] = {}
         self._last_length = 0
         self._auto_batch: int | None = None
+        # torchvision-backed image processors resize and normalise on the model's device: on
+        # a GPU, preprocessing a batch on the CPU would otherwise take longer than its forward
+        self._preprocesses_on_device = _takes_device(getattr(processor, "image_processor", None))
 
     # -- properties -------------------------------------------------------------------
     @property
@@ -278,6 +282,7 @@ class HFModel:
             images=[[image] for image in images],
             return_tensors="pt",
             add_special_tokens=add_special,
+            **({"device": self.device} if self._preprocesses_on_device else {}),
         )
         dtype = self.dtype
         moved = {}
@@ -399,6 +404,11 @@ def load_model(
 
 
 # -- validation and tensor helpers ----------------------------------------------------------
+
+
+def _takes_device(image_processor) -> bool:
+    process = getattr(image_processor, "process_image", None)
+    return callable(process) and "device" in inspect.signature(process).parameters
 
 
 def _check_batch_size(value) -> None:
