@@ -72,11 +72,22 @@ def test_each_word_is_explained_by_its_own_object():
 def test_sentence_level_run_gives_per_token_maps_from_its_columns():
     result = ew.explain(two_word_model(), IMAGE, n_regions=16, search="greedy")
     for token, block in ((1, 5), (2, 10)):
-        heat = result.attribution_map("gain", target=token)
-        assert heat[BLOCKS == block].min() == 1.0
-        assert heat[BLOCKS != block].max() < 0.2
+        for kind in ("gain", "rank"):  # rank: by the token's own gains, not the shared order
+            heat = result.attribution_map(kind, target=token)
+            assert heat[BLOCKS == block].min() == 1.0, (kind, token)
+            assert heat[BLOCKS != block].max() < 0.2, (kind, token)
     with pytest.raises(ValueError, match="not explained"):
         ew.explain(two_word_model(), IMAGE, targets=1, n_regions=16).attribution_map(target=2)
+
+
+def test_a_rank_map_whose_gain_is_all_in_the_top_region_marks_that_region_alone():
+    # ' red' rests on block 5 only: every other region adds nothing, so it is 1 there and 0
+    # elsewhere (no ramp over regions of no effect)
+    red = ew.explain(two_word_model(), IMAGE, targets="red", n_regions=16, search="greedy")
+    rank = red.region_values("rank")
+    assert rank[red.order[0]] == 1.0
+    assert np.array_equal(red.labels == red.order[0], BLOCKS == 5)
+    assert np.delete(rank, red.order[0]).max() == 0.0
 
 
 def test_curves_start_and_end_at_the_reference_images_and_maps_are_normalised():

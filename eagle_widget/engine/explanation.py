@@ -127,26 +127,30 @@ class Explanation:
             raise ValueError(f"kind must be one of {MAP_KINDS}, got {kind!r}")
         gains = self.gains(target)
         n = self.n_regions
+        order = np.asarray(self.order)
         if kind == "rank":
-            # the reference: (c_N - c_k) / (c_N - c_1), c_k the cumulative |gain| after k
-            c = np.cumsum(np.abs(gains))
-            span = c[-1] - c[0]
-            by_position = (
-                (c[-1] - c) / span if span > 0 else np.linspace(1, 0, n) if n > 1 else np.ones(1)
-            )
+            if target is not None and self.n_targets > 1:
+                # one token of a sentence-level run: the shared order is not this token's
+                # (regions ranked before its evidence would all get 1), so its regions are
+                # ranked by its own gains first, gains below zero counting as none
+                ranking = np.argsort(-gains, kind="stable")
+                order, gains = order[ranking], np.clip(gains[ranking], 0, None)
+            by_position = _rank_values(np.cumsum(np.abs(gains)))
         else:
             positive = np.clip(gains, 0, None)
             top = positive.max()
             by_position = positive / top if top > 0 else np.zeros(n)
         values = np.empty(n)
-        values[self.order] = by_position
+        values[order] = by_position
         return values
 
     def attribution_map(self, kind: str = "rank", target: int | None = None) -> np.ndarray:
         """H x W float in [0, 1].
 
         "rank" (the reference's map): the region at rank k gets (c_N - c_k)/(c_N - c_1), where
-        c_k sums |gain of F| over the first k regions, so the top region is 1 and the last 0.
+        c_k sums |gain of F| over the first k regions, so the top region is 1 and the last 0
+        (when all the gain is the top region's, it alone is 1). For one token of a
+        sentence-level run the regions are ranked by that token's own gains first.
         "gain": every region carries its own marginal gain of F, negative gains as 0, divided
         by the largest. `target` (a generated-token index) uses that token's column only.
         """
@@ -350,3 +354,17 @@ def _png_array(data: bytes) -> np.ndarray:
 
     with Image.open(io.BytesIO(data)) as img:
         return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+
+
+def _rank_values(cumulative: np.ndarray) -> np.ndarray:
+    """(c_N - c_k) / (c_N - c_1) per position; when c_N = c_1 every gain is the first
+    region's (it alone gets 1) or there is none (all 0)."""
+    n = len(cumulative)
+    if n == 1:
+        return np.ones(1)
+    span = cumulative[-1] - cumulative[0]
+    if span > 0:
+        return (cumulative[-1] - cumulative) / span
+    values = np.zeros(n)
+    values[0] = 1.0 if cumulative[-1] > 0 else 0.0
+    return values
