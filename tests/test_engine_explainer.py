@@ -38,6 +38,19 @@ def test_targets_by_index_word_and_all():
     assert explainer.start(IMAGE, targets="red square").positions == [1, 2]
 
 
+def test_a_word_target_prefers_whole_words_and_the_exact_case():
+    from eagle_widget.engine import Generation
+    from eagle_widget.engine.targets import resolve_targets
+
+    words = ["A", " bored", " Red", " red", " hat", "red"]
+    gen = Generation("p", list(range(6)), words, "".join(words), (4, 4))
+    assert resolve_targets(gen, "red") == [3]  # the word, not the part of " bored"
+    assert resolve_targets(gen, "Red") == [2]  # the exact case first
+    assert resolve_targets(gen, "RED") == [2]  # then any case, still a whole word
+    assert resolve_targets(gen, "ore") == [1]  # a part of a word when no word matches
+    assert resolve_targets(gen, "HAT") == [4]
+
+
 @pytest.mark.parametrize(
     "targets, error, message",
     [

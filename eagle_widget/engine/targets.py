@@ -59,14 +59,15 @@ def resolve_target_ids(generation: Generation, positions: list[int], target_ids)
 
 
 def _tokens_of_text(generation: Generation, text: str) -> list[int]:
-    """Tokens overlapping the first whole-word match of `text` (else the first substring)."""
+    """Tokens overlapping the first match of `text`: a whole word before a part of one, the
+    exact case before any case ("Red" finds "red" before the "red" inside "bored")."""
     if not text.strip():
         raise ValueError("targets is an empty word: give a word of the answer")
     answer = "".join(generation.tokens)
-    needle = text.strip()
-    match = re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", answer) or re.search(
-        re.escape(needle), answer, flags=re.IGNORECASE
-    )
+    needle = re.escape(text.strip())
+    whole = rf"(?<!\w){needle}(?!\w)"
+    tries = ((whole, 0), (whole, re.IGNORECASE), (needle, 0), (needle, re.IGNORECASE))
+    match = next((m for p, f in tries if (m := re.search(p, answer, flags=f))), None)
     if match is None:
         raise ValueError(f"{text!r} does not occur in the answer {generation.text!r}")
     starts = np.cumsum([0] + [len(t) for t in generation.tokens])
