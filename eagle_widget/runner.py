@@ -8,14 +8,26 @@ stop at the next batch boundary) and replaces any job still waiting.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
 _thread_ids = itertools.count()
+_open_runners: weakref.WeakSet[Runner] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_runners() -> None:
+    """At interpreter exit, stop the workers before torch is torn down: a daemon thread still
+    inside a torch call then aborts the process ("terminate called without an active
+    exception"), as several widgets alive at the end of a script did."""
+    for runner in list(_open_runners):
+        runner.close(timeout=10.0)
 
 
 class Job:
@@ -66,6 +78,7 @@ class Runner:
         self._current: Job | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        _open_runners.add(self)
 
     def submit(self, fn: Callable[[Job], None], name: str = "job") -> Job:
         """Queue `fn`; cancel the running job and drop the one still waiting."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import threading
 import time
 
@@ -326,6 +328,29 @@ def test_the_kernel_thread_stays_free_while_a_search_runs():
     assert widget.busy
     widget.stop()
     assert widget.wait(10)
+
+
+EXIT_WITH_WIDGETS_RUNNING = """\
+import eagle_widget as ew
+model = ew.load_demo_model()
+image = ew.scenes.make_scene(seed=1, objects=[("red", "circle"), ("blue", "square")]).image
+widgets = [ew.EagleWidget(model, image) for _ in range(4)]
+widgets[0].wait(30)
+for w in widgets:
+    w.explain(None)  # searches still running when the script ends
+"""
+
+
+def test_a_script_that_ends_with_widgets_still_searching_exits_cleanly(tmp_path):
+    # daemon workers inside torch at interpreter exit used to abort the process (SIGABRT,
+    # "terminate called without an active exception"); the runners are closed at exit now
+    script = tmp_path / "ends.py"
+    script.write_text(EXIT_WITH_WIDGETS_RUNNING)
+    for _ in range(3):
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+        assert done.returncode == 0, (done.returncode, done.stderr[-500:])
+        assert "terminate called" not in done.stderr
 
 
 # -- errors ------------------------------------------------------------------------------
