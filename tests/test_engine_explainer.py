@@ -2,6 +2,7 @@
 
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -268,6 +269,51 @@ def test_saved_file_is_compact_and_versioned(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(ValueError, match="not an eagle-widget explanation"):
         Explanation.load(tmp_path / "junk.npz")
+
+
+def _damaged(path: Path, how: str) -> Path:
+    """A copy of the saved explanation at `path`, damaged in one way."""
+    out = path.with_name(f"{how}.npz")
+    data = dict(np.load(path))
+    meta = json.loads(bytes(data["meta"]))
+    if how == "empty":
+        out.write_bytes(b"")
+        return out
+    if how == "truncated":
+        out.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        return out
+    if how == "plain array":
+        np.save(out.with_suffix(".npy"), np.arange(5))
+        return out.with_suffix(".npy")
+    if how == "meta is a list":
+        data["meta"] = np.frombuffer(b"[1, 2]", np.uint8)
+    elif how == "no step numbers":
+        del data["step_numbers"]
+    elif how == "steps short":
+        for key in ("step_numbers", "step_index", "regions", "removed", "step_images",
+                    "probs_insert", "probs_delete"):  # fmt: skip
+            data[key] = data[key][:-1]
+    elif how == "image damaged":
+        data["image_png"] = data["image_png"][:40]
+    elif how == "p_full too long":
+        data["p_full"] = np.append(data["p_full"], 0.5)
+    elif how == "probs too short":
+        data["probs_insert"] = data["probs_insert"][:, :1]
+    data["meta"] = data.get("meta", np.frombuffer(json.dumps(meta).encode(), np.uint8))
+    np.savez(out, **data)
+    return out
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["empty", "truncated", "plain array", "meta is a list", "no step numbers", "steps short",
+     "image damaged", "p_full too long", "probs too short"],
+)  # fmt: skip
+def test_a_damaged_or_foreign_file_is_a_clear_error_at_load(tmp_path, how):
+    result = ew.explain(two_word_model(), IMAGE, n_regions=16, search="greedy")
+    path = _damaged(result.save(tmp_path / "good.npz"), how)
+    with pytest.raises(ValueError, match="not an eagle-widget explanation file, or it is damaged"):
+        Explanation.load(path)
 
 
 def test_words_group_sub_word_tokens():

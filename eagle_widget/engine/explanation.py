@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,17 @@ from .types import Generation, Step
 
 SCHEMA_VERSION = 1
 MAP_KINDS = ("rank", "gain")
+
+
+class _NewerSchema(ValueError):
+    """A file from a newer eagle-widget."""
+
+
+# what a truncated, foreign or inconsistent file raises while it is read and checked
+_NOT_OURS = (
+    OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, EOFError,
+    zipfile.BadZipFile,
+)  # fmt: skip
 
 
 @dataclass
@@ -40,6 +52,22 @@ class Explanation:
         self.p_blank = np.asarray(self.p_blank, dtype=np.float64)
         if sorted(s.region for s in self.steps) != list(range(self.n_regions)):
             raise ValueError("steps must place every region of the label map exactly once")
+        if self.labels.shape != self.image.shape[:2]:
+            raise ValueError(
+                f"the label map is {self.labels.shape} but the image {self.image.shape[:2]}"
+            )
+        targets = len(self.positions)
+        if len(self.target_ids) != targets:
+            raise ValueError(f"{len(self.target_ids)} target ids for {targets} positions")
+        for name in ("p_full", "p_blank"):
+            if getattr(self, name).shape != (targets,):
+                raise ValueError(f"{name} has shape {getattr(self, name).shape}, not ({targets},)")
+        for step in self.steps:
+            for probs in (step.probs_insert, step.probs_delete):
+                if np.shape(probs) != (targets,):
+                    raise ValueError(
+                        f"step {step.index} has {np.size(probs)} probabilities, not {targets}"
+                    )
 
     # -- ranking and curves ----------------------------------------------------------
     @property
@@ -263,15 +291,25 @@ class Explanation:
         if not path.is_file():
             raise ValueError(f"explanation file not found: {path}")
         try:
-            data = np.load(path, allow_pickle=False)
-            meta = json.loads(bytes(data["meta"]).decode())
-        except (OSError, ValueError, KeyError) as error:
-            raise ValueError(f"{path} is not an eagle-widget explanation file: {error}") from None
+            with np.load(path, allow_pickle=False) as data:
+                return cls._from_arrays(data)
+        except _NewerSchema as error:
+            raise ValueError(f"{path} has {error}") from None
+        except _NOT_OURS as error:
+            raise ValueError(
+                f"{path} is not an eagle-widget explanation file, or it is damaged: {error}"
+            ) from None
+
+    @classmethod
+    def _from_arrays(cls, data) -> Explanation:
+        meta = json.loads(bytes(data["meta"]).decode())
+        if not isinstance(meta, dict):
+            raise ValueError("its metadata is not a JSON object")
         version = meta.get("schema_version")
         if not isinstance(version, int) or version > SCHEMA_VERSION:
-            raise ValueError(
-                f"{path} has schema version {version!r}; this eagle-widget reads up to "
-                f"{SCHEMA_VERSION}: upgrade eagle-widget to load it"
+            raise _NewerSchema(
+                f"schema version {version!r}; this eagle-widget reads up to {SCHEMA_VERSION}: "
+                "upgrade eagle-widget to load it"
             )
         numbers = data["step_numbers"]
         steps = [
