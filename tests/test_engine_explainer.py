@@ -214,11 +214,32 @@ def test_a_misbehaving_model_is_named():
         ({"batch_size": 0}, "batch_size"),
         ({"early_stop": 2}, "early_stop"),
         ({"search": "greedy", "search_scope": 4}, "no option"),
+        ({"fill": float("nan")}, "fill"),
+        ({"fill": 127.5}, "whole value"),
+        ({"lazy_batch": 0}, "lazy_batch must be a positive int"),  # at once, not at step 1
+        ({"noise_tolerance": float("nan")}, "noise_tolerance"),
+        ({"search": "efficient", "search_scope": 2.5}, "search_scope"),
     ],
 )
 def test_bad_explainer_settings_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ew.Explainer(two_word_model(), **kwargs)
+
+
+def test_a_prompt_must_be_text_and_agree_with_a_given_generation():
+    explainer = ew.Explainer(two_word_model(), n_regions=4)
+    gen = explainer.model.generate(IMAGE, "Describe the image.")
+    with pytest.raises(ValueError, match="is not the prompt the generation answered"):
+        explainer.start(IMAGE, prompt="Is there a dog?", generation=gen)
+    assert explainer.start(IMAGE, prompt="Describe the image.", generation=gen).positions
+    for bad in ("", "  ", 3):
+        with pytest.raises(ValueError, match="prompt must be a non-empty string"):
+            explainer.start(IMAGE, prompt=bad)
+    assert ew.Explainer(two_word_model(), batch_size=np.int64(4)).batch_size == 4
+    result = explainer.explain(IMAGE)
+    for bad in (True, 1.0):
+        with pytest.raises(TypeError, match="generated-token index"):
+            result.attribution_map(target=bad)
 
 
 def test_a_generation_for_another_image_size_is_rejected():

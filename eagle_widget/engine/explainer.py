@@ -13,7 +13,7 @@ from .images import to_rgb_array
 from .masking import fill_image
 from .objective import Objective
 from .regions import superpixels
-from .search import EARLY_STOP_TOL, SEARCH_OPTIONS, SEARCHES, run_search
+from .search import EARLY_STOP_TOL, check_options, run_search
 from .targets import resolve_target_ids, resolve_targets
 from .types import Cancelled, Generation, Step
 
@@ -46,19 +46,14 @@ class Explainer:
             raise TypeError(f"n_regions must be an int, got {type(n_regions).__name__}")
         if n_regions < 1:
             raise ValueError(f"n_regions must be at least 1, got {n_regions}")
-        if search not in SEARCHES:
-            raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
-        unknown = set(search_options) - set(SEARCH_OPTIONS[search])
-        if unknown:
-            raise ValueError(
-                f"search {search!r} has no option(s) {', '.join(sorted(unknown))}; "
-                f"it takes {', '.join(SEARCH_OPTIONS[search]) or 'none'}"
-            )
+        check_options(search, **search_options)  # now, not at the first step
         for name, value in (("lambda1", lambda1), ("lambda2", lambda2)):
             if not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
         if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
         ):
             raise ValueError(f"batch_size must be None or a positive int, got {batch_size!r}")
         fill_image(np.zeros((1, 1, 3), np.uint8), fill)  # validates fill now, not mid-run
@@ -78,6 +73,8 @@ class Explainer:
     ) -> ExplanationRun:
         """Prepare a run: generate (unless given), segment, resolve targets; iterate it."""
         array = to_rgb_array(image)
+        if prompt is not None and (not isinstance(prompt, str) or not prompt.strip()):
+            raise ValueError(f"prompt must be a non-empty string or None, got {prompt!r}")
         if generation is None:
             generation = self.model.generate(
                 array, prompt or DEFAULT_PROMPT, max_new_tokens=self.max_new_tokens
@@ -89,6 +86,11 @@ class Explainer:
                 )
         elif not isinstance(generation, Generation):
             raise TypeError(f"generation must be a Generation, got {type(generation).__name__}")
+        elif prompt is not None and prompt != generation.prompt:
+            raise ValueError(
+                f"prompt {prompt!r} is not the prompt the generation answered "
+                f"({generation.prompt!r}); give one of them, or both the same"
+            )
         if tuple(generation.image_size) != array.shape[:2]:
             raise ValueError(
                 f"the generation was made for an image of size {tuple(generation.image_size)} "

@@ -135,6 +135,8 @@ class Explanation:
         """Curve column of a generated-token index (None: all targets)."""
         if target is None:
             return slice(None)
+        if isinstance(target, bool) or not isinstance(target, (int, np.integer)):
+            raise TypeError(f"target must be a generated-token index or None, got {target!r}")
         if target not in self.positions:
             raise ValueError(
                 f"token {target} was not explained; explained tokens: {self.positions}"

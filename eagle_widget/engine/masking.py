@@ -20,10 +20,12 @@ def fill_image(image: np.ndarray, fill) -> np.ndarray:
     if (
         colour.shape != (3,)
         or not np.issubdtype(colour.dtype, np.number)
+        or not np.all(np.isfinite(colour))
+        or np.any(colour != np.round(colour))  # 127.5 would be cut to 127 without a word
         or colour.min() < 0
         or colour.max() > 255
     ):
-        raise ValueError(f"fill must be a value or an RGB triple in 0..255, got {fill!r}")
+        raise ValueError(f"fill must be a whole value or an RGB triple in 0..255, got {fill!r}")
     return np.broadcast_to(colour.astype(np.uint8), image.shape)
 
 

@@ -145,11 +145,13 @@ def lazy(
     are. `refresh_on_rise=True` is stricter and dearer: a re-scored gain that rose by more
     than `noise_tolerance` over its estimate makes this step and the next score every one.
     """
-    _check_positive(lazy_batch=lazy_batch, refresh_every=refresh_every)
-    if not noise_tolerance >= 0:
-        raise ValueError(f"noise_tolerance must be >= 0, got {noise_tolerance!r}")
-    if not isinstance(refresh_on_rise, bool):
-        raise TypeError(f"refresh_on_rise must be True or False, got {refresh_on_rise!r}")
+    check_options(
+        "lazy",
+        lazy_batch=lazy_batch,
+        refresh_every=refresh_every,
+        noise_tolerance=noise_tolerance,
+        refresh_on_rise=refresh_on_rise,
+    )
     state = _Progress(objective, early_stop)
     neighbours = region_neighbours(objective.labels, objective.n_regions)
     gain = np.full(objective.n_regions, np.inf)  # never scored: must be looked at
@@ -215,8 +217,11 @@ def efficient(
     whose removal from the kept image hurts the objective least, and places it at the back.
     Works for any number of regions, and lambda weights every score it compares.
     """
-    _check_positive(
-        search_scope=search_scope, pending_samples=pending_samples, update_step=update_step
+    check_options(
+        "efficient",
+        search_scope=search_scope,
+        pending_samples=pending_samples,
+        update_step=update_step,
     )
     state = _Progress(objective, early_stop)
     ranking: list[int] = []  # stale order of undecided regions, most promising first
@@ -252,6 +257,15 @@ def run_search(
     name: str, objective: Objective, early_stop: float | None = None, **options
 ) -> Iterator[Step]:
     """Dispatch by name, rejecting options the chosen search does not have."""
+    check_options(name, **options)
+    return {"greedy": greedy, "efficient": efficient, "lazy": lazy}[name](
+        objective, early_stop, **options
+    )
+
+
+def check_options(name: str, **options) -> None:
+    """Raise for an unknown search, an option it does not take, or a value it cannot use;
+    each option takes values of its default's kind (a count >= 1, a tolerance >= 0, a flag)."""
     if name not in SEARCHES:
         raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {name!r}")
     unknown = set(options) - set(SEARCH_OPTIONS[name])
@@ -260,12 +274,17 @@ def run_search(
             f"search {name!r} has no option(s) {', '.join(sorted(unknown))}; "
             f"it takes {', '.join(SEARCH_OPTIONS[name]) or 'none'}"
         )
-    return {"greedy": greedy, "efficient": efficient, "lazy": lazy}[name](
-        objective, early_stop, **options
-    )
-
-
-def _check_positive(**values) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    for key, value in options.items():
+        default = SEARCH_OPTIONS[name][key]
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise TypeError(f"{key} must be True or False, got {value!r}")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{key} must be a positive int, got {value!r}")
+        elif (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.number))
+            or not value >= 0  # NaN too; infinity turns the rule off
+        ):
+            raise ValueError(f"{key} must be a number >= 0, got {value!r}")
