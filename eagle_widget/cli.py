@@ -12,11 +12,13 @@ a non-zero exit status (2 for bad arguments, 1 for anything that failed), no tra
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -145,16 +147,26 @@ def _explain(args, load: Loader) -> int:
         raise UsageError(f"--out {str(out)!r} is a file, expected a folder")
     if args.batch is not None:
         items = read_manifest(Path(args.batch))
-        out.mkdir(parents=True, exist_ok=True)
+        _check_writable(out, "--out")
         return _run_batch(items, args, load, out)
     image = _read_image(args.image)
     targets = parse_targets(args.targets)
-    out.mkdir(parents=True, exist_ok=True)
+    _check_writable(out, "--out")  # before the model loads and the search runs
     model = _load(load, args)
     explanation = explain_one(model, image, args.prompt, targets, **_options(args))
     write_outputs(explanation, out)
     print(summary_line(explanation, out), flush=True)
     return 0
+
+
+def _check_writable(folder: Path, option: str) -> None:
+    """Create `folder` and write a file in it now, so that a long run cannot fail at the end."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise UsageError(f"{option} {str(folder)!r} cannot be written: {_strip(error)}") from None
 
 
 def _read_image(path) -> object:
@@ -278,12 +290,17 @@ def _item_id(given, number: int, image: Path) -> str:
 def _run_batch(items: list[dict], args, load: Loader, out: Path) -> int:
     """Explain every item not finished yet; a failing item is recorded and the batch goes on.
 
-    An item is finished when out/ID/result.json exists. Outputs are written to a hidden
-    folder first and renamed into place, so a killed run leaves no half-written item.
+    An item is finished when out/ID holds result.json and an item.json equal to what the
+    item asks now (image content, prompt, targets, model and options): an edited manifest
+    shifts the ids of items without one, and a folder of another item must not count.
+    Outputs are written to a hidden folder first and renamed into place, so a killed run
+    leaves no half-written item.
     """
     for stale in out.glob(".*.partial"):
         shutil.rmtree(stale, ignore_errors=True)
-    todo = [item for item in items if not (out / item["id"] / "result.json").exists()]
+    for item in items:
+        item["asked"] = _asked(item, args)
+    todo = [item for item in items if not _finished(out / item["id"], item["asked"])]
     skipped = len(items) - len(todo)
     _say(f"batch: {len(items)} items, {skipped} already done, {len(todo)} to explain")
     model = _load(load, args) if any("error" not in item for item in todo) else None
@@ -300,7 +317,8 @@ def _run_batch(items: list[dict], args, load: Loader, out: Path) -> int:
             explanation = explain_one(model, image, prompt, targets, **_options(args))
             partial = out / f".{item['id']}.partial"
             write_outputs(explanation, partial)
-            if folder.exists():  # the error record of an earlier try
+            (partial / "item.json").write_text(json.dumps(item["asked"]), encoding="utf-8")
+            if folder.exists():  # an earlier try's error record, or another item's result
                 shutil.rmtree(folder)
             partial.rename(folder)
             print(summary_line(explanation, folder), flush=True)
@@ -309,10 +327,14 @@ def _run_batch(items: list[dict], args, load: Loader, out: Path) -> int:
         except Exception as error:  # recorded; the batch goes on
             failed += 1
             message = _describe(error)
-            folder.mkdir(parents=True, exist_ok=True)
-            record = {"id": item["id"], "line": item["line"], "error": message}
-            (folder / "error.json").write_text(json.dumps(record), encoding="utf-8")
             _say(f"  failed: {message}")
+            record = {"id": item["id"], "line": item["line"], "error": message}
+            try:  # a folder left here is an earlier or another item's: not this one's result
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "error.json").write_text(json.dumps(record), encoding="utf-8")
+            except OSError as unwritten:
+                _say(f"  and its error record could not be written: {_strip(unwritten)}")
     done = len(items) - failed
     _write_summary(items, out)
     print(
@@ -323,12 +345,37 @@ def _run_batch(items: list[dict], args, load: Loader, out: Path) -> int:
     return 1 if failed else 0
 
 
+def _asked(item: dict, args) -> dict:
+    """What an item asks for, as recorded next to its result (item.json)."""
+    image = item.get("image")
+    try:
+        content = hashlib.sha256(Path(image).read_bytes()).hexdigest() if image else None
+    except OSError:
+        content = None  # unreadable: the item will fail and be recorded
+    return {
+        "image": str(image),
+        "image_sha256": content,
+        "prompt": item.get("prompt") or args.prompt,
+        "targets": item.get("targets", args.targets),
+        "model": args.model,
+        **_options(args),
+    }
+
+
+def _finished(folder: Path, asked: dict) -> bool:
+    try:
+        recorded = json.loads((folder / "item.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return recorded == asked and (folder / "result.json").exists()
+
+
 def _write_summary(items: list[dict], out: Path) -> None:
     rows = []
     for item in items:
         folder = out / item["id"]
         row = {"id": item["id"], "line": item["line"], "image": str(item.get("image", ""))}
-        if (folder / "result.json").exists():
+        if _finished(folder, item["asked"]):
             data = json.loads((folder / "result.json").read_text(encoding="utf-8"))
             row.update(
                 status="done",
@@ -354,6 +401,9 @@ def _demo(args, load: Loader, launch) -> int:
             raise UsageError(f"--html must name a .html file, got {str(path)!r}")
         if not path.parent.is_dir():
             raise UsageError(f"--html: folder {str(path.parent)!r} does not exist")
+        if path.is_dir():
+            raise UsageError(f"--html {str(path)!r} is a folder, expected a file name")
+        _check_writable(path.parent, "--html: folder")
         from .models.demo.scenes import CAPTION_PROMPT, make_scene
 
         model = load("demo", None, None)

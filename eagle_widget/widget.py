@@ -100,6 +100,10 @@ def display_shape(height: int, width: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
+def _is_index(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def _png(image: np.ndarray) -> bytes:
     """The image as PNG, shrunk to display_shape (area-averaged) when larger."""
     from PIL import Image
@@ -362,17 +366,22 @@ class EagleWidget(anywidget.AnyWidget):
     def explain(self, targets=None) -> None:
         """Start explaining `targets` in the background (None: the whole sentence).
 
-        targets: None, a list of generated-token indices, or a word of the caption. A
-        running search is cancelled first. Returns at once; `wait()` blocks until done.
+        targets: None, a generated-token index or a sequence of them, or a word of the
+        caption (as ew.explain takes). A running search is cancelled first. Returns at once;
+        `wait()` blocks until done.
         """
         if self.explainer is None:
             raise ValueError("this widget shows a finished result and has no model to explain with")
+        if _is_index(targets):
+            targets = [targets]
+        if isinstance(targets, (range, np.ndarray)):
+            targets = targets.tolist() if isinstance(targets, np.ndarray) else list(targets)
         if targets is not None and not isinstance(targets, (str, list, tuple)):
             raise TypeError(
-                f"targets must be None, a list of token indices or a word, got {type(targets)}"
+                f"targets must be None, token indices or a word, got {type(targets).__name__}"
             )
         if isinstance(targets, (list, tuple)):
-            if not targets or not all(isinstance(t, (int, np.integer)) for t in targets):
+            if not targets or not all(_is_index(t) for t in targets):
                 raise ValueError(
                     f"targets must be a non-empty list of token indices, got {targets}"
                 )

@@ -209,6 +209,46 @@ def test_batch_records_failures_goes_on_and_resumes(image_file, tmp_path, capsys
     assert code == 1
 
 
+def test_an_edited_manifest_never_reuses_another_items_result(image_file, tmp_path, capsys):
+    # ids of items without one follow their line: inserting a line shifts them, and the
+    # folder 0001-scene then holds the result of what used to be line 1
+    lines = [
+        {"image": str(image_file), "targets": "red"},
+        {"image": str(image_file), "targets": [4]},
+    ]
+    out = tmp_path / "out"
+    manifest = write_manifest(tmp_path, lines)
+    assert run(["explain", "--batch", manifest, "--out", out, *FAST], capsys)[0] == 0
+    write_manifest(tmp_path, [{"image": str(image_file), "targets": "square"}, *lines])
+    code, stdout, err = run(["explain", "--batch", manifest, "--out", out, *FAST], capsys)
+    assert code == 0 and "3 items, 0 already done, 3 to explain" in err
+    for folder, positions in (("0001-scene", [2]), ("0002-scene", [1]), ("0003-scene", [4])):
+        assert json.loads((out / folder / "result.json").read_text())["positions"] == positions
+    # unchanged since: all three are reused; a changed option redoes them
+    assert "3 already done" in run(["explain", "--batch", manifest, "--out", out, *FAST], capsys)[2]
+    err = run(["explain", "--batch", manifest, "--out", out, "--regions", "9"], capsys)[2]
+    assert "0 already done, 3 to explain" in err
+
+
+def test_an_unwritable_output_is_refused_before_the_model_loads(image_file, tmp_path, capsys):
+    def loader(spec, device, dtype):
+        raise AssertionError("the model was loaded although the output cannot be written")
+
+    for argv in (["explain", image_file], ["explain", "--batch", write_manifest(tmp_path, [
+            {"image": str(image_file)}])]):  # fmt: skip
+        code, _, err = run([*argv, "--out", image_file / "sub", *FAST], capsys, loader)
+        assert code == 2 and "--out" in err and "cannot be written" in err, err
+    (tmp_path / "page.html").mkdir()
+    code, _, err = run(["demo", "--html", tmp_path / "page.html"], capsys, loader)
+    assert code == 2 and "is a folder" in err
+
+
+def test_a_model_folder_that_does_not_exist_is_named(image_file, tmp_path, capsys):
+    argv = ["explain", image_file, "--model", "./no_such_model", "--out", tmp_path / "o"]
+    code, _, err = run(argv, capsys, cli.load_model)
+    assert code == 1 and "model folder './no_such_model' does not exist" in err, err
+
+
 def test_manifest_items_are_checked(tmp_path, capsys):
     manifest = write_manifest(
         tmp_path,

@@ -390,6 +390,11 @@ def test_bad_targets_from_python_and_from_the_browser():
         widget.explain(3.5)
     with pytest.raises(ValueError, match="non-empty list"):
         widget.explain([])
+    with pytest.raises(ValueError, match="non-empty list"):
+        widget.explain([True])  # not token 1
+    for same in (1, np.int64(1), range(1, 2), np.array([1])):  # as ew.explain takes them
+        widget.explain(same)
+        assert widget.wait(30) and widget.run["targets"] == [1], same
     browser_says(widget, {"type": "explain", "targets": ["x"]})
     notes = widget.comm.custom("note")
     assert notes and "token indices" in notes[-1][1]["text"]

@@ -383,6 +383,10 @@ def load_model(
         id_or_path = os.fspath(id_or_path)
     if not isinstance(id_or_path, str) or not id_or_path:
         raise ValueError(f"id_or_path must be a model id or a folder, got {id_or_path!r}")
+    # a hub id ("org/name") never starts like a path: this one meant a folder that is not there
+    if id_or_path.startswith(("/", ".", "~")) and not os.path.isdir(os.path.expanduser(id_or_path)):
+        raise ValueError(f"model folder {id_or_path!r} does not exist")
+    id_or_path = os.path.expanduser(id_or_path)
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
     kwargs = dict(from_pretrained_kwargs)
