@@ -1,7 +1,7 @@
 """The `eagle-widget` command: explain images from the shell, in batches, or open the demo.
 
     eagle-widget explain IMAGE --prompt TEXT [--model demo|HF-ID|PATH] [--targets ...] --out DIR
-    eagle-widget explain --batch MANIFEST.jsonl --out DIR
+    eagle-widget explain --batch MANIFEST.jsonl --out DIR [--workers N] [--ray auto|ADDRESS]
     eagle-widget demo [--html PATH]
 
 Each explanation writes result.json, result.npz, figure.png and explanation.html. Progress
@@ -12,28 +12,36 @@ a non-zero exit status (2 for bad arguments, 1 for anything that failed), no tra
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
-import re
-import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from .engine import DEFAULT_PROMPT, Explainer, Explanation
-from .engine.images import to_rgb_array
+from .batch.explain import (
+    OUTPUTS,
+    Loader,
+    explain_one,
+    load_announced,
+    load_model,
+    parse_targets,
+    read_image,
+    read_manifest,
+    run_batch,
+    summary_line,
+    write_outputs,
+)
+from .batch.runner import RAY_INSTALL, RayNotInstalled, check_ray_installed, ray_wanted
+from .console import describe, say, strip
+from .engine import DEFAULT_PROMPT
 from .engine.search import SEARCHES
 
+__all__ = ["OUTPUTS", "load_model", "main", "parse_targets", "read_manifest"]
+
 PROG = "eagle-widget"
-OUTPUTS = ("result.json", "result.npz", "figure.png", "explanation.html")
 QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "01-quickstart.ipynb"
 DEMO_SEED = 1
 DEMO_REGIONS = 32
-
-Loader = Callable[[str, "str | None", "str | None"], object]
 
 
 class UsageError(Exception):
@@ -62,25 +70,16 @@ def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=N
             return _demo(args, load or load_model, launch or _exec)
         raise UsageError(f"choose a command: explain or demo (see {PROG} --help)")
     except UsageError as error:
-        _say(f"{PROG}: error: {error}")
+        say(f"{PROG}: error: {error}")
         return 2
     except KeyboardInterrupt:
-        _say(f"{PROG}: interrupted")
+        say(f"{PROG}: interrupted")
         return 130
     except Exception as error:  # one line, no traceback (EAGLE_WIDGET_DEBUG=1 shows it)
         if os.environ.get("EAGLE_WIDGET_DEBUG"):
             raise
-        _say(f"{PROG}: error: {_describe(error)}")
+        say(f"{PROG}: error: {describe(error)}")
         return 1
-
-
-def load_model(spec: str, device: str | None = None, dtype: str | None = None):
-    """The model of `--model`: "demo" (the embedded one), a hub id or a local path."""
-    from . import models
-
-    if spec == "demo":
-        return models.load_demo_model(device=device, dtype=dtype)
-    return models.load_model(spec, device=device, dtype=dtype)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,6 +102,15 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
     explain.add_argument("--dtype", default=None, help="e.g. float32, bfloat16, float16")
     explain.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    explain.add_argument(
+        "--workers", type=_positive_int, default=None, help="Ray actors for --batch"
+    )
+    explain.add_argument(
+        "--ray", metavar="ADDRESS", default=None, help='--batch on a Ray cluster: "auto" or ADDRESS'
+    )
+    explain.add_argument(
+        "--gpus-per-worker", type=_non_negative, default=0.0, help="GPUs per Ray actor (0: CPU)"
+    )
     demo = commands.add_parser("demo", help="open the quickstart notebook in JupyterLab")
     demo.add_argument("--html", metavar="PATH", help="write the demo as an offline page instead")
     return parser
@@ -118,24 +126,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def parse_targets(text):
-    """--targets / manifest targets: "all" or None -> None; "2,5" -> [2, 5]; else a word."""
-    if text is None:
-        return None
-    if isinstance(text, list):
-        return text
-    if isinstance(text, int) and not isinstance(text, bool):
-        return [text]
-    if not isinstance(text, str):
-        raise ValueError(f"targets must be all, token indices or a word, got {text!r}")
-    stripped = text.strip()
-    if stripped.lower() == "all":
-        return None
-    if re.fullmatch(r"\d+(\s*,\s*\d+)*", stripped):
-        return [int(part) for part in stripped.split(",")]
-    if not stripped:
-        raise ValueError('targets is empty: give "all", token indices such as 2,5, or a word')
-    return stripped
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
 
 
 # -- explain -----------------------------------------------------------------------------------
@@ -145,14 +143,27 @@ def _explain(args, load: Loader) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a file, expected a folder")
+    distributed = ray_wanted(args.workers, args.ray)
+    if (distributed or args.gpus_per_worker) and args.batch is None:
+        raise UsageError("--workers, --ray and --gpus-per-worker go with --batch")
+    if args.gpus_per_worker and not distributed:
+        raise UsageError("--gpus-per-worker goes with --workers or --ray")
     if args.batch is not None:
-        items = read_manifest(Path(args.batch))
+        try:
+            items = read_manifest(Path(args.batch))
+        except ValueError as error:
+            raise UsageError(str(error)) from None
         _check_writable(out, "--out")
+        if distributed:
+            try:
+                check_ray_installed()
+            except RayNotInstalled:
+                raise UsageError(f"--workers and --ray need Ray: {RAY_INSTALL}") from None
         return _run_batch(items, args, load, out)
-    image = _read_image(args.image)
+    image = read_image(args.image)
     targets = parse_targets(args.targets)
     _check_writable(out, "--out")  # before the model loads and the search runs
-    model = _load(load, args)
+    model = load_announced(load, args.model, args.device, args.dtype)
     explanation = explain_one(model, image, args.prompt, targets, **_options(args))
     write_outputs(explanation, out)
     print(summary_line(explanation, out), flush=True)
@@ -166,22 +177,7 @@ def _check_writable(folder: Path, option: str) -> None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise UsageError(f"{option} {str(folder)!r} cannot be written: {_strip(error)}") from None
-
-
-def _read_image(path) -> object:
-    try:
-        return to_rgb_array(Path(path))
-    except (OSError, TypeError, ValueError) as error:
-        raise ValueError(f"cannot read image {str(path)!r}: {_strip(error)}") from None
-
-
-def _load(load: Loader, args):
-    _say(f"loading model {args.model!r}...")
-    began = time.perf_counter()
-    model = load(args.model, args.device, args.dtype)
-    _say(f"model ready in {time.perf_counter() - began:.1f} s")
-    return model
+        raise UsageError(f"{option} {str(folder)!r} cannot be written: {strip(error)}") from None
 
 
 def _options(args) -> dict:
@@ -193,204 +189,20 @@ def _options(args) -> dict:
     }
 
 
-def explain_one(model, image, prompt, targets, **explainer_options) -> Explanation:
-    """Generate, explain with a progress bar, and add every token's reliance to extras."""
-    explainer = Explainer(model, **explainer_options)
-    run = explainer.start(image, prompt=prompt or DEFAULT_PROMPT, targets=targets)
-    _say(f"caption: {run.generation.text.strip()!r}")
-    progress = Progress(run.total_steps)
-    for _ in run:
-        progress.update(run.images_scored)
-    progress.close(run.images_scored)
-    explanation = run.explanation()
-    if explanation.n_targets < len(explanation.generation):  # colour the other tokens too
-        prior, visual = explainer.token_reliance(image, explanation.generation)
-        explanation.extras["token_reliance"] = {
-            "prior": [float(p) for p in prior],
-            "visual": [float(v) for v in visual],
-        }
-    return explanation
-
-
-def write_outputs(explanation: Explanation, folder: Path) -> list[Path]:
-    """result.json, result.npz, figure.png and explanation.html in `folder`."""
-    from .export import explanation_to_html
-    from .figures import explanation_figure
-
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "result.json").write_text(json.dumps(explanation.to_dict()), encoding="utf-8")
-    explanation.save(folder / "result.npz")
-    explanation_figure(explanation, path=folder / "figure.png", dpi=150)
-    explanation_to_html(explanation, folder / "explanation.html")
-    return [folder / name for name in OUTPUTS]
-
-
-def summary_line(explanation: Explanation, where: Path) -> str:
-    return (
-        f"{explanation.generation.text.strip()!r} | {explanation.n_targets} of "
-        f"{len(explanation.generation)} tokens, {explanation.n_regions} regions, "
-        f"{explanation.search} | insertion AUC {explanation.insertion_auc:.3f}, deletion AUC "
-        f"{explanation.deletion_auc:.3f} | {explanation.images_scored} images in "
-        f"{explanation.seconds:.1f} s | {where}"
-    )
-
-
 # -- batches -----------------------------------------------------------------------------------
-def read_manifest(path: Path) -> list[dict]:
-    """Items of a JSON-lines manifest: {"image", "prompt"?, "targets"?, "id"?} per line.
-
-    Relative image paths are relative to the manifest's folder. A line that is not a valid
-    item becomes an item with an "error", so that the batch reports it and goes on.
-    """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read manifest {str(path)!r}: {_strip(error)}") from None
-    items: list[dict] = []
-    seen: set[str] = set()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        item = {"line": number}
-        try:
-            entry = json.loads(line)
-            if not isinstance(entry, dict) or not isinstance(entry.get("image"), str):
-                raise ValueError('expected a JSON object with an "image" path')
-            unknown = set(entry) - {"image", "prompt", "targets", "id"}
-            if unknown:
-                raise ValueError(f"unknown keys {sorted(unknown)}; use image, prompt, targets, id")
-            image = Path(entry["image"])
-            item["image"] = image if image.is_absolute() else path.parent / image
-            item["prompt"] = entry.get("prompt")  # absent: --prompt
-            if "targets" in entry:  # absent: --targets; null: all
-                item["targets"] = entry["targets"]
-            item["id"] = _item_id(entry.get("id"), number, image)
-        except ValueError as error:  # json.JSONDecodeError is a ValueError
-            item["id"] = f"line{number:04d}"
-            item["error"] = f"manifest line {number}: {_strip(error)}"
-        if item["id"] in seen:
-            item["error"] = f"manifest line {number}: id {item['id']!r} is used twice"
-            item["id"] = f"line{number:04d}"
-        seen.add(item["id"])
-        items.append(item)
-    if not items:
-        raise UsageError(f"manifest {str(path)!r} has no items")
-    return items
-
-
-def _item_id(given, number: int, image: Path) -> str:
-    if given is not None:
-        if not isinstance(given, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", given):
-            raise ValueError(f"id must be letters, digits, '.', '_' or '-', got {given!r}")
-        return given
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", image.stem).strip("-") or "image"
-    return f"{number:04d}-{stem}"
-
-
 def _run_batch(items: list[dict], args, load: Loader, out: Path) -> int:
-    """Explain every item not finished yet; a failing item is recorded and the batch goes on.
-
-    An item is finished when out/ID holds result.json and an item.json equal to what the
-    item asks now (image content, prompt, targets, model and options): an edited manifest
-    shifts the ids of items without one, and a folder of another item must not count.
-    Outputs are written to a hidden folder first and renamed into place, so a killed run
-    leaves no half-written item.
-    """
-    for stale in out.glob(".*.partial"):
-        shutil.rmtree(stale, ignore_errors=True)
-    for item in items:
-        item["asked"] = _asked(item, args)
-    todo = [item for item in items if not _finished(out / item["id"], item["asked"])]
-    skipped = len(items) - len(todo)
-    _say(f"batch: {len(items)} items, {skipped} already done, {len(todo)} to explain")
-    model = _load(load, args) if any("error" not in item for item in todo) else None
-    failed = 0
-    for count, item in enumerate(todo, start=1):
-        _say(f"[{count}/{len(todo)}] {item['id']}")
-        folder = out / item["id"]
-        try:
-            if "error" in item:
-                raise ValueError(item["error"])
-            image = _read_image(item["image"])
-            targets = parse_targets(item.get("targets", args.targets))
-            prompt = item["prompt"] or args.prompt
-            explanation = explain_one(model, image, prompt, targets, **_options(args))
-            partial = out / f".{item['id']}.partial"
-            write_outputs(explanation, partial)
-            (partial / "item.json").write_text(json.dumps(item["asked"]), encoding="utf-8")
-            if folder.exists():  # an earlier try's error record, or another item's result
-                shutil.rmtree(folder)
-            partial.rename(folder)
-            print(summary_line(explanation, folder), flush=True)
-        except KeyboardInterrupt:
-            raise
-        except Exception as error:  # recorded; the batch goes on
-            failed += 1
-            message = _describe(error)
-            _say(f"  failed: {message}")
-            record = {"id": item["id"], "line": item["line"], "error": message}
-            try:  # a folder left here is an earlier or another item's: not this one's result
-                shutil.rmtree(folder, ignore_errors=True)
-                folder.mkdir(parents=True, exist_ok=True)
-                (folder / "error.json").write_text(json.dumps(record), encoding="utf-8")
-            except OSError as unwritten:
-                _say(f"  and its error record could not be written: {_strip(unwritten)}")
-    done = len(items) - failed
-    _write_summary(items, out)
+    """The batch on the batch runner (here, or on Ray workers); exit 1 if any item failed."""
+    report = run_batch(
+        items, args.model, out=out, workers=args.workers, ray=args.ray,
+        gpus_per_worker=args.gpus_per_worker, prompt=args.prompt, targets=args.targets,
+        device=args.device, dtype=args.dtype, load=load, **_options(args),
+    )  # fmt: skip
     print(
-        f"batch: {done} of {len(items)} done ({skipped} skipped as already done), "
-        f"{failed} failed | {out / 'summary.json'}",
+        f"batch: {report.done} of {len(report.rows)} done ({report.skipped} skipped as already "
+        f"done), {report.failed} failed | {out / 'summary.json'}",
         flush=True,
     )
-    return 1 if failed else 0
-
-
-def _asked(item: dict, args) -> dict:
-    """What an item asks for, as recorded next to its result (item.json)."""
-    image = item.get("image")
-    try:
-        content = hashlib.sha256(Path(image).read_bytes()).hexdigest() if image else None
-    except OSError:
-        content = None  # unreadable: the item will fail and be recorded
-    return {
-        "image": str(image),
-        "image_sha256": content,
-        "prompt": item.get("prompt") or args.prompt,
-        "targets": item.get("targets", args.targets),
-        "model": args.model,
-        **_options(args),
-    }
-
-
-def _finished(folder: Path, asked: dict) -> bool:
-    try:
-        recorded = json.loads((folder / "item.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return recorded == asked and (folder / "result.json").exists()
-
-
-def _write_summary(items: list[dict], out: Path) -> None:
-    rows = []
-    for item in items:
-        folder = out / item["id"]
-        row = {"id": item["id"], "line": item["line"], "image": str(item.get("image", ""))}
-        if _finished(folder, item["asked"]):
-            data = json.loads((folder / "result.json").read_text(encoding="utf-8"))
-            row.update(
-                status="done",
-                caption=data["generation"]["text"],
-                insertion_auc=data["insertion_auc"],
-                deletion_auc=data["deletion_auc"],
-                images_scored=data["images_scored"],
-                seconds=data["seconds"],
-            )
-        else:
-            error = folder / "error.json"
-            message = json.loads(error.read_text())["error"] if error.exists() else "not run"
-            row.update(status="failed", error=message)
-        rows.append(row)
-    (out / "summary.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    return 1 if report.failed else 0
 
 
 # -- demo ----------------------------------------------------------------------------------------
@@ -425,7 +237,7 @@ def _demo(args, load: Loader, launch) -> int:
     command = [sys.executable, "-m", "jupyter", "lab", str(QUICKSTART.relative_to(root))]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
-    _say(f"opening {QUICKSTART.name} in JupyterLab (Ctrl-C to stop)")
+    say(f"opening {QUICKSTART.name} in JupyterLab (Ctrl-C to stop)")
     return int(launch(command, cwd=str(root)) or 0)
 
 
@@ -436,77 +248,6 @@ def _exec(command: list[str], cwd: str) -> int:
     sys.stderr.flush()
     os.execv(command[0], command)
     return 0  # not reached
-
-
-# -- progress and messages -----------------------------------------------------------------------
-class Progress:
-    """A progress bar on stderr: steps, images scored, elapsed time and ETA.
-
-    On a terminal it redraws one line; elsewhere (logs, CI) it prints a line every 10%.
-    """
-
-    def __init__(self, total: int, stream=None, width: int = 24):
-        self.total = max(1, int(total))
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.done = 0
-        self.began = time.perf_counter()
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._printed = -1
-
-    def update(self, images: int) -> None:
-        self.done = min(self.total, self.done + 1)
-        if self.tty:
-            self.stream.write("\r" + self.line(images))
-            self.stream.flush()
-        else:
-            decile = self.done * 10 // self.total
-            if decile > self._printed:
-                self._printed = decile
-                self.stream.write(self.line(images) + "\n")
-                self.stream.flush()
-
-    def close(self, images: int) -> None:
-        if self.tty:
-            self.stream.write("\r" + self.line(images) + "\n")
-        elif self._printed < 10:
-            self.stream.write(self.line(images) + "\n")
-        self.stream.flush()
-
-    def line(self, images: int) -> str:
-        elapsed = time.perf_counter() - self.began
-        filled = self.width * self.done // self.total
-        bar = "#" * filled + "." * (self.width - filled)
-        if self.done >= self.total:
-            eta = "done"
-        elif self.done:
-            eta = f"ETA {_clock(elapsed / self.done * (self.total - self.done))}"
-        else:
-            eta = "ETA ?"
-        return (
-            f"explain [{bar}] step {self.done}/{self.total} | {images} images | "
-            f"{_clock(elapsed)} | {eta}"
-        )
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def _strip(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, (ValueError, TypeError, OSError)):
-        return _strip(error)
-    return f"{type(error).__name__}: {_strip(error)}"
 
 
 if __name__ == "__main__":
