@@ -30,14 +30,20 @@ START_TIMEOUT_S = 600  # a loaded machine takes a minute; give up on a head that
 _HEAD_PORTS = (
     "port", "node-manager-port", "object-manager-port", "dashboard-agent-listen-port",
     "dashboard-agent-grpc-port", "runtime-env-agent-port", "metrics-export-port",
-    "ray-client-server-port",
 )  # fmt: skip
+
+
+_AGENT_PORT_FILES = {  # port file of a node's agent -> its `ray start` option
+    "dashboard_agent_listen_port": "dashboard-agent-listen-port",
+    "metrics_agent_port": "dashboard-agent-grpc-port",
+    "runtime_env_agent_port": "runtime-env-agent-port",
+    "metrics_export_port": "metrics-export-port",
+}
 
 
 class LocalCluster:
     """A private one-node Ray cluster, started with `ray start --head --block` and stopped
-    by its process id. Every port is chosen here and bound to 127.0.0.1: with port 0 the
-    raylet waits for its agents' port files and gives up after 15 s on a loaded machine.
+    by its process id. Every port is chosen here and bound to 127.0.0.1.
     """
 
     def __init__(self, cpus: int, gpus: float | None = None):
@@ -64,6 +70,7 @@ class LocalCluster:
         os.environ.update(
             RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token), RAY_USAGE_STATS_ENABLED="0"
         )
+        _reload_auth_settings()
         ports = {name: _free_port() for name in _HEAD_PORTS}
         self.address = f"127.0.0.1:{ports['port']}"
         command = [
@@ -82,16 +89,55 @@ class LocalCluster:
             preexec_fn=_die_with_parent,
         )  # fmt: skip
         log.close()
-        deadline = time.monotonic() + START_TIMEOUT_S
+        self._deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._announce_agent_ports(ports):
+            self._check_alive()
+            time.sleep(0.1)
         while not _listening(ports["port"]):
-            if self.process.poll() is not None:
-                tail = (self.folder / "ray-start.log").read_text(errors="replace")[-2000:]
-                self.stop()
-                raise RuntimeError(f"the local Ray cluster did not start:\n{tail}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the local Ray cluster did not start in {START_TIMEOUT_S} s")
+            self._check_alive()
             time.sleep(0.5)
+
+    def _announce_agent_ports(self, ports: dict) -> bool:
+        """Write the agents' port files for them, as soon as the node has an id.
+
+        The raylet dies when its dashboard agent has not written its port file within 15 s,
+        and on a loaded machine that Python process takes longer just to import. The ports
+        are ours (given to `ray start`), so the files can be written before the agents are
+        up; the agents write the same numbers again. False until the node id is known.
+        """
+        session = self.folder / "session_latest"
+        for gcs_file in session.glob("gcs_server_port_*"):
+            node = gcs_file.name.rsplit("_", 1)[1]
+            for stem, option in _AGENT_PORT_FILES.items():
+                target = session / f"{stem}_{node}"
+                if not target.exists():
+                    partial = session / f".{target.name}"
+                    partial.write_text(str(ports[option]))
+                    partial.replace(target)  # never read half-written
+            return True
+        return False
+
+    def connect(self) -> None:
+        """ray.init to this cluster, once its raylet has registered (a minute when loaded)."""
+        import ray
+
+        while True:
+            try:
+                ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
+                return
+            except (ConnectionError, RuntimeError):  # the node is not registered yet
+                if ray.is_initialized():
+                    ray.shutdown()
+                self._check_alive()
+
+    def _check_alive(self) -> None:
+        if self.process.poll() is not None:
+            tail = (self.folder / "ray-start.log").read_text(errors="replace")[-2000:]
+            self.stop()
+            raise RuntimeError(f"the local Ray cluster did not start:\n{tail}")
+        if time.monotonic() > self._deadline:
+            self.stop()
+            raise RuntimeError(f"the local Ray cluster did not start in {START_TIMEOUT_S} s")
 
     def stop(self, log_dir=None) -> None:
         """Stop the head (it stops its raylet, workers and agents), keep its logs, tidy up."""
@@ -114,6 +160,15 @@ class LocalCluster:
                 say(f"Ray's logs could not be copied to {log_dir}: {error}")
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder = None
+
+
+def _reload_auth_settings() -> None:
+    """Make this process's Ray read RAY_AUTH_MODE and the token again: it caches both on
+    first use, and an earlier cluster of this process had another token."""
+    from ray._raylet import AuthenticationTokenLoader, Config
+
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
 
 
 def _free_port() -> int:
@@ -183,8 +238,9 @@ def run(
                 cluster = LocalCluster(cpus=(workers or 1) * cpus_per_worker)
                 say(f"starting a local Ray cluster ({cluster.cpus} CPUs, loopback only)...")
                 cluster.start()
-                address = cluster.address
-            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+                cluster.connect()
+            else:
+                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         if workers is None:
             workers = _workers_that_fit(ray.cluster_resources(), cpus_per_worker, gpus_per_worker)
         say(f"Ray ready in {time.perf_counter() - began:.1f} s; {workers} workers")
