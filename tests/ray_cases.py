@@ -175,6 +175,11 @@ def ray_processes() -> set[int]:
     return found
 
 
+def finished_items(out: Path) -> set[str]:
+    """Items renamed into place (a hidden .ID.partial folder is one being written)."""
+    return {p.parent.name for p in out.glob("[!.]*/result.json")}
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_the_cluster_and_keeps_finished_items(cluster, manifest, tmp_path):
     from eagle_widget.models.demo.scenes import make_scene
@@ -192,7 +197,7 @@ def test_ctrl_c_stops_the_cluster_and_keeps_finished_items(cluster, manifest, tm
                "demo", "--regions", "12", "--out", str(out), "--workers", "2"]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 600
-    while not any(out.glob("*/result.json")):
+    while not finished_items(out):
         assert proc.poll() is None, proc.stderr.read()
         assert time.monotonic() < deadline, "no item finished"
         time.sleep(0.2)
@@ -200,7 +205,7 @@ def test_ctrl_c_stops_the_cluster_and_keeps_finished_items(cluster, manifest, tm
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
-    finished = {p.parent.name for p in out.glob("*/result.json")}
+    finished = finished_items(out)
     assert finished and len(finished) < 6
     assert not list(out.glob(".*.partial"))  # no half-written item
     assert (out / "ray-logs" / "raylet.out").exists()  # the cluster's logs, kept

@@ -291,8 +291,8 @@ def _write(out: Path, outcome: Outcome) -> None:
     folder = out / item["id"]
     error = outcome.error
     if error is None:
+        partial = out / f".{item['id']}.partial"
         try:
-            partial = out / f".{item['id']}.partial"
             write_outputs(outcome.result, partial)
             (partial / "item.json").write_text(json.dumps(item["asked"]), encoding="utf-8")
             if folder.exists():  # an earlier try's error record, or another item's result
@@ -300,6 +300,9 @@ def _write(out: Path, outcome: Outcome) -> None:
             partial.rename(folder)
             print(summary_line(outcome.result, folder), flush=True)
             return
+        except KeyboardInterrupt:  # stopped mid-write: leave nothing half-written
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
         except Exception as unwritten:  # recorded like a failed item
             error = f"its outputs could not be written: {strip(unwritten)}"
     say(f"  {item['id']} failed: {error}")
