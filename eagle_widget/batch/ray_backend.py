@@ -52,6 +52,7 @@ class LocalCluster:
         self.folder: Path | None = None
         self.process: subprocess.Popen | None = None
         self.address = ""
+        self._saved_environ: dict[str, str | None] = {}
 
     def __enter__(self) -> LocalCluster:
         self.start()
@@ -67,9 +68,13 @@ class LocalCluster:
         with open(os.open(token, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
             f.write(secrets.token_hex(32))
         # the driver and the cluster read these; the token never goes to ~/.ray
-        os.environ.update(
-            RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token), RAY_USAGE_STATS_ENABLED="0"
-        )
+        settings = {
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(token),
+            "RAY_USAGE_STATS_ENABLED": "0",
+        }
+        self._saved_environ = {name: os.environ.get(name) for name in settings}
+        os.environ.update(settings)
         _reload_auth_settings()
         ports = {name: _free_port() for name in _HEAD_PORTS}
         self.address = f"127.0.0.1:{ports['port']}"
@@ -160,6 +165,12 @@ class LocalCluster:
                 say(f"Ray's logs could not be copied to {log_dir}: {error}")
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder = None
+        for name, value in self._saved_environ.items():  # as before the cluster
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        _reload_auth_settings()
 
 
 def _reload_auth_settings() -> None:
