@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -272,6 +273,35 @@ def _workers_that_fit(resources: dict, cpus: int, gpus: float) -> int:
     return max(1, int(resources.get("CPU", 1) // cpus))
 
 
+class _CtrlC:
+    """Ctrl-C as a flag that the hand-out loop checks between results.
+
+    A KeyboardInterrupt raised wherever the signal lands can hit a finalizer, where Python
+    ignores it, or the writer mid-item; checked here it always stops the run, between two
+    written items. A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self):
+        self.caught = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.caught:
+            raise KeyboardInterrupt
+        self.caught = True
+
+    def check(self) -> None:
+        if self.caught:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+
 def _hand_out(
     ray, items, work, setup, write, workers, cpus, gpus, label, size, retries
 ) -> list[WorkerStats]:
@@ -290,12 +320,17 @@ def _hand_out(
             item, attempt = queue.popleft()
             running[actors[slot].run.remote(item)] = (slot, item, attempt)
 
+    interrupted = _CtrlC()
     try:
         for slot in range(workers):
             actors[slot] = actor_class.remote(setup, work, cpus)
             hand(slot)
         while running:
-            [call], _ = ray.wait(list(running), num_returns=1)
+            interrupted.check()
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+            if not ready:
+                continue
+            call = ready[0]
             slot, item, attempt = running.pop(call)
             try:
                 status, value, seconds = ray.get(call)
@@ -330,6 +365,7 @@ def _hand_out(
         progress.close(scored)
         return stats
     finally:  # also on Ctrl-C: no actor outlives the run
+        interrupted.restore()
         for actor in actors.values():
             try:
                 ray.kill(actor, no_restart=True)
