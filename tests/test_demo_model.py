@@ -1,12 +1,11 @@
 """The shipped demo model: a normal transformers checkpoint that sees its scenes.
 
 The quality bars are checked on 200 unseen scenes (the model card reports 500, from
-tests/benchmarks/bench_demo_model.py).
+tests/benchmarks/bench_demo_model.py, which also times loading and a batch of 32 masked
+images: timings are measured there, not asserted here).
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
@@ -141,32 +140,6 @@ def test_content_words_need_the_object_and_function_words_rest_on_the_prior(demo
     assert np.mean(content_blank) < 0.1
     assert np.mean(article_blank) > 0.8
     assert np.mean(content_alone) > 0.8
-
-
-def test_teacher_forced_batch_of_32_masked_images_is_fast(demo):
-    scene = make_scene(EVAL_SEED + 40_000, n_objects=3)
-    generation = demo.generate(scene.image, CAPTION_PROMPT)
-    rng = np.random.default_rng(0)
-    images = [
-        np.where(rng.random((64, 64, 1)) < 0.5, scene.image, 0).astype(np.uint8) for _ in range(32)
-    ]
-    positions = list(range(len(generation)))
-    demo.token_probs(images, generation, positions)  # warm-up
-    best = min(_timed(lambda: demo.token_probs(images, generation, positions)) for _ in range(3))
-    assert best < 0.5
-
-
-def test_load_demo_model_is_fast(monkeypatch_module):
-    import eagle_widget.models as models
-
-    models.load_demo_model()  # warm imports
-    assert _timed(models.load_demo_model) < 2.0
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def test_tokenizer_round_trips_captions_and_questions():
