@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -69,6 +70,42 @@ def test_explain_writes_the_four_outputs_with_a_progress_bar_and_summary(
     # progress on stderr: steps, images scored, ETA
     assert "step 16/16" in err and f"| {saved.images_scored} images |" in err
     assert "ETA" in err
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def terminal_rows(text: str, columns: int) -> list[tuple[str, str]]:
+    """(what was drawn, what the row then shows) for each redraw, as a terminal shows it."""
+    rows, row = [], []
+    for draw in re.split(r"(\r|\n)", text):
+        if draw == "\n":
+            row = []
+        elif draw and draw != "\r":
+            assert len(draw) <= columns, f"{draw!r} is wider than {columns} columns: it wraps"
+            row[: len(draw)] = draw  # overwrites from the first column, keeps what is past it
+            rows.append((draw.rstrip(), "".join(row).rstrip()))
+    return rows
+
+
+def test_progress_on_a_terminal_fits_its_width_and_leaves_no_stale_characters(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr("tqdm.std.time", lambda: now[0])
+    terminal = Terminal()
+    progress = cli.Progress(100, terminal, columns=60)
+    for step in range(1, 101):  # a slow first step, then fast ones: the ETA gets shorter
+        now[0] = 4000.0 + step
+        progress.update(10 * step)
+    progress.close(1000)
+    rows = terminal_rows(terminal.getvalue(), 60)
+    assert len(rows) > 50
+    assert [shown for _, shown in rows] == [drawn for drawn, _ in rows]
+    etas = [re.search(r"ETA (\S+)", drawn).group(1) for drawn, _ in rows[1:]]
+    assert len(etas[0]) > len(etas[-1])  # a shorter line did redraw over a longer one
+    assert rows[-1][0].startswith("explain step 100/100 | 1000 images |")
+    assert terminal.getvalue().endswith("\n")
 
 
 @pytest.mark.parametrize(
