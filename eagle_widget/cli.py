@@ -2,7 +2,7 @@
 
     eagle-widget explain IMAGE --prompt TEXT [--model demo|HF-ID|PATH] [--targets ...] --out DIR
     eagle-widget explain --batch MANIFEST.jsonl --out DIR
-    eagle-widget demo [--html PATH]
+    eagle-widget demo [--html PATH | --dir DIR]
 
 Each explanation writes result.json, result.npz, figure.png and explanation.html. Progress
 goes to stderr, the one-line summary to stdout. Bad input ends with one line on stderr and
@@ -105,8 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
     explain.add_argument("--dtype", default=None, help="e.g. float32, bfloat16, float16")
     explain.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    demo = commands.add_parser("demo", help="open the quickstart notebook in JupyterLab")
+    demo = commands.add_parser("demo", help="open a copy of the quickstart notebook in JupyterLab")
     demo.add_argument("--html", metavar="PATH", help="write the demo as an offline page instead")
+    demo.add_argument(
+        "--dir",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help=f"folder of the notebook's copy (default {_home_text(demo_folder())})",
+    )
     return parser
 
 
@@ -421,14 +428,54 @@ def _demo(args, load: Loader, launch) -> int:
             f"the quickstart notebook is not here ({QUICKSTART}); it ships with the source "
             f"repository. Use `{PROG} demo --html demo.html` for an offline page instead"
         )
-    # served from the repository root (the notebook must lie under Jupyter's root folder);
-    # containers often run as root, which Jupyter refuses unless told
-    root = QUICKSTART.parents[1]
-    command = [sys.executable, "-m", "jupyter", "lab", str(QUICKSTART.relative_to(root))]
+    folder = args.dir if args.dir is not None else demo_folder()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--dir {str(folder)!r} is a file, expected a folder")
+    _check_writable(folder, "--dir")
+    notebook, kept = copy_quickstart(folder)
+    # JupyterLab autosaves into the notebook it opens: a copy keeps the repository clean.
+    # Containers often run as root, which Jupyter refuses unless told.
+    command = [sys.executable, "-m", "jupyter", "lab", notebook.name]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
-    _say(f"opening {QUICKSTART.name} in JupyterLab (Ctrl-C to stop)")
-    return int(launch(command, cwd=str(root)) or 0)
+    if kept:
+        _say(f"keeping your edited copy {notebook} (delete it to start from a fresh one)")
+    _say(f"opening {notebook} in JupyterLab (Ctrl-C to stop)")
+    return int(launch(command, cwd=str(folder)) or 0)
+
+
+def demo_folder() -> Path:
+    """Where `demo` puts its copy of the quickstart: $XDG_DATA_HOME/eagle-widget/demo."""
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "eagle-widget" / "demo"
+
+
+def copy_quickstart(folder: Path) -> tuple[Path, bool]:
+    """Copy the quickstart into `folder`: (the copy, whether an edited copy was kept).
+
+    A copy whose code is the quickstart's is replaced by a fresh one (only outputs are lost);
+    a copy whose code the user changed is theirs and stays.
+    """
+    copy = folder / QUICKSTART.name
+    code = _code_of(copy) if copy.is_file() else None
+    kept = code is not None and code != _code_of(QUICKSTART)
+    if not kept:
+        shutil.copyfile(QUICKSTART, copy)
+    return copy, kept
+
+
+def _code_of(notebook: Path) -> list[str] | None:
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        return ["".join(c["source"]) for c in cells if c.get("cell_type") == "code"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable: not the user's work either
+
+
+def _home_text(path: Path) -> str:
+    home = str(Path.home())
+    text = str(path)
+    return "~" + text[len(home) :] if text.startswith(home + os.sep) else text
 
 
 def _exec(command: list[str], cwd: str) -> int:

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -354,22 +355,71 @@ def test_a_killed_batch_resumes_where_it_stopped(image_file, tmp_path):
 
 
 # -- demo ----------------------------------------------------------------------------------------
-def test_demo_opens_the_quickstart_notebook_in_jupyterlab(tmp_path, monkeypatch, capsys):
-    notebook = tmp_path / "notebooks" / "01-quickstart.ipynb"
-    notebook.parent.mkdir()
-    notebook.write_text("{}")
-    monkeypatch.setattr(cli, "QUICKSTART", notebook)
+def test_demo_opens_a_copy_of_the_quickstart_and_leaves_the_repository_clean(
+    tmp_path, monkeypatch, capsys
+):
+    shipped = cli.QUICKSTART.read_bytes()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     calls = []
-    code = cli.main(["demo"], launch=lambda command, cwd: calls.append((command, cwd)) or 0)
-    assert code == 0
+    launch = lambda command, cwd: calls.append((command, cwd)) or 0
+    assert cli.main(["demo"], launch=launch) == 0
     [(command, cwd)] = calls
-    assert command[:5] == [sys.executable, "-m", "jupyter", "lab", "notebooks/01-quickstart.ipynb"]
-    assert cwd == str(tmp_path)
+    folder = tmp_path / "data" / "eagle-widget" / "demo"  # the default: a user data folder
+    assert command[:5] == [sys.executable, "-m", "jupyter", "lab", "01-quickstart.ipynb"]
+    assert cwd == str(folder) and (folder / "01-quickstart.ipynb").read_bytes() == shipped
     assert ("--allow-root" in command) == (os.geteuid() == 0)
+    assert str(folder / "01-quickstart.ipynb") in capsys.readouterr().err  # says where
+    # JupyterLab autosaves outputs into the copy; the shipped notebook stays as committed
+    copy = folder / "01-quickstart.ipynb"
+    with_outputs = json.loads(shipped)
+    code = [c for c in with_outputs["cells"] if c["cell_type"] == "code"]
+    code[0]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "ran\n"}]
+    copy.write_text(json.dumps(with_outputs))
+    assert cli.main(["demo"], launch=launch) == 0
+    assert cli.QUICKSTART.read_bytes() == shipped
+    assert copy.read_bytes() == shipped  # unchanged code: a fresh copy
+    # code the user edited is theirs: kept, and said so
+    code[0]["source"] = "print('mine')"
+    copy.write_text(json.dumps(with_outputs))
+    assert cli.main(["demo", "--dir", str(folder)], launch=launch) == 0
+    assert "print('mine')" in copy.read_text() and "keeping your edited copy" in (
+        capsys.readouterr().err
+    )
+    assert cli.main(["demo", "--dir", str(copy)], launch=launch) == 2  # a file, not a folder
     monkeypatch.setattr(cli, "QUICKSTART", tmp_path / "gone.ipynb")
     code = cli.main(["demo"], launch=lambda *a, **k: pytest.fail("launched without a notebook"))
     err = capsys.readouterr().err
     assert code == 1 and "--html" in err.splitlines()[-1]
+
+
+def test_demo_script_installs_once_and_again_only_when_what_it_installs_changes(tmp_path):
+    repo = tmp_path / "repo"  # the script and what it hashes, with a venv that logs its calls
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(TESTS.parent / "scripts" / "demo.sh", repo / "scripts")
+    shutil.copy(TESTS.parent / "pyproject.toml", repo)
+    venv = repo / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)
+    log = tmp_path / "calls.log"
+    for name in ("pip", "eagle-widget"):
+        (venv / name).write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n')
+        (venv / name).chmod(0o755)
+
+    def demo_sh() -> list[str]:
+        log.write_text("")
+        done = subprocess.run(
+            ["bash", str(repo / "scripts" / "demo.sh"), "--html", "demo.html"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return [line.split()[0] for line in log.read_text().splitlines()]
+
+    assert demo_sh() == ["pip", "pip", "eagle-widget"]
+    assert demo_sh() == ["eagle-widget"]  # installed and unchanged: straight to the demo
+    with (repo / "pyproject.toml").open("a") as pyproject:
+        pyproject.write("# a new dependency\n")
+    assert demo_sh() == ["pip", "pip", "eagle-widget"]
+    assert demo_sh() == ["eagle-widget"]
 
 
 def test_the_quickstart_notebook_ships_with_the_repository():
