@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -58,10 +59,12 @@ def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=N
     """
     try:
         args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-        if args.command == "explain":
-            return _explain(args, load or load_model)
-        if args.command == "demo":
-            return _demo(args, load or load_model, launch or _exec)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warn  # one line, like every other message here
+            if args.command == "explain":
+                return _explain(args, load or load_model)
+            if args.command == "demo":
+                return _demo(args, load or load_model, launch or _exec)
         raise UsageError(f"choose a command: explain or demo (see {PROG} --help)")
     except UsageError as error:
         _say(f"{PROG}: error: {error}")
@@ -563,6 +566,10 @@ class _Bar(tqdm):
 
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def _warn(message, category, filename, lineno, file=None, line=None) -> None:
+    _say(f"{PROG}: warning: {' '.join(str(message).split())}")
 
 
 def _strip(error: BaseException) -> str:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,26 @@ def test_progress_on_a_terminal_fits_its_width_and_leaves_no_stale_characters(mo
     assert len(etas[0]) > len(etas[-1])  # a shorter line did redraw over a longer one
     assert rows[-1][0].startswith("explain step 100/100 | 1000 images |")
     assert terminal.getvalue().endswith("\n")
+
+
+def test_a_models_warning_is_one_line_of_the_command(image_file, tmp_path, capsys):
+    class Noting:  # like the demo model on a photo: warns once, then answers
+        def __init__(self):
+            self.model = caption_model(cell=CELL)
+
+        def generate(self, image, prompt, max_new_tokens=64):
+            warnings.warn("the demo model only knows\ngenerated scenes", UserWarning, stacklevel=2)
+            return self.model.generate(image, prompt, max_new_tokens)
+
+        def token_probs(self, images, generation, positions, token_ids=None):
+            return self.model.token_probs(images, generation, positions, token_ids)
+
+    code, _, err = run(
+        ["explain", image_file, "--out", tmp_path, *FAST], capsys, loader=lambda *a: Noting()
+    )
+    assert code == 0, err
+    assert "eagle-widget: warning: the demo model only knows generated scenes\n" in err
+    assert "warnings.warn" not in err and ".py:" not in err
 
 
 @pytest.mark.parametrize(
