@@ -2,7 +2,7 @@
 
     eagle-widget explain IMAGE --prompt TEXT [--model demo|HF-ID|PATH] [--targets ...] --out DIR
     eagle-widget explain --batch MANIFEST.jsonl --out DIR
-    eagle-widget demo [--html PATH]
+    eagle-widget demo [--html PATH | --dir DIR]
 
 Each explanation writes result.json, result.npz, figure.png and explanation.html. Progress
 goes to stderr, the one-line summary to stdout. Bad input ends with one line on stderr and
@@ -20,8 +20,11 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from tqdm import tqdm
 
 from .engine import DEFAULT_PROMPT, Explainer, Explanation
 from .engine.images import to_rgb_array
@@ -56,10 +59,12 @@ def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=N
     """
     try:
         args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-        if args.command == "explain":
-            return _explain(args, load or load_model)
-        if args.command == "demo":
-            return _demo(args, load or load_model, launch or _exec)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warn  # one line, like every other message here
+            if args.command == "explain":
+                return _explain(args, load or load_model)
+            if args.command == "demo":
+                return _demo(args, load or load_model, launch or _exec)
         raise UsageError(f"choose a command: explain or demo (see {PROG} --help)")
     except UsageError as error:
         _say(f"{PROG}: error: {error}")
@@ -103,8 +108,15 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
     explain.add_argument("--dtype", default=None, help="e.g. float32, bfloat16, float16")
     explain.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    demo = commands.add_parser("demo", help="open the quickstart notebook in JupyterLab")
+    demo = commands.add_parser("demo", help="open a copy of the quickstart notebook in JupyterLab")
     demo.add_argument("--html", metavar="PATH", help="write the demo as an offline page instead")
+    demo.add_argument(
+        "--dir",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help=f"folder of the notebook's copy (default {_home_text(demo_folder())})",
+    )
     return parser
 
 
@@ -419,14 +431,54 @@ def _demo(args, load: Loader, launch) -> int:
             f"the quickstart notebook is not here ({QUICKSTART}); it ships with the source "
             f"repository. Use `{PROG} demo --html demo.html` for an offline page instead"
         )
-    # served from the repository root (the notebook must lie under Jupyter's root folder);
-    # containers often run as root, which Jupyter refuses unless told
-    root = QUICKSTART.parents[1]
-    command = [sys.executable, "-m", "jupyter", "lab", str(QUICKSTART.relative_to(root))]
+    folder = args.dir if args.dir is not None else demo_folder()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--dir {str(folder)!r} is a file, expected a folder")
+    _check_writable(folder, "--dir")
+    notebook, kept = copy_quickstart(folder)
+    # JupyterLab autosaves into the notebook it opens: a copy keeps the repository clean.
+    # Containers often run as root, which Jupyter refuses unless told.
+    command = [sys.executable, "-m", "jupyter", "lab", notebook.name]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
-    _say(f"opening {QUICKSTART.name} in JupyterLab (Ctrl-C to stop)")
-    return int(launch(command, cwd=str(root)) or 0)
+    if kept:
+        _say(f"keeping your edited copy {notebook} (delete it to start from a fresh one)")
+    _say(f"opening {notebook} in JupyterLab (Ctrl-C to stop)")
+    return int(launch(command, cwd=str(folder)) or 0)
+
+
+def demo_folder() -> Path:
+    """Where `demo` puts its copy of the quickstart: $XDG_DATA_HOME/eagle-widget/demo."""
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "eagle-widget" / "demo"
+
+
+def copy_quickstart(folder: Path) -> tuple[Path, bool]:
+    """Copy the quickstart into `folder`: (the copy, whether an edited copy was kept).
+
+    A copy whose code is the quickstart's is replaced by a fresh one (only outputs are lost);
+    a copy whose code the user changed is theirs and stays.
+    """
+    copy = folder / QUICKSTART.name
+    code = _code_of(copy) if copy.is_file() else None
+    kept = code is not None and code != _code_of(QUICKSTART)
+    if not kept:
+        shutil.copyfile(QUICKSTART, copy)
+    return copy, kept
+
+
+def _code_of(notebook: Path) -> list[str] | None:
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        return ["".join(c["source"]) for c in cells if c.get("cell_type") == "code"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable: not the user's work either
+
+
+def _home_text(path: Path) -> str:
+    home = str(Path.home())
+    text = str(path)
+    return "~" + text[len(home) :] if text.startswith(home + os.sep) else text
 
 
 def _exec(command: list[str], cwd: str) -> int:
@@ -442,61 +494,82 @@ def _exec(command: list[str], cwd: str) -> int:
 class Progress:
     """A progress bar on stderr: steps, images scored, elapsed time and ETA.
 
-    On a terminal it redraws one line; elsewhere (logs, CI) it prints a line every 10%.
+    On a terminal, tqdm redraws one line that fits the terminal's width (`columns`, default:
+    measured at each redraw) and blanks what a longer earlier line left behind; elsewhere
+    (logs, CI) a plain line is printed every 10%.
     """
 
-    def __init__(self, total: int, stream=None, width: int = 24):
+    # the figures first, the bar last: a narrow terminal shortens the bar, then cuts its end
+    FORMAT = (
+        "{desc} step {n_fmt}/{total_fmt} | {images} images | {elapsed} | ETA {remaining} |{bar}|"
+    )
+
+    def __init__(self, total: int, stream=None, columns: int | None = None):
         self.total = max(1, int(total))
         self.stream = stream or sys.stderr
-        self.width = width
         self.done = 0
         self.began = time.perf_counter()
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._printed = -1
+        self._bar = None
+        if self.tty:
+            self._bar = _Bar(
+                total=self.total,
+                file=self.stream,
+                desc="explain",
+                bar_format=self.FORMAT,
+                ncols=columns,
+                dynamic_ncols=columns is None,
+            )
 
     def update(self, images: int) -> None:
         self.done = min(self.total, self.done + 1)
-        if self.tty:
-            self.stream.write("\r" + self.line(images))
+        if self._bar is not None:
+            self._bar.images = images
+            self._bar.update(1)
+            return
+        decile = self.done * 10 // self.total
+        if decile > self._printed:
+            self._printed = decile
+            self.stream.write(self.line(images) + "\n")
             self.stream.flush()
-        else:
-            decile = self.done * 10 // self.total
-            if decile > self._printed:
-                self._printed = decile
-                self.stream.write(self.line(images) + "\n")
-                self.stream.flush()
 
     def close(self, images: int) -> None:
-        if self.tty:
-            self.stream.write("\r" + self.line(images) + "\n")
+        if self._bar is not None:
+            self._bar.images = images
+            self._bar.close()  # draws the last state and ends the line
         elif self._printed < 10:
             self.stream.write(self.line(images) + "\n")
         self.stream.flush()
 
     def line(self, images: int) -> str:
-        elapsed = time.perf_counter() - self.began
-        filled = self.width * self.done // self.total
-        bar = "#" * filled + "." * (self.width - filled)
-        if self.done >= self.total:
-            eta = "done"
-        elif self.done:
-            eta = f"ETA {_clock(elapsed / self.done * (self.total - self.done))}"
-        else:
-            eta = "ETA ?"
-        return (
-            f"explain [{bar}] step {self.done}/{self.total} | {images} images | "
-            f"{_clock(elapsed)} | {eta}"
+        """The line as a log shows it (no terminal: a bar of fixed width)."""
+        return _Bar.format_meter(
+            self.done,
+            self.total,
+            time.perf_counter() - self.began,
+            prefix="explain",
+            bar_format=self.FORMAT,
+            images=images,
         )
 
 
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+class _Bar(tqdm):
+    """tqdm with the images scored as a field of the line."""
+
+    images = 0
+
+    @property
+    def format_dict(self):
+        return {**super().format_dict, "images": self.images}
 
 
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def _warn(message, category, filename, lineno, file=None, line=None) -> None:
+    _say(f"{PROG}: warning: {' '.join(str(message).split())}")
 
 
 def _strip(error: BaseException) -> str:

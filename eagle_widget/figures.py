@@ -22,6 +22,7 @@ from matplotlib.patches import Rectangle
 
 from .engine import Explanation
 from .engine.masking import fill_image
+from .fonts import font_family
 
 FIGURE_KINDS = ("map", "curves", "hallucination")
 FORMATS = (".png", ".svg", ".pdf")
@@ -37,6 +38,12 @@ MUTED_COLOR = "#8a9099"
 NO_DATA_EDGE = "#c4c8ce"  # a token whose reliance is unknown: outline only
 
 _RC = {"text.usetex": False, "font.size": 10, "svg.fonttype": "path", "axes.unicode_minus": True}
+
+
+def _rc() -> dict:
+    """The figures' settings, with the font chain that renders any script and emoji."""
+    return {**_RC, "font.family": list(font_family())}
+
 _TOKEN_FONT_PT = 11.0
 _TOKEN_PAD_PT = 2.5  # box padding around a token's text
 _MARGIN_IN = 0.15
@@ -185,7 +192,7 @@ def save_figure(figure: Figure, path, dpi: float = 150) -> Path:
         raise ValueError(f"figure file must end in one of {', '.join(FORMATS)}, got {path.name!r}")
     if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 10 <= dpi <= 2400:
         raise ValueError(f"dpi must be a number between 10 and 2400, got {dpi!r}")
-    with rc_context(_RC):
+    with rc_context(_rc()):
         figure.savefig(path, dpi=dpi, format=suffix[1:], facecolor="white")
     return path
 
@@ -327,7 +334,7 @@ def map_figure(
     else:
         highlighted = set()
 
-    with rc_context(_RC):
+    with rc_context(_rc()):
         figure = _new_figure(width, 1.0)
         renderer = figure.canvas.get_renderer()
         font = FontProperties(size=_TOKEN_FONT_PT)
@@ -493,7 +500,7 @@ def curves_figure(
     x = explanation.areas
     ins = explanation.insertion_curve
     dele = explanation.deletion_curve
-    with rc_context(_RC):
+    with rc_context(_rc()):
         figure = _new_figure(width, width * 0.68)
         ax = figure.add_axes([0.12, 0.15, 0.84, 0.72])
         ax.set_gid("curves")
@@ -600,7 +607,7 @@ def hallucination_figure(
     mitigated = image.copy()
     removed = np.isin(explanation.labels, sweep["removed_regions"])
     mitigated[removed] = fill_image(image, sweep["fill"])[removed]
-    with rc_context(_RC):
+    with rc_context(_rc()):
         panel_w = (width - 2 * _MARGIN_IN - 2 * 0.25 - 0.6) / 3
         panel_h = panel_w * img_h / img_w
         height = panel_h + 0.75
