@@ -290,6 +290,9 @@ class EagleWidget(anywidget.AnyWidget):
     error_message = traitlets.Unicode("").tag(sync=True)
     prompt = traitlets.Unicode("").tag(sync=True)
     image_png = traitlets.Bytes(b"").tag(sync=True)
+    # what a removed region shows the model (the explainer's fill), for the kept and removed
+    # views; empty until the worker made it (a blur takes a moment): the front end draws 0
+    fill_png = traitlets.Bytes(b"").tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
     words = traitlets.List().tag(sync=True)
     reliance = traitlets.Dict().tag(sync=True)
@@ -488,6 +491,8 @@ class EagleWidget(anywidget.AnyWidget):
         """Generate the caption and its reliance if not done yet; False if cancelled."""
         if job.cancelled:
             return False
+        if not self.fill_png:
+            self.fill_png = _png(np.ascontiguousarray(fill_image(self.image, self.explainer.fill)))
         if self.generation is None:
             self.status = "generating"
             generation = self.explainer.model.generate(
