@@ -43,7 +43,7 @@ def _get(url: str, timeout: float = 2.0) -> bytes:
 class JupyterServer:
     """`jupyter lab` or `jupyter notebook` serving `root` on a free localhost port."""
 
-    def __init__(self, app: str, root: Path, home: Path):
+    def __init__(self, app: str, root: Path, home: Path, extra_args: tuple[str, ...] = ()):
         self.app = app
         self.root = root
         self.port = _free_port()
@@ -80,6 +80,7 @@ class JupyterServer:
                 "--ServerApp.disable_check_xsrf=True",
                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                 *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+                *extra_args,
             ],
             cwd=root,
             env=env,
