@@ -757,10 +757,10 @@ function surfaceBehind(el) {
   const base = layers.at(-1)?.[3] >= 1 ? layers.pop() : editor ? parseColor(editor) : [255, 255, 255, 1];
   return layers.reduceRight((below, layer) => over(layer, below), over(base, [255, 255, 255, 1]));
 }
-var ROLES = {
-  bg: { host: ["--jp-layout-color1", "--vscode-editor-background"] },
-  fg: { host: ["--jp-ui-font-color1", "--vscode-editor-foreground"], light: "#1f2328", dark: "#e3e5e8" },
-  muted: { host: ["--jp-ui-font-color2", "--vscode-descriptionForeground"], light: "#5b6169", dark: "#a4a9b0" }
+var HOST = {
+  bg: ["--jp-layout-color1", "--vscode-editor-background"],
+  fg: ["--jp-ui-font-color1", "--vscode-editor-foreground"],
+  muted: ["--jp-ui-font-color2", "--vscode-descriptionForeground"]
 };
 function fitToSurface(root) {
   if (!root.isConnected) return null;
@@ -773,8 +773,9 @@ function fitToSurface(root) {
   const surface = surfaceBehind(root);
   const dark = isDark(surface);
   const scheme = dark ? "dark" : "light";
+  root.dataset.scheme = scheme;
   let bg = surface;
-  for (const name of ROLES.bg.host) {
+  for (const name of HOST.bg) {
     const c = hostColor(name);
     if (c && c[3] > 0 && isDark(over(c, surface)) === dark) {
       bg = over(c, surface);
@@ -782,12 +783,10 @@ function fitToSurface(root) {
     }
   }
   const css2 = ([r, g, b, a = 1]) => `rgb(${Math.round(r)} ${Math.round(g)} ${Math.round(b)} / ${a})`;
-  root.dataset.scheme = scheme;
   root.style.setProperty("--ew-bg", css2(bg));
   for (const role of ["fg", "muted"]) {
-    const { host, [scheme]: own } = ROLES[role];
-    let chosen = own;
-    for (const name of host) {
+    let chosen = style.getPropertyValue(`--ew-${role}`).trim();
+    for (const name of HOST[role]) {
       const c = hostColor(name);
       if (c && c[3] > 0 && contrast(over(c, bg), bg) >= AA) {
         chosen = css2(c);

@@ -54,12 +54,12 @@ export function surfaceBehind(el) {
   return layers.reduceRight((below, layer) => over(layer, below), over(base, [255, 255, 255, 1]));
 }
 
-// Host variables for each role, in order of preference, then the widget's own colour for
-// a light and a dark surface.
-const ROLES = {
-  bg: { host: ["--jp-layout-color1", "--vscode-editor-background"] },
-  fg: { host: ["--jp-ui-font-color1", "--vscode-editor-foreground"], light: "#1f2328", dark: "#e3e5e8" },
-  muted: { host: ["--jp-ui-font-color2", "--vscode-descriptionForeground"], light: "#5b6169", dark: "#a4a9b0" },
+// Host variables for each role, in order of preference; the widget's own colour for the
+// scheme (the stylesheet's value) comes last.
+const HOST = {
+  bg: ["--jp-layout-color1", "--vscode-editor-background"],
+  fg: ["--jp-ui-font-color1", "--vscode-editor-foreground"],
+  muted: ["--jp-ui-font-color2", "--vscode-descriptionForeground"],
 };
 
 /**
@@ -81,8 +81,9 @@ export function fitToSurface(root) {
   const surface = surfaceBehind(root);
   const dark = isDark(surface);
   const scheme = dark ? "dark" : "light";
+  root.dataset.scheme = scheme; // from here on `style` gives the stylesheet's colours for it
   let bg = surface;
-  for (const name of ROLES.bg.host) {
+  for (const name of HOST.bg) {
     const c = hostColor(name);
     if (c && c[3] > 0 && isDark(over(c, surface)) === dark) {
       bg = over(c, surface);
@@ -90,12 +91,10 @@ export function fitToSurface(root) {
     }
   }
   const css = ([r, g, b, a = 1]) => `rgb(${Math.round(r)} ${Math.round(g)} ${Math.round(b)} / ${a})`;
-  root.dataset.scheme = scheme;
   root.style.setProperty("--ew-bg", css(bg));
   for (const role of ["fg", "muted"]) {
-    const { host, [scheme]: own } = ROLES[role];
-    let chosen = own;
-    for (const name of host) {
+    let chosen = style.getPropertyValue(`--ew-${role}`).trim();
+    for (const name of HOST[role]) {
       const c = hostColor(name);
       if (c && c[3] > 0 && contrast(over(c, bg), bg) >= AA) {
         chosen = css(c);
