@@ -596,6 +596,8 @@ function statusParts(status, state, elapsedSeconds, diagnosis = null) {
 }
 
 // src/keys.js
+var CONTROLS = "input, button, [role=button]";
+var SUPPRESS = "data-lm-suppress-shortcuts";
 var CONTROL_KEYS = Object.freeze([
   "ArrowUp",
   "ArrowDown",
@@ -613,17 +615,22 @@ function isControlKey(event) {
   if (!KEYS.has(event.key) || event.ctrlKey || event.metaKey || event.altKey) return false;
   if (event.key === "Enter" && event.shiftKey) return false;
   const target = event.target;
-  return Boolean(target?.closest?.("input, button, [role=button]"));
+  return Boolean(target?.closest?.(CONTROLS));
 }
 function containKeys(root) {
   const onKey = (event) => {
     if (isControlKey(event)) event.stopPropagation();
   };
+  const onFocus = (event) => {
+    if (event.target?.matches?.(CONTROLS)) event.target.setAttribute(SUPPRESS, "true");
+  };
   root.addEventListener("keydown", onKey);
   root.addEventListener("keyup", onKey);
+  root.addEventListener("focusin", onFocus);
   return () => {
     root.removeEventListener("keydown", onKey);
     root.removeEventListener("keyup", onKey);
+    root.removeEventListener("focusin", onFocus);
   };
 }
 
