@@ -144,6 +144,26 @@ def jupyter(tmp_path_factory):
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def vscode_server(tmp_path_factory):
+    """A Jupyter server whose static files include VS Code's output webview (vscode.py):
+    the host page is at /static/vscode/index.html. Skips where the host cannot be built."""
+    import vscode
+
+    if why := vscode.missing():
+        pytest.skip(why)
+    tmp = tmp_path_factory.mktemp("vscode")
+    static = vscode.static_root(tmp / "static")
+    (tmp / "root").mkdir()
+    static_paths = f"--ServerApp.extra_static_paths={json.dumps([str(static)])}"
+    server = JupyterServer("lab", tmp / "root", tmp, (static_paths,))
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import vscode
-from conftest import JupyterServer
 from legibility import described, illegible
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -46,21 +45,13 @@ DARK_THEMES = {"dark", "hc"}
 
 
 @pytest.fixture(scope="module")
-def host(browser, tmp_path_factory):
-    """The host page with its kernel, the three widgets shown; yields (page, widgets)."""
-    if why := vscode.missing():
-        pytest.skip(why)
-    tmp = tmp_path_factory.mktemp("vscode")
-    static = vscode.static_root(tmp / "static")
-    (tmp / "root").mkdir()
-    static_paths = f"--ServerApp.extra_static_paths={json.dumps([str(static)])}"
-    server = JupyterServer("lab", tmp / "root", tmp, (static_paths,))
+def host(browser, vscode_server):
+    """The host page with its kernel, the three widgets shown; yields (page, widgets, errors)."""
     page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
-        server.wait_ready()
-        page.goto(f"{server.url}/static/vscode/index.html")
+        page.goto(f"{vscode_server.url}/static/vscode/index.html")
         page.wait_for_selector("body[data-ready]", state="attached", timeout=60_000)
         log = page.evaluate("window.vscodeHost.log")
         assert page.evaluate("document.body.dataset.ready") == "true", log
@@ -75,7 +66,6 @@ def host(browser, tmp_path_factory):
         yield page, widgets, errors
     finally:
         page.close()
-        server.stop()
 
 
 def wait_status(widget, wanted: str, timeout: float = 60.0) -> None:
