@@ -638,7 +638,7 @@ function containKeys(root) {
 var MAP_MODES = Object.freeze(["heat", "kept", "removed", "diagnose"]);
 var HIDDEN = [0, 0, 0, 255];
 var PENDING = [0, 0, 0, 0];
-var DEFAULT_OPACITY = 0.7;
+var DEFAULT_OPACITY = 0.6;
 function regionColors(state, mode, k, cols = null, opacity = DEFAULT_OPACITY) {
   const N = state.nRegions;
   const rgba = new Uint8ClampedArray(4 * N);

@@ -10,7 +10,7 @@ const HIDDEN = [0, 0, 0, 255]; // a filled region of the kept / removed views: w
 const PENDING = [0, 0, 0, 0]; // a region the search has not placed yet: the image shows
 
 /** Heat map opacity of the most important region by default; the user can change it. */
-export const DEFAULT_OPACITY = 0.7;
+export const DEFAULT_OPACITY = 0.6;
 
 /**
  * RGBA (0..255) per region for a map mode:
