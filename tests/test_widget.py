@@ -262,6 +262,20 @@ def test_a_large_image_reaches_the_front_end_at_display_size():
         widget.close()
 
 
+@pytest.mark.parametrize("fill", [(10, 200, 30), "mean"])
+def test_the_front_end_gets_the_fill_the_model_sees_where_a_region_is_removed(fill):
+    model = caption_model()
+    widget = EagleWidget(model, IMAGE, explainer=ew.Explainer(model, n_regions=16, fill=fill))
+    try:
+        assert widget.wait(30)
+        shown = np.asarray(Image.open(io.BytesIO(widget.fill_png)).convert("RGB"))
+        expected = fill if fill != "mean" else np.round(IMAGE.reshape(-1, 3).mean(0))
+        assert shown.shape == IMAGE.shape
+        assert np.array_equal(shown, np.broadcast_to(np.asarray(expected, np.uint8), IMAGE.shape))
+    finally:
+        widget.close()
+
+
 def test_sentence_run_gives_each_token_its_own_columns():
     widget = make_widget()
     widget.explain()
