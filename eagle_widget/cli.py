@@ -486,7 +486,10 @@ def _evaluate(args, load: Loader) -> int:
     from .engine.masking import fill_image
 
     if args.report is not None:
-        result = EvaluationResult.from_folder(Path(args.report))
+        try:
+            result = EvaluationResult.from_folder(Path(args.report))
+        except ValueError as error:
+            raise UsageError(f"--report: {_strip(error)}") from None
         result.save(Path(args.report))
         print(result.table() + result.summary(), flush=True)
         return 0

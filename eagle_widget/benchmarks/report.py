@@ -49,6 +49,16 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("csr_at_10_authors", "CSR@10% (corrected only)"),
     ],
 }
+# per-item metrics whose mean over the scored items is a dataset figure (every task)
+MEANS = (
+    "insertion_auc",
+    "deletion_auc",
+    "highest_score",
+    "insertion_auc_sensitive",
+    "deletion_auc_sensitive",
+    "highest_score_sensitive",
+)
+POINTING = ("pg_box", "pg_mask", "pg_box_strict", "pg_mask_strict")
 PERCENT = {"csr_at_10", "csr_at_10_authors"}
 HISTOGRAMS = ("insertion_auc", "deletion_auc", "highest_score", "removed_area")
 GALLERY = 4  # best and worst items shown on the page
@@ -64,13 +74,11 @@ def aggregate(task: str, rows: list[dict]) -> dict:
         "failed": sum(r.get("status") == "failed" for r in rows),
         "pending": sum(r.get("status") not in ("scored", "failed") for r in rows),
     }
-    for key, _ in COLUMNS[task]:
+    means = [*MEANS, *(POINTING if task == "coco-object" else ())]
+    for key in means:
         values = [r[key] for r in scored if r.get(key) is not None]
-        if key in ("amcr", "csr_at_10", "csr_at_10_authors"):
-            continue
         result[key] = float(np.mean(values)) if values else None
-        if key.endswith("_sensitive"):
-            result["items_sensitive"] = len(values)
+    result["items_sensitive"] = sum(r.get("n_sensitive", 0) > 0 for r in scored)
     if task == "repope" and scored:
         areas = [r["removed_area"] for r in scored]
         corrected = [r["corrected"] for r in scored]
