@@ -96,3 +96,22 @@ def test_a_list_of_another_tasks_format_is_refused_naming_that_task(tmp_path):
         read_list("coco-object", path)
     with pytest.raises(ValueError, match="unknown task"):
         bm.load("coco", path, tmp_path)
+
+
+def test_the_table_puts_the_papers_numbers_beside_ours_on_the_papers_models():
+    rows = [
+        {"id": "a", "status": "scored", "insertion_auc": 0.5, "deletion_auc": 0.25,
+         "highest_score": 0.75, "pg_box": True, "pg_mask": False},
+        {"id": "b", "status": "scored", "insertion_auc": 1.0, "deletion_auc": 0.0,
+         "highest_score": 1.0, "pg_box": True, "pg_mask": True},
+        {"id": "c", "status": "failed", "error": "image 'c.png' not found"},
+    ]  # fmt: skip
+    result = bm.EvaluationResult("coco-object", "Qwen/Qwen2.5-VL-3B-Instruct", {}, rows)
+    lines = result.table().splitlines()
+    assert (
+        lines[2]
+        == "| ours (Qwen/Qwen2.5-VL-3B-Instruct, 2 items) | 0.7500 | 0.1250 | 1.0000 | 0.5000 | – | – |"
+    )  # noqa: E501
+    assert lines[3].startswith("| paper (Qwen2.5-VL-3B) | 0.7353 | 0.1628 | 0.8104 | 0.7745 |")
+    assert result.counts == {"items": 3, "scored": 2, "failed": 1, "pending": 0}
+    assert len(bm.EvaluationResult("coco-object", "demo", {}, rows).table().splitlines()) == 3
