@@ -169,7 +169,7 @@ def _word(text: str) -> str:
     return re.sub(r"[^\w]", "", text.lower())
 
 
-def _base(generation, ids: list[int], file: str) -> dict:
+def _base(generation, ids: list[int]) -> dict:
     return {
         "generate_sentence": generation.text,
         "generated_ids": [ids],
@@ -180,7 +180,7 @@ def _base(generation, ids: list[int], file: str) -> dict:
 
 
 def _caption_entry(model, source, generation, ids, file) -> dict:
-    return {"image_path": file, "gt_caption": source["captions"], **_base(generation, ids, file)}
+    return {"image_path": file, "gt_caption": source["captions"], **_base(generation, ids)}
 
 
 def _mmvp_entry(model, source, generation, ids, file) -> dict:
@@ -190,7 +190,7 @@ def _mmvp_entry(model, source, generation, ids, file) -> dict:
         "question": source["question"],
         "options": source["options"],
         "answer": source["answer"],
-        **_base(generation, ids, file),
+        **_base(generation, ids),
     }
 
 

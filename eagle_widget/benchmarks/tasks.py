@@ -163,15 +163,15 @@ def _item(spec: Task, index: int, entry, folder: Path, template: str) -> Item:
     item = Item(spec.name, f"{index:05d}-{stem}", folder / str(name or ""), digest=digest)
     try:
         if not isinstance(entry, dict):
-            raise ValueError(f"entry {index} is not a JSON object")
+            raise ValueError("not a JSON object")
         missing = [k for k in spec.keys if k not in entry]
         if missing:
-            raise ValueError(f"entry {index} lacks {', '.join(missing)}")
+            raise ValueError(f"lacks {', '.join(missing)}")
         if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in name:
-            raise ValueError(f"entry {index}: {spec.image_key} must be a file name, got {name!r}")
+            raise ValueError(f"{spec.image_key} must be a file name, got {name!r}")
         _READERS[spec.name](item, entry, template)
     except (TypeError, ValueError, KeyError, IndexError) as error:
-        item.error = f"list entry {index}: {error}" if "entry" not in str(error) else str(error)
+        item.error = f"list entry {index}: {error}"
     return item
 
 
