@@ -108,10 +108,8 @@ def test_the_table_puts_the_papers_numbers_beside_ours_on_the_papers_models():
     ]  # fmt: skip
     result = bm.EvaluationResult("coco-object", "Qwen/Qwen2.5-VL-3B-Instruct", {}, rows)
     lines = result.table().splitlines()
-    assert (
-        lines[2]
-        == "| ours (Qwen/Qwen2.5-VL-3B-Instruct, 2 items) | 0.7500 | 0.1250 | 1.0000 | 0.5000 | – | – |"
-    )  # noqa: E501
+    ours = "| ours (Qwen/Qwen2.5-VL-3B-Instruct, 2 items) | 0.7500 | 0.1250 | 1.0000 | 0.5000 |"
+    assert lines[2] == ours + " – | – |"
     assert lines[3].startswith("| paper (Qwen2.5-VL-3B) | 0.7353 | 0.1628 | 0.8104 | 0.7745 |")
     assert result.counts == {"items": 3, "scored": 2, "failed": 1, "pending": 0}
     assert len(bm.EvaluationResult("coco-object", "demo", {}, rows).table().splitlines()) == 3
