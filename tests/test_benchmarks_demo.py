@@ -304,3 +304,12 @@ def test_bad_arguments_are_one_line_and_exit_2_before_the_model_loads(
     assert run(args) == (2, [])
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and err.startswith("eagle-widget: error:")
+
+
+def test_prepare_refuses_annotations_of_another_kind_before_the_model_loads(data, tmp_path, capsys):
+    args = ["prepare", "coco-object", "--annotations", data["captions"], "--images",
+            data["images"], "--out", tmp_path / "list.json"]  # fmt: skip
+    capsys.readouterr()
+    assert run(args) == (2, [])
+    err = capsys.readouterr().err.strip()
+    assert "are not a COCO instances JSON" in err and "\n" not in err
