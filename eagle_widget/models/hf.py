@@ -217,6 +217,18 @@ class HFModel:
             raise ValueError(f"text must be a non-empty string, got {text!r}")
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def prompt_ids(self, image, prompt: str = DEFAULT_PROMPT) -> list[int]:
+        """The ids the processor builds for `image` and `prompt` (chat template, image tokens),
+        the prefix of every sequence generate() returns: how a stored answer is checked to
+        belong to this model, image size and prompt."""
+        array = to_rgb_array(image)
+        with self._lock, torch.inference_mode():
+            return self._encode([array], prompt)["input_ids"][0].tolist()
+
+    def decode(self, ids: Sequence[int]) -> list[str]:
+        """The text each token adds to an answer (as Generation.tokens holds it)."""
+        return decode_tokens(self.tokenizer, [int(i) for i in ids])
+
     def eos_token_ids(self) -> set[int]:
         """Ids that end an answer: the checkpoint's generation config and the tokenizer's EOS."""
         ids: set[int] = set()
