@@ -20,6 +20,7 @@ _LAZY = {
     "EagleWidget": "eagle_widget.widget",
     "run_batch": "eagle_widget.batch",
     "scenes": "eagle_widget.models.demo.scenes",
+    "benchmarks": "eagle_widget.benchmarks",
 }
 
 

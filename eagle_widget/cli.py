@@ -2,7 +2,9 @@
 
     eagle-widget explain IMAGE --prompt TEXT [--model demo|HF-ID|PATH] [--targets ...] --out DIR
     eagle-widget explain --batch MANIFEST.jsonl --out DIR [--workers N] [--ray auto|ADDRESS]
-    eagle-widget demo [--html PATH]
+    eagle-widget demo [--html PATH | --dir DIR]
+    eagle-widget evaluate TASK --list LIST.json --images DIR --out DIR   (or --report DIR)
+    eagle-widget prepare TASK --annotations FILE --images DIR --out LIST.json
 
 Each explanation writes result.json, result.npz, figure.png and explanation.html. Progress
 goes to stderr, the one-line summary to stdout. Bad input ends with one line on stderr and
@@ -12,11 +14,17 @@ a non-zero exit status (2 for bad arguments, 1 for anything that failed), no tra
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from .batch.explain import (
     OUTPUTS,
@@ -32,11 +40,12 @@ from .batch.explain import (
     write_outputs,
 )
 from .batch.runner import RAY_INSTALL, RayNotInstalled, check_ray_installed, ray_wanted
-from .console import describe, say, strip
+from .benchmarks.tasks import TASKS
+from .console import Progress, describe, say, strip
 from .engine import DEFAULT_PROMPT
 from .engine.search import SEARCHES
 
-__all__ = ["OUTPUTS", "load_model", "main", "parse_targets", "read_manifest"]
+__all__ = ["OUTPUTS", "Progress", "load_model", "main", "parse_targets", "read_manifest"]
 
 PROG = "eagle-widget"
 QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "01-quickstart.ipynb"
@@ -64,11 +73,19 @@ def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=N
     """
     try:
         args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-        if args.command == "explain":
-            return _explain(args, load or load_model)
-        if args.command == "demo":
-            return _demo(args, load or load_model, launch or _exec)
-        raise UsageError(f"choose a command: explain or demo (see {PROG} --help)")
+        with warnings.catch_warnings():
+            warnings.showwarning = _warn  # one line, like every other message here
+            if args.command == "explain":
+                return _explain(args, load or load_model)
+            if args.command == "demo":
+                return _demo(args, load or load_model, launch or _exec)
+            if args.command == "evaluate":
+                return _evaluate(args, load or load_model)
+            if args.command == "prepare":
+                return _prepare(args, load or load_model)
+        raise UsageError(
+            f"choose a command: explain, evaluate, prepare or demo (see {PROG} --help)"
+        )
     except UsageError as error:
         say(f"{PROG}: error: {error}")
         return 2
@@ -111,8 +128,16 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--gpus-per-worker", type=_non_negative, default=0.0, help="GPUs per Ray actor (0: CPU)"
     )
-    demo = commands.add_parser("demo", help="open the quickstart notebook in JupyterLab")
+    demo = commands.add_parser("demo", help="open a copy of the quickstart notebook in JupyterLab")
     demo.add_argument("--html", metavar="PATH", help="write the demo as an offline page instead")
+    demo.add_argument(
+        "--dir",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help=f"folder of the notebook's copy (default {_home_text(demo_folder())})",
+    )
+    _benchmark_commands(commands)
     return parser
 
 
@@ -163,7 +188,7 @@ def _explain(args, load: Loader) -> int:
     image = read_image(args.image)
     targets = parse_targets(args.targets)
     _check_writable(out, "--out")  # before the model loads and the search runs
-    model = load_announced(load, args.model, args.device, args.dtype)
+    model = _load(load, args)
     explanation = explain_one(model, image, args.prompt, targets, **_options(args))
     write_outputs(explanation, out)
     print(summary_line(explanation, out), flush=True)
@@ -178,6 +203,10 @@ def _check_writable(folder: Path, option: str) -> None:
             pass
     except OSError as error:
         raise UsageError(f"{option} {str(folder)!r} cannot be written: {strip(error)}") from None
+
+
+def _load(load: Loader, args):
+    return load_announced(load, args.model, args.device, args.dtype)
 
 
 def _options(args) -> dict:
@@ -231,14 +260,54 @@ def _demo(args, load: Loader, launch) -> int:
             f"the quickstart notebook is not here ({QUICKSTART}); it ships with the source "
             f"repository. Use `{PROG} demo --html demo.html` for an offline page instead"
         )
-    # served from the repository root (the notebook must lie under Jupyter's root folder);
-    # containers often run as root, which Jupyter refuses unless told
-    root = QUICKSTART.parents[1]
-    command = [sys.executable, "-m", "jupyter", "lab", str(QUICKSTART.relative_to(root))]
+    folder = args.dir if args.dir is not None else demo_folder()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--dir {str(folder)!r} is a file, expected a folder")
+    _check_writable(folder, "--dir")
+    notebook, kept = copy_quickstart(folder)
+    # JupyterLab autosaves into the notebook it opens: a copy keeps the repository clean.
+    # Containers often run as root, which Jupyter refuses unless told.
+    command = [sys.executable, "-m", "jupyter", "lab", notebook.name]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
-    say(f"opening {QUICKSTART.name} in JupyterLab (Ctrl-C to stop)")
-    return int(launch(command, cwd=str(root)) or 0)
+    if kept:
+        say(f"keeping your edited copy {notebook} (delete it to start from a fresh one)")
+    say(f"opening {notebook} in JupyterLab (Ctrl-C to stop)")
+    return int(launch(command, cwd=str(folder)) or 0)
+
+
+def demo_folder() -> Path:
+    """Where `demo` puts its copy of the quickstart: $XDG_DATA_HOME/eagle-widget/demo."""
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "eagle-widget" / "demo"
+
+
+def copy_quickstart(folder: Path) -> tuple[Path, bool]:
+    """Copy the quickstart into `folder`: (the copy, whether an edited copy was kept).
+
+    A copy whose code is the quickstart's is replaced by a fresh one (only outputs are lost);
+    a copy whose code the user changed is theirs and stays.
+    """
+    copy = folder / QUICKSTART.name
+    code = _code_of(copy) if copy.is_file() else None
+    kept = code is not None and code != _code_of(QUICKSTART)
+    if not kept:
+        shutil.copyfile(QUICKSTART, copy)
+    return copy, kept
+
+
+def _code_of(notebook: Path) -> list[str] | None:
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        return ["".join(c["source"]) for c in cells if c.get("cell_type") == "code"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable: not the user's work either
+
+
+def _home_text(path: Path) -> str:
+    home = str(Path.home())
+    text = str(path)
+    return "~" + text[len(home) :] if text.startswith(home + os.sep) else text
 
 
 def _exec(command: list[str], cwd: str) -> int:
@@ -248,6 +317,137 @@ def _exec(command: list[str], cwd: str) -> int:
     sys.stderr.flush()
     os.execv(command[0], command)
     return 0  # not reached
+
+
+# -- benchmarks: evaluate and prepare (the work is in eagle_widget.benchmarks) ------------------
+def _benchmark_commands(commands) -> None:
+    evaluate = commands.add_parser("evaluate", help="run one of the paper's benchmarks on a model")
+    evaluate.add_argument("task", nargs="?", choices=list(TASKS), help="the benchmark")
+    evaluate.add_argument("--list", metavar="LIST", help="the items (the authors' JSON format)")
+    evaluate.add_argument("--images", metavar="DIR", help="folder of the items' images")
+    evaluate.add_argument("--report", metavar="RUN", help="only rebuild the report of a run")
+    evaluate.add_argument("--regions", type=_positive_int, default=64, help="superpixels (64)")
+    evaluate.add_argument("--search", choices=SEARCHES, default="greedy", help="search (greedy)")
+    evaluate.add_argument("--early-stop", action="store_true", help="stop once curves settle")
+    evaluate.add_argument("--fill", default="0", help="0..255, R,G,B, mean or blur (0: black)")
+    evaluate.add_argument("--max-area", type=float, default=1.0, help="repope: most area removed")
+    evaluate.add_argument("--items", metavar="A:B", help="only the list's items A to B-1")
+    evaluate.add_argument("--limit", type=_positive_int, help="at most this many items")
+    prepare = commands.add_parser("prepare", help="make a model's own list from annotations")
+    prepare.add_argument("task", choices=list(TASKS), help="the benchmark")
+    prepare.add_argument("--annotations", required=True, metavar="FILE", help="COCO JSON, csv, ...")
+    prepare.add_argument("--images", required=True, metavar="DIR", help="folder of the images")
+    prepare.add_argument("--limit", type=_positive_int, help="at most this many items")
+    for command in (evaluate, prepare):
+        command.add_argument("--prompt", default=None, help="replace the task's prompt/template")
+        command.add_argument("--model", default="demo", help="demo (default), a hub id or a path")
+        command.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
+        command.add_argument("--dtype", default=None, help="e.g. float32, bfloat16, float16")
+    evaluate.add_argument("--out", metavar="DIR", help="the run's folder")
+    prepare.add_argument("--out", required=True, metavar="LIST", help="the list to write (.json)")
+
+
+def _evaluate(args, load: Loader) -> int:
+    from .benchmarks import EvaluationResult, Options, evaluate
+    from .benchmarks import load as load_items
+    from .benchmarks.runner import asked, finished_row
+    from .benchmarks.tasks import check_images
+    from .engine.masking import fill_image
+
+    if args.report is not None:
+        try:
+            result = EvaluationResult.from_folder(Path(args.report))
+        except ValueError as error:
+            raise UsageError(f"--report: {strip(error)}") from None
+        result.save(Path(args.report))
+        print(result.table() + result.summary(), flush=True)
+        return 0
+    if args.task is None or args.list is None or args.images is None or args.out is None:
+        raise UsageError("give TASK --list LIST --images DIR --out DIR, or --report RUN")
+    try:
+        items = load_items(args.task, Path(args.list), Path(args.images), prompt=args.prompt)
+        check_images(items, Path(args.images))
+        fill = _parse_fill(args.fill)
+        fill_image(np.zeros((1, 1, 3), np.uint8), fill)
+    except ValueError as error:
+        raise UsageError(strip(error)) from None
+    items = items[_parse_items(args.items)][: args.limit]
+    if not items:
+        raise UsageError(f"--items {args.items} selects no item of the list")
+    if not 0 < args.max_area <= 1:
+        raise UsageError(f"--max-area must be in (0, 1], got {args.max_area}")
+    options = Options(
+        n_regions=args.regions,
+        search=args.search,
+        early_stop=args.early_stop,
+        fill=fill,
+        max_area=args.max_area,
+    )
+    out = Path(args.out)
+    _check_writable(out, "--out")  # before the model loads
+    left = [
+        item
+        for item in items
+        if item.error is None
+        and finished_row(out / item.id, asked(item, args.model, options)) is None
+    ]
+    model = _load(load, args) if left else None
+    result = evaluate(model, items, out=out, options=options, model_name=args.model)
+    print(result.table() + result.summary() + f" | {out / 'table.md'}", flush=True)
+    return 1 if result.counts["failed"] else 0
+
+
+def _prepare(args, load: Loader) -> int:
+    from .benchmarks import prepare
+    from .benchmarks.prepare import read_sources
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".json":
+        raise UsageError(f"--out must name a .json list, got {str(out)!r}")
+    if not Path(args.images).is_dir():
+        raise UsageError(f"--images folder {args.images!r} does not exist")
+    try:
+        sources = read_sources(args.task, Path(args.annotations))
+    except ValueError as error:
+        raise UsageError(strip(error)) from None
+    _check_writable(out.parent if str(out.parent) else Path("."), "--out: folder")
+    model = _load(load, args)
+    entries = prepare(
+        args.task, model, Path(args.annotations), Path(args.images), limit=args.limit,
+        prompt=args.prompt, progress=say,
+    )  # fmt: skip
+    out.write_text(json.dumps(entries), encoding="utf-8")
+    print(f"prepare: {len(entries)} {args.task} items from {len(sources)} in the annotations | "
+          f"{out}", flush=True)  # fmt: skip
+    return 0 if entries else 1
+
+
+def _parse_fill(text: str):
+    if text in ("mean", "blur"):
+        return text
+    parts = text.split(",")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"--fill must be 0..255, R,G,B, mean or blur, got {text!r}") from None
+    if len(values) not in (1, 3):
+        raise ValueError(f"--fill must be 0..255, R,G,B, mean or blur, got {text!r}")
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def _parse_items(text: str | None) -> slice:
+    if text is None:
+        return slice(None)
+    match = re.fullmatch(r"\s*(\d*)\s*:\s*(\d*)\s*", text)
+    if not match:
+        raise UsageError(f"--items must be START:STOP (e.g. 10:20), got {text!r}")
+    start, stop = (int(v) if v else None for v in match.groups())
+    return slice(start, stop)
+
+
+# -- messages ------------------------------------------------------------------------------------
+def _warn(message, category, filename, lineno, file=None, line=None) -> None:
+    say(f"{PROG}: warning: {' '.join(str(message).split())}")
 
 
 if __name__ == "__main__":

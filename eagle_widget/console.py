@@ -5,65 +5,88 @@ from __future__ import annotations
 import sys
 import time
 
+from tqdm import tqdm
+
 
 class Progress:
     """A progress bar on stderr: steps (or items), images scored, elapsed time and ETA.
 
-    On a terminal it redraws one line; elsewhere (logs, CI) it prints a line every 10%.
+    On a terminal, tqdm redraws one line that fits the terminal's width (`columns`, default:
+    measured at each redraw) and blanks what a longer earlier line left behind; elsewhere
+    (logs, CI) a plain line is printed every 10%.
     """
 
     def __init__(
-        self, total: int, stream=None, width: int = 24, label: str = "explain", unit: str = "step"
+        self,
+        total: int,
+        stream=None,
+        columns: int | None = None,
+        label: str = "explain",
+        unit: str = "step",
     ):
         self.total = max(1, int(total))
         self.stream = stream or sys.stderr
-        self.width = width
         self.label = label
-        self.unit = unit
+        # the figures first, the bar last: a narrow terminal shortens the bar, then cuts its end
+        self.format = (
+            f"{{desc}} {unit} {{n_fmt}}/{{total_fmt}} | {{images}} images | {{elapsed}} | "
+            "ETA {remaining} |{bar}|"
+        )
         self.done = 0
         self.began = time.perf_counter()
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._printed = -1
+        self._bar = None
+        if self.tty:
+            self._bar = _Bar(
+                total=self.total,
+                file=self.stream,
+                desc=label,
+                bar_format=self.format,
+                ncols=columns,
+                dynamic_ncols=columns is None,
+            )
 
     def update(self, images: int) -> None:
         self.done = min(self.total, self.done + 1)
-        if self.tty:
-            self.stream.write("\r" + self.line(images))
+        if self._bar is not None:
+            self._bar.images = images
+            self._bar.update(1)
+            return
+        decile = self.done * 10 // self.total
+        if decile > self._printed:
+            self._printed = decile
+            self.stream.write(self.line(images) + "\n")
             self.stream.flush()
-        else:
-            decile = self.done * 10 // self.total
-            if decile > self._printed:
-                self._printed = decile
-                self.stream.write(self.line(images) + "\n")
-                self.stream.flush()
 
     def close(self, images: int) -> None:
-        if self.tty:
-            self.stream.write("\r" + self.line(images) + "\n")
+        if self._bar is not None:
+            self._bar.images = images
+            self._bar.close()  # draws the last state and ends the line
         elif self._printed < 10:
             self.stream.write(self.line(images) + "\n")
         self.stream.flush()
 
     def line(self, images: int) -> str:
-        elapsed = time.perf_counter() - self.began
-        filled = self.width * self.done // self.total
-        bar = "#" * filled + "." * (self.width - filled)
-        if self.done >= self.total:
-            eta = "done"
-        elif self.done:
-            eta = f"ETA {clock(elapsed / self.done * (self.total - self.done))}"
-        else:
-            eta = "ETA ?"
-        return (
-            f"{self.label} [{bar}] {self.unit} {self.done}/{self.total} | {images} images | "
-            f"{clock(elapsed)} | {eta}"
+        """The line as a log shows it (no terminal: a bar of fixed width)."""
+        return _Bar.format_meter(
+            self.done,
+            self.total,
+            time.perf_counter() - self.began,
+            prefix=self.label,
+            bar_format=self.format,
+            images=images,
         )
 
 
-def clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+class _Bar(tqdm):
+    """tqdm with the images scored as a field of the line."""
+
+    images = 0
+
+    @property
+    def format_dict(self):
+        return {**super().format_dict, "images": self.images}
 
 
 def say(text: str) -> None:

@@ -117,6 +117,15 @@ def _png(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _fill_png(image: np.ndarray, fill) -> bytes:
+    """What a removed region shows the model, as PNG at display size; a flat colour (a
+    broadcast array) is made at that size directly instead of shrunk from full size."""
+    filler = fill_image(image, fill)
+    if filler.strides[:2] == (0, 0):
+        filler = np.broadcast_to(filler[0, 0], (*display_shape(*image.shape[:2]), 3))
+    return _png(np.ascontiguousarray(filler))
+
+
 def _f32(array) -> bytes:
     return np.ascontiguousarray(array, dtype="<f4").tobytes()
 
@@ -239,6 +248,7 @@ def explanation_state(explanation: Explanation, run_id: int = 0) -> dict[str, An
         "error_message": "",
         "prompt": generation.prompt,
         "image_png": _png(explanation.image),
+        "fill_png": b"",  # a result does not record its fill: the front end draws 0
         "tokens": list(generation.tokens),
         "words": [list(w) for w in generation.words],
         "reliance": _reliance_dict(prior, visual),
@@ -290,6 +300,9 @@ class EagleWidget(anywidget.AnyWidget):
     error_message = traitlets.Unicode("").tag(sync=True)
     prompt = traitlets.Unicode("").tag(sync=True)
     image_png = traitlets.Bytes(b"").tag(sync=True)
+    # what a removed region shows the model (the explainer's fill), for the kept and removed
+    # views; empty until the worker made it (a blur takes a moment): the front end draws 0
+    fill_png = traitlets.Bytes(b"").tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
     words = traitlets.List().tag(sync=True)
     reliance = traitlets.Dict().tag(sync=True)
@@ -488,6 +501,8 @@ class EagleWidget(anywidget.AnyWidget):
         """Generate the caption and its reliance if not done yet; False if cancelled."""
         if job.cancelled:
             return False
+        if not self.fill_png:
+            self.fill_png = _fill_png(self.image, self.explainer.fill)
         if self.generation is None:
             self.status = "generating"
             generation = self.explainer.model.generate(

@@ -1,5 +1,6 @@
 """Explainer and Explanation: targets, streaming, cancelling, maps, reliance, files."""
 
+import dataclasses
 import json
 import threading
 from pathlib import Path
@@ -290,6 +291,21 @@ def test_saved_file_is_compact_and_versioned(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(ValueError, match="not an eagle-widget explanation"):
         Explanation.load(tmp_path / "junk.npz")
+
+
+def test_the_json_summary_of_a_photo_sized_result_stays_small_and_keeps_its_labels():
+    result = ew.explain(two_word_model(), IMAGE, n_regions=16, search="efficient")
+    scale = 2000 // IMAGE.shape[1]  # a photo 2,000 pixels a side: 4 million labels
+    photo = dataclasses.replace(
+        result,
+        image=IMAGE.repeat(scale, axis=0).repeat(scale, axis=1),
+        labels=result.labels.repeat(scale, axis=0).repeat(scale, axis=1),
+    )
+    text = json.dumps(photo.to_dict())
+    assert len(text) < 100_000  # as a list of lists: 12 MB
+    labels = Explanation.labels_from_dict(json.loads(text))
+    np.testing.assert_array_equal(labels, photo.labels)
+    assert "labels" not in result.to_dict(include_labels=False)
 
 
 def _damaged(path: Path, how: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import matplotlib
 import numpy as np
@@ -120,6 +121,25 @@ def test_long_captions_wrap_inside_the_figure():
     for t in texts.values():
         box = t.get_bbox_patch().get_window_extent()
         assert 0 <= box.x0 and box.x1 <= width_px
+
+
+WORLD_TOKENS = [" café", " 日本語", " 한국어", " 🙂🐶", " हिन्दी ✓", " ไทย→"]  # six, as the model
+
+
+def test_text_in_any_script_and_emoji_renders_without_missing_glyphs(tmp_path):
+    model = caption_model(cell=CELL)
+    tokens = WORLD_TOKENS
+    generation = Generation(
+        "Décris l'image. 描述这张图片 🖼", list(range(len(tokens))), tokens, "".join(tokens),
+        IMAGE.shape[:2],
+    )
+    result = ew.explain(model, IMAGE, generation=generation, n_regions=16, search="greedy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Glyph ... missing from font(s)" fails the test
+        for kind in ("map", "curves"):
+            result.figure(kind=kind, path=tmp_path / f"{kind}.png")
+            result.figure(kind=kind, path=tmp_path / f"{kind}.svg")
+    assert {"Noto Sans CJK JP", "Noto Emoji"} <= set(figures.font_family())
 
 
 def test_map_panel_shows_the_attribution_map_with_its_peak_on_the_evidence(word):

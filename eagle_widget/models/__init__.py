@@ -19,17 +19,22 @@ def load_model(id_or_path: str, device=None, dtype=None, **kwargs) -> HFModel:
 
 
 def load_demo_model(device=None, dtype=None, **kwargs) -> HFModel:
-    """The embedded tiny demo VLM (offline; CPU by default)."""
+    """The embedded tiny demo VLM (offline; CPU by default).
+
+    It says once (an `UnfamiliarImageWarning`) when an image is unlike its generated scenes.
+    """
     from transformers.utils import logging
 
     from .demo import WEIGHTS_DIR
+    from .demo.adapter import DemoModel
 
     # 63 tensors load in milliseconds; transformers' progress bar would only add a widget
     # (a tqdm bar) to the notebook's output.
     shown = logging.is_progress_bar_enabled()
     logging.disable_progress_bar()
     try:
-        return load_model(str(WEIGHTS_DIR), device=device or "cpu", dtype=dtype, **kwargs)
+        loaded = load_model(str(WEIGHTS_DIR), device=device or "cpu", dtype=dtype, **kwargs)
+        return DemoModel(loaded.model, loaded.processor, batch_size=kwargs.get("batch_size"))
     finally:
         if shown:
             logging.enable_progress_bar()

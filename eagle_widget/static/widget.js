@@ -528,9 +528,9 @@ function download(blob, filename) {
 var svgNamespace = null;
 function svgNs() {
   if (svgNamespace === null) {
-    const probe = document.createElement("div");
-    probe.innerHTML = "<svg></svg>";
-    svgNamespace = probe.firstChild.namespaceURI;
+    const probe2 = document.createElement("div");
+    probe2.innerHTML = "<svg></svg>";
+    svgNamespace = probe2.firstChild.namespaceURI;
   }
   return svgNamespace;
 }
@@ -595,11 +595,221 @@ function statusParts(status, state, elapsedSeconds, diagnosis = null) {
   return parts;
 }
 
+// src/keys.js
+var CONTROLS = "input, button, [role=button]";
+var SUPPRESS = "data-lm-suppress-shortcuts";
+var CONTROL_KEYS = Object.freeze([
+  "ArrowUp",
+  "ArrowDown",
+  "ArrowLeft",
+  "ArrowRight",
+  "Home",
+  "End",
+  "PageUp",
+  "PageDown",
+  "Enter",
+  " "
+]);
+var KEYS = new Set(CONTROL_KEYS);
+function isControlKey(event) {
+  if (!KEYS.has(event.key) || event.ctrlKey || event.metaKey || event.altKey) return false;
+  if (event.key === "Enter" && event.shiftKey) return false;
+  const target = event.target;
+  return Boolean(target?.closest?.(CONTROLS));
+}
+function containKeys(root) {
+  const onKey = (event) => {
+    if (isControlKey(event)) event.stopPropagation();
+  };
+  const onFocus = (event) => {
+    if (event.target?.matches?.(CONTROLS)) event.target.setAttribute(SUPPRESS, "true");
+  };
+  root.addEventListener("keydown", onKey);
+  root.addEventListener("keyup", onKey);
+  root.addEventListener("focusin", onFocus);
+  return () => {
+    root.removeEventListener("keydown", onKey);
+    root.removeEventListener("keyup", onKey);
+    root.removeEventListener("focusin", onFocus);
+  };
+}
+
+// src/overlay.js
+var MAP_MODES = Object.freeze(["heat", "kept", "removed", "diagnose"]);
+var HIDDEN = [0, 0, 0, 255];
+var PENDING = [0, 0, 0, 0];
+var DEFAULT_OPACITY = 0.6;
+function regionColors(state, mode, k, cols = null, opacity = DEFAULT_OPACITY) {
+  const N = state.nRegions;
+  const rgba = new Uint8ClampedArray(4 * N);
+  if (mode === "heat" || mode === "diagnose") {
+    const values = mode === "heat" ? normalizeGains(regionGains(state, cols)) : hallucinationValues(state, cols);
+    for (let r = 0; r < N; r++) {
+      if (Number.isNaN(values[r])) {
+        rgba.set(PENDING, 4 * r);
+        continue;
+      }
+      const [red, green, blue] = sequentialColor(values[r]);
+      rgba.set([red, green, blue, Math.round(255 * opacity * (0.45 + 0.55 * values[r]))], 4 * r);
+    }
+    return rgba;
+  }
+  if (mode !== "kept" && mode !== "removed") {
+    throw new RangeError(`map mode must be one of ${MAP_MODES.join(", ")}, got ${mode}`);
+  }
+  const kept = keptFlags(state, k);
+  const hideKept = mode === "removed";
+  for (let r = 0; r < N; r++) {
+    if (Boolean(kept[r]) === hideKept) rgba.set(HIDDEN, 4 * r);
+  }
+  return rgba;
+}
+function composeOverlay(labels, labelWidth, labelHeight, outWidth, outHeight, colors, options = {}) {
+  const { boundary = null, highlight = null, outline = null } = options;
+  if (labels.length !== labelWidth * labelHeight) {
+    throw new RangeError(
+      `label map has ${labels.length} pixels, expected ${labelWidth} x ${labelHeight}`
+    );
+  }
+  const out = new Uint8ClampedArray(4 * outWidth * outHeight);
+  const xs = new Int32Array(outWidth);
+  for (let x = 0; x < outWidth; x++) xs[x] = Math.min(labelWidth - 1, Math.floor(x * labelWidth / outWidth));
+  const ys = new Int32Array(outHeight);
+  for (let y = 0; y < outHeight; y++) ys[y] = Math.min(labelHeight - 1, Math.floor(y * labelHeight / outHeight));
+  const regionAt = (x, y) => x < 0 || y < 0 || x >= outWidth || y >= outHeight ? -1 : labels[ys[y] * labelWidth + xs[x]];
+  const band = outline ? Math.max(1, outline.width ?? 2) : 0;
+  const nearOtherRegion = (x, y, region) => {
+    for (let d = 1; d <= band; d++) {
+      if (regionAt(x + d, y) !== region || regionAt(x - d, y) !== region) return true;
+      if (regionAt(x, y + d) !== region || regionAt(x, y - d) !== region) return true;
+    }
+    return false;
+  };
+  const nColors = colors.length / 4;
+  let previousRow = null;
+  let row = new Int32Array(outWidth);
+  for (let y = 0; y < outHeight; y++) {
+    const ly = Math.min(labelHeight - 1, Math.floor(y * labelHeight / outHeight));
+    const nextLy = Math.min(labelHeight - 1, Math.floor((y + 1) * labelHeight / outHeight));
+    for (let x = 0; x < outWidth; x++) row[x] = labels[ly * labelWidth + xs[x]];
+    for (let x = 0; x < outWidth; x++) {
+      const region = row[x];
+      const o = 4 * (y * outWidth + x);
+      if (region < nColors) {
+        out[o] = colors[4 * region];
+        out[o + 1] = colors[4 * region + 1];
+        out[o + 2] = colors[4 * region + 2];
+        out[o + 3] = colors[4 * region + 3];
+      }
+      if (outline && outline.flags[region] && nearOtherRegion(x, y, region)) {
+        out.set(outline.color, o);
+        continue;
+      }
+      if (!boundary && !highlight) continue;
+      const right = x + 1 < outWidth ? row[x + 1] : region;
+      const below = y + 1 < outHeight ? labels[nextLy * labelWidth + xs[x]] : region;
+      const left = x > 0 ? row[x - 1] : region;
+      const above = previousRow ? previousRow[x] : region;
+      const edge = right !== region || below !== region;
+      if (highlight && region === highlight.region && (edge || left !== region || above !== region)) {
+        out.set(highlight.color, o);
+      } else if (boundary && edge) {
+        out.set(boundary, o);
+      }
+    }
+    previousRow = row;
+    row = new Int32Array(outWidth);
+  }
+  return out;
+}
+function displaySize(height, width, minSide = 384, maxSide = 720) {
+  const long = Math.max(height, width);
+  if (!(long > 0)) return [0, 0];
+  const scale = long < minSide ? minSide / long : long > maxSide ? maxSide / long : 1;
+  return [Math.round(height * scale), Math.round(width * scale)];
+}
+
+// src/surface.js
+var AA = 4.5;
+var probe = null;
+function parseColor(css2) {
+  probe = probe ?? document.createElement("canvas").getContext("2d", { willReadFrequently: true });
+  probe.clearRect(0, 0, 1, 1);
+  probe.fillStyle = "rgb(0 0 0 / 0)";
+  probe.fillStyle = css2;
+  probe.fillRect(0, 0, 1, 1);
+  const d = probe.getImageData(0, 0, 1, 1).data;
+  return [d[0], d[1], d[2], d[3] / 255];
+}
+function over(top, below) {
+  return [0, 1, 2].map((i) => top[i] * top[3] + below[i] * (1 - top[3])).concat(1);
+}
+function luminance([r, g, b]) {
+  const lin = (v) => (v /= 255) <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}
+function contrast(a, b) {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+var isDark = (color) => contrast(color, [255, 255, 255]) > contrast(color, [0, 0, 0]);
+function surfaceBehind(el) {
+  const layers = [];
+  for (let e = el.parentElement; e; e = e.parentElement) {
+    const c = parseColor(getComputedStyle(e).backgroundColor);
+    if (c[3] > 0) layers.push(c);
+    if (c[3] >= 1) break;
+  }
+  const editor = getComputedStyle(document.documentElement).getPropertyValue("--vscode-editor-background").trim();
+  const base = layers.at(-1)?.[3] >= 1 ? layers.pop() : editor ? parseColor(editor) : [255, 255, 255, 1];
+  return layers.reduceRight((below, layer) => over(layer, below), over(base, [255, 255, 255, 1]));
+}
+var HOST = {
+  bg: ["--jp-layout-color1", "--vscode-editor-background"],
+  fg: ["--jp-ui-font-color1", "--vscode-editor-foreground"],
+  muted: ["--jp-ui-font-color2", "--vscode-descriptionForeground"]
+};
+function fitToSurface(root) {
+  if (!root.isConnected) return null;
+  for (const name of ["--ew-bg", "--ew-fg", "--ew-muted"]) root.style.removeProperty(name);
+  const style = getComputedStyle(root);
+  const hostColor = (name) => {
+    const value = style.getPropertyValue(name).trim();
+    return value ? parseColor(value) : null;
+  };
+  const surface = surfaceBehind(root);
+  const dark = isDark(surface);
+  const scheme = dark ? "dark" : "light";
+  root.dataset.scheme = scheme;
+  let bg = surface;
+  for (const name of HOST.bg) {
+    const c = hostColor(name);
+    if (c && c[3] > 0 && isDark(over(c, surface)) === dark) {
+      bg = over(c, surface);
+      break;
+    }
+  }
+  const css2 = ([r, g, b, a = 1]) => `rgb(${Math.round(r)} ${Math.round(g)} ${Math.round(b)} / ${a})`;
+  root.style.setProperty("--ew-bg", css2(bg));
+  for (const role of ["fg", "muted"]) {
+    let chosen = style.getPropertyValue(`--ew-${role}`).trim();
+    for (const name of HOST[role]) {
+      const c = hostColor(name);
+      if (c && c[3] > 0 && contrast(over(c, bg), bg) >= AA) {
+        chosen = css2(c);
+        break;
+      }
+    }
+    root.style.setProperty(`--ew-${role}`, chosen);
+  }
+  return scheme;
+}
+
 // src/theme.js
 function toRgba(color) {
-  const probe = document.createElement("canvas");
-  probe.width = probe.height = 1;
-  const ctx = probe.getContext("2d");
+  const probe2 = document.createElement("canvas");
+  probe2.width = probe2.height = 1;
+  const ctx = probe2.getContext("2d");
   ctx.clearRect(0, 0, 1, 1);
   ctx.fillStyle = color;
   ctx.fillRect(0, 0, 1, 1);
@@ -960,100 +1170,6 @@ function curve(d, width) {
   );
 }
 
-// src/overlay.js
-var MAP_MODES = Object.freeze(["heat", "kept", "removed", "diagnose"]);
-var HIDDEN = [12, 12, 14, 235];
-var PENDING = [0, 0, 0, 0];
-function regionColors(state, mode, k, cols = null) {
-  const N = state.nRegions;
-  const rgba = new Uint8ClampedArray(4 * N);
-  if (mode === "heat" || mode === "diagnose") {
-    const values = mode === "heat" ? normalizeGains(regionGains(state, cols)) : hallucinationValues(state, cols);
-    for (let r = 0; r < N; r++) {
-      if (Number.isNaN(values[r])) {
-        rgba.set(PENDING, 4 * r);
-        continue;
-      }
-      const [red, green, blue] = sequentialColor(values[r]);
-      rgba.set([red, green, blue, Math.round(255 * (0.4 + 0.5 * values[r]))], 4 * r);
-    }
-    return rgba;
-  }
-  if (mode !== "kept" && mode !== "removed") {
-    throw new RangeError(`map mode must be one of ${MAP_MODES.join(", ")}, got ${mode}`);
-  }
-  const kept = keptFlags(state, k);
-  const hideKept = mode === "removed";
-  for (let r = 0; r < N; r++) {
-    if (Boolean(kept[r]) === hideKept) rgba.set(HIDDEN, 4 * r);
-  }
-  return rgba;
-}
-function composeOverlay(labels, labelWidth, labelHeight, outWidth, outHeight, colors, options = {}) {
-  const { boundary = null, highlight = null, outline = null } = options;
-  if (labels.length !== labelWidth * labelHeight) {
-    throw new RangeError(
-      `label map has ${labels.length} pixels, expected ${labelWidth} x ${labelHeight}`
-    );
-  }
-  const out = new Uint8ClampedArray(4 * outWidth * outHeight);
-  const xs = new Int32Array(outWidth);
-  for (let x = 0; x < outWidth; x++) xs[x] = Math.min(labelWidth - 1, Math.floor(x * labelWidth / outWidth));
-  const ys = new Int32Array(outHeight);
-  for (let y = 0; y < outHeight; y++) ys[y] = Math.min(labelHeight - 1, Math.floor(y * labelHeight / outHeight));
-  const regionAt = (x, y) => x < 0 || y < 0 || x >= outWidth || y >= outHeight ? -1 : labels[ys[y] * labelWidth + xs[x]];
-  const band = outline ? Math.max(1, outline.width ?? 2) : 0;
-  const nearOtherRegion = (x, y, region) => {
-    for (let d = 1; d <= band; d++) {
-      if (regionAt(x + d, y) !== region || regionAt(x - d, y) !== region) return true;
-      if (regionAt(x, y + d) !== region || regionAt(x, y - d) !== region) return true;
-    }
-    return false;
-  };
-  const nColors = colors.length / 4;
-  let previousRow = null;
-  let row = new Int32Array(outWidth);
-  for (let y = 0; y < outHeight; y++) {
-    const ly = Math.min(labelHeight - 1, Math.floor(y * labelHeight / outHeight));
-    const nextLy = Math.min(labelHeight - 1, Math.floor((y + 1) * labelHeight / outHeight));
-    for (let x = 0; x < outWidth; x++) row[x] = labels[ly * labelWidth + xs[x]];
-    for (let x = 0; x < outWidth; x++) {
-      const region = row[x];
-      const o = 4 * (y * outWidth + x);
-      if (region < nColors) {
-        out[o] = colors[4 * region];
-        out[o + 1] = colors[4 * region + 1];
-        out[o + 2] = colors[4 * region + 2];
-        out[o + 3] = colors[4 * region + 3];
-      }
-      if (outline && outline.flags[region] && nearOtherRegion(x, y, region)) {
-        out.set(outline.color, o);
-        continue;
-      }
-      if (!boundary && !highlight) continue;
-      const right = x + 1 < outWidth ? row[x + 1] : region;
-      const below = y + 1 < outHeight ? labels[nextLy * labelWidth + xs[x]] : region;
-      const left = x > 0 ? row[x - 1] : region;
-      const above = previousRow ? previousRow[x] : region;
-      const edge = right !== region || below !== region;
-      if (highlight && region === highlight.region && (edge || left !== region || above !== region)) {
-        out.set(highlight.color, o);
-      } else if (boundary && edge) {
-        out.set(boundary, o);
-      }
-    }
-    previousRow = row;
-    row = new Int32Array(outWidth);
-  }
-  return out;
-}
-function displaySize(height, width, minSide = 384, maxSide = 720) {
-  const long = Math.max(height, width);
-  if (!(long > 0)) return [0, 0];
-  const scale = long < minSide ? minSide / long : long > maxSide ? maxSide / long : 1;
-  return [Math.round(height * scale), Math.round(width * scale)];
-}
-
 // src/views/mask.js
 async function decodeImage(bytes) {
   const blob = new Blob([bytes], { type: "image/png" });
@@ -1068,6 +1184,27 @@ async function decodeImage(bytes) {
     URL.revokeObjectURL(url);
   }
 }
+function pngSlot(onReady) {
+  let data = null;
+  let bitmap = null;
+  return {
+    get bitmap() {
+      return bitmap;
+    },
+    set(value) {
+      if (value === data) return;
+      data = value;
+      bitmap = null;
+      const bytes = value ? toBytes(value) : null;
+      if (!bytes || bytes.byteLength === 0) return;
+      decodeImage(bytes).then((decoded) => {
+        if (value !== data) return;
+        bitmap = decoded;
+        onReady();
+      }).catch((error) => console.error("[eagle-widget] could not decode an image", error));
+    }
+  };
+}
 function createMask({ onReady }) {
   const canvas = h("canvas", {
     class: "ew-mask",
@@ -1077,28 +1214,17 @@ function createMask({ onReady }) {
   });
   const legend = h("div", { class: "ew-colorbar", dataset: { role: "colorbar" } });
   const el = h("div", { class: "ew-figure" }, canvas, legend);
-  let image = null;
-  let bitmap = null;
   let lastKey = null;
-  let grey = null;
-  function setImage(data) {
-    if (data === image) return;
-    image = data;
-    bitmap = null;
-    const bytes = data ? toBytes(data) : null;
-    if (!bytes || bytes.byteLength === 0) return;
-    decodeImage(bytes).then((decoded) => {
-      if (data !== image) return;
-      bitmap = decoded;
-      lastKey = null;
-      onReady();
-    }).catch((error) => console.error("[eagle-widget] could not decode the image", error));
-  }
+  const redraw = () => (lastKey = null, onReady());
+  const image = pngSlot(redraw);
+  const fill = pngSlot(redraw);
   function update(scene) {
-    setImage(scene.image);
-    const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint } = scene;
+    image.set(scene.image);
+    fill.set(scene.fill ?? null);
+    const bitmap = image.bitmap;
+    const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint, opacity } = scene;
     const outlined = scene.outlined ?? null;
-    const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(",")];
+    const key = [bitmap, fill.bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(","), opacity];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
     lastKey = key;
     const [imgH, imgW] = labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
@@ -1111,45 +1237,48 @@ function createMask({ onReady }) {
     const ctx = canvas.getContext("2d");
     ctx.clearRect(0, 0, W, H);
     const ready = labels && state.nRegions > 0 && labels.length === imgH * imgW;
+    const heat = mode === "heat" || mode === "diagnose";
     if (bitmap) {
-      if (ready && (mode === "heat" || mode === "diagnose")) ctx.drawImage(greyBase(W, H), 0, 0);
-      else drawScaled(ctx, bitmap, W, H);
+      drawScaled(ctx, bitmap, W, H);
+      if (ready && heat) {
+        ctx.fillStyle = "rgb(0 0 0 / 0.35)";
+        ctx.fillRect(0, 0, W, H);
+      }
     }
     canvas.dataset.mode = mode;
     setLegend(legend, mode, Boolean(ready), hint);
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
     canvas.dataset.outlined = String(ready && outlined ? outlined.length : 0);
     if (!ready) return;
-    const regionRgba = regionColors(state, mode, k, cols);
-    const pixels = composeOverlay(labels, imgW, imgH, W, H, regionRgba, {
+    const regionRgba = regionColors(state, mode, k, cols, opacity);
+    const decorations = {
       boundary: boundaries ? colors.boundary : null,
       highlight: highlight >= 0 ? { region: highlight, color: colors.highlight } : null,
       outline: outlined ? { flags: regionFlags(state.nRegions, outlined), color: colors.outline, width: 3 } : null
-    });
-    const layer = document.createElement("canvas");
-    layer.width = W;
-    layer.height = H;
-    layer.getContext("2d").putImageData(new ImageData(pixels, W, H), 0, 0);
-    ctx.drawImage(layer, 0, 0);
-  }
-  function greyBase(W, H) {
-    if (grey && grey.bitmap === bitmap && grey.W === W && grey.H === H) return grey.canvas;
-    const out = document.createElement("canvas");
-    out.width = W;
-    out.height = H;
-    const ctx = out.getContext("2d", { willReadFrequently: true });
-    drawScaled(ctx, bitmap, W, H);
-    const data = ctx.getImageData(0, 0, W, H);
-    const px = data.data;
-    for (let i = 0; i < px.length; i += 4) {
-      const y = 0.2126 * px[i] + 0.7152 * px[i + 1] + 0.0722 * px[i + 2];
-      px[i] = px[i + 1] = px[i + 2] = 40 + 0.6 * y;
+    };
+    if (heat) {
+      ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba, decorations), W, H), 0, 0);
+      return;
     }
-    ctx.putImageData(data, 0, 0);
-    grey = { bitmap, W, H, canvas: out };
-    return out;
+    const filled = layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba), W, H);
+    const fctx = filled.getContext("2d");
+    fctx.globalCompositeOperation = "source-in";
+    if (fill.bitmap) drawScaled(fctx, fill.bitmap, W, H);
+    else fctx.fillStyle = "#000", fctx.fillRect(0, 0, W, H);
+    ctx.drawImage(filled, 0, 0);
+    if (decorations.boundary || decorations.highlight || decorations.outline) {
+      const clear = new Uint8ClampedArray(4 * state.nRegions);
+      ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, clear, decorations), W, H), 0, 0);
+    }
   }
   return { el, canvas, update };
+}
+function layerOf(pixels, W, H) {
+  const layer = document.createElement("canvas");
+  layer.width = W;
+  layer.height = H;
+  layer.getContext("2d").putImageData(new ImageData(pixels, W, H), 0, 0);
+  return layer;
 }
 var RAMP = `linear-gradient(to right, ${Array.from({ length: 11 }, (_, i) => css(sequentialColor(i / 10))).join(", ")})`;
 function setLegend(legend, mode, ready, hint) {
@@ -1175,13 +1304,35 @@ function setLegend(legend, mode, ready, hint) {
       h("span", {}, "removed")
     );
   } else {
-    const what = mode === "kept" ? "only the top regions kept" : "the top regions filled";
-    legend.replaceChildren(h("span", { class: "ew-fill-key" }), h("span", {}, `${what}, as the model saw it`));
+    const what = mode === "kept" ? "only the top regions kept" : "the top regions removed";
+    legend.replaceChildren(h("span", {}, `${what}: the image the model scored (tick Regions for outlines)`));
   }
 }
 function drawScaled(ctx, bitmap, W, H) {
   ctx.imageSmoothingEnabled = W < 2 * bitmap.width;
   ctx.drawImage(bitmap, 0, 0, W, H);
+}
+
+// src/views/opacity.js
+function createOpacity({ initial, onInput }) {
+  const input = h("input", {
+    type: "range",
+    min: "0",
+    max: "100",
+    step: "5",
+    value: String(Math.round(100 * initial)),
+    dataset: { role: "opacity" },
+    "aria-label": "heat map opacity",
+    oninput: (event) => onInput(Number(event.target.value) / 100)
+  });
+  const label = h("span", { class: "ew-slider-label" });
+  const el = h("label", { class: "ew-slider ew-opacity", title: "how much the heat map covers the image" }, "Map opacity", input, label);
+  function update({ opacity, enabled }) {
+    input.value = String(Math.round(100 * opacity));
+    input.disabled = !enabled;
+    label.textContent = `${Math.round(100 * opacity)}%`;
+  }
+  return { el, update };
 }
 
 // src/views/reliance.js
@@ -1363,12 +1514,13 @@ var TRAITS = [
   "labels_shape",
   "n_regions",
   "image_png",
+  "fill_png",
   "diagnosis",
   "has_model"
 ];
 var now = () => globalThis.performance ? performance.now() : Date.now();
 function mount(model, el) {
-  const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "" };
+  const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
   let state = emptyState();
   let diagnosis = null;
   let diagnosisSeen = null;
@@ -1376,6 +1528,7 @@ function mount(model, el) {
   let labelShape = null;
   let runStartedAt = null;
   let colors = null;
+  let fitted = false;
   let sideWidth = 320;
   let frame = null;
   let requestId = 0;
@@ -1396,6 +1549,7 @@ function mount(model, el) {
   });
   const mask = createMask({ onReady: () => schedule() });
   const slider = createSlider({ onInput: (k) => (ui.k = k, schedule()) });
+  const opacity = createOpacity({ initial: ui.opacity, onInput: (v) => (ui.opacity = v, schedule()) });
   const curves = createCurves();
   const diagnosisPanel = createDiagnosis();
   const reliance = createReliance();
@@ -1411,11 +1565,12 @@ function mount(model, el) {
     h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
     toolbar.el,
     errorBox.el,
-    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el), side),
+    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el, opacity.el), side),
     h("div", { class: "ew-caption-box" }, prompt, caption.el, h("div", { class: "ew-hint" }, "Click a word to explain it, shift-click to add words, hover to preview a word's own map.")),
     note
   );
   el.append(root);
+  const releaseKeys = containKeys(root);
   function loadLabels() {
     const shape = model.get("labels_shape");
     const data = model.get("labels");
@@ -1599,7 +1754,11 @@ function mount(model, el) {
     const s = model.get("status") ?? STATUS.IDLE;
     const busy = BUSY.has(s);
     root.dataset.status = s;
-    colors = colors ?? readThemeColors(root);
+    if (colors === null || !fitted) {
+      fitted = fitToSurface(root) !== null;
+      colors = readThemeColors(root);
+      if (!fitted) setTimeout(schedule, 250);
+    }
     const tokens = model.get("tokens") ?? [];
     const words = model.get("words") ?? [];
     const rel = model.get("reliance") ?? {};
@@ -1637,6 +1796,8 @@ function mount(model, el) {
     errorBox.update({ error: errorText });
     mask.update({
       image: model.get("image_png") ?? null,
+      fill: model.get("fill_png") ?? null,
+      opacity: ui.opacity,
       state,
       labels,
       labelShape,
@@ -1650,6 +1811,7 @@ function mount(model, el) {
       hint
     });
     slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
+    opacity.update({ opacity: ui.opacity, enabled: mode === "heat" || mode === "diagnose" });
     diagnosisPanel.update({ diagnosis, width: sideWidth });
     curves.update({ state, cols, k, colors, width: sideWidth });
     const focus = ui.hover ?? (selection.length ? selection : null);
@@ -1661,11 +1823,13 @@ function mount(model, el) {
   const ticker = setInterval(() => {
     if (BUSY.has(model.get("status"))) schedule();
   }, 1e3);
+  const refit = () => (colors = null, schedule());
   const themeObserver = new MutationObserver(() => {
-    colors = null;
-    schedule();
+    refit();
+    setTimeout(refit, 300);
   });
-  themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class", "data-jp-theme-light", "data-jp-theme-name"] });
+  themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class", "style", "data-jp-theme-light", "data-jp-theme-name"] });
+  themeObserver.observe(document.documentElement, { attributes: true, attributeFilter: ["class", "style"] });
   const resizeObserver = globalThis.ResizeObserver ? new ResizeObserver(() => {
     const w = Math.floor(side.clientWidth);
     if (w > 0 && Math.abs(w - sideWidth) > 4) sideWidth = w, schedule();
@@ -1679,6 +1843,7 @@ function mount(model, el) {
   return () => {
     clearInterval(ticker);
     themeObserver.disconnect();
+    releaseKeys();
     resizeObserver?.disconnect();
     if (frame !== null) (globalThis.cancelAnimationFrame ?? clearTimeout)(frame);
     for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);

@@ -7,13 +7,17 @@ import { css, sequentialColor } from "./colors.js";
 import { oppositeAnswer, readDiagnosis } from "./diagnosis.js";
 import { download, h } from "./dom.js";
 import { statusParts } from "./format.js";
+import { containKeys } from "./keys.js";
+import { DEFAULT_OPACITY } from "./overlay.js";
 import { BUSY, MSG, STATUS } from "./protocol.js";
 import { applyResult, applyStep, emptyState, placedCount, setAnchors, startRun, targetColumns } from "./state.js";
+import { fitToSurface } from "./surface.js";
 import { readThemeColors } from "./theme.js";
 import { createCaption } from "./views/caption.js";
 import { createCurves } from "./views/curves.js";
 import { createDiagnosis } from "./views/diagnosis.js";
 import { createMask } from "./views/mask.js";
+import { createOpacity } from "./views/opacity.js";
 import { createReliance } from "./views/reliance.js";
 import { createSlider } from "./views/slider.js";
 import { createErrorBox, createStatus } from "./views/status.js";
@@ -33,6 +37,7 @@ const TRAITS = [
   "labels_shape",
   "n_regions",
   "image_png",
+  "fill_png",
   "diagnosis",
   "has_model",
 ];
@@ -41,7 +46,7 @@ const now = () => (globalThis.performance ? performance.now() : Date.now());
 
 /** Build the widget inside `el`; returns a cleanup function. */
 export function mount(model, el) {
-  const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "" };
+  const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
   let state = emptyState();
   let diagnosis = null; // readDiagnosis of the trait
   let diagnosisSeen = null; // the finished diagnosis the map last switched to
@@ -49,6 +54,7 @@ export function mount(model, el) {
   let labelShape = null;
   let runStartedAt = null;
   let colors = null;
+  let fitted = false; // the palette fits the surface under the widget (needs it attached)
   let sideWidth = 320;
   let frame = null;
   let requestId = 0;
@@ -70,6 +76,7 @@ export function mount(model, el) {
   });
   const mask = createMask({ onReady: () => schedule() });
   const slider = createSlider({ onInput: (k) => ((ui.k = k), schedule()) });
+  const opacity = createOpacity({ initial: ui.opacity, onInput: (v) => ((ui.opacity = v), schedule()) });
   const curves = createCurves();
   const diagnosisPanel = createDiagnosis();
   const reliance = createReliance();
@@ -85,11 +92,12 @@ export function mount(model, el) {
     h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
     toolbar.el,
     errorBox.el,
-    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el), side),
+    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el, opacity.el), side),
     h("div", { class: "ew-caption-box" }, prompt, caption.el, h("div", { class: "ew-hint" }, "Click a word to explain it, shift-click to add words, hover to preview a word's own map.")),
     note,
   );
   el.append(root);
+  const releaseKeys = containKeys(root);
 
   // ---- state from traits ----------------------------------------------------------
   function loadLabels() {
@@ -296,7 +304,11 @@ export function mount(model, el) {
     const s = model.get("status") ?? STATUS.IDLE;
     const busy = BUSY.has(s);
     root.dataset.status = s;
-    colors = colors ?? readThemeColors(root);
+    if (colors === null || !fitted) {
+      fitted = fitToSurface(root) !== null;
+      colors = readThemeColors(root);
+      if (!fitted) setTimeout(schedule, 250); // not attached yet (a host may render late)
+    }
     const tokens = model.get("tokens") ?? [];
     const words = model.get("words") ?? [];
     const rel = model.get("reliance") ?? {};
@@ -338,6 +350,8 @@ export function mount(model, el) {
     errorBox.update({ error: errorText });
     mask.update({
       image: model.get("image_png") ?? null,
+      fill: model.get("fill_png") ?? null,
+      opacity: ui.opacity,
       state,
       labels,
       labelShape,
@@ -351,6 +365,7 @@ export function mount(model, el) {
       hint,
     });
     slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
+    opacity.update({ opacity: ui.opacity, enabled: mode === "heat" || mode === "diagnose" });
     diagnosisPanel.update({ diagnosis, width: sideWidth });
     curves.update({ state, cols, k, colors, width: sideWidth });
     const focus = ui.hover ?? (selection.length ? selection : null);
@@ -364,11 +379,14 @@ export function mount(model, el) {
   const ticker = setInterval(() => {
     if (BUSY.has(model.get("status"))) schedule();
   }, 1000);
+  // a theme change: the host's variables may land a moment after its classes, so refit twice
+  const refit = () => ((colors = null), schedule());
   const themeObserver = new MutationObserver(() => {
-    colors = null;
-    schedule();
+    refit();
+    setTimeout(refit, 300);
   });
-  themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class", "data-jp-theme-light", "data-jp-theme-name"] });
+  themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class", "style", "data-jp-theme-light", "data-jp-theme-name"] });
+  themeObserver.observe(document.documentElement, { attributes: true, attributeFilter: ["class", "style"] });
   const resizeObserver = globalThis.ResizeObserver
     ? new ResizeObserver(() => {
         const w = Math.floor(side.clientWidth);
@@ -386,6 +404,7 @@ export function mount(model, el) {
   return () => {
     clearInterval(ticker);
     themeObserver.disconnect();
+    releaseKeys();
     resizeObserver?.disconnect();
     if (frame !== null) (globalThis.cancelAnimationFrame ?? clearTimeout)(frame);
     for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
