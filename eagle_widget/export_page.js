@@ -6,7 +6,7 @@
 //   explain {targets}: the run and result of those explained tokens (their own curve
 //     columns along the same region order), or an error naming what was explained;
 //   export_json {id}: a reply carrying the result's JSON;  stop: nothing to stop.
-// Result layout (eagle_widget/widget.py, result_state): insertion and deletion are float32
+// Result layout (eagle_widget/wire.py, result_state): insertion and deletion are float32
 // (N + 1) x T row-major, areas float32 (N + 1); steps are not needed once complete is set.
 
 const readJson = (id) => JSON.parse(document.getElementById(id).textContent);

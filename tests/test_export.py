@@ -17,7 +17,7 @@ from widget_models import BLUE, RED, caption_model, scene
 
 import eagle_widget as ew
 from eagle_widget.engine import Generation
-from eagle_widget.export import explanation_to_html, widget_to_html
+from eagle_widget.export import explanation_to_html
 
 CELL = 16
 IMAGE = scene(cell=CELL)
@@ -53,7 +53,7 @@ def test_page_is_one_file_with_no_url_and_nothing_to_fetch(sentence, tmp_path):
 
 
 def test_page_state_is_the_widgets_state_of_the_result(sentence, tmp_path):
-    from eagle_widget.widget import explanation_state
+    from eagle_widget.wire import explanation_state
 
     state = blocks_of(explanation_to_html(sentence, tmp_path / "page.html"))["eagle-state"]
     expected = explanation_state(sentence)
@@ -103,10 +103,10 @@ def test_live_widget_export_carries_every_tokens_reliance(word, tmp_path):
     try:
         assert widget.wait(30)
         with pytest.raises(ValueError, match="no finished explanation"):
-            widget_to_html(widget, tmp_path / "early.html")
+            widget.to_html(tmp_path / "early.html")
         widget.explain(targets=[1])
         assert widget.wait(60) and widget.status == "done"
-        state = blocks_of(widget_to_html(widget, tmp_path / "live.html"))["eagle-state"]
+        state = blocks_of(widget.to_html(tmp_path / "live.html"))["eagle-state"]
     finally:
         widget.close()
     assert state["run"]["targets"] == [1]

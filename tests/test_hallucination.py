@@ -147,7 +147,7 @@ def test_a_counterfactual_result_reports_the_reliance_of_the_generated_answer_no
     del result.extras["token_reliance"]
     prior, visual = result.token_reliance()
     assert np.isnan(prior[0]) and np.isnan(visual[0])  # unknown, rather than wrong
-    from eagle_widget.widget import explanation_state
+    from eagle_widget.wire import explanation_state
 
     assert explanation_state(result)["reliance"]["prior"] == [None]
     assert f"targets='yes', scored_ids=[{NO}]" in repr(result)  # what was really explained

@@ -12,7 +12,7 @@ import pytest
 from widget_models import READ_STATE, caption_model, jsonable, scene
 
 import eagle_widget as ew
-from eagle_widget.widget import explanation_state
+from eagle_widget.wire import explanation_state
 
 ROOT = Path(__file__).resolve().parents[1]
 JS = ROOT / "js"

@@ -28,13 +28,8 @@ from widget_models import (
 
 import eagle_widget as ew
 from eagle_widget.engine import Step
-from eagle_widget.widget import (
-    EagleWidget,
-    decode_step,
-    encode_step,
-    explanation_state,
-    show_explanation,
-)
+from eagle_widget.widget import EagleWidget, show_explanation
+from eagle_widget.wire import decode_step, encode_step, explanation_state
 
 # The same bytes as SPEC_HEX in js/test/codecs.test.js: both codecs follow one layout.
 SPEC_HEX = (

@@ -31,7 +31,8 @@ from widget_models import (
 )
 
 import eagle_widget as ew
-from eagle_widget.widget import EagleWidget, decode_step, diagnosis_state, show_explanation
+from eagle_widget.widget import EagleWidget, show_explanation
+from eagle_widget.wire import decode_step, diagnosis_state
 
 IMAGE = yes_no_scene()
 BLOCKS = blocks(4, 4, 8)

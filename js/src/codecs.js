@@ -1,4 +1,4 @@
-// Binary codecs for the bytes that cross the wire (mirrored in eagle_widget/widget.py).
+// Binary codecs for the bytes that cross the wire (mirrored in eagle_widget/wire.py).
 import { CHAINS, PROB_SCALE, STEP_HEADER_BYTES, stepRecordBytes } from "./protocol.js";
 
 /**

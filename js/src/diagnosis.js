@@ -1,6 +1,6 @@
 // The diagnosis of a wrong answer (method.md section 7) as the views need it: the
 // `diagnosis` trait read and checked, the map of the regions that drive the hallucination,
-// and the removed regions as flags. Pure functions (mirrored in eagle_widget/widget.py,
+// and the removed regions as flags. Pure functions (mirrored in eagle_widget/wire.py,
 // diagnosis_state).
 import { rankValues } from "./state.js";
 

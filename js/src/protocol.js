@@ -1,4 +1,4 @@
-// Names and layouts shared with eagle_widget/widget.py. Change both sides together.
+// Names and layouts shared with eagle_widget/wire.py. Change both sides together.
 
 /** Values of the `status` trait, mirrored on the root element as data-status. */
 export const STATUS = Object.freeze({
