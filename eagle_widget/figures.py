@@ -21,11 +21,11 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 
 from .engine import Explanation
+from .engine.explanation import MAP_KINDS
 from .engine.masking import fill_image
 
 FIGURE_KINDS = ("map", "curves", "hallucination")
 FORMATS = (".png", ".svg", ".pdf")
-MAP_KINDS = ("rank", "gain")
 
 # colours shared with the widget's stylesheet (js/src/widget.css)
 INSERT_COLOR = "#008f68"
