@@ -346,7 +346,8 @@ class Explanation:
             extras=meta.get("extras", {}),
         )
 
-    # -- presentation (imported on use: the engine itself needs none of it) ----------
+    # -- presentation: the engine's only reach upward, imported when called (the engine
+    # itself needs none of it; tests/test_layering.py holds that) ---------------------
     def figure(self, **options):
         """A matplotlib figure in the paper's style (see eagle_widget.figures)."""
         from ..figures import explanation_figure
