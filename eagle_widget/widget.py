@@ -24,7 +24,6 @@ import traitlets
 from .engine import DEFAULT_PROMPT, Cancelled, Explainer, Explanation, Generation
 from .engine.hallucination import Mitigation, correct_token_id, mitigate
 from .engine.images import to_rgb_array
-from .engine.masking import fill_image
 from .runner import Job, Runner
 from .wire import (
     diagnosis_state,
@@ -369,18 +368,9 @@ class EagleWidget(anywidget.AnyWidget):
             )
             attempt.run = run
             job.attach(run)
-            # the run's two anchors are of the correct token, not of the generated one
-            blank = fill_image(self.image, self.explainer.fill)
-            p_full, p_blank = np.asarray(
-                self.explainer.model.token_probs(
-                    [self.image, blank], generation, [0], [correct_id]
-                ),
-                dtype=float,
-            )[:, 0]
             self._begin(
                 run,
                 run_id,
-                anchors=([p_full], [p_blank]),
                 diagnosis={
                     "run": run_id,
                     "complete": False,
@@ -416,13 +406,9 @@ class EagleWidget(anywidget.AnyWidget):
         if self.diagnosis.get("run") == run_id:
             self.diagnosis = {}
 
-    def _begin(self, run, run_id: int, anchors=None, diagnosis: dict | None = None) -> None:
+    def _begin(self, run, run_id: int, diagnosis: dict | None = None) -> None:
         positions = list(run.positions)
-        if anchors is None:
-            p_blank = self._prior[positions]
-            p_full = p_blank + self._visual[positions]
-        else:
-            p_full, p_blank = anchors
+        p_full, p_blank = run.anchors()  # of the scored ids: the correct one in a diagnosis
         with self.hold_sync():
             self.diagnosis = diagnosis or {}
             traits = labels_traits(run.labels)

@@ -100,6 +100,30 @@ def wait_for(predicate, timeout=20.0):
         time.sleep(0.01)
 
 
+class CountingYesNoModel(YesNoModel):
+    """Counts the images sent to token_probs."""
+
+    def __init__(self):
+        super().__init__()
+        self.scored = 0
+
+    def token_probs(self, images, generation, positions, token_ids=None):
+        self.scored += len(images)
+        return super().token_probs(images, generation, positions, token_ids)
+
+
+def test_the_widget_scores_no_image_of_its_own_beside_the_run_and_the_mitigation():
+    model = CountingYesNoModel()
+    widget = make_widget(model, correct="no")
+    assert widget.status == "done", widget.error_message
+    reliance = 2  # every generated token's prior and visual share: the full and blank image
+    mitigation = len(widget.mitigation.areas)  # P(correct) after each cut, one batch
+    assert model.scored == reliance + widget.explanation.images_scored + mitigation
+    # the run's anchors are the correct answer's: P("no") of the full and the blank image
+    assert widget.run["p_full"] == pytest.approx([1 - model.p_yes(IMAGE)])
+    assert widget.run["p_blank"] == pytest.approx([1 - model.p_yes(np.zeros_like(IMAGE))])
+
+
 def test_diagnose_removes_exactly_the_driver_and_revises_the_answer_to_no():
     widget = make_widget(correct="no")
     assert widget.status == "done" and widget.error is None, widget.error_message
