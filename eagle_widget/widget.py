@@ -24,6 +24,7 @@ import traitlets
 from .engine import DEFAULT_PROMPT, Cancelled, Explainer, Explanation, Generation
 from .engine.hallucination import Mitigation, correct_token_id, mitigate
 from .engine.images import to_rgb_array
+from .engine.targets import resolve_targets
 from .runner import Job, Runner
 from .wire import (
     diagnosis_state,
@@ -95,6 +96,7 @@ class EagleWidget(anywidget.AnyWidget):
     ):
         super().__init__(**kwargs)
         self.error: BaseException | None = None
+        self._run_error: BaseException | None = None  # of the last run, for wait() to raise
         self.generation: Generation | None = None
         self.explanation: Explanation | None = None
         self.mitigation: Mitigation | None = None
@@ -150,10 +152,43 @@ class EagleWidget(anywidget.AnyWidget):
 
         targets: None, a generated-token index or a sequence of them, or a word of the
         caption (as ew.explain takes). A running search is cancelled first. Returns at once;
-        `wait()` blocks until done.
+        `wait()` blocks until done and raises the run's error if it failed. Bad targets
+        (a word the caption lacks, once it is known) raise here, and show as a note.
         """
+        self._from_code("explain", self._request_explain, targets)
+
+    def diagnose(self, correct, max_area: float = 0.5) -> None:
+        """Start diagnosing a wrong answer in the background (method.md section 7).
+
+        Explains the correct answer's token (`correct`: a word such as "no", or a token id)
+        at the answer's first position as a counterfactual target, then fills the regions
+        ranked last for it, one more at a time up to `max_area` of the image, regenerating
+        after each until the answer starts with the correct token. The outcome lands in the
+        `diagnosis` trait and in `mitigation`. A running search is cancelled first. Bad
+        arguments raise here (and show as a note); `wait()` raises a failed run's error.
+        """
+        self._from_code("diagnose", self._request_diagnose, correct, max_area)
+
+    def _from_code(self, verb: str, request, *args) -> None:
+        """A request made from Python: a bad argument is raised, and shown in the widget as a
+        note (its state, and any run in progress, stay as they are)."""
+        self._need_model(verb)
+        try:
+            request(*args)
+        except (TypeError, ValueError) as error:
+            self._note(str(error))
+            raise
+
+    def _note(self, text: str) -> None:
+        self.send({"type": "note", "text": text})
+
+    def _need_model(self, verb: str) -> None:
         if self.explainer is None:
-            raise ValueError("this widget shows a finished result and has no model to explain with")
+            raise ValueError(f"this widget shows a finished result and has no model to {verb} with")
+
+    def _request_explain(self, targets) -> None:
+        """Check `targets` and submit an explain job (raises TypeError/ValueError at once)."""
+        self._need_model("explain")
         if _is_index(targets):
             targets = [targets]
         if isinstance(targets, (range, np.ndarray)):
@@ -168,21 +203,13 @@ class EagleWidget(anywidget.AnyWidget):
                     f"targets must be a non-empty list of token indices, got {targets}"
                 )
             targets = [int(t) for t in targets]
+        if self.generation is not None:  # a word the caption lacks is known now
+            resolve_targets(self.generation, targets)
         self._runner.submit(lambda job: self._explain_job(job, targets), "explain")
 
-    def diagnose(self, correct, max_area: float = 0.5) -> None:
-        """Start diagnosing a wrong answer in the background (method.md section 7).
-
-        Explains the correct answer's token (`correct`: a word such as "no", or a token id)
-        at the answer's first position as a counterfactual target, then fills the regions
-        ranked last for it, one more at a time up to `max_area` of the image, regenerating
-        after each until the answer starts with the correct token. The outcome lands in the
-        `diagnosis` trait and in `mitigation`. A running search is cancelled first.
-        """
-        if self.explainer is None:
-            raise ValueError(
-                "this widget shows a finished result and has no model to diagnose with"
-            )
+    def _request_diagnose(self, correct, max_area) -> None:
+        """Check the arguments and submit a diagnose job (raises TypeError/ValueError at once)."""
+        self._need_model("diagnose")
         if isinstance(max_area, bool) or not isinstance(max_area, (int, float, np.number)):
             raise TypeError(f"max_area must be a number in (0, 1], got {type(max_area).__name__}")
         if not 0 < max_area <= 1:
@@ -207,8 +234,16 @@ class EagleWidget(anywidget.AnyWidget):
         self._runner.cancel()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the background work is finished; False if `timeout` ran out first."""
-        return self._runner.wait(timeout)
+        """Block until the background work is finished; False if `timeout` ran out first.
+
+        A run that failed (generating, explaining or diagnosing) raises its error here, as
+        it also shows in the widget; the widget stays usable.
+        """
+        if not self._runner.wait(timeout):
+            return False
+        if self._run_error is not None:
+            raise self._run_error
+        return True
 
     @property
     def busy(self) -> bool:
@@ -240,14 +275,14 @@ class EagleWidget(anywidget.AnyWidget):
         if kind == "explain":
             targets = content.get("targets")
             try:
-                self.explain(targets)
+                self._request_explain(targets)
             except (TypeError, ValueError) as error:
-                self.send({"type": "note", "text": str(error)})
+                self._note(str(error))
         elif kind == "diagnose":
             try:
-                self.diagnose(content.get("correct"), content.get("max_area", 0.5))
+                self._request_diagnose(content.get("correct"), content.get("max_area", 0.5))
             except (TypeError, ValueError) as error:
-                self.send({"type": "note", "text": str(error)})
+                self._note(str(error))
         elif kind == "stop":
             self.stop()
         elif kind == "export_json":
@@ -299,18 +334,21 @@ class EagleWidget(anywidget.AnyWidget):
         return not job.cancelled
 
     def _prepare_job(self, job: Job) -> None:
+        self._run_error = None
         try:
             if self._ensure_generation(job):
                 self.status = "idle"
             elif not job.superseded:
                 self.status = "cancelled"
-        except Exception as error:  # shown in the widget, kept on .error
+        except Exception as error:  # shown in the widget, kept on .error, raised by wait()
             self._fail(error)
+            self._run_error = error
 
     def _job(self, job: Job, work) -> None:
         """The frame of an explain or diagnose job: the caption first, then `work(attempt)`.
         A cancel or an error keeps the steps made so far and leaves the widget usable."""
         attempt = _Attempt(next(self._run_ids))
+        self._run_error = None
         try:
             if not self._ensure_generation(job):
                 if not job.superseded:
@@ -322,9 +360,10 @@ class EagleWidget(anywidget.AnyWidget):
             self._end_attempt(attempt)
             if not job.superseded:
                 self.status = "cancelled"
-        except Exception as error:  # shown in the widget, kept on .error
+        except Exception as error:  # shown in the widget, kept on .error, raised by wait()
             self._end_attempt(attempt)
             self._fail(error)
+            self._run_error = error
 
     def _end_attempt(self, attempt: _Attempt) -> None:
         seconds = time.perf_counter() - attempt.began

@@ -242,7 +242,12 @@ def test_bad_arguments_to_diagnose_and_from_the_browser():
 
 
 def test_an_already_correct_answer_found_in_the_worker_is_an_error_then_usable():
-    widget = make_widget(correct="yes")  # the answer is not known when the widget opens
+    model = YesNoModel()
+    widget = EagleWidget(  # the answer is not known when the widget opens
+        model, IMAGE, prompt=QUESTION, explainer=ew.Explainer(model, n_regions=16), correct="yes"
+    )
+    with pytest.raises(ValueError, match="already starts with the correct token"):
+        widget.wait(30)
     assert widget.status == "error" and isinstance(widget.error, ValueError)
     assert "already starts with the correct token 'yes'" in widget.error_message
     assert widget.diagnosis == {} and widget.tokens == ["yes"]
@@ -256,7 +261,8 @@ def test_a_model_failure_while_diagnosing_shows_and_the_widget_recovers():
     model = FlakyModel(YesNoModel(), fail_after=3)  # no encode(): the correct id is given
     widget = make_widget(model)
     widget.diagnose(NO)
-    assert widget.wait(30)
+    with pytest.raises(RuntimeError, match="simulated model failure"):
+        widget.wait(30)
     assert widget.status == "error" and "simulated model failure" in widget.error_message
     assert widget.diagnosis == {}
     model.failing.clear()

@@ -19,8 +19,10 @@ var MSG = Object.freeze({
   // view -> kernel
   EXPORT_JSON: "export_json",
   // view -> kernel: {id}
-  REPLY: "reply"
+  REPLY: "reply",
   // kernel -> view: {id, ok, error?, filename?}, payload in buffers[0]
+  NOTE: "note"
+  // kernel -> view: {text}, a request it refused (bad arguments)
 });
 var CHAINS = Object.freeze(["insert", "remove"]);
 var STEP_HEADER_BYTES = 36;
@@ -1459,6 +1461,8 @@ function mount(model, el) {
       if (msg.run !== state.runId || !buffers?.length) return;
       state = applyStep(state, decodeStep(buffers[0]));
       schedule();
+    } else if (msg?.type === MSG.NOTE && typeof msg.text === "string") {
+      setNote(msg.text);
     } else if (msg?.type === MSG.REPLY && replies.has(msg.id)) {
       replies.get(msg.id)(msg, buffers);
       replies.delete(msg.id);

@@ -140,6 +140,8 @@ export function mount(model, el) {
       if (msg.run !== state.runId || !buffers?.length) return;
       state = applyStep(state, decodeStep(buffers[0]));
       schedule();
+    } else if (msg?.type === MSG.NOTE && typeof msg.text === "string") {
+      setNote(msg.text);
     } else if (msg?.type === MSG.REPLY && replies.has(msg.id)) {
       replies.get(msg.id)(msg, buffers);
       replies.delete(msg.id);

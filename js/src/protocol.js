@@ -21,6 +21,7 @@ export const MSG = Object.freeze({
   STOP: "stop", // view -> kernel
   EXPORT_JSON: "export_json", // view -> kernel: {id}
   REPLY: "reply", // kernel -> view: {id, ok, error?, filename?}, payload in buffers[0]
+  NOTE: "note", // kernel -> view: {text}, a request it refused (bad arguments)
 });
 
 /** Step chains, by their code in a step record. */
