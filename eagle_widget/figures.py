@@ -548,7 +548,9 @@ def mitigation_sweep(explanation: Explanation) -> dict:
     {"corrected": bool, "original": the hallucinated answer, "answer": the corrected answer
     or null, "removed_regions": [region ids filled], "removed_area": AMCR of the sample,
     "areas": [removed area after each step], "p_correct": [P(correct token) per step]},
-    optionally "correct" (the correct word, for labels) and "fill" (the fill value used).
+    optionally "correct" (the correct word, for labels), "fill" (the fill value used) and
+    "counterfactual" (true when no one said which answer is right: the widget's Diagnose
+    button asks what makes the model say the other answer, and the figure says so).
     """
     sweep = explanation.extras.get("mitigation")
     if sweep is None:
@@ -583,6 +585,7 @@ def mitigation_sweep(explanation: Explanation) -> dict:
         if sweep.get("correct")
         else "the correct answer",
         "fill": sweep.get("fill", 0),
+        "counterfactual": bool(sweep.get("counterfactual", False)),
     }
 
 
@@ -630,11 +633,16 @@ def hallucination_figure(
         left += panel_w + 0.25 + 0.6
         ax_c = figure.add_axes(rect(left, panel_w))
         ax_c.set_gid("mitigated")
+        flipped, unchanged = (
+            ("now says", "still does not say it")
+            if sweep["counterfactual"]
+            else ("corrected", "still not corrected")
+        )
         if sweep["corrected"]:
             answer = _short(sweep["answer"])
-            title = f"(c) {sweep['removed_area']:.0%} removed: corrected\n\u201c{answer}\u201d"
+            title = f"(c) {sweep['removed_area']:.0%} removed: {flipped}\n\u201c{answer}\u201d"
         else:
-            title = f"(c) {sweep['area_tried']:.0%} removed:\nstill not corrected"
+            title = f"(c) {sweep['area_tried']:.0%} removed:\n{unchanged}"
         _image_axes(ax_c, mitigated, title)
         ax_c.title.set_color(INSERT_COLOR if sweep["corrected"] else DELETE_COLOR)
     return figure

@@ -207,8 +207,12 @@ class EagleWidget(anywidget.AnyWidget):
             resolve_targets(self.generation, targets)
         self._runner.submit(lambda job: self._explain_job(job, targets), "explain")
 
-    def _request_diagnose(self, correct, max_area) -> None:
-        """Check the arguments and submit a diagnose job (raises TypeError/ValueError at once)."""
+    def _request_diagnose(self, correct, max_area, counterfactual: bool = False) -> None:
+        """Check the arguments and submit a diagnose job (raises TypeError/ValueError at once).
+
+        counterfactual: the user did not say which answer is right (the Diagnose button tries
+        the opposite answer): the run asks what makes the model say `correct` instead.
+        """
         self._need_model("diagnose")
         if isinstance(max_area, bool) or not isinstance(max_area, (int, float, np.number)):
             raise TypeError(f"max_area must be a number in (0, 1], got {type(max_area).__name__}")
@@ -219,7 +223,8 @@ class EagleWidget(anywidget.AnyWidget):
             self._check_wrong(correct, correct_id)
         word = correct.strip() if isinstance(correct, str) else f"token {correct_id}"
         self._runner.submit(
-            lambda job: self._diagnose_job(job, word, correct_id, float(max_area)), "diagnose"
+            lambda job: self._diagnose_job(job, word, correct_id, float(max_area), counterfactual),
+            "diagnose",
         )
 
     def _check_wrong(self, correct, correct_id: int) -> None:
@@ -280,7 +285,11 @@ class EagleWidget(anywidget.AnyWidget):
                 self._note(str(error))
         elif kind == "diagnose":
             try:
-                self._request_diagnose(content.get("correct"), content.get("max_area", 0.5))
+                self._request_diagnose(
+                    content.get("correct"),
+                    content.get("max_area", 0.5),
+                    counterfactual=content.get("counterfactual") is True,
+                )
             except (TypeError, ValueError) as error:
                 self._note(str(error))
         elif kind == "stop":
@@ -397,7 +406,9 @@ class EagleWidget(anywidget.AnyWidget):
             self.send({"type": "step", "run": run_id}, buffers=[record])
         return run.explanation()
 
-    def _diagnose_job(self, job: Job, correct: str, correct_id: int, max_area: float) -> None:
+    def _diagnose_job(
+        self, job: Job, correct: str, correct_id: int, max_area: float, counterfactual: bool
+    ) -> None:
         def work(attempt: _Attempt) -> None:
             run_id, records = attempt.run_id, attempt.records
             self._check_wrong(correct, correct_id)
@@ -415,6 +426,7 @@ class EagleWidget(anywidget.AnyWidget):
                     "complete": False,
                     "correct": correct,
                     "correct_id": correct_id,
+                    "counterfactual": counterfactual,
                     "original": generation.text,
                     "max_area": max_area,
                 },
@@ -434,7 +446,7 @@ class EagleWidget(anywidget.AnyWidget):
                 max_new_tokens=self.explainer.max_new_tokens,
                 should_stop=lambda: job.cancelled,
             )
-            explanation.extras["mitigation"].update(correct=correct)
+            explanation.extras["mitigation"].update(correct=correct, counterfactual=counterfactual)
             with self.hold_sync():
                 self.diagnosis = diagnosis_state(explanation, run_id)
                 self.status = "done"

@@ -175,7 +175,9 @@ def diagnosis_state(explanation: Explanation, run_id: int = 0) -> dict[str, Any]
     areas[i] / p_correct[i]: removed area and P(correct first token) after filling the i + 1
     regions ranked last; `cut` indexes the first cut whose regenerated answer starts with
     the correct token (None when none did within max_area); p_start is P(correct) with
-    nothing removed.
+    nothing removed. `counterfactual`: no one said which answer is right (the widget's
+    Diagnose button tries the opposite one): the views then word it as "what makes it say
+    'correct'", not as a diagnosis of a wrong answer.
     """
     m = explanation.extras.get("mitigation")
     if not m:
@@ -194,6 +196,7 @@ def diagnosis_state(explanation: Explanation, run_id: int = 0) -> dict[str, Any]
         "complete": True,
         "correct": str(correct),
         "correct_id": int(explanation.target_ids[0]),
+        "counterfactual": bool(m.get("counterfactual", False)),
         "original": m["original"],
         "revised": m["answer"] if corrected else None,
         "corrected": corrected,

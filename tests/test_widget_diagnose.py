@@ -124,6 +124,23 @@ def test_the_widget_scores_no_image_of_its_own_beside_the_run_and_the_mitigation
     assert widget.run["p_blank"] == pytest.approx([1 - model.p_yes(np.zeros_like(IMAGE))])
 
 
+def test_the_diagnose_button_without_a_correct_answer_is_a_counterfactual_everywhere(tmp_path):
+    widget = make_widget()
+    browser_says(widget, {"type": "diagnose", "correct": "no", "counterfactual": True})
+    assert widget.wait(30) and widget.status == "done", widget.error_message
+    assert widget.diagnosis["counterfactual"] is True and widget.diagnosis["revised"] == "no"
+    figure = widget.explanation.figure(kind="hallucination")
+    titles = [ax.get_title() for ax in figure.axes if ax.get_gid() == "mitigated"]
+    assert titles and "now says" in titles[0] and "corrected" not in titles[0]
+    page = widget.to_html(tmp_path / "page.html")  # the page's panel words it from this
+    assert '"counterfactual":true' in page.read_text()
+    widget.diagnose("no")  # from code: the user says "no" is right, a diagnosis
+    assert widget.wait(30) and widget.diagnosis["counterfactual"] is False
+    figure = widget.explanation.figure(kind="hallucination")
+    titles = [ax.get_title() for ax in figure.axes if ax.get_gid() == "mitigated"]
+    assert "corrected" in titles[0]
+
+
 def test_diagnose_removes_exactly_the_driver_and_revises_the_answer_to_no():
     widget = make_widget(correct="no")
     assert widget.status == "done" and widget.error is None, widget.error_message

@@ -14,7 +14,7 @@ var MSG = Object.freeze({
   EXPLAIN: "explain",
   // view -> kernel: {targets: int[] | null}
   DIAGNOSE: "diagnose",
-  // view -> kernel: {correct: word | token id, max_area?: number}
+  // view -> kernel: {correct: word | token id, max_area?: number, counterfactual?: true}
   STOP: "stop",
   // view -> kernel
   EXPORT_JSON: "export_json",
@@ -452,6 +452,7 @@ function readDiagnosis(raw) {
     run: raw.run ?? null,
     complete: Boolean(raw.complete),
     correct: String(raw.correct),
+    counterfactual: Boolean(raw.counterfactual),
     original: raw.original ?? "",
     maxArea: raw.max_area ?? null
   };
@@ -474,6 +475,33 @@ function readDiagnosis(raw) {
     removedArea: raw.removed_area ?? null,
     points,
     cut: cutIndex === null ? null : { index: cutIndex, ...points[cutIndex + 1] }
+  };
+}
+function diagnosisWords(d) {
+  const word = `“${d?.correct ?? "the correct answer"}”`;
+  if (d?.counterfactual) {
+    return {
+      title: `Counterfactual: what makes it say ${word}`,
+      mode: "Counterfactual",
+      modeHint: `the regions that hold up the given answer (1 − the map of ${word}); the removed ones outlined`,
+      status: `counterfactual ${word}`,
+      before: "answer",
+      after: "after the removal",
+      drives: `holds up the given answer (1 − map of ${word})`,
+      flips: `makes the answer ${word}`,
+      noFlip: `did not make the answer ${word}`
+    };
+  }
+  return {
+    title: `Diagnosis: the correct answer is ${word}`,
+    mode: "Diagnosis",
+    modeHint: "the regions that drive the wrong answer (1 − the correct answer's map); the removed ones outlined",
+    status: `diagnosis of ${word}`,
+    before: "original answer",
+    after: "revised answer",
+    drives: "drives the wrong answer (1 − map of the correct one)",
+    flips: `turns the answer into ${word}`,
+    noFlip: `did not turn the answer into ${word}`
   };
 }
 function hallucinationValues(state, cols = null) {
@@ -581,7 +609,7 @@ function statusParts(status, state, elapsedSeconds, diagnosis = null) {
   const parts = [STATUS_WORDS[status] ?? status];
   if (state.runId < 0 || status === STATUS.GENERATING) return parts;
   const targets = state.nTargets === 1 ? "1 token" : `${state.nTargets} tokens`;
-  if (state.mode === "diagnose") parts.push(`diagnosis of “${diagnosis?.correct ?? "the correct answer"}”`);
+  if (state.mode === "diagnose") parts.push(diagnosisWords(diagnosis).status);
   else parts.push(`${state.mode || "word"} level (${targets})`);
   if (state.search) parts.push(`${state.search} search`);
   parts.push(`step ${Math.min(state.stepsDone, state.totalSteps)}/${state.totalSteps}`);
@@ -863,6 +891,8 @@ var MARGIN2 = { left: 30, right: 10, top: 8, bottom: 22 };
 function createDiagnosis() {
   const title = h("div", { class: "ew-panel-title" });
   const original = h("span", { class: "ew-answer-text", dataset: { role: "original-answer" } });
+  const originalLabel = h("span", { class: "ew-answer-label" }, "original answer");
+  const revisedLabel = h("span", { class: "ew-answer-label" }, "revised answer");
   const revised = h("span", { class: "ew-answer-text", dataset: { role: "revised-answer" } });
   const axis = h("div", { class: "ew-dx-axis" });
   const plot = h("div", { class: "ew-dx-plot" });
@@ -874,8 +904,8 @@ function createDiagnosis() {
     h(
       "div",
       { class: "ew-answers" },
-      h("div", { class: "ew-answer is-original" }, h("span", { class: "ew-answer-label" }, "original answer"), original),
-      h("div", { class: "ew-answer is-revised" }, h("span", { class: "ew-answer-label" }, "revised answer"), revised)
+      h("div", { class: "ew-answer is-original" }, originalLabel, original),
+      h("div", { class: "ew-answer is-revised" }, revisedLabel, revised)
     ),
     axis,
     plot,
@@ -890,7 +920,10 @@ function createDiagnosis() {
     if (!diagnosis) return;
     const d = diagnosis;
     const word = `“${d.correct}”`;
-    title.textContent = `Diagnosis: the correct answer is ${word}`;
+    const words = diagnosisWords(d);
+    title.textContent = words.title;
+    originalLabel.textContent = words.before;
+    revisedLabel.textContent = words.after;
     original.textContent = d.original.trim() || "–";
     el.dataset.complete = String(d.complete);
     el.dataset.corrected = String(d.corrected);
@@ -905,7 +938,7 @@ function createDiagnosis() {
     axis.textContent = `P(${word}) against the area removed, regions ranked last first`;
     plot.replaceChildren(curve(d, width));
     const n = d.removedRegions.length;
-    text.textContent = d.corrected ? `Removing ${pct(d.removedArea)} of the image (${n} region${n === 1 ? "" : "s"} ranked last for ${word}, outlined on the map) turns the answer into ${word}: P = ${formatProb(d.cut.p)}.` : `Removing up to ${pct(d.maxArea ?? d.points.at(-1).area)} of the image (the regions ranked last for ${word}) did not turn the answer into ${word}.`;
+    text.textContent = d.corrected ? `Removing ${pct(d.removedArea)} of the image (${n} region${n === 1 ? "" : "s"} ranked last for ${word}, outlined on the map) ${words.flips}: P = ${formatProb(d.cut.p)}.` : `Removing up to ${pct(d.maxArea ?? d.points.at(-1).area)} of the image (the regions ranked last for ${word}) ${words.noFlip}.`;
   }
   return { el, update };
 }
@@ -1100,7 +1133,7 @@ function createMask({ onReady }) {
     setImage(scene.image);
     const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint } = scene;
     const outlined = scene.outlined ?? null;
-    const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(",")];
+    const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(","), scene.drives];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
     lastKey = key;
     const [imgH, imgW] = labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
@@ -1118,7 +1151,7 @@ function createMask({ onReady }) {
       else drawScaled(ctx, bitmap, W, H);
     }
     canvas.dataset.mode = mode;
-    setLegend(legend, mode, Boolean(ready), hint);
+    setLegend(legend, mode, Boolean(ready), hint, scene.drives);
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
     canvas.dataset.outlined = String(ready && outlined ? outlined.length : 0);
     if (!ready) return;
@@ -1154,8 +1187,8 @@ function createMask({ onReady }) {
   return { el, canvas, update };
 }
 var RAMP = `linear-gradient(to right, ${Array.from({ length: 11 }, (_, i) => css(sequentialColor(i / 10))).join(", ")})`;
-function setLegend(legend, mode, ready, hint) {
-  const key = `${mode}:${ready}:${hint ?? ""}`;
+function setLegend(legend, mode, ready, hint, drives = "") {
+  const key = `${mode}:${ready}:${hint ?? ""}:${drives}`;
   if (legend.dataset.key === key) return;
   legend.dataset.key = key;
   if (hint) {
@@ -1172,7 +1205,7 @@ function setLegend(legend, mode, ready, hint) {
     legend.replaceChildren(
       h("span", {}, "low"),
       h("span", { class: "ew-ramp", style: { background: RAMP } }),
-      h("span", {}, "high: drives the wrong answer (1 − map of the correct one)"),
+      h("span", {}, `high: ${drives}`),
       h("span", { class: "ew-outline-key" }),
       h("span", {}, "removed")
     );
@@ -1333,15 +1366,17 @@ function createToolbar(actions) {
     png,
     json
   );
-  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null }) {
+  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords: diagnosisWords2 = null }) {
     explain.disabled = !canExplain;
     diagnose.hidden = diagnoseAs === null;
     diagnose.disabled = !canExplain;
-    diagnose.title = diagnoseAs === null ? "" : `if the answer is wrong: explain “${diagnoseAs}” as the correct answer, find the regions that drive the given one and remove them until the answer flips`;
+    diagnose.title = diagnoseAs === null ? "" : `what makes it say “${diagnoseAs}”: explain “${diagnoseAs}” as a counterfactual target, find the regions that hold up the given answer and remove them until the answer flips`;
     stop.disabled = !busy;
     for (const b of modes) {
       b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
-      if (b.dataset.mode === "diagnose") b.hidden = !canDiagnose;
+      if (b.dataset.mode !== "diagnose") continue;
+      b.hidden = !canDiagnose;
+      if (diagnosisWords2) b.textContent = diagnosisWords2.mode, b.title = diagnosisWords2.modeHint;
     }
     boundaries.checked = boundariesOn;
     json.disabled = !canExportJson;
@@ -1389,7 +1424,7 @@ function mount(model, el) {
     stop: () => model.send({ type: MSG.STOP }),
     diagnose: () => {
       const correct = oppositeAnswer(model.get("tokens"));
-      if (correct !== null) model.send({ type: MSG.DIAGNOSE, correct });
+      if (correct !== null) model.send({ type: MSG.DIAGNOSE, correct, counterfactual: true });
     },
     setMode: (mode) => (ui.mode = mode, schedule()),
     setBoundaries: (on) => (ui.boundaries = on, schedule()),
@@ -1563,7 +1598,7 @@ function mount(model, el) {
       }
       ctx.fillStyle = colors.muted;
       ctx.font = `11px ${colors.font}`;
-      const what = ui.mode === "diagnose" ? "drives the wrong answer" : "gain of the region";
+      const what = ui.mode === "diagnose" ? diagnosisWords(diagnosis).drives : "gain of the region";
       ctx.fillText(`low → high ${what}`, x0 + 168, y0 + 9);
     }
     ctx.fillStyle = colors.fg;
@@ -1635,7 +1670,8 @@ function mount(model, el) {
       canExportJson: state.complete,
       canExportPng: state.runId >= 0 || model.get("image_png") !== void 0,
       canDiagnose,
-      diagnoseAs: model.get("has_model") ? oppositeAnswer(tokens) : null
+      diagnoseAs: model.get("has_model") ? oppositeAnswer(tokens) : null,
+      diagnosisWords: diagnosis ? diagnosisWords(diagnosis) : null
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });
@@ -1648,6 +1684,7 @@ function mount(model, el) {
       k,
       cols,
       outlined: mode === "diagnose" ? diagnosis.removedRegions : null,
+      drives: diagnosis ? diagnosisWords(diagnosis).drives : "",
       boundaries: ui.boundaries,
       highlight: s === STATUS.EXPLAINING ? state.lastRegion : -1,
       colors,

@@ -4,7 +4,7 @@
 // serves the traits of a finished result (e.g. an offline HTML page) can drive it.
 import { decodeLabels, decodeResult, decodeStep, toBytes } from "./codecs.js";
 import { css, sequentialColor } from "./colors.js";
-import { oppositeAnswer, readDiagnosis } from "./diagnosis.js";
+import { diagnosisWords, oppositeAnswer, readDiagnosis } from "./diagnosis.js";
 import { download, h } from "./dom.js";
 import { statusParts } from "./format.js";
 import { BUSY, MSG, STATUS } from "./protocol.js";
@@ -61,7 +61,8 @@ export function mount(model, el) {
     stop: () => model.send({ type: MSG.STOP }),
     diagnose: () => {
       const correct = oppositeAnswer(model.get("tokens"));
-      if (correct !== null) model.send({ type: MSG.DIAGNOSE, correct });
+      // the widget does not know which answer is right: it asks what makes it say the other
+      if (correct !== null) model.send({ type: MSG.DIAGNOSE, correct, counterfactual: true });
     },
     setMode: (mode) => ((ui.mode = mode), schedule()),
     setBoundaries: (on) => ((ui.boundaries = on), schedule()),
@@ -252,7 +253,7 @@ export function mount(model, el) {
       }
       ctx.fillStyle = colors.muted;
       ctx.font = `11px ${colors.font}`;
-      const what = ui.mode === "diagnose" ? "drives the wrong answer" : "gain of the region";
+      const what = ui.mode === "diagnose" ? diagnosisWords(diagnosis).drives : "gain of the region";
       ctx.fillText(`low → high ${what}`, x0 + 168, y0 + 9);
     }
     ctx.fillStyle = colors.fg;
@@ -335,6 +336,7 @@ export function mount(model, el) {
       canExportPng: state.runId >= 0 || model.get("image_png") !== undefined,
       canDiagnose,
       diagnoseAs: model.get("has_model") ? oppositeAnswer(tokens) : null,
+      diagnosisWords: diagnosis ? diagnosisWords(diagnosis) : null,
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });
@@ -347,6 +349,7 @@ export function mount(model, el) {
       k,
       cols,
       outlined: mode === "diagnose" ? diagnosis.removedRegions : null,
+      drives: diagnosis ? diagnosisWords(diagnosis).drives : "",
       boundaries: ui.boundaries,
       highlight: s === STATUS.EXPLAINING ? state.lastRegion : -1,
       colors,

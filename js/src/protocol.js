@@ -17,7 +17,7 @@ export const BUSY = new Set([STATUS.GENERATING, STATUS.EXPLAINING]);
 export const MSG = Object.freeze({
   STEP: "step", // kernel -> view: one search step, record in buffers[0]
   EXPLAIN: "explain", // view -> kernel: {targets: int[] | null}
-  DIAGNOSE: "diagnose", // view -> kernel: {correct: word | token id, max_area?: number}
+  DIAGNOSE: "diagnose", // view -> kernel: {correct: word | token id, max_area?: number, counterfactual?: true}
   STOP: "stop", // view -> kernel
   EXPORT_JSON: "export_json", // view -> kernel: {id}
   REPLY: "reply", // kernel -> view: {id, ok, error?, filename?}, payload in buffers[0]
