@@ -177,6 +177,12 @@ def test_word_level_page_explains_what_it_holds(browser, word, tmp_path):
         data = json.loads(Path(download.value.path()).read_text())
         assert data["order"] == word.order
         assert data["insertion_auc"] == pytest.approx(word.insertion_auc)
+        with page.page.expect_download() as download:  # the map and curves on one canvas
+            page.page.click("[data-role=export-png]")
+        assert download.value.suggested_filename == "eagle-view.png"
+        picture = Image.open(download.value.path())
+        map_width = page.page.locator("[data-role=mask-canvas]").evaluate("c => c.width")
+        assert picture.format == "PNG" and picture.width > map_width + 100
         assert page.errors == []
     finally:
         page.close()

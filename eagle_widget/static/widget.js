@@ -148,73 +148,6 @@ function decodeResult(raw) {
   return decoded;
 }
 
-// src/colors.js
-var DEG = Math.PI / 180;
-function fromLinear(c) {
-  return c <= 31308e-7 ? 12.92 * c : 1.055 * c ** (1 / 2.4) - 0.055;
-}
-function oklabToLinear([L, a, b]) {
-  const l = (L + 0.3963377774 * a + 0.2158037573 * b) ** 3;
-  const m = (L - 0.1055613458 * a - 0.0638541728 * b) ** 3;
-  const s = (L - 0.0894841775 * a - 1.291485548 * b) ** 3;
-  return [
-    4.0767416621 * l - 3.3077115913 * m + 0.2309699292 * s,
-    -1.2684380046 * l + 2.6097574011 * m - 0.3413193965 * s,
-    -0.0041960863 * l - 0.7034186147 * m + 1.707614701 * s
-  ];
-}
-var inGamut = (lin) => lin.every((c) => c >= -1e-6 && c <= 1 + 1e-6);
-function oklchToRgb(L, C, hueDeg) {
-  const lab = (c) => [L, c * Math.cos(hueDeg * DEG), c * Math.sin(hueDeg * DEG)];
-  let lo = 0;
-  let hi = C;
-  if (!inGamut(oklabToLinear(lab(hi)))) {
-    for (let i = 0; i < 30; i++) {
-      const mid = (lo + hi) / 2;
-      if (inGamut(oklabToLinear(lab(mid)))) lo = mid;
-      else hi = mid;
-    }
-    hi = lo;
-  }
-  return oklabToLinear(lab(hi)).map(
-    (c) => Math.round(255 * fromLinear(Math.min(1, Math.max(0, c))))
-  );
-}
-function sequentialOklch(t) {
-  const L = 0.3 + 0.64 * t;
-  const C = 0.12 - 0.04 * Math.sin(Math.PI * t) + 0.07 * t ** 3;
-  const h2 = 290 - 185 * t;
-  return [L, C, h2];
-}
-function buildSequentialLut(n = 256) {
-  const lut = new Uint8ClampedArray(3 * n);
-  for (let i = 0; i < n; i++) {
-    const rgb = oklchToRgb(...sequentialOklch(i / (n - 1)));
-    lut.set(rgb, 3 * i);
-  }
-  return lut;
-}
-var SEQUENTIAL_LUT = buildSequentialLut(256);
-function sequentialColor(v) {
-  const t = Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0;
-  const i = Math.round(t * 255);
-  return [SEQUENTIAL_LUT[3 * i], SEQUENTIAL_LUT[3 * i + 1], SEQUENTIAL_LUT[3 * i + 2]];
-}
-var PRIOR_HUE = 255;
-var VISUAL_HUE = 55;
-function divergingColor(t) {
-  const x = Number.isFinite(t) ? Math.min(1, Math.max(-1, t)) : 0;
-  const a = Math.abs(x);
-  return oklchToRgb(0.97 - 0.4 * a, 0.16 * a, x < 0 ? PRIOR_HUE : VISUAL_HUE);
-}
-function css([r, g, b], alpha = 1) {
-  return alpha >= 1 ? `rgb(${r} ${g} ${b})` : `rgb(${r} ${g} ${b} / ${alpha})`;
-}
-var RELIANCE_COLORS = Object.freeze({
-  prior: divergingColor(-0.8),
-  visual: divergingColor(0.8)
-});
-
 // src/state.js
 function emptyState() {
   return startRun({ id: -1, targets: [] }, 0);
@@ -578,6 +511,126 @@ function svg(tag, attrs = {}, ...children) {
   return el;
 }
 
+// src/colors.js
+var DEG = Math.PI / 180;
+function fromLinear(c) {
+  return c <= 31308e-7 ? 12.92 * c : 1.055 * c ** (1 / 2.4) - 0.055;
+}
+function oklabToLinear([L, a, b]) {
+  const l = (L + 0.3963377774 * a + 0.2158037573 * b) ** 3;
+  const m = (L - 0.1055613458 * a - 0.0638541728 * b) ** 3;
+  const s = (L - 0.0894841775 * a - 1.291485548 * b) ** 3;
+  return [
+    4.0767416621 * l - 3.3077115913 * m + 0.2309699292 * s,
+    -1.2684380046 * l + 2.6097574011 * m - 0.3413193965 * s,
+    -0.0041960863 * l - 0.7034186147 * m + 1.707614701 * s
+  ];
+}
+var inGamut = (lin) => lin.every((c) => c >= -1e-6 && c <= 1 + 1e-6);
+function oklchToRgb(L, C, hueDeg) {
+  const lab = (c) => [L, c * Math.cos(hueDeg * DEG), c * Math.sin(hueDeg * DEG)];
+  let lo = 0;
+  let hi = C;
+  if (!inGamut(oklabToLinear(lab(hi)))) {
+    for (let i = 0; i < 30; i++) {
+      const mid = (lo + hi) / 2;
+      if (inGamut(oklabToLinear(lab(mid)))) lo = mid;
+      else hi = mid;
+    }
+    hi = lo;
+  }
+  return oklabToLinear(lab(hi)).map(
+    (c) => Math.round(255 * fromLinear(Math.min(1, Math.max(0, c))))
+  );
+}
+function sequentialOklch(t) {
+  const L = 0.3 + 0.64 * t;
+  const C = 0.12 - 0.04 * Math.sin(Math.PI * t) + 0.07 * t ** 3;
+  const h2 = 290 - 185 * t;
+  return [L, C, h2];
+}
+function buildSequentialLut(n = 256) {
+  const lut = new Uint8ClampedArray(3 * n);
+  for (let i = 0; i < n; i++) {
+    const rgb = oklchToRgb(...sequentialOklch(i / (n - 1)));
+    lut.set(rgb, 3 * i);
+  }
+  return lut;
+}
+var SEQUENTIAL_LUT = buildSequentialLut(256);
+function sequentialColor(v) {
+  const t = Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0;
+  const i = Math.round(t * 255);
+  return [SEQUENTIAL_LUT[3 * i], SEQUENTIAL_LUT[3 * i + 1], SEQUENTIAL_LUT[3 * i + 2]];
+}
+var PRIOR_HUE = 255;
+var VISUAL_HUE = 55;
+function divergingColor(t) {
+  const x = Number.isFinite(t) ? Math.min(1, Math.max(-1, t)) : 0;
+  const a = Math.abs(x);
+  return oklchToRgb(0.97 - 0.4 * a, 0.16 * a, x < 0 ? PRIOR_HUE : VISUAL_HUE);
+}
+function css([r, g, b], alpha = 1) {
+  return alpha >= 1 ? `rgb(${r} ${g} ${b})` : `rgb(${r} ${g} ${b} / ${alpha})`;
+}
+var RELIANCE_COLORS = Object.freeze({
+  prior: divergingColor(-0.8),
+  visual: divergingColor(0.8)
+});
+
+// src/export.js
+function composeExport({ mapCanvas, curvesCanvas, lines, legend, colors }) {
+  const pad = 12;
+  const a = mapCanvas;
+  const b = curvesCanvas;
+  const bw = b.width / (globalThis.devicePixelRatio || 1);
+  const bh = b.height / (globalThis.devicePixelRatio || 1);
+  const text = lines.filter(Boolean);
+  const out = h("canvas");
+  out.width = a.width + bw + 3 * pad;
+  out.height = Math.max(a.height, bh) + 2 * pad + 18 * text.length + pad;
+  const ctx = out.getContext("2d");
+  ctx.fillStyle = colors.bg;
+  ctx.fillRect(0, 0, out.width, out.height);
+  ctx.drawImage(a, pad, pad);
+  ctx.drawImage(b, a.width + 2 * pad, pad, bw, bh);
+  if (legend) {
+    const x0 = a.width + 2 * pad;
+    const y0 = pad + bh + 16;
+    for (let i = 0; i < 160; i++) {
+      ctx.fillStyle = css(sequentialColor(i / 159));
+      ctx.fillRect(x0 + i, y0, 1, 10);
+    }
+    ctx.fillStyle = colors.muted;
+    ctx.font = `11px ${colors.font}`;
+    ctx.fillText(`low → high ${legend}`, x0 + 168, y0 + 9);
+  }
+  ctx.fillStyle = colors.fg;
+  ctx.font = `13px ${colors.font}`;
+  text.forEach((line2, i) => ctx.fillText(line2, pad, Math.max(a.height, bh) + 2 * pad + 14 + 18 * i));
+  return out;
+}
+function exportPng(canvas, setNote) {
+  canvas.toBlob((blob) => {
+    if (!blob) return setNote("PNG export failed.");
+    download(blob, "eagle-view.png");
+    setNote("Saved eagle-view.png.");
+  }, "image/png");
+}
+async function exportJson(ask, setNote) {
+  try {
+    const [msg, buffers] = await ask(MSG.EXPORT_JSON);
+    download(new Blob([toBytes(buffers[0])], { type: "application/json" }), msg.filename || "eagle-explanation.json");
+    setNote(`Saved ${msg.filename || "the result"}.`);
+  } catch (error) {
+    setNote(`JSON export failed: ${error.message}`);
+  }
+}
+function captionText(tokens, selection) {
+  const selected = new Set(selection ?? []);
+  return (tokens ?? []).map((t, i) => selected.has(i) ? `[${t.trim()}]` : t.trim()).join(" ");
+}
+
 // src/format.js
 function displayToken(text) {
   const shown = String(text).replace(/^[ \t]+/, "").replace(/\r?\n/g, "↵");
@@ -623,6 +676,34 @@ function statusParts(status, state, elapsedSeconds, diagnosis = null) {
     parts.push(left === null ? "estimating time left" : `~${formatSeconds(left)} left`);
   }
   return parts;
+}
+
+// src/requests.js
+function createRequests(model) {
+  let lastId = 0;
+  const pending = /* @__PURE__ */ new Map();
+  function ask(type, timeoutMs = 6e4) {
+    const id = ++lastId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error("no answer from the kernel (is it running?)"));
+      }, timeoutMs);
+      pending.set(id, (msg, buffers) => {
+        clearTimeout(timer);
+        if (msg.ok) resolve([msg, buffers]);
+        else reject(new Error(msg.error || "the kernel could not answer"));
+      });
+      model.send({ type, id });
+    });
+  }
+  function receive(msg, buffers) {
+    if (msg?.type !== MSG.REPLY || !pending.has(msg.id)) return false;
+    pending.get(msg.id)(msg, buffers);
+    pending.delete(msg.id);
+    return true;
+  }
+  return { ask, receive };
 }
 
 // src/theme.js
@@ -1415,8 +1496,7 @@ function mount(model, el) {
   let colors = null;
   let sideWidth = 320;
   let frame = null;
-  let requestId = 0;
-  const replies = /* @__PURE__ */ new Map();
+  const requests = createRequests(model);
   const root = h("div", { class: "eagle-widget", dataset: { status: model.get("status") ?? STATUS.IDLE } });
   const status = createStatus();
   const toolbar = createToolbar({
@@ -1428,8 +1508,8 @@ function mount(model, el) {
     },
     setMode: (mode) => (ui.mode = mode, schedule()),
     setBoundaries: (on) => (ui.boundaries = on, schedule()),
-    exportPng: () => exportPng(),
-    exportJson: () => exportJson()
+    exportPng: () => savePng(),
+    exportJson: () => exportJson(requests.ask, setNote)
   });
   const mask = createMask({ onReady: () => schedule() });
   const slider = createSlider({ onInput: (k) => (ui.k = k, schedule()) });
@@ -1498,9 +1578,8 @@ function mount(model, el) {
       schedule();
     } else if (msg?.type === MSG.NOTE && typeof msg.text === "string") {
       setNote(msg.text);
-    } else if (msg?.type === MSG.REPLY && replies.has(msg.id)) {
-      replies.get(msg.id)(msg, buffers);
-      replies.delete(msg.id);
+    } else {
+      requests.receive(msg, buffers);
     }
   }
   const onStatus = () => {
@@ -1538,78 +1617,20 @@ function mount(model, el) {
     }
     request(next);
   }
-  function ask(type, timeoutMs = 6e4) {
-    const id = ++requestId;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        replies.delete(id);
-        reject(new Error("no answer from the kernel (is it running?)"));
-      }, timeoutMs);
-      replies.set(id, (msg, buffers) => {
-        clearTimeout(timer);
-        if (msg.ok) resolve([msg, buffers]);
-        else reject(new Error(msg.error || "the kernel could not answer"));
-      });
-      model.send({ type, id });
+  function savePng() {
+    const legend = (ui.mode === "heat" || ui.mode === "diagnose") && state.nRegions > 0;
+    const canvas = composeExport({
+      mapCanvas: mask.canvas,
+      curvesCanvas: curves.canvas,
+      lines: [
+        captionText(model.get("tokens"), model.get("selection")),
+        status.el.querySelector("[data-role=status]").textContent,
+        state.aucs ? `insertion AUC ${state.aucs.insertion.toFixed(3)} (solid) · deletion AUC ${state.aucs.deletion.toFixed(3)} (dashed)` : ""
+      ],
+      legend: legend ? ui.mode === "diagnose" ? diagnosisWords(diagnosis).drives : "gain of the region" : null,
+      colors
     });
-  }
-  async function exportJson() {
-    try {
-      const [msg, buffers] = await ask(MSG.EXPORT_JSON);
-      download(new Blob([toBytes(buffers[0])], { type: "application/json" }), msg.filename || "eagle-explanation.json");
-      setNote(`Saved ${msg.filename || "the result"}.`);
-    } catch (error) {
-      setNote(`JSON export failed: ${error.message}`);
-    }
-  }
-  function exportPng() {
-    const canvas = composeExport();
-    canvas.toBlob((blob) => {
-      if (!blob) return setNote("PNG export failed.");
-      download(blob, "eagle-view.png");
-      setNote("Saved eagle-view.png.");
-    }, "image/png");
-  }
-  function composeExport() {
-    const pad = 12;
-    const a = mask.canvas;
-    const b = curves.canvas;
-    const bw = b.width / (globalThis.devicePixelRatio || 1);
-    const bh = b.height / (globalThis.devicePixelRatio || 1);
-    const text = [
-      captionText(),
-      status.el.querySelector("[data-role=status]").textContent,
-      state.aucs ? `insertion AUC ${state.aucs.insertion.toFixed(3)} (solid) · deletion AUC ${state.aucs.deletion.toFixed(3)} (dashed)` : ""
-    ].filter(Boolean);
-    const out = h("canvas");
-    out.width = a.width + bw + 3 * pad;
-    out.height = Math.max(a.height, bh) + 2 * pad + 18 * text.length + pad;
-    const ctx = out.getContext("2d");
-    ctx.fillStyle = colors.bg;
-    ctx.fillRect(0, 0, out.width, out.height);
-    ctx.drawImage(a, pad, pad);
-    ctx.drawImage(b, a.width + 2 * pad, pad, bw, bh);
-    if ((ui.mode === "heat" || ui.mode === "diagnose") && state.nRegions > 0) {
-      const x0 = a.width + 2 * pad;
-      const y0 = pad + bh + 16;
-      for (let i = 0; i < 160; i++) {
-        ctx.fillStyle = css(sequentialColor(i / 159));
-        ctx.fillRect(x0 + i, y0, 1, 10);
-      }
-      ctx.fillStyle = colors.muted;
-      ctx.font = `11px ${colors.font}`;
-      const what = ui.mode === "diagnose" ? diagnosisWords(diagnosis).drives : "gain of the region";
-      ctx.fillText(`low → high ${what}`, x0 + 168, y0 + 9);
-    }
-    ctx.fillStyle = colors.fg;
-    ctx.font = `13px ${colors.font}`;
-    text.forEach((line2, i) => ctx.fillText(line2, pad, Math.max(a.height, bh) + 2 * pad + 14 + 18 * i));
-    return out;
-  }
-  function captionText() {
-    const tokens = model.get("tokens") ?? [];
-    const selected = new Set(model.get("selection") ?? []);
-    return tokens.map((t, i) => selected.has(i) ? `[${t.trim()}]` : t.trim()).join(" ");
+    exportPng(canvas, setNote);
   }
   function setNote(text) {
     ui.note = text;
