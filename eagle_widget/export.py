@@ -3,9 +3,9 @@
 The page inlines the widget's own front end (static/widget.js + widget.css) and the
 widget's trait values (built by `wire.explanation_state`, the same builder the live
 widget uses), and drives the front end with a small stand-in for the anywidget model
-(export_page.js: get / set / save_changes / on / off / send, no kernel). Clicking words
-works because the result holds every explained token's own curves: the stand-in answers
-an "explain" request by selecting those tokens' columns. The file holds no http(s) URL,
+(js/src/page.js, built to static/page.js: get / set / save_changes / on / off / send, no
+kernel). Clicking words works because the result holds every explained token's own curves:
+the stand-in answers an "explain" request by selecting those tokens' columns. The file holds no http(s) URL,
 loads nothing from the network, and forbids it with a Content-Security-Policy.
 """
 
@@ -23,7 +23,7 @@ from .wire import explanation_state, json_filename
 
 STATIC = Path(__file__).parent / "static"
 
-STAND_IN = Path(__file__).with_name("export_page.js")  # the stand-in model and boot code
+STAND_IN = STATIC / "page.js"  # the stand-in model and boot code (from js/src/page.js)
 
 _PAGE_CSS = """
 body { margin: 0; padding: 24px; background: #ffffff; }

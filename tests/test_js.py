@@ -41,7 +41,7 @@ def test_committed_bundle_is_what_the_sources_build(tmp_path):
         assert proc.returncode == 0, f"npm ci failed (needs the npm registry):\n{proc.stderr}"
     proc = run([NODE, "build.mjs", str(tmp_path)])
     assert proc.returncode == 0, proc.stderr
-    for name in ("widget.js", "widget.css"):
+    for name in ("widget.js", "page.js", "widget.css"):
         built = (tmp_path / name).read_bytes()
         committed = (STATIC / name).read_bytes()
         assert built == committed, (
