@@ -1,8 +1,10 @@
+// @ts-check
 // The diagnosis of a wrong answer (method.md section 7) as the views need it: the
 // `diagnosis` trait read and checked, the map of the regions that drive the hallucination,
 // and the removed regions as flags. Pure functions (mirrored in eagle_widget/wire.py,
 // diagnosis_state).
 import { rankValues } from "./state.js";
+/** @typedef {import("./protocol.js").DiagnosisTrait} DiagnosisTrait */
 
 /**
  * The `diagnosis` trait as {run, complete, correct, counterfactual, original, revised, corrected, removedRegions,
@@ -10,6 +12,7 @@ import { rankValues } from "./state.js";
  * there is none. points start at (0, p_start), nothing removed; points[i + 1] is the
  * removed area and P(correct) after the i + 1 regions ranked last were filled; `cut` is the
  * point of the first cut whose answer starts with the correct token.
+ * @param {DiagnosisTrait | null | undefined} raw
  */
 export function readDiagnosis(raw) {
   if (!raw || raw.correct === undefined) return null;

@@ -1,3 +1,4 @@
+// @ts-check
 // Requests to the kernel that expect a reply: {type, id} out, {type: "reply", id, ok, error?}
 // back with the payload in buffers (keyed by id, with a timeout, as quak does).
 import { MSG } from "./protocol.js";
