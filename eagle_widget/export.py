@@ -5,8 +5,9 @@ widget's trait values (built by `wire.explanation_state`, the same builder the l
 widget uses), and drives the front end with a small stand-in for the anywidget model
 (js/src/page.js, built to static/page.js: get / set / save_changes / on / off / send, no
 kernel). Clicking words works because the result holds every explained token's own curves:
-the stand-in answers an "explain" request by selecting those tokens' columns. The file holds no http(s) URL,
-loads nothing from the network, and forbids it with a Content-Security-Policy.
+the stand-in answers an "explain" request by selecting those tokens' columns. The file
+holds no http(s) URL, loads nothing from the network, and forbids it with a
+Content-Security-Policy.
 """
 
 from __future__ import annotations

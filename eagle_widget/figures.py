@@ -8,6 +8,7 @@ lightness ramps), so a figure looks like the widget it came from.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -124,27 +125,12 @@ def reliance_score(prior, visual) -> np.ndarray:
 def token_reliance(explanation: Explanation, reliance=None) -> tuple[np.ndarray, np.ndarray]:
     """(prior, visual) over ALL generated tokens; NaN for tokens with nothing known.
 
-    Sources, first found: `reliance` (a (prior, visual) pair of arrays over all tokens, e.g.
-    from `Explainer.token_reliance`), `explanation.extras["token_reliance"]` ({"prior": [...],
-    "visual": [...]}, null for unknown), else the explained targets' own reliance.
+    `reliance`: a (prior, visual) pair over all tokens (e.g. from `Explainer.token_reliance`)
+    to use instead of what the explanation knows (Explanation.token_reliance).
     """
-    if reliance is None:
-        return explanation.token_reliance()
-    n = len(explanation.generation)
-    try:
-        prior, visual = reliance
-    except (TypeError, ValueError):
-        raise ValueError(
-            "reliance must be a (prior, visual) pair of arrays over the generated tokens"
-        ) from None
-    prior = np.array([np.nan if v is None else v for v in prior], dtype=float)
-    visual = np.array([np.nan if v is None else v for v in visual], dtype=float)
-    if prior.shape != (n,) or visual.shape != (n,):
-        raise ValueError(
-            f"reliance must hold one value per generated token ({n}), got "
-            f"{prior.shape} and {visual.shape}"
-        )
-    return prior, visual
+    if reliance is not None:  # checked as the explanation checks its own
+        explanation = replace(explanation, generated_reliance=reliance)
+    return explanation.token_reliance()
 
 
 def display_token(text: str) -> str:
@@ -542,50 +528,19 @@ def curves_figure(
 
 # -- hallucination and mitigation (method.md section 7) -------------------------------------
 def mitigation_sweep(explanation: Explanation) -> dict:
-    """The checked mitigation sweep of `explanation.extras["mitigation"]`.
-
-    The format is what `engine.hallucination.mitigate` records (Mitigation.to_dict()):
-    {"corrected": bool, "original": the hallucinated answer, "answer": the corrected answer
-    or null, "removed_regions": [region ids filled], "removed_area": AMCR of the sample,
-    "areas": [removed area after each step], "p_correct": [P(correct token) per step]},
-    optionally "correct" (the correct word, for labels), "fill" (the fill value used) and
-    "counterfactual" (true when no one said which answer is right: the widget's Diagnose
-    button asks what makes the model say the other answer, and the figure says so).
-    """
-    sweep = explanation.extras.get("mitigation")
-    if sweep is None:
-        raise ValueError(
-            'this explanation has no mitigation sweep: expected explanation.extras["mitigation"] '
-            "(see eagle_widget.engine.hallucination.mitigate)"
-        )
-    if not isinstance(sweep, dict):
-        raise ValueError(f'extras["mitigation"] must be a dict, got {type(sweep).__name__}')
-    missing = {"corrected", "original", "answer", "removed_regions", "removed_area"} - set(sweep)
-    if missing:
-        raise ValueError(f'extras["mitigation"] lacks {", ".join(sorted(missing))}')
-    regions = sweep["removed_regions"]
-    if not isinstance(regions, list) or not all(
-        isinstance(r, int) and 0 <= r < explanation.n_regions for r in regions
-    ):
-        raise ValueError(
-            f"mitigation removed_regions must be region ids in 0..{explanation.n_regions - 1}, "
-            f"got {regions!r:.80}"
-        )
-    corrected = bool(sweep["corrected"])
-    if corrected and not sweep["answer"]:
-        raise ValueError("a corrected mitigation must hold the corrected answer")
+    """What the hallucination figure shows of `explanation.mitigation` (checked), with the
+    correct word quoted for labels and the share of the image the sweep tried."""
+    m = explanation.checked_mitigation()
     return {
-        "corrected": corrected,
-        "original": str(sweep["original"]),
-        "answer": str(sweep["answer"]) if sweep["answer"] is not None else None,
-        "removed_regions": regions,
-        "removed_area": float(sweep["removed_area"]),
-        "area_tried": float(np.isin(explanation.labels, regions).mean()),
-        "correct": f"\u201c{sweep['correct']}\u201d"
-        if sweep.get("correct")
-        else "the correct answer",
-        "fill": sweep.get("fill", 0),
-        "counterfactual": bool(sweep.get("counterfactual", False)),
+        "corrected": m.corrected,
+        "original": m.original.text,
+        "answer": m.answer.text if m.answer else None,
+        "removed_regions": list(m.removed_regions),
+        "removed_area": float(m.removed_area),
+        "area_tried": float(np.isin(explanation.labels, m.removed_regions).mean()),
+        "correct": f"\u201c{m.correct}\u201d" if m.correct else "the correct answer",
+        "fill": m.fill,
+        "counterfactual": m.counterfactual,
     }
 
 

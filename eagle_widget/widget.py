@@ -258,17 +258,9 @@ class EagleWidget(anywidget.AnyWidget):
         """A self-contained offline page of the last finished result (see eagle_widget.export)."""
         from .export import explanation_to_html
 
-        explanation = self.explanation
-        if explanation is None:
+        if self.explanation is None:
             raise ValueError("the widget has no finished explanation to export yet")
-        state = explanation_state(explanation)
-        reliance = self.reliance or {}  # the widget measured every token's, not only the targets'
-        if len(reliance.get("prior", [])) == len(explanation.generation):
-            state["reliance"] = {
-                "prior": list(reliance["prior"]),
-                "visual": list(reliance["visual"]),
-            }
-        return explanation_to_html(explanation, path, state)
+        return explanation_to_html(self.explanation, path, explanation_state(self.explanation))
 
     def close(self) -> None:
         self._runner.close()
@@ -404,7 +396,9 @@ class EagleWidget(anywidget.AnyWidget):
             record = encode_step(step, rank)
             records.append(record)
             self.send({"type": "step", "run": run_id}, buffers=[record])
-        return run.explanation()
+        explanation = run.explanation()
+        explanation.generated_reliance = (self._prior, self._visual)  # of every token
+        return explanation
 
     def _diagnose_job(
         self, job: Job, correct: str, correct_id: int, max_area: float, counterfactual: bool
@@ -446,7 +440,7 @@ class EagleWidget(anywidget.AnyWidget):
                 max_new_tokens=self.explainer.max_new_tokens,
                 should_stop=lambda: job.cancelled,
             )
-            explanation.extras["mitigation"].update(correct=correct, counterfactual=counterfactual)
+            self.mitigation.correct, self.mitigation.counterfactual = correct, counterfactual
             with self.hold_sync():
                 self.diagnosis = diagnosis_state(explanation, run_id)
                 self.status = "done"

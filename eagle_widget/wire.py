@@ -170,7 +170,7 @@ def run_state(
 
 def diagnosis_state(explanation: Explanation, run_id: int = 0) -> dict[str, Any]:
     """The `diagnosis` trait of a counterfactual explanation that carries a mitigation
-    (extras["mitigation"], written by engine.hallucination.mitigate); {} without one.
+    (explanation.mitigation, recorded by engine.hallucination.mitigate); {} without one.
 
     areas[i] / p_correct[i]: removed area and P(correct first token) after filling the i + 1
     regions ranked last; `cut` indexes the first cut whose regenerated answer starts with
@@ -179,34 +179,32 @@ def diagnosis_state(explanation: Explanation, run_id: int = 0) -> dict[str, Any]
     Diagnose button tries the opposite one): the views then word it as "what makes it say
     'correct'", not as a diagnosis of a wrong answer.
     """
-    m = explanation.extras.get("mitigation")
-    if not m:
+    if explanation.mitigation is None:
         return {}
-    areas = [float(a) for a in m["areas"]]
-    p_correct = [float(p) for p in m["p_correct"]]
-    if len(areas) != len(p_correct):
-        raise ValueError(f"mitigation has {len(areas)} areas but {len(p_correct)} probabilities")
-    removed = [int(r) for r in m["removed_regions"]]
-    corrected = bool(m["corrected"])
-    correct = m.get("correct")
-    if correct is None:  # saved before the word was recorded: the revised answer starts with it
-        correct = m["answer"].split()[0] if corrected and m["answer"].split() else ""
+    m = explanation.checked_mitigation()
+    areas = [float(a) for a in m.areas]
+    p_correct = [float(p) for p in m.p_correct]
+    removed = [int(r) for r in m.removed_regions]
+    revised = m.answer.text if m.corrected and m.answer else None
+    correct = m.correct
+    if correct is None:  # not recorded: the revised answer starts with it
+        correct = revised.split()[0] if revised and revised.split() else ""
     return {
         "run": int(run_id),
         "complete": True,
         "correct": str(correct),
         "correct_id": int(explanation.target_ids[0]),
-        "counterfactual": bool(m.get("counterfactual", False)),
-        "original": m["original"],
-        "revised": m["answer"] if corrected else None,
-        "corrected": corrected,
+        "counterfactual": bool(m.counterfactual),
+        "original": m.original.text,
+        "revised": revised,
+        "corrected": bool(m.corrected),
         "removed_regions": removed,
-        "removed_area": float(m["removed_area"]) if corrected else None,
-        "max_area": float(m.get("max_area", areas[-1] if areas else 0.0)),
+        "removed_area": float(m.removed_area) if m.corrected else None,
+        "max_area": float(m.max_area if m.max_area is not None else (areas[-1] if areas else 0.0)),
         "areas": areas,
         "p_correct": p_correct,
         "p_start": float(explanation.p_full[0]),
-        "cut": len(removed) - 1 if corrected else None,
+        "cut": len(removed) - 1 if m.corrected else None,
     }
 
 
@@ -239,7 +237,7 @@ def explanation_state(explanation: Explanation, run_id: int = 0) -> dict[str, An
             explanation.lambda2,
             explanation.p_full,
             explanation.p_blank,
-            mode="diagnose" if explanation.extras.get("mitigation") else None,
+            mode="diagnose" if explanation.mitigation else None,
         ),
         "result": result_state(explanation, run_id),
         "diagnosis": diagnosis_state(explanation, run_id),

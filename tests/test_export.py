@@ -115,13 +115,12 @@ def test_live_widget_export_carries_every_tokens_reliance(word, tmp_path):
     # a word-level Explanation alone knows only its own token's reliance...
     alone = blocks_of(word.to_html(tmp_path / "word.html"))["eagle-state"]["reliance"]
     assert alone["prior"][1] is not None and alone["prior"][0] is None
-    # ... unless it carries every token's reliance in extras (as the command line adds)
-    word.extras["token_reliance"] = {"prior": state["reliance"]["prior"],
-                                     "visual": state["reliance"]["visual"]}  # fmt: skip
+    # ... unless it carries every token's reliance (as the command line adds)
+    word.generated_reliance = (state["reliance"]["prior"], state["reliance"]["visual"])
     try:
         full = blocks_of(word.to_html(tmp_path / "word2.html"))["eagle-state"]["reliance"]
     finally:
-        del word.extras["token_reliance"]
+        word.generated_reliance = None
     assert full["prior"] == pytest.approx(state["reliance"]["prior"])
 
 
