@@ -257,7 +257,7 @@ class Explanation:
             "lambda2": self.lambda2,
             "images_scored": int(self.images_scored),
             "seconds": float(self.seconds),
-            "token_reliance": _reliance_dict(self.generated_reliance),
+            "generated_reliance": _reliance_dict(self.generated_reliance),
             "mitigation": self.mitigation.to_dict() if self.mitigation else None,
             "extras": self.extras,
         }
@@ -437,7 +437,7 @@ def _typed_results(meta: dict, version: int, generation: Generation) -> dict:
     results in extras (as {"prior": [...], "visual": [...]} and Mitigation.to_dict())."""
     extras = dict(meta.get("extras") or {})
     if version >= 2:
-        reliance, mitigation = meta.get("token_reliance"), meta.get("mitigation")
+        reliance, mitigation = meta.get("generated_reliance"), meta.get("mitigation")
     else:
         reliance, mitigation = extras.pop("token_reliance", None), extras.pop("mitigation", None)
     if reliance is not None:
