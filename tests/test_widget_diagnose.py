@@ -141,6 +141,27 @@ def test_the_diagnose_button_without_a_correct_answer_is_a_counterfactual_everyw
     assert "corrected" in titles[0]
 
 
+@pytest.mark.browser
+def test_the_page_of_a_counterfactual_words_it_as_one(browser, tmp_path):
+    from offline_page import OfflinePage
+
+    widget = make_widget()
+    browser_says(widget, {"type": "diagnose", "correct": "no", "counterfactual": True})
+    assert widget.wait(30) and widget.status == "done"
+    page = OfflinePage(browser, widget.to_html(tmp_path / "counterfactual.html"))
+    try:
+        panel = page.page.locator("[data-role=diagnosis]")
+        panel.wait_for(state="visible", timeout=10_000)
+        text = panel.inner_text()
+        assert "Counterfactual: what makes it say \u201cno\u201d" in text
+        assert "makes the answer \u201cno\u201d" in text
+        assert not re.search(r"correct|diagnos|wrong", text, flags=re.IGNORECASE), text
+        assert page.page.locator("button[data-mode=diagnose]").inner_text() == "Counterfactual"
+        assert page.errors == []
+    finally:
+        page.close()
+
+
 def test_diagnose_removes_exactly_the_driver_and_revises_the_answer_to_no():
     widget = make_widget(correct="no")
     assert widget.status == "done" and widget.error is None, widget.error_message
