@@ -40,17 +40,11 @@ _CSP = (
 )
 
 
-def explanation_to_html(explanation: Explanation, path, state: dict | None = None) -> Path:
-    """Write `explanation` as one self-contained offline HTML page; returns the path.
-
-    `state`: the trait values to show (EagleWidget.to_html passes its own); by default
-    `wire.explanation_state(explanation)`.
-    """
+def explanation_to_html(explanation: Explanation, path) -> Path:
+    """Write `explanation` as one self-contained offline HTML page; returns the path."""
     if not isinstance(explanation, Explanation):
         raise TypeError(f"explanation must be an Explanation, got {type(explanation).__name__}")
-    if state is None:
-        state = explanation_state(explanation)
-    return _write_page(explanation, state, path)
+    return _write_page(explanation, explanation_state(explanation), path)
 
 
 def page_html(explanation: Explanation, state: dict) -> str:

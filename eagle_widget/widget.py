@@ -255,12 +255,11 @@ class EagleWidget(anywidget.AnyWidget):
         return self._runner.busy
 
     def to_html(self, path) -> Path:
-        """A self-contained offline page of the last finished result (see eagle_widget.export)."""
-        from .export import explanation_to_html
-
+        """A self-contained offline page of the last finished result (see eagle_widget.export);
+        it carries every token's reliance, which the widget measures for all of them."""
         if self.explanation is None:
             raise ValueError("the widget has no finished explanation to export yet")
-        return explanation_to_html(self.explanation, path, explanation_state(self.explanation))
+        return self.explanation.to_html(path)
 
     def close(self) -> None:
         self._runner.close()
