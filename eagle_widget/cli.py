@@ -217,7 +217,7 @@ def _options(args) -> dict:
 
 
 def explain_one(model, image, prompt, targets, **explainer_options) -> Explanation:
-    """Generate, explain with a progress bar, and add every token's reliance to extras."""
+    """Generate, explain with a progress bar, and measure every token's reliance."""
     explainer = Explainer(model, **explainer_options)
     run = explainer.start(image, prompt=prompt or DEFAULT_PROMPT, targets=targets)
     _say(f"caption: {run.generation.text.strip()!r}")
@@ -227,11 +227,7 @@ def explain_one(model, image, prompt, targets, **explainer_options) -> Explanati
     progress.close(run.images_scored)
     explanation = run.explanation()
     if explanation.n_targets < len(explanation.generation):  # colour the other tokens too
-        prior, visual = explainer.token_reliance(image, explanation.generation)
-        explanation.extras["token_reliance"] = {
-            "prior": [float(p) for p in prior],
-            "visual": [float(v) for v in visual],
-        }
+        explanation.generated_reliance = explainer.token_reliance(image, explanation.generation)
     return explanation
 
 

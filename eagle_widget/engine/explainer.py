@@ -178,6 +178,13 @@ class ExplanationRun:
         """Ask the search to stop at the next batch boundary (safe from any thread)."""
         self._cancel.set()
 
+    def anchors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(p_full, p_blank) per target: the curves' two ends, scored once (the search reuses
+        them), so a front end can show them before the first step."""
+        if self._references is None:
+            self._references = self._objective.references()
+        return self._references
+
     def __iter__(self) -> Iterator[Step]:
         if self._started:
             raise RuntimeError("an ExplanationRun can be iterated once; start a new one")
@@ -187,7 +194,7 @@ class ExplanationRun:
     def _iterate(self) -> Iterator[Step]:
         began = time.perf_counter()
         try:
-            self._references = self._objective.references()
+            self.anchors()
             search = run_search(
                 self.explainer.search,
                 self._objective,
