@@ -45,6 +45,7 @@ class Explanation:
     lambda2: float = 1.0
     images_scored: int = 0
     seconds: float = 0.0
+    scoring: str = "exact"  # or "approximate": a served model's top-k log-probs, absent = 0
     extras: dict = field(default_factory=dict)  # e.g. a mitigation sweep; must be JSON-able
 
     def __post_init__(self) -> None:
@@ -240,6 +241,7 @@ class Explanation:
             "lambda2": self.lambda2,
             "images_scored": int(self.images_scored),
             "seconds": float(self.seconds),
+            "scoring": self.scoring,
             "extras": self.extras,
         }
 
@@ -343,6 +345,7 @@ class Explanation:
             lambda2=meta["lambda2"],
             images_scored=meta["images_scored"],
             seconds=meta["seconds"],
+            scoring=meta.get("scoring", "exact"),
             extras=meta.get("extras", {}),
         )
 

@@ -1,0 +1,201 @@
+"""The served-model adapter against a small fake OpenAI-compatible server (tests/fake_openai.py):
+both modes, the probe, retries, concurrency, the cache, the request budget and bad answers.
+The same adapter against a real vLLM server: tests/test_served_vllm.py."""
+
+import numpy as np
+import pytest
+
+import eagle_widget as ew
+from eagle_widget.models.served import OpenAIModel, ServerError
+from tests.fake_openai import ANSWER, FakeServer, red_share
+
+pytest.importorskip("openai")
+
+
+def red_image(height=24, width=32, red_columns=8) -> np.ndarray:
+    image = np.full((height, width, 3), (0, 90, 40), np.uint8)  # every masked copy differs
+    image[:, :red_columns, 0] = 200
+    return image
+
+
+def masked_images(n=6) -> list[np.ndarray]:
+    return [red_image(red_columns=c) for c in range(1, n + 1)]
+
+
+@pytest.fixture
+def server():
+    with FakeServer() as fake:
+        yield fake
+
+
+def connect(server, **options) -> OpenAIModel:
+    options.setdefault("log", lambda line: None)
+    return OpenAIModel(server.url, "fake", max_retries=3, **options)
+
+
+def test_probe_finds_exact_scoring_and_generation_has_the_servers_ids(server):
+    lines = []
+    model = connect(server, log=lines.append)
+    generation = model.generate(red_image(), "Describe.")
+    assert generation.token_ids == ANSWER  # the end-of-sequence id is dropped
+    assert generation.tokens == ["a", " red", " square"]
+    assert model.mode == "exact" and "exact scoring" in lines[-1]
+
+
+def test_exact_mode_returns_the_servers_probabilities_one_request_per_image(server):
+    model = connect(server)
+    generation = model.generate(red_image(), "Describe.")
+    images = masked_images()
+    before = server.requests
+    probs = model.token_probs(images, generation, [0, 2])
+    expected = np.array([[red_share(image)] * 2 for image in images])
+    np.testing.assert_allclose(probs, expected, rtol=1e-12)
+    assert server.requests - before == len(images)
+
+
+def test_a_repeated_call_is_answered_from_the_cache(server):
+    model = connect(server)
+    generation = model.generate(red_image(), "Describe.")
+    first = model.token_probs(masked_images(), generation, [1])
+    before = server.requests
+    again = model.token_probs(masked_images(), generation, [1])
+    assert server.requests == before
+    np.testing.assert_array_equal(first, again)
+
+
+def test_a_counterfactual_id_is_scored_as_its_own_sequence(server):
+    model = connect(server)
+    generation = model.generate(red_image(), "Describe.")
+    before = server.requests
+    probs = model.token_probs(masked_images(2), generation, [0, 1], token_ids=[1, 4])
+    assert server.requests - before == 2 * 2  # the answer, and "a blue", per image
+    np.testing.assert_allclose(probs[:, 1], [red_share(i) for i in masked_images(2)])
+    assert model.requests_per_image(generation, [0, 1], [1, 4]) == 2
+
+
+def test_requests_overlap_up_to_the_concurrency(server):
+    server.delay = 0.05
+    model = connect(server, concurrency=4)
+    generation = model.generate(red_image(), "Describe.")
+    model.token_probs(masked_images(8), generation, [0])
+    assert server.max_in_flight == 4
+    assert model.max_in_flight == 4
+
+
+def test_rate_limited_requests_are_retried(server):
+    model = connect(server)
+    generation = model.generate(red_image(), "Describe.")
+    server.fail_first = 2
+    probs = model.token_probs([red_image(red_columns=4)], generation, [0])
+    assert probs[0, 0] == pytest.approx(red_share(red_image(red_columns=4)))
+
+
+def test_a_rate_limit_past_the_retries_is_one_clear_error(server):
+    model = connect(server)
+    generation = model.generate(red_image(), "Describe.")
+    server.fail_first = 10
+    with pytest.raises(ServerError, match=r"127\.0\.0\.1.*HTTP 429"):
+        model.token_probs([red_image(red_columns=4)], generation, [0])
+    server.fail_first = 0  # the model stays usable
+    assert model.token_probs([red_image(red_columns=4)], generation, [0]).shape == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        ({"no_prompt_logprobs": True}, "no 'prompt_logprobs'"),
+        ({"nan": True}, "'prompt_logprobs' holds nan"),
+        ({"retokenise": [1, 4, 3]}, r"tokenised the answer as \[1, 4, 3\]"),
+    ],
+)
+def test_bad_answers_name_the_server_and_the_field(server, breakage, message):
+    model = connect(server, mode="exact")
+    generation = model.generate(red_image(), "Describe.")
+    for key, value in breakage.items():
+        setattr(server, key, value)
+    with pytest.raises(ServerError, match=message) as error:
+        model.token_probs([red_image(red_columns=3)], generation, [0, 1, 2])
+    assert server.url in str(error.value)
+
+
+def test_a_hosted_api_is_scored_approximately_from_its_top_tokens(server):
+    server.hosted = True
+    lines = []
+    model = connect(server, log=lines.append)
+    generation = model.generate(red_image(), "Describe.")
+    assert generation.text == "a red square"
+    assert model.mode == "approximate" and "approximate scoring" in lines[-1]
+    images = masked_images(3)
+    before = server.requests
+    blue = model._name_id(" blue")
+    probs = model.token_probs(images, generation, [0, 2], token_ids=[generation.token_ids[0], 5])
+    assert server.requests - before == 3 * 2  # one per image and position
+    np.testing.assert_allclose(probs[:, 0], [red_share(i) for i in images], rtol=1e-12)
+    assert (probs[:, 1] == 0).all()  # " circle" is not among the top tokens: the floor
+    assert model.usage["floored"] == 3 and model.usage["values"] == 6
+    other = model.token_probs(images, generation, [1], token_ids=[blue])
+    np.testing.assert_allclose(other[:, 0], [1 - red_share(i) for i in images], rtol=1e-9)
+
+
+def test_an_explanation_through_the_server_puts_the_red_regions_first(server):
+    model = connect(server)
+    image = red_image(red_columns=8)
+    result = ew.explain(model, image, "Describe.", targets=[1], n_regions=8, search="greedy")
+    red = image[..., 0] >= 128
+    red_regions = {int(r) for r in np.unique(result.labels[red])}
+    assert set(result.order[: len(red_regions)]) == red_regions
+    assert result.scoring == "exact"
+    # one request per image; the full image was scored by the probe, before the run
+    assert result.extras["requests"] == result.images_scored - 1
+
+
+def test_an_approximate_explanation_records_its_mode_requests_and_floor(server, tmp_path):
+    server.hosted = True
+    model = connect(server)
+    result = ew.explain(model, red_image(), "Describe.", targets=[1, 2], n_regions=6)
+    assert result.scoring == "approximate"
+    assert result.extras["requests"] == 2 * result.images_scored  # per image and target
+    assert result.extras["floored_share"] == 0.0  # the answer's words are always listed
+    loaded = ew.Explanation.load(result.save(tmp_path / "r.npz"))
+    assert loaded.scoring == "approximate"
+
+
+def test_a_run_over_the_request_budget_is_refused_before_any_request(server):
+    lines = []
+    model = connect(server, max_requests=20, log=lines.append)
+    generation = model.generate(red_image(), "Describe.")
+    before = server.requests
+    with pytest.raises(ValueError, match=r"could make \d+ requests, more than max_requests=20"):
+        ew.Explainer(model, n_regions=8, search="greedy").start(red_image(), generation=generation)
+    assert server.requests == before
+    assert lines[-1].startswith("eagle-widget: at most ")
+
+
+def test_load_model_connects_with_the_openai_prefix(server):
+    model = ew.load_model("openai:" + server.url, model="fake", log=lambda line: None)
+    assert isinstance(model, ew.OpenAIModel) and model.base_url == server.url
+    with pytest.raises(ValueError, match="needs model="):
+        ew.load_model("openai:" + server.url)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"base_url": "127.0.0.1:8000/v1"}, "base_url must be an http"),
+        ({"model": ""}, "model must be"),
+        ({"mode": "fast"}, "mode must be"),
+        ({"concurrency": 0}, "concurrency must be"),
+        ({"max_requests": 0}, "max_requests must be"),
+        ({"timeout": -1}, "timeout must be"),
+    ],
+)
+def test_bad_options_are_named_before_any_request(options, message):
+    arguments = {"base_url": "http://127.0.0.1:9/v1", "model": "m", **options}
+    with pytest.raises(ValueError, match=message):
+        OpenAIModel(**arguments)
+
+
+def test_a_server_that_is_not_there_is_one_clear_error():
+    model = OpenAIModel("http://127.0.0.1:9/v1", "m", max_retries=0, log=lambda line: None)
+    with pytest.raises(ServerError, match=r"no answer from http://127\.0\.0\.1:9/v1"):
+        model.generate(red_image(), "Describe.")
