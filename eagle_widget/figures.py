@@ -21,6 +21,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 
 from .engine import Explanation
+from .engine.explanation import APPROXIMATE_NOTE
 from .engine.masking import fill_image
 
 FIGURE_KINDS = ("map", "curves", "hallucination")
@@ -312,6 +313,8 @@ def map_figure(
     if not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
     width = _check_width(width)
+    if title is None and explanation.scoring == "approximate":
+        title = APPROXIMATE_NOTE  # say so wherever the result is shown
     values = explanation.attribution_map(map_kind, target)
     image = explanation.image
     img_h, img_w = image.shape[:2]

@@ -2,10 +2,15 @@
 both modes, the probe, retries, concurrency, the cache, the request budget and bad answers.
 The same adapter against a real vLLM server: tests/test_served_vllm.py."""
 
+import json
+
 import numpy as np
 import pytest
+from PIL import Image
 
 import eagle_widget as ew
+from eagle_widget import cli
+from eagle_widget.engine.explanation import APPROXIMATE_NOTE
 from eagle_widget.models.served import OpenAIModel, ServerError
 from tests.fake_openai import ANSWER, FakeServer, red_share
 
@@ -158,6 +163,8 @@ def test_an_approximate_explanation_records_its_mode_requests_and_floor(server, 
     assert result.extras["floored_share"] == 0.0  # the answer's words are always listed
     loaded = ew.Explanation.load(result.save(tmp_path / "r.npz"))
     assert loaded.scoring == "approximate"
+    titles = [t.get_text() for t in loaded.figure().texts]
+    assert APPROXIMATE_NOTE in titles  # the figure says so
 
 
 def test_a_run_over_the_request_budget_is_refused_before_any_request(server):
@@ -199,3 +206,31 @@ def test_a_server_that_is_not_there_is_one_clear_error():
     model = OpenAIModel("http://127.0.0.1:9/v1", "m", max_retries=0, log=lambda line: None)
     with pytest.raises(ServerError, match=r"no answer from http://127\.0\.0\.1:9/v1"):
         model.generate(red_image(), "Describe.")
+
+
+def test_the_command_line_explains_through_a_server(server, tmp_path, capsys):
+    server.hosted = True
+    Image.fromarray(red_image()).save(tmp_path / "scene.png")
+    argv = ["explain", str(tmp_path / "scene.png"), "--model", "openai:" + server.url]
+    options = ["--served-model", "fake", "--concurrency", "2", "--regions", "6"]
+    assert cli.main([*argv, *options, "--targets", "1", "--out", str(tmp_path / "out")]) == 0
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["scoring"] == "approximate" and result["extras"]["requests"] > 0
+    assert "approximate scoring" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--model", "openai:http://127.0.0.1:9/v1"], "needs --served-model NAME"),
+        (["--served-model", "m"], "go with --model openai:URL"),
+        (
+            ["--model", "openai:http://x/v1", "--served-model", "m", "--api-key-env", "NO_SUCH_V"],
+            "NO_SUCH_V: that variable is not set",
+        ),
+    ],
+)
+def test_the_command_line_names_bad_served_options(tmp_path, capsys, options, message):
+    argv = ["explain", str(tmp_path / "missing.png"), *options, "--out", str(tmp_path / "o")]
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
