@@ -55,7 +55,8 @@ class FakeServer:
                 if self.path == "/v1/chat/completions":
                     status, reply = server._chat(body)
                 elif self.path == "/detokenize":
-                    status, reply = 200, {"prompt": _text(body["tokens"])}
+                    words = [WORDS[i] for i in body["tokens"]]  # special tokens too, as vLLM
+                    status, reply = 200, {"prompt": " ".join(words)}
                 elif self.path == "/tokenize":
                     status, reply = 200, {"tokens": _ids(body["prompt"])}
                 else:

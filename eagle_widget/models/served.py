@@ -456,8 +456,10 @@ class OpenAIModel:
         self._log(f"eagle-widget: {self.base_url} ({self.model}) {how}")
 
     def _strip_stop(self, ids: list[int], response) -> list[int]:
-        """Drop a trailing end-of-sequence id: it is not part of the answer's text."""
-        if ids and response.choices[0].finish_reason == "stop" and self.decode(ids[-1:]) == "":
+        """Drop a trailing end-of-sequence id: the answer's text does not show it."""
+        choice = response.choices[0]
+        text = choice.message.content or ""
+        if ids and choice.finish_reason == "stop" and not text.endswith(self.decode(ids[-1:])):
             return ids[:-1]
         return ids
 
