@@ -71,10 +71,14 @@ def test_a_counterfactual_id_equals_the_in_process_model(server, demo, scene):
 
 
 def test_an_explanation_through_the_server_equals_the_in_process_one(server, demo, scene):
-    options = dict(targets="circle", n_regions=16, search="lazy")
+    options = dict(targets="circle", n_regions=12, search="lazy")
     local = ew.explain(demo, scene.image, CAPTION_PROMPT, **options)
     served = ew.explain(connect(server), scene.image, CAPTION_PROMPT, **options)
-    assert served.order == local.order
+    tie = next((i for i, (a, b) in enumerate(zip(served.order, local.order)) if a != b), None)
+    assert tie is None, (
+        f"orders part at step {tie}: scores {served.steps[tie].score!r} (served) and "
+        f"{local.steps[tie].score!r} (in-process)"
+    )
     assert abs(served.insertion_auc - local.insertion_auc) < 1e-6
     assert abs(served.deletion_auc - local.deletion_auc) < 1e-6
     assert served.scoring == "exact" and 0 < served.extras["requests"] <= served.images_scored

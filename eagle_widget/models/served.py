@@ -150,16 +150,7 @@ class OpenAIModel:
             temperature=0,
             logprobs=True,
         )
-        if self._token_ids is not False:
-            try:
-                response = self._create(**request, extra_body={"return_tokens_as_token_ids": True})
-                self._token_ids = True
-            except ServerError as error:
-                if not isinstance(error.__cause__, self._openai.BadRequestError):
-                    raise
-                self._token_ids = False  # a hosted API that rejects vLLM's field
-        if not self._token_ids:
-            response = self._create(**request)
+        response = self._create_in_dialect(request, {})
         content = _field(self, response, "choices[0].logprobs.content", _logprob_content)
         if self._token_ids:
             ids = [_token_id(self, entry.token, "choices[0].logprobs.content") for entry in content]
@@ -353,25 +344,18 @@ class OpenAIModel:
         if key in self._cache:
             return self._cache[key]
         messages = _messages(_data_url(array), generation.prompt)
-        extra = {"return_tokens_as_token_ids": True} if self._token_ids else {}
-        if prefix:  # continue the answer so far
-            by_index = dict(zip(generation.token_ids, generation.tokens))
-            answer = (
-                self.decode(list(prefix))
-                if self._token_ids
-                else "".join(by_index.get(i, "") for i in prefix)
-            )
-            messages.append(_assistant(answer))
-            if self._token_ids:  # vLLM's dialect; a hosted API takes the prefix as it is
-                extra.update(CONTINUE)
-        response = self._create(
+        continuing = {}
+        if prefix:  # continue the answer so far (its tokens join to its text)
+            messages.append(_assistant("".join(generation.tokens[: len(prefix)])))
+            continuing = CONTINUE
+        request = dict(
             messages=messages,
             max_tokens=1,
             temperature=0,
             logprobs=True,
             top_logprobs=self.top_logprobs,
-            extra_body=extra or None,
         )
+        response = self._create_in_dialect(request, continuing)
         content = _field(self, response, "choices[0].logprobs.content", _logprob_content)
         field = "choices[0].logprobs.content[0].top_logprobs"
         top = {}
@@ -399,6 +383,21 @@ class OpenAIModel:
                 wait(pending)  # let running requests end before the pool is reused
                 raise future.exception()
         return [future.result() for future in futures]
+
+    def _create_in_dialect(self, request: dict, vllm_fields: dict):
+        """A chat request in vLLM's dialect (token ids, and `vllm_fields`) where the server
+        takes it; a server that rejects it (a hosted API) gets the plain request from then on."""
+        if self._token_ids is not False:
+            extra = {**vllm_fields, "return_tokens_as_token_ids": True}
+            try:
+                response = self._create(**request, extra_body=extra)
+                self._token_ids = True
+                return response
+            except ServerError as error:
+                if not isinstance(error.__cause__, self._openai.BadRequestError):
+                    raise
+                self._token_ids = False
+        return self._create(**request)
 
     def _create(self, **request):
         """One chat completion; openai's errors become one ServerError naming the server."""
