@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
+from fake_openai import ANSWER, FakeServer, red_share
 from PIL import Image
 
 import eagle_widget as ew
 from eagle_widget import cli
 from eagle_widget.engine.explanation import APPROXIMATE_NOTE
 from eagle_widget.models.served import OpenAIModel, ServerError
-from tests.fake_openai import ANSWER, FakeServer, red_share
 
 pytest.importorskip("openai")
 

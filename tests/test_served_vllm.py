@@ -4,13 +4,13 @@ module (it takes about a minute to start), in a loopback-only network namespace.
 
 import numpy as np
 import pytest
+from vllm_server import NAME, VLLMServer, inside
 
 import eagle_widget as ew
 from eagle_widget.engine.masking import compose, fill_image
 from eagle_widget.engine.regions import superpixels
 from eagle_widget.models.demo.scenes import CAPTION_PROMPT, make_scene
 from eagle_widget.models.served import OpenAIModel, ServerError
-from tests.vllm_server import NAME, VLLMServer, inside
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("openai")
@@ -74,13 +74,16 @@ def test_an_explanation_through_the_server_equals_the_in_process_one(server, dem
     options = dict(targets="circle", n_regions=12, search="lazy")
     local = ew.explain(demo, scene.image, CAPTION_PROMPT, **options)
     served = ew.explain(connect(server), scene.image, CAPTION_PROMPT, **options)
-    tie = next((i for i, (a, b) in enumerate(zip(served.order, local.order)) if a != b), None)
-    assert tie is None, (
-        f"orders part at step {tie}: scores {served.steps[tie].score!r} (served) and "
-        f"{local.steps[tie].score!r} (in-process)"
-    )
-    assert abs(served.insertion_auc - local.insertion_auc) < 1e-6
-    assert abs(served.deletion_auc - local.deletion_auc) < 1e-6
+    # Same order while the choice matters. Once the objective saturates (within 1e-4 of its
+    # maximum, 2: the kept regions alone give p ~ 1 and removing them p ~ 0), candidates
+    # differ by less than the server's float32 noise (~2e-6) and either order is right.
+    saturated = next(i for i, s in enumerate(local.steps) if s.score > 2 - 1e-4)
+    assert saturated >= 3
+    assert served.order[: saturated + 1] == local.order[: saturated + 1]
+    scores = [[s.score for s in e.steps[: saturated + 1]] for e in (served, local)]
+    np.testing.assert_allclose(scores[0], scores[1], atol=1e-5)
+    assert abs(served.insertion_auc - local.insertion_auc) < 1e-5
+    assert abs(served.deletion_auc - local.deletion_auc) < 1e-5
     assert served.scoring == "exact" and 0 < served.extras["requests"] <= served.images_scored
 
 

@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from vllm_server import NAME, VLLMServer, inside  # noqa: E402
 
 import eagle_widget as ew  # noqa: E402
 from eagle_widget.engine.masking import compose, fill_image  # noqa: E402
 from eagle_widget.engine.regions import superpixels  # noqa: E402
 from eagle_widget.models.demo.scenes import CAPTION_PROMPT, make_scene  # noqa: E402
-from tests.vllm_server import NAME, VLLMServer, inside  # noqa: E402
 
 
 def masked(image: np.ndarray, count: int) -> list[np.ndarray]:
