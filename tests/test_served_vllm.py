@@ -74,14 +74,14 @@ def test_an_explanation_through_the_server_equals_the_in_process_one(server, dem
     options = dict(targets="circle", n_regions=12, search="lazy")
     local = ew.explain(demo, scene.image, CAPTION_PROMPT, **options)
     served = ew.explain(connect(server), scene.image, CAPTION_PROMPT, **options)
-    # Same order while the choice matters. Once the objective saturates (within 1e-4 of its
-    # maximum, 2: the kept regions alone give p ~ 1 and removing them p ~ 0), candidates
-    # differ by less than the server's float32 noise (~2e-6) and either order is right.
-    saturated = next(i for i, s in enumerate(local.steps) if s.score > 2 - 1e-4)
-    assert saturated >= 3
-    assert served.order[: saturated + 1] == local.order[: saturated + 1]
-    scores = [[s.score for s in e.steps[: saturated + 1]] for e in (served, local)]
-    np.testing.assert_allclose(scores[0], scores[1], atol=1e-5)
+    # The same order until two candidates tie within the server's float32 noise (~2e-6):
+    # once the objective saturates (score ~2: the kept regions alone give p ~ 1, removing
+    # them p ~ 0) the remaining background regions differ by less than that.
+    n = len(local.order)
+    split = next((i for i in range(n) if served.order[i] != local.order[i]), n)
+    assert split >= 3, f"the orders part at step {split}"
+    scores = [[s.score for s in e.steps[: split + 1]] for e in (served, local)]
+    np.testing.assert_allclose(scores[0], scores[1], atol=1e-5)  # a tie where they part
     assert abs(served.insertion_auc - local.insertion_auc) < 1e-5
     assert abs(served.deletion_auc - local.deletion_auc) < 1e-5
     assert served.scoring == "exact" and 0 < served.extras["requests"] <= served.images_scored
