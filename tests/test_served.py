@@ -234,3 +234,20 @@ def test_the_command_line_names_bad_served_options(tmp_path, capsys, options, me
     argv = ["explain", str(tmp_path / "missing.png"), *options, "--out", str(tmp_path / "o")]
     assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_served_copy_of_the_demo_weights_has_vllms_names(tmp_path):
+    from safetensors.numpy import load_file
+
+    from eagle_widget.models.demo import WEIGHTS_DIR
+    from eagle_widget.models.demo.served import WEIGHTS_FILE, write_served_copy
+
+    folder = write_served_copy(tmp_path / "served")
+    original = load_file(WEIGHTS_DIR / WEIGHTS_FILE)
+    served = load_file(folder / WEIGHTS_FILE)
+    assert len(served) == len(original)
+    for name, tensor in original.items():
+        want = name.replace("vision_tower.", "vision_tower.vision_model.", 1)
+        np.testing.assert_array_equal(served[want], tensor)
+    assert any(k.startswith("vision_tower.vision_model.encoder.") for k in served)
+    assert (folder / "config.json").read_bytes() == (WEIGHTS_DIR / "config.json").read_bytes()

@@ -69,12 +69,12 @@ def main() -> None:
                 report[f"served_c{concurrency}_max_in_flight"] = model.max_in_flight
                 report["max_abs_difference"] = float(np.abs(probs - local).max())
             report["in_process_images_per_s"] = len(images) / local_s
+            options = dict(targets="circle", n_regions=args.regions)
+            in_process = ew.explain(demo, scene.image, CAPTION_PROMPT, **options)
             for mode in ("exact", "approximate"):
                 model = ew.OpenAIModel(server.url, NAME, mode=mode, **quiet)
                 seconds, result = timed(
-                    lambda m=model: ew.explain(
-                        m, scene.image, CAPTION_PROMPT, targets="circle", n_regions=args.regions
-                    )
+                    lambda m=model: ew.explain(m, scene.image, CAPTION_PROMPT, **options)
                 )
                 report[f"explain_{mode}"] = {
                     "regions": result.n_regions,
@@ -82,7 +82,16 @@ def main() -> None:
                     "images": result.images_scored,
                     "requests": result.extras["requests"],
                     "seconds": seconds,
-                    "insertion_auc": result.insertion_auc,
+                    "insertion_auc_vs_in_process": result.insertion_auc - in_process.insertion_auc,
+                    "deletion_auc_vs_in_process": result.deletion_auc - in_process.deletion_auc,
+                    "same_order_steps": next(
+                        (
+                            i
+                            for i, (a, b) in enumerate(zip(result.order, in_process.order))
+                            if a != b
+                        ),
+                        result.n_regions,
+                    ),
                 }
     print(json.dumps(report, indent=1))
 
