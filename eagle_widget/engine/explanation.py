@@ -16,7 +16,7 @@ from .types import Generation, Step
 SCHEMA_VERSION = 1
 MAP_KINDS = ("rank", "gain")
 # what a figure or the widget says about a result scored from a server's top-k log-probs
-APPROXIMATE_NOTE = "approximate: from the server's top-20 log-probabilities (absent = 0)"
+APPROXIMATE_NOTE = "approximate: from the server's top log-probabilities (absent = 0)"
 
 
 class _NewerSchema(ValueError):
