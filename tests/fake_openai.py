@@ -40,6 +40,8 @@ class FakeServer:
         self.retokenise = None  # ids the server "tokenises" the answer into instead
         self.fail_first = 0  # answer the next n chat requests with 429
         self.delay = 0.0  # seconds per chat request (to see them overlap)
+        self.down = False  # drop every connection unanswered, like a dead server
+        self.goes_down = None  # predicate(image): the server goes down at such an image
         self.requests = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -52,6 +54,11 @@ class FakeServer:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path == "/v1/chat/completions" and server.goes_down:
+                    server.down = server.down or server.goes_down(_image(body))
+                if server.down:
+                    self.close_connection = True
+                    return
                 if self.path == "/v1/chat/completions":
                     status, reply = server._chat(body)
                 elif self.path == "/detokenize":
@@ -100,10 +107,7 @@ class FakeServer:
         vllm_fields = {"return_tokens_as_token_ids", "prompt_logprobs", "continue_final_message"}
         if self.hosted and vllm_fields & set(body):
             return 400, {"message": f"unrecognized fields {sorted(vllm_fields & set(body))}"}
-        user = body["messages"][0]["content"]
-        url = next(part["image_url"]["url"] for part in user if part["type"] == "image_url")
-        image = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
-        p = red_share(image)
+        p = red_share(_image(body))
         logprob = math.log(p) if p > 0 else -1e4
         as_ids = body.get("return_tokens_as_token_ids", False)
         name = (lambda i: f"token_id:{i}") if as_ids else (lambda i: HOSTED[i])
@@ -144,6 +148,12 @@ def _entry(token: str, logprob: float, top: list) -> dict:
     tid = int(token.removeprefix("token_id:")) if is_id else HOSTED.index(token)
     tops = [{"token": t["token"], "logprob": t["logprob"], "bytes": None} for t in top]
     return {"token": token, "logprob": logprob, "bytes": None, "top_logprobs": tops, "_id": tid}
+
+
+def _image(body: dict) -> np.ndarray:
+    user = body["messages"][0]["content"]
+    url = next(part["image_url"]["url"] for part in user if part["type"] == "image_url")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
 
 
 def _public(entry: dict) -> dict:

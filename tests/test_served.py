@@ -251,3 +251,27 @@ def test_the_served_copy_of_the_demo_weights_has_vllms_names(tmp_path):
         np.testing.assert_array_equal(served[want], tensor)
     assert any(k.startswith("vision_tower.vision_model.encoder.") for k in served)
     assert (folder / "config.json").read_bytes() == (WEIGHTS_DIR / "config.json").read_bytes()
+
+
+def test_a_batch_whose_server_dies_fails_clearly_and_resumes(server, tmp_path, capsys):
+    first, second = red_image(), red_image(red_columns=16)
+    second[0, 0] = (200, 77, 40)  # the server dies while it explains this image
+    for name, image in (("one.png", first), ("two.png", second)):
+        Image.fromarray(image).save(tmp_path / name)
+    manifest = tmp_path / "items.jsonl"
+    manifest.write_text('{"image": "one.png"}\n{"image": "two.png"}\n')
+    seen = []
+    server.goes_down = lambda image: (
+        tuple(image[0, 0]) == (200, 77, 40) and (seen.append(1) or len(seen) > 5)
+    )
+    argv = ["explain", "--batch", str(manifest), "--model", "openai:" + server.url]
+    argv += ["--served-model", "fake", "--regions", "6", "--targets", "1", "--out"]
+    assert cli.main([*argv, str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "failed: " in err and f"no answer from {server.url}" in err
+    results = sorted(p.parent.name for p in (tmp_path / "out").glob("*/result.json"))
+    assert len(results) == 1
+    server.down, server.goes_down = False, None  # the server is back
+    assert cli.main([*argv, str(tmp_path / "out")]) == 0
+    assert "1 already done, 1 to explain" in capsys.readouterr().err
+    assert len(list((tmp_path / "out").glob("*/result.json"))) == 2
