@@ -275,3 +275,18 @@ def test_a_batch_whose_server_dies_fails_clearly_and_resumes(server, tmp_path, c
     assert cli.main([*argv, str(tmp_path / "out")]) == 0
     assert "1 already done, 1 to explain" in capsys.readouterr().err
     assert len(list((tmp_path / "out").glob("*/result.json"))) == 2
+
+
+def test_a_server_without_prompt_logprobs_is_probed_as_approximate(server):
+    server.no_prompt_logprobs = True
+    model = connect(server)
+    generation = model.generate(red_image(), "Describe.")
+    assert model.mode == "approximate"
+    probs = model.token_probs([red_image(red_columns=5)], generation, [2])
+    assert probs[0, 0] == pytest.approx(red_share(red_image(red_columns=5)))
+
+
+def test_a_nan_answer_during_the_probe_is_an_error_not_a_fallback(server):
+    server.nan = True
+    with pytest.raises(ServerError, match="'prompt_logprobs' holds nan"):
+        connect(server).generate(red_image(), "Describe.")

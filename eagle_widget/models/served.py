@@ -434,16 +434,15 @@ class OpenAIModel:
 
     def _probe(self, array, generation: Generation) -> None:
         """Exact when the server returns prompt log-probabilities for the answer, else not."""
-        if not self._token_ids:
+        if self._token_ids is False:  # no token ids: no way to check an exact answer
             self.mode = APPROXIMATE
         else:
             try:
                 self._exact_values(array, generation.prompt, tuple(generation.token_ids))
                 self.mode = EXACT
-            except ServerError as error:
-                if "prompt_logprobs" not in str(error) and not isinstance(
-                    error.__cause__, self._openai.BadRequestError
-                ):
+            except ServerError as error:  # only a server without the fields falls back
+                rejected = isinstance(error.__cause__, self._openai.BadRequestError)
+                if not rejected and "has no 'prompt_logprobs'" not in str(error):
                     raise
                 self.mode = APPROXIMATE
         how = (
