@@ -211,6 +211,8 @@ def _load(load: Loader, args):
             api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
             concurrency=args.concurrency,
             max_requests=args.max_requests,
+            # answers kept beside the results: a resumed batch does not pay for them again
+            cache_file=Path(args.out) / ".served-cache.sqlite",
         )
     else:
         model = load(args.model, args.device, args.dtype)

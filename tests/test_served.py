@@ -275,6 +275,13 @@ def test_a_batch_whose_server_dies_fails_clearly_and_resumes(server, tmp_path, c
     assert cli.main([*argv, str(tmp_path / "out")]) == 0
     assert "1 already done, 1 to explain" in capsys.readouterr().err
     assert len(list((tmp_path / "out").glob("*/result.json"))) == 2
+    # the dead run's answers for image two (the full and blank images and two more) were
+    # kept in out/, so the resumed run asks only for the rest
+    second_result = next(
+        p for p in (tmp_path / "out").glob("*/result.json") if p.parent.name not in results
+    )
+    data = json.loads(second_result.read_text())
+    assert data["extras"]["requests"] <= data["images_scored"] - 3
 
 
 def test_a_server_without_prompt_logprobs_is_probed_as_approximate(server):
@@ -290,3 +297,23 @@ def test_a_nan_answer_during_the_probe_is_an_error_not_a_fallback(server):
     server.nan = True
     with pytest.raises(ServerError, match="'prompt_logprobs' holds nan"):
         connect(server).generate(red_image(), "Describe.")
+
+
+def test_answers_kept_in_a_cache_file_are_not_paid_for_again(server, tmp_path):
+    images = masked_images(4)
+    first = connect(server, cache_file=tmp_path / "cache.sqlite")
+    generation = first.generate(red_image(), "Describe.")
+    want = first.token_probs(images, generation, [0, 2])
+    before = server.requests
+    again = connect(server, cache_file=tmp_path / "cache.sqlite", mode="exact")
+    np.testing.assert_array_equal(again.token_probs(images, generation, [0, 2]), want)
+    assert server.requests == before
+    server.hosted = True  # approximate answers, keyed by token text, are kept too
+    hosted = connect(server, cache_file=tmp_path / "cache.sqlite")
+    answer = hosted.generate(red_image(), "Describe.")
+    want = hosted.token_probs(images, answer, [1])
+    later = connect(server, cache_file=tmp_path / "cache.sqlite")  # a new process, say
+    answer = later.generate(red_image(), "Describe.")  # a hosted API's ids are its own
+    before = server.requests
+    np.testing.assert_array_equal(later.token_probs(images, answer, [1]), want)
+    assert server.requests == before

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import math
 import os
 import sys
@@ -53,6 +54,8 @@ class OpenAIModel:
     mode: "exact", "approximate" or None (probe the server on first use and say which).
     concurrency: requests in flight; timeout (s) and max_retries per request (the client
     backs off on 429 and 5xx); max_requests: refuse a run that could need more requests.
+    cache_file: keep answers in this SQLite file too, so that a run resumed by another
+    process (e.g. `explain --batch` after a crash) does not pay for them again.
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class OpenAIModel:
         max_requests: int | None = None,
         batch_size: int | None = None,
         top_logprobs: int = TOP_LOGPROBS,
+        cache_file: str | os.PathLike | None = None,
         log: Callable[[str], None] | None = None,
     ):
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
@@ -113,7 +117,7 @@ class OpenAIModel:
         self._log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="eagle-served")
         self._lock = threading.Lock()
-        self._cache: dict[tuple, object] = {}
+        self._cache = _AnswerCache(cache_file, f"{self.base_url} {model}")
         self._texts: dict[tuple[int, ...], str] = {}
         self._token_ids: bool | None = None  # does the server give token ids (vLLM)?
         self._names: dict[str, int] = {}  # token text -> id, for servers without ids
@@ -281,8 +285,9 @@ class OpenAIModel:
     def _exact_values(self, array, prompt: str, sequence: tuple[int, ...]) -> np.ndarray:
         """Log-probabilities of each token of `sequence` as the answer after image + prompt."""
         key = (_digest(array), prompt, EXACT, sequence)
-        if key in self._cache:
-            return self._cache[key]
+        known = self._cache.get(key)
+        if known is not None:
+            return np.array(known)
         answer = self.decode(list(sequence))
         response = self._create(
             messages=[*_messages(_data_url(array), prompt), _assistant(answer)],
@@ -312,9 +317,8 @@ class OpenAIModel:
                 f"generated ids {list(sequence)}: its log-probabilities would belong to "
                 "other tokens"
             )
-        result = np.array(values)
-        self._cache[key] = result
-        return result
+        self._cache.put(key, values)
+        return np.array(values)
 
     # -- approximate -----------------------------------------------------------------
     def _approximate_probs(self, arrays, generation, positions, targets) -> np.ndarray:
@@ -340,9 +344,17 @@ class OpenAIModel:
 
     def _top_values(self, array, generation: Generation, prefix: tuple[int, ...]) -> dict:
         """{token id: log-probability} of the most likely tokens after image, prompt, prefix."""
-        key = (_digest(array), generation.prompt, APPROXIMATE, prefix)
-        if key in self._cache:
-            return self._cache[key]
+        answer = "".join(generation.tokens[: len(prefix)])  # not ids: a hosted API's are ours
+        key = (_digest(array), generation.prompt, APPROXIMATE, answer, self.top_logprobs)
+        listed = self._cache.get(key)
+        if listed is None:
+            listed = self._request_top(array, generation, prefix)
+            self._cache.put(key, listed)
+        # a token is its id where the server gives ids, else its text (ids made here)
+        return {t if isinstance(t, int) else self._name_id(t): v for t, v in listed}
+
+    def _request_top(self, array, generation: Generation, prefix: tuple[int, ...]) -> list:
+        """[(token id or text, log-probability)] of the server's top tokens, one request."""
         messages = _messages(_data_url(array), generation.prompt)
         continuing = {}
         if prefix:  # continue the answer so far (its tokens join to its text)
@@ -358,18 +370,16 @@ class OpenAIModel:
         response = self._create_in_dialect(request, continuing)
         content = _field(self, response, "choices[0].logprobs.content", _logprob_content)
         field = "choices[0].logprobs.content[0].top_logprobs"
-        top = {}
-        for entry in content[0].top_logprobs or []:
-            token_id = (
-                _token_id(self, entry.token, field)
-                if self._token_ids
-                else self._name_id(entry.token)
+        listed = [
+            (
+                _token_id(self, entry.token, field) if self._token_ids else entry.token,
+                _number(self, entry.logprob, field),
             )
-            top[token_id] = _number(self, entry.logprob, field)
-        if not top:
+            for entry in content[0].top_logprobs or []
+        ]
+        if not listed:
             raise ServerError(f"{self.base_url}: '{field}' is empty")
-        self._cache[key] = top
-        return top
+        return listed
 
     # -- requests --------------------------------------------------------------------
     def _run(self, calls: list[Callable]) -> list:
@@ -465,6 +475,47 @@ class OpenAIModel:
         """A stable id for a token the server names only by text (hosted APIs)."""
         with self._lock:
             return self._names.setdefault(token, len(self._names))
+
+
+class _AnswerCache:
+    """Answers by request: in memory, and in a SQLite file when one is given (thread-safe)."""
+
+    def __init__(self, path, server: str):
+        self._memory: dict[str, object] = {}
+        self._server = server  # answers of one server and model only
+        self._lock = threading.Lock()
+        self._db = None
+        if path is not None:
+            import sqlite3
+
+            self._db = sqlite3.connect(os.fspath(path), check_same_thread=False)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT)"
+            )
+
+    def _key(self, key: tuple) -> str:
+        return hashlib.sha256(repr((self._server, key)).encode()).hexdigest()
+
+    def get(self, key: tuple):
+        name = self._key(key)
+        with self._lock:
+            if name not in self._memory and self._db is not None:
+                row = self._db.execute(
+                    "SELECT value FROM answers WHERE key = ?", (name,)
+                ).fetchone()
+                if row is not None:
+                    self._memory[name] = json.loads(row[0])
+            return self._memory.get(name)
+
+    def put(self, key: tuple, value) -> None:
+        name = self._key(key)
+        with self._lock:
+            self._memory[name] = value
+            if self._db is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO answers VALUES (?, ?)", (name, json.dumps(value))
+                )
+                self._db.commit()
 
 
 # -- request and response helpers ---------------------------------------------------------
