@@ -213,13 +213,14 @@ class OpenAIModel:
 
     # -- what a run will cost --------------------------------------------------------
     def requests_per_image(self, generation: Generation, positions, token_ids=None) -> int:
-        """Requests one new image costs: 1 + counterfactual positions (exact), or one per
-        position (approximate)."""
+        """Requests one new image costs: one for the answer and one per counterfactual
+        (exact), or one per position (approximate)."""
         if self.mode != EXACT:  # approximate, or not probed yet: the dearer mode
-            return len(positions)
+            return len(set(positions))
         ids = generation.token_ids
         targets = token_ids if token_ids is not None else [ids[p] for p in positions]
-        return 1 + sum(int(t) != ids[p] for p, t in zip(positions, targets))
+        own = any(int(t) == ids[p] for p, t in zip(positions, targets))
+        return int(own) + len({(p, int(t)) for p, t in zip(positions, targets) if int(t) != ids[p]})
 
     def plan(self, max_images: int, generation: Generation, positions, token_ids=None) -> int:
         """Say how many requests a run of at most `max_images` images makes; refuse it up
