@@ -317,3 +317,24 @@ def test_answers_kept_in_a_cache_file_are_not_paid_for_again(server, tmp_path):
     before = server.requests
     np.testing.assert_array_equal(later.token_probs(images, answer, [1]), want)
     assert server.requests == before
+
+
+@pytest.mark.parametrize("search", ["greedy", "efficient", "lazy"])
+@pytest.mark.parametrize("seed", range(3))
+def test_the_budgets_image_bound_holds_for_every_search(search, seed):
+    """plan() refuses runs by max_images(N): no search may score more (synthetic scorers)."""
+    from synthetic import VisibilityModel, block_image, scorer_family
+
+    from eagle_widget.engine.search import max_images
+
+    image = block_image(4, 4, cell=8, seed=seed)
+    labels = ew.superpixels(image, 16)
+    n = int(labels.max()) + 1
+    model = VisibilityModel(labels, scorer_family(n, seed)[:3])
+    for early_stop in (False, True):
+        explainer = ew.Explainer(model, n_regions=16, search=search, early_stop=early_stop)
+        result = explainer.explain(image, targets=[0, 1, 2])
+        assert result.n_regions == n
+        assert result.images_scored <= max_images(n)
+        if search == "greedy" and not early_stop:  # nearly tight for the exact search
+            assert result.images_scored >= max_images(n) - 6  # (a few sets repeat)
