@@ -1,6 +1,7 @@
 """The `eagle-widget` command: explain images from the shell, in batches, or open the demo.
 
     eagle-widget explain IMAGE --prompt TEXT [--model demo|HF-ID|PATH] [--targets ...] --out DIR
+    eagle-widget explain IMAGE --model openai:URL --served-model NAME [--concurrency 16] ...
     eagle-widget explain --batch MANIFEST.jsonl --out DIR
     eagle-widget demo [--html PATH | --dir DIR]
     eagle-widget evaluate TASK --list LIST.json --images DIR --out DIR   (or --report DIR)
@@ -33,6 +34,7 @@ from .benchmarks.tasks import TASKS
 from .engine import DEFAULT_PROMPT, Explainer, Explanation
 from .engine.images import to_rgb_array
 from .engine.search import SEARCHES
+from .models import SERVED_PREFIX as SERVED
 
 PROG = "eagle-widget"
 OUTPUTS = ("result.json", "result.npz", "figure.png", "explanation.html")
@@ -105,7 +107,15 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("image", nargs="?", help="image file (PNG, JPEG, ...)")
     explain.add_argument("--batch", metavar="MANIFEST", help="JSON lines: image, prompt, targets")
     explain.add_argument("--prompt", default=None, help=f'prompt (default "{DEFAULT_PROMPT}")')
-    explain.add_argument("--model", default="demo", help="demo (default), a hub id or a path")
+    explain.add_argument(
+        "--model", default="demo", help="demo (default), a hub id, a path, or openai:URL"
+    )
+    explain.add_argument("--served-model", metavar="NAME", help="with openai:URL: the model name")
+    explain.add_argument(
+        "--api-key-env", metavar="VAR", help="with openai:URL: the variable holding the API key"
+    )
+    explain.add_argument("--concurrency", type=_positive_int, default=16, help="requests (16)")
+    explain.add_argument("--max-requests", type=_positive_int, help="refuse dearer runs")
     explain.add_argument(
         "--targets",
         default="all",
@@ -165,6 +175,7 @@ def parse_targets(text):
 def _explain(args, load: Loader) -> int:
     if (args.image is None) == (args.batch is None):
         raise UsageError("give either an IMAGE or --batch MANIFEST.jsonl")
+    _check_served(args)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a file, expected a folder")
@@ -199,10 +210,35 @@ def _read_image(path) -> object:
         raise ValueError(f"cannot read image {str(path)!r}: {_strip(error)}") from None
 
 
+def _check_served(args) -> None:
+    """The served-model options: complete for openai:URL, absent otherwise."""
+    if not args.model.startswith(SERVED):
+        if args.served_model or args.api_key_env:
+            raise UsageError("--served-model and --api-key-env go with --model openai:URL")
+        return
+    if not args.served_model:
+        raise UsageError("--model openai:URL needs --served-model NAME (the server's model name)")
+    if args.api_key_env and not os.environ.get(args.api_key_env):
+        raise UsageError(f"--api-key-env {args.api_key_env}: that variable is not set")
+
+
 def _load(load: Loader, args):
     _say(f"loading model {args.model!r}...")
     began = time.perf_counter()
-    model = load(args.model, args.device, args.dtype)
+    if args.model.startswith(SERVED):  # a server: nothing to load, options of its own
+        from .models import load_model as load_served
+
+        model = load_served(
+            args.model,
+            model=args.served_model,
+            api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
+            concurrency=args.concurrency,
+            max_requests=args.max_requests,
+            # answers kept beside the results: a resumed batch does not pay for them again
+            cache_file=Path(args.out) / ".served-cache.sqlite",
+        )
+    else:
+        model = load(args.model, args.device, args.dtype)
     _say(f"model ready in {time.perf_counter() - began:.1f} s")
     return model
 
@@ -377,6 +413,7 @@ def _asked(item: dict, args) -> dict:
         "prompt": item.get("prompt") or args.prompt,
         "targets": item.get("targets", args.targets),
         "model": args.model,
+        **({"served_model": args.served_model} if args.served_model else {}),
         **_options(args),
     }
 

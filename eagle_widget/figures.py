@@ -22,7 +22,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 
 from .engine import Explanation
-from .engine.explanation import MAP_KINDS
+from .engine.explanation import APPROXIMATE_NOTE, MAP_KINDS
 from .engine.masking import fill_image
 from .fonts import font_family
 from .palette import (
@@ -262,6 +262,8 @@ def map_figure(
     if not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
     width = _check_width(width)
+    if title is None and explanation.scoring == "approximate":
+        title = APPROXIMATE_NOTE  # say so wherever the result is shown
     values = explanation.attribution_map(map_kind, target)
     image = explanation.image
     img_h, img_w = image.shape[:2]

@@ -156,6 +156,7 @@ def result_state(explanation: Explanation, run_id: int, records: bytes | None = 
         "deletion_auc": float(explanation.deletion_auc),
         "images_scored": int(explanation.images_scored),
         "seconds": float(explanation.seconds),
+        "scoring": explanation.scoring,  # "approximate" from a hosted API's top-k
     }
 
 

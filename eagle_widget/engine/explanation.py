@@ -19,6 +19,8 @@ from .types import Generation, Step
 # 2: token reliance and the mitigation are fields of their own (1 kept them in extras)
 SCHEMA_VERSION = 2
 MAP_KINDS = ("rank", "gain")
+# what a figure or the widget says about a result scored from a server's top-k log-probs
+APPROXIMATE_NOTE = "approximate: from the server's top log-probabilities (absent = 0)"
 
 
 class _NewerSchema(ValueError):
@@ -53,6 +55,7 @@ class Explanation:
     # them (Explainer.token_reliance: the command line, diagnose and the widget do)
     generated_reliance: tuple[np.ndarray, np.ndarray] | None = None
     mitigation: Mitigation | None = None  # of a counterfactual explanation (mitigate)
+    scoring: str = "exact"  # or "approximate": a served model's top-k log-probs, absent = 0
     extras: dict = field(default_factory=dict)  # anything else to keep; must be JSON-able
 
     def __post_init__(self) -> None:
@@ -261,6 +264,7 @@ class Explanation:
             "seconds": float(self.seconds),
             "generated_reliance": _reliance_dict(self.generated_reliance),
             "mitigation": self.mitigation.to_dict() if self.mitigation else None,
+            "scoring": self.scoring,
             "extras": self.extras,
         }
 
@@ -378,6 +382,7 @@ class Explanation:
             images_scored=meta["images_scored"],
             seconds=meta["seconds"],
             **_typed_results(meta, version, generation),
+            scoring=meta.get("scoring", "exact"),
         )
 
     # -- presentation: the engine's only reach upward, imported when called (the engine
