@@ -144,6 +144,7 @@ function decodeResult(raw) {
     decoded.areas = decodeFloat32(raw.areas);
     decoded.insertionAuc = raw.insertion_auc;
     decoded.deletionAuc = raw.deletion_auc;
+    decoded.scoring = raw.scoring ?? "exact";
   }
   return decoded;
 }
@@ -178,7 +179,8 @@ function startRun(run, nRegions) {
     lastStep: null,
     complete: false,
     aucs: null,
-    seconds: null
+    seconds: null,
+    scoring: "exact"
   };
   if (run.p_full && run.p_blank) state = setAnchors(state, run.p_full, run.p_blank);
   return state;
@@ -283,7 +285,8 @@ function applyResult(state, result) {
     imagesScored: result.imagesScored ?? next.imagesScored,
     complete: true,
     aucs: { insertion: result.insertionAuc, deletion: result.deletionAuc },
-    seconds: result.seconds ?? null
+    seconds: result.seconds ?? null,
+    scoring: result.scoring ?? "exact"
   };
 }
 function targetColumns(state, tokenIndices) {
@@ -665,6 +668,7 @@ function statusParts(status, state, elapsedSeconds, diagnosis = null) {
   if (state.mode === "diagnose") parts.push(diagnosisWords(diagnosis).status);
   else parts.push(`${state.mode || "word"} level (${targets})`);
   if (state.search) parts.push(`${state.search} search`);
+  if (state.scoring === "approximate") parts.push("approximate (top log-probabilities, absent = 0)");
   parts.push(`step ${Math.min(state.stepsDone, state.totalSteps)}/${state.totalSteps}`);
   parts.push(`${state.imagesScored} images`);
   const elapsed = state.seconds ?? elapsedSeconds;

@@ -176,6 +176,7 @@ export function decodeResult(raw) {
     decoded.areas = decodeFloat32(raw.areas);
     decoded.insertionAuc = raw.insertion_auc;
     decoded.deletionAuc = raw.deletion_auc;
+    decoded.scoring = raw.scoring ?? "exact"; // "approximate": a hosted API's top-k log-probs
   }
   return decoded;
 }

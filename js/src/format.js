@@ -49,6 +49,7 @@ export function statusParts(status, state, elapsedSeconds, diagnosis = null) {
   if (state.mode === "diagnose") parts.push(diagnosisWords(diagnosis).status);
   else parts.push(`${state.mode || "word"} level (${targets})`);
   if (state.search) parts.push(`${state.search} search`);
+  if (state.scoring === "approximate") parts.push("approximate (top log-probabilities, absent = 0)");
   parts.push(`step ${Math.min(state.stepsDone, state.totalSteps)}/${state.totalSteps}`);
   parts.push(`${state.imagesScored} images`);
   const elapsed = state.seconds ?? elapsedSeconds;

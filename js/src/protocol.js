@@ -37,6 +37,7 @@
  * @property {number} [deletion_auc]
  * @property {number} [images_scored]
  * @property {number} [seconds]
+ * @property {string} [scoring]  "exact", or "approximate" (a hosted API's top log-probabilities)
  */
 
 /**
