@@ -17,6 +17,7 @@ _LAZY = {
     "load_model": "eagle_widget.models",
     "load_demo_model": "eagle_widget.models",
     "HFModel": "eagle_widget.models",
+    "OpenAIModel": "eagle_widget.models",
     "EagleWidget": "eagle_widget.widget",
     "run_batch": "eagle_widget.batch",
     "scenes": "eagle_widget.models.demo.scenes",

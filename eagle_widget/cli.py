@@ -1,6 +1,7 @@
 """The `eagle-widget` command: explain images from the shell, in batches, or open the demo.
 
     eagle-widget explain IMAGE --prompt TEXT [--model demo|HF-ID|PATH] [--targets ...] --out DIR
+    eagle-widget explain IMAGE --model openai:URL --served-model NAME [--concurrency 16] ...
     eagle-widget explain --batch MANIFEST.jsonl --out DIR [--workers N] [--ray auto|ADDRESS]
     eagle-widget demo [--html PATH | --dir DIR]
     eagle-widget evaluate TASK --list LIST.json --images DIR --out DIR   (or --report DIR)
@@ -14,6 +15,7 @@ a non-zero exit status (2 for bad arguments, 1 for anything that failed), no tra
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -44,6 +46,7 @@ from .benchmarks.tasks import TASKS
 from .console import Progress, describe, say, strip
 from .engine import DEFAULT_PROMPT
 from .engine.search import SEARCHES
+from .models import SERVED_PREFIX as SERVED
 
 __all__ = ["OUTPUTS", "Progress", "load_model", "main", "parse_targets", "read_manifest"]
 
@@ -106,7 +109,15 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("image", nargs="?", help="image file (PNG, JPEG, ...)")
     explain.add_argument("--batch", metavar="MANIFEST", help="JSON lines: image, prompt, targets")
     explain.add_argument("--prompt", default=None, help=f'prompt (default "{DEFAULT_PROMPT}")')
-    explain.add_argument("--model", default="demo", help="demo (default), a hub id or a path")
+    explain.add_argument(
+        "--model", default="demo", help="demo (default), a hub id, a path, or openai:URL"
+    )
+    explain.add_argument("--served-model", metavar="NAME", help="with openai:URL: the model name")
+    explain.add_argument(
+        "--api-key-env", metavar="VAR", help="with openai:URL: the variable holding the API key"
+    )
+    explain.add_argument("--concurrency", type=_positive_int, default=16, help="requests (16)")
+    explain.add_argument("--max-requests", type=_positive_int, help="refuse dearer runs")
     explain.add_argument(
         "--targets",
         default="all",
@@ -165,6 +176,7 @@ def _non_negative(text: str) -> float:
 def _explain(args, load: Loader) -> int:
     if (args.image is None) == (args.batch is None):
         raise UsageError("give either an IMAGE or --batch MANIFEST.jsonl")
+    _check_served(args)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a file, expected a folder")
@@ -205,8 +217,38 @@ def _check_writable(folder: Path, option: str) -> None:
         raise UsageError(f"{option} {str(folder)!r} cannot be written: {strip(error)}") from None
 
 
+def _check_served(args) -> None:
+    """The served-model options: complete for openai:URL, absent otherwise."""
+    if not args.model.startswith(SERVED):
+        if args.served_model or args.api_key_env:
+            raise UsageError("--served-model and --api-key-env go with --model openai:URL")
+        return
+    if not args.served_model:
+        raise UsageError("--model openai:URL needs --served-model NAME (the server's model name)")
+    if args.api_key_env and not os.environ.get(args.api_key_env):
+        raise UsageError(f"--api-key-env {args.api_key_env}: that variable is not set")
+
+
 def _load(load: Loader, args):
-    return load_announced(load, args.model, args.device, args.dtype)
+    model_of = functools.partial(_model_of, load, args)
+    return load_announced(model_of, args.model, args.device, args.dtype)
+
+
+def _model_of(load: Loader, args, spec: str, device, dtype):
+    """--model with every option of the command line: a server's (openai:URL), or `load`'s."""
+    if spec.startswith(SERVED):  # a server: nothing to load, options of its own
+        from .models import load_model as load_served
+
+        return load_served(
+            spec,
+            model=args.served_model,
+            api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
+            concurrency=args.concurrency,
+            max_requests=args.max_requests,
+            # answers kept beside the results: a resumed batch does not pay for them again
+            cache_file=Path(args.out) / ".served-cache.sqlite",
+        )
+    return load(spec, device, dtype)
 
 
 def _options(args) -> dict:
@@ -224,7 +266,9 @@ def _run_batch(items: list[dict], args, load: Loader, out: Path) -> int:
     report = run_batch(
         items, args.model, out=out, workers=args.workers, ray=args.ray,
         gpus_per_worker=args.gpus_per_worker, prompt=args.prompt, targets=args.targets,
-        device=args.device, dtype=args.dtype, load=load, **_options(args),
+        device=args.device, dtype=args.dtype, load=functools.partial(_model_of, load, args),
+        record={"served_model": args.served_model} if args.served_model else None,
+        **_options(args),
     )  # fmt: skip
     print(
         f"batch: {report.done} of {len(report.rows)} done ({report.skipped} skipped as already "

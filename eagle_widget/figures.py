@@ -8,6 +8,7 @@ lightness ramps), so a figure looks like the widget it came from.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 
 from .engine import Explanation
+from .engine.explanation import APPROXIMATE_NOTE, MAP_KINDS
 from .engine.masking import fill_image
 from .fonts import font_family
 from .palette import (
@@ -38,7 +40,6 @@ from .palette import (
 
 FIGURE_KINDS = ("map", "curves", "hallucination")
 FORMATS = (".png", ".svg", ".pdf")
-MAP_KINDS = ("rank", "gain")
 
 _RC = {"text.usetex": False, "font.size": 10, "svg.fonttype": "path", "axes.unicode_minus": True}
 
@@ -88,27 +89,12 @@ def reliance_score(prior, visual) -> np.ndarray:
 def token_reliance(explanation: Explanation, reliance=None) -> tuple[np.ndarray, np.ndarray]:
     """(prior, visual) over ALL generated tokens; NaN for tokens with nothing known.
 
-    Sources, first found: `reliance` (a (prior, visual) pair of arrays over all tokens, e.g.
-    from `Explainer.token_reliance`), `explanation.extras["token_reliance"]` ({"prior": [...],
-    "visual": [...]}, null for unknown), else the explained targets' own reliance.
+    `reliance`: a (prior, visual) pair over all tokens (e.g. from `Explainer.token_reliance`)
+    to use instead of what the explanation knows (Explanation.token_reliance).
     """
-    if reliance is None:
-        return explanation.token_reliance()
-    n = len(explanation.generation)
-    try:
-        prior, visual = reliance
-    except (TypeError, ValueError):
-        raise ValueError(
-            "reliance must be a (prior, visual) pair of arrays over the generated tokens"
-        ) from None
-    prior = np.array([np.nan if v is None else v for v in prior], dtype=float)
-    visual = np.array([np.nan if v is None else v for v in visual], dtype=float)
-    if prior.shape != (n,) or visual.shape != (n,):
-        raise ValueError(
-            f"reliance must hold one value per generated token ({n}), got "
-            f"{prior.shape} and {visual.shape}"
-        )
-    return prior, visual
+    if reliance is not None:  # checked as the explanation checks its own
+        explanation = replace(explanation, generated_reliance=reliance)
+    return explanation.token_reliance()
 
 
 def display_token(text: str) -> str:
@@ -276,6 +262,8 @@ def map_figure(
     if not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
     width = _check_width(width)
+    if title is None and explanation.scoring == "approximate":
+        title = APPROXIMATE_NOTE  # say so wherever the result is shown
     values = explanation.attribution_map(map_kind, target)
     image = explanation.image
     img_h, img_w = image.shape[:2]
@@ -506,47 +494,19 @@ def curves_figure(
 
 # -- hallucination and mitigation (method.md section 7) -------------------------------------
 def mitigation_sweep(explanation: Explanation) -> dict:
-    """The checked mitigation sweep of `explanation.extras["mitigation"]`.
-
-    The format is what `engine.hallucination.mitigate` records (Mitigation.to_dict()):
-    {"corrected": bool, "original": the hallucinated answer, "answer": the corrected answer
-    or null, "removed_regions": [region ids filled], "removed_area": AMCR of the sample,
-    "areas": [removed area after each step], "p_correct": [P(correct token) per step]},
-    optionally "correct" (the correct word, for labels) and "fill" (the fill value used).
-    """
-    sweep = explanation.extras.get("mitigation")
-    if sweep is None:
-        raise ValueError(
-            'this explanation has no mitigation sweep: expected explanation.extras["mitigation"] '
-            "(see eagle_widget.engine.hallucination.mitigate)"
-        )
-    if not isinstance(sweep, dict):
-        raise ValueError(f'extras["mitigation"] must be a dict, got {type(sweep).__name__}')
-    missing = {"corrected", "original", "answer", "removed_regions", "removed_area"} - set(sweep)
-    if missing:
-        raise ValueError(f'extras["mitigation"] lacks {", ".join(sorted(missing))}')
-    regions = sweep["removed_regions"]
-    if not isinstance(regions, list) or not all(
-        isinstance(r, int) and 0 <= r < explanation.n_regions for r in regions
-    ):
-        raise ValueError(
-            f"mitigation removed_regions must be region ids in 0..{explanation.n_regions - 1}, "
-            f"got {regions!r:.80}"
-        )
-    corrected = bool(sweep["corrected"])
-    if corrected and not sweep["answer"]:
-        raise ValueError("a corrected mitigation must hold the corrected answer")
+    """What the hallucination figure shows of `explanation.mitigation` (checked), with the
+    correct word quoted for labels and the share of the image the sweep tried."""
+    m = explanation.checked_mitigation()
     return {
-        "corrected": corrected,
-        "original": str(sweep["original"]),
-        "answer": str(sweep["answer"]) if sweep["answer"] is not None else None,
-        "removed_regions": regions,
-        "removed_area": float(sweep["removed_area"]),
-        "area_tried": float(np.isin(explanation.labels, regions).mean()),
-        "correct": f"\u201c{sweep['correct']}\u201d"
-        if sweep.get("correct")
-        else "the correct answer",
-        "fill": sweep.get("fill", 0),
+        "corrected": m.corrected,
+        "original": m.original.text,
+        "answer": m.answer.text if m.answer else None,
+        "removed_regions": list(m.removed_regions),
+        "removed_area": float(m.removed_area),
+        "area_tried": float(np.isin(explanation.labels, m.removed_regions).mean()),
+        "correct": f"\u201c{m.correct}\u201d" if m.correct else "the correct answer",
+        "fill": m.fill,
+        "counterfactual": m.counterfactual,
     }
 
 
@@ -594,11 +554,16 @@ def hallucination_figure(
         left += panel_w + 0.25 + 0.6
         ax_c = figure.add_axes(rect(left, panel_w))
         ax_c.set_gid("mitigated")
+        flipped, unchanged = (
+            ("now says", "still does not say it")
+            if sweep["counterfactual"]
+            else ("corrected", "still not corrected")
+        )
         if sweep["corrected"]:
             answer = _short(sweep["answer"])
-            title = f"(c) {sweep['removed_area']:.0%} removed: corrected\n\u201c{answer}\u201d"
+            title = f"(c) {sweep['removed_area']:.0%} removed: {flipped}\n\u201c{answer}\u201d"
         else:
-            title = f"(c) {sweep['area_tried']:.0%} removed:\nstill not corrected"
+            title = f"(c) {sweep['area_tried']:.0%} removed:\n{unchanged}"
         _image_axes(ax_c, mitigated, title)
         ax_c.title.set_color(INSERT_COLOR if sweep["corrected"] else DELETE_COLOR)
     return figure

@@ -279,7 +279,7 @@ def test_corrupt_items_are_recorded_and_the_rest_is_scored(lists, data, demo, tm
     assert "polygon" in rows[1]["error"]
     assert "position 1" in rows[2]["error"] and "another model" in rows[2]["error"]
     assert result.counts == {"items": 4, "scored": 1, "failed": 3, "pending": 0}
-    assert "| ours (HFModel, 1 items) |" in result.table()
+    assert f"| ours ({type(demo).__name__}, 1 items) |" in result.table()
 
 
 @pytest.mark.parametrize(

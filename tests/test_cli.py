@@ -152,9 +152,9 @@ def test_word_level_result_keeps_every_tokens_reliance_and_finds_the_evidence(
     saved = ew.Explanation.load(tmp_path / "result.npz")
     rank = saved.attribution_map("rank")
     assert set(np.unique(blocks(cell=CELL)[rank == 1.0])) == {RED}
-    reliance = saved.extras["token_reliance"]
-    assert reliance["prior"] == pytest.approx([0.9, 0.1, 0.05, 0.6, 0.2, 0.95])
-    assert reliance["visual"][1] == pytest.approx(0.8)
+    prior, visual = saved.generated_reliance
+    assert prior == pytest.approx([0.9, 0.1, 0.05, 0.6, 0.2, 0.95])
+    assert visual[1] == pytest.approx(0.8)
 
 
 def test_model_options_reach_the_loader(image_file, tmp_path, capsys):

@@ -154,6 +154,21 @@ def test_stream_yields_the_steps_that_explain_returns():
     assert running == sorted(running) and running[-1] == result.images_scored
 
 
+def test_a_runs_anchors_are_scored_once_and_are_its_curves_ends():
+    explainer = ew.Explainer(two_word_model(), n_regions=16)
+    run = explainer.start(IMAGE, targets=[1, 2])
+    p_full, p_blank = run.anchors()
+    assert run.images_scored == 2  # the full and the blank image, before any step
+    assert p_full == pytest.approx([0.1 + 0.8, 0.05 + 0.7])
+    assert p_blank == pytest.approx([0.1, 0.05])
+    for _ in run:
+        pass
+    result = run.explanation()
+    assert result.images_scored == explainer.explain(IMAGE, targets=[1, 2]).images_scored
+    assert result.insertion_curve[-1] == pytest.approx(p_full)
+    assert result.insertion_curve[0] == pytest.approx(p_blank)
+
+
 def test_masked_images_go_to_the_model_in_batches():
     model = two_word_model()
     ew.explain(model, IMAGE, n_regions=16, search="greedy", batch_size=8)

@@ -68,7 +68,7 @@ def read_image(path) -> object:
 
 # -- one image ---------------------------------------------------------------------------------
 def explain_one(model, image, prompt, targets, **explainer_options) -> Explanation:
-    """Generate, explain with a progress bar, and add every token's reliance to extras."""
+    """Generate, explain with a progress bar, and measure every token's reliance."""
     explainer = Explainer(model, **explainer_options)
     run = explainer.start(image, prompt=prompt or DEFAULT_PROMPT, targets=targets)
     say(f"caption: {run.generation.text.strip()!r}")
@@ -78,11 +78,7 @@ def explain_one(model, image, prompt, targets, **explainer_options) -> Explanati
     progress.close(run.images_scored)
     explanation = run.explanation()
     if explanation.n_targets < len(explanation.generation):  # colour the other tokens too
-        prior, visual = explainer.token_reliance(image, explanation.generation)
-        explanation.extras["token_reliance"] = {
-            "prior": [float(p) for p in prior],
-            "visual": [float(v) for v in visual],
-        }
+        explanation.generated_reliance = explainer.token_reliance(image, explanation.generation)
     return explanation
 
 
@@ -209,6 +205,7 @@ def run_batch(
     device: str | None = None,
     dtype: str | None = None,
     load: Loader | None = None,
+    record: dict | None = None,
 ) -> BatchReport:
     """Explain every item not done yet into `out`/ID; a failing item is recorded, the rest go on.
 
@@ -217,7 +214,8 @@ def run_batch(
     runs N Ray actors that each load `model` once (a private local cluster unless `ray`
     is "auto" or an address; see `runner.run_jobs`). This process alone writes `out`.
     Outputs go to a hidden folder first and are renamed into place, so a killed run
-    leaves no half-written item.
+    leaves no half-written item. `record`: more of what every item asks, kept in its
+    item.json (a served model's name), so that a change of it redoes the items.
     """
     if isinstance(items, (str, Path)):
         items = read_manifest(Path(items))
@@ -240,7 +238,7 @@ def run_batch(
         "max_new_tokens": max_new_tokens,
     }
     for item in items:
-        item["asked"] = _asked(item, prompt, targets, model, options)
+        item["asked"] = {**_asked(item, prompt, targets, model, options), **(record or {})}
     todo = [item for item in items if not _finished(out / item["id"], item["asked"])]
     skipped = len(items) - len(todo)
     say(f"batch: {len(items)} items, {skipped} already done, {len(todo)} to explain")

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ..engine.explainer import DEFAULT_PROMPT
 from ..engine.images import to_rgb_array
 from ..engine.types import Generation
 from .devices import (
@@ -29,8 +30,6 @@ from .devices import (
     resolve_dtype,
 )
 from .text import decode_tokens
-
-DEFAULT_PROMPT = "Describe the image."
 
 # Processor outputs aligned with input_ids, and the value each takes on generated text tokens.
 # A sequence-aligned key missing here stops token_probs: guessing its value is how results

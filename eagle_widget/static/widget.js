@@ -14,13 +14,15 @@ var MSG = Object.freeze({
   EXPLAIN: "explain",
   // view -> kernel: {targets: int[] | null}
   DIAGNOSE: "diagnose",
-  // view -> kernel: {correct: word | token id, max_area?: number}
+  // view -> kernel: {correct: word | token id, max_area?: number, counterfactual?: true}
   STOP: "stop",
   // view -> kernel
   EXPORT_JSON: "export_json",
   // view -> kernel: {id}
-  REPLY: "reply"
+  REPLY: "reply",
   // kernel -> view: {id, ok, error?, filename?}, payload in buffers[0]
+  NOTE: "note"
+  // kernel -> view: {text}, a request it refused (bad arguments)
 });
 var CHAINS = Object.freeze(["insert", "remove"]);
 var STEP_HEADER_BYTES = 36;
@@ -142,76 +144,10 @@ function decodeResult(raw) {
     decoded.areas = decodeFloat32(raw.areas);
     decoded.insertionAuc = raw.insertion_auc;
     decoded.deletionAuc = raw.deletion_auc;
+    decoded.scoring = raw.scoring ?? "exact";
   }
   return decoded;
 }
-
-// src/colors.js
-var DEG = Math.PI / 180;
-function fromLinear(c) {
-  return c <= 31308e-7 ? 12.92 * c : 1.055 * c ** (1 / 2.4) - 0.055;
-}
-function oklabToLinear([L, a, b]) {
-  const l = (L + 0.3963377774 * a + 0.2158037573 * b) ** 3;
-  const m = (L - 0.1055613458 * a - 0.0638541728 * b) ** 3;
-  const s = (L - 0.0894841775 * a - 1.291485548 * b) ** 3;
-  return [
-    4.0767416621 * l - 3.3077115913 * m + 0.2309699292 * s,
-    -1.2684380046 * l + 2.6097574011 * m - 0.3413193965 * s,
-    -0.0041960863 * l - 0.7034186147 * m + 1.707614701 * s
-  ];
-}
-var inGamut = (lin) => lin.every((c) => c >= -1e-6 && c <= 1 + 1e-6);
-function oklchToRgb(L, C, hueDeg) {
-  const lab = (c) => [L, c * Math.cos(hueDeg * DEG), c * Math.sin(hueDeg * DEG)];
-  let lo = 0;
-  let hi = C;
-  if (!inGamut(oklabToLinear(lab(hi)))) {
-    for (let i = 0; i < 30; i++) {
-      const mid = (lo + hi) / 2;
-      if (inGamut(oklabToLinear(lab(mid)))) lo = mid;
-      else hi = mid;
-    }
-    hi = lo;
-  }
-  return oklabToLinear(lab(hi)).map(
-    (c) => Math.round(255 * fromLinear(Math.min(1, Math.max(0, c))))
-  );
-}
-function sequentialOklch(t) {
-  const L = 0.3 + 0.64 * t;
-  const C = 0.12 - 0.04 * Math.sin(Math.PI * t) + 0.07 * t ** 3;
-  const h2 = 290 - 185 * t;
-  return [L, C, h2];
-}
-function buildSequentialLut(n = 256) {
-  const lut = new Uint8ClampedArray(3 * n);
-  for (let i = 0; i < n; i++) {
-    const rgb = oklchToRgb(...sequentialOklch(i / (n - 1)));
-    lut.set(rgb, 3 * i);
-  }
-  return lut;
-}
-var SEQUENTIAL_LUT = buildSequentialLut(256);
-function sequentialColor(v) {
-  const t = Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0;
-  const i = Math.round(t * 255);
-  return [SEQUENTIAL_LUT[3 * i], SEQUENTIAL_LUT[3 * i + 1], SEQUENTIAL_LUT[3 * i + 2]];
-}
-var PRIOR_HUE = 255;
-var VISUAL_HUE = 55;
-function divergingColor(t) {
-  const x = Number.isFinite(t) ? Math.min(1, Math.max(-1, t)) : 0;
-  const a = Math.abs(x);
-  return oklchToRgb(0.97 - 0.4 * a, 0.16 * a, x < 0 ? PRIOR_HUE : VISUAL_HUE);
-}
-function css([r, g, b], alpha = 1) {
-  return alpha >= 1 ? `rgb(${r} ${g} ${b})` : `rgb(${r} ${g} ${b} / ${alpha})`;
-}
-var RELIANCE_COLORS = Object.freeze({
-  prior: divergingColor(-0.8),
-  visual: divergingColor(0.8)
-});
 
 // src/state.js
 function emptyState() {
@@ -243,7 +179,8 @@ function startRun(run, nRegions) {
     lastStep: null,
     complete: false,
     aucs: null,
-    seconds: null
+    seconds: null,
+    scoring: "exact"
   };
   if (run.p_full && run.p_blank) state = setAnchors(state, run.p_full, run.p_blank);
   return state;
@@ -348,7 +285,8 @@ function applyResult(state, result) {
     imagesScored: result.imagesScored ?? next.imagesScored,
     complete: true,
     aucs: { insertion: result.insertionAuc, deletion: result.deletionAuc },
-    seconds: result.seconds ?? null
+    seconds: result.seconds ?? null,
+    scoring: result.scoring ?? "exact"
   };
 }
 function targetColumns(state, tokenIndices) {
@@ -450,6 +388,7 @@ function readDiagnosis(raw) {
     run: raw.run ?? null,
     complete: Boolean(raw.complete),
     correct: String(raw.correct),
+    counterfactual: Boolean(raw.counterfactual),
     original: raw.original ?? "",
     maxArea: raw.max_area ?? null
   };
@@ -472,6 +411,33 @@ function readDiagnosis(raw) {
     removedArea: raw.removed_area ?? null,
     points,
     cut: cutIndex === null ? null : { index: cutIndex, ...points[cutIndex + 1] }
+  };
+}
+function diagnosisWords(d) {
+  const word = `“${d?.correct ?? "the correct answer"}”`;
+  if (d?.counterfactual) {
+    return {
+      title: `Counterfactual: what makes it say ${word}`,
+      mode: "Counterfactual",
+      modeHint: `the regions that hold up the given answer (1 − the map of ${word}); the removed ones outlined`,
+      status: `counterfactual ${word}`,
+      before: "answer",
+      after: "after the removal",
+      drives: `holds up the given answer (1 − map of ${word})`,
+      flips: `makes the answer ${word}`,
+      noFlip: `did not make the answer ${word}`
+    };
+  }
+  return {
+    title: `Diagnosis: the correct answer is ${word}`,
+    mode: "Diagnosis",
+    modeHint: "the regions that drive the wrong answer (1 − the correct answer's map); the removed ones outlined",
+    status: `diagnosis of ${word}`,
+    before: "original answer",
+    after: "revised answer",
+    drives: "drives the wrong answer (1 − map of the correct one)",
+    flips: `turns the answer into ${word}`,
+    noFlip: `did not turn the answer into ${word}`
   };
 }
 function hallucinationValues(state, cols = null) {
@@ -548,6 +514,126 @@ function svg(tag, attrs = {}, ...children) {
   return el;
 }
 
+// src/colors.js
+var DEG = Math.PI / 180;
+function fromLinear(c) {
+  return c <= 31308e-7 ? 12.92 * c : 1.055 * c ** (1 / 2.4) - 0.055;
+}
+function oklabToLinear([L, a, b]) {
+  const l = (L + 0.3963377774 * a + 0.2158037573 * b) ** 3;
+  const m = (L - 0.1055613458 * a - 0.0638541728 * b) ** 3;
+  const s = (L - 0.0894841775 * a - 1.291485548 * b) ** 3;
+  return [
+    4.0767416621 * l - 3.3077115913 * m + 0.2309699292 * s,
+    -1.2684380046 * l + 2.6097574011 * m - 0.3413193965 * s,
+    -0.0041960863 * l - 0.7034186147 * m + 1.707614701 * s
+  ];
+}
+var inGamut = (lin) => lin.every((c) => c >= -1e-6 && c <= 1 + 1e-6);
+function oklchToRgb(L, C, hueDeg) {
+  const lab = (c) => [L, c * Math.cos(hueDeg * DEG), c * Math.sin(hueDeg * DEG)];
+  let lo = 0;
+  let hi = C;
+  if (!inGamut(oklabToLinear(lab(hi)))) {
+    for (let i = 0; i < 30; i++) {
+      const mid = (lo + hi) / 2;
+      if (inGamut(oklabToLinear(lab(mid)))) lo = mid;
+      else hi = mid;
+    }
+    hi = lo;
+  }
+  return oklabToLinear(lab(hi)).map(
+    (c) => Math.round(255 * fromLinear(Math.min(1, Math.max(0, c))))
+  );
+}
+function sequentialOklch(t) {
+  const L = 0.3 + 0.64 * t;
+  const C = 0.12 - 0.04 * Math.sin(Math.PI * t) + 0.07 * t ** 3;
+  const h2 = 290 - 185 * t;
+  return [L, C, h2];
+}
+function buildSequentialLut(n = 256) {
+  const lut = new Uint8ClampedArray(3 * n);
+  for (let i = 0; i < n; i++) {
+    const rgb = oklchToRgb(...sequentialOklch(i / (n - 1)));
+    lut.set(rgb, 3 * i);
+  }
+  return lut;
+}
+var SEQUENTIAL_LUT = buildSequentialLut(256);
+function sequentialColor(v) {
+  const t = Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0;
+  const i = Math.round(t * 255);
+  return [SEQUENTIAL_LUT[3 * i], SEQUENTIAL_LUT[3 * i + 1], SEQUENTIAL_LUT[3 * i + 2]];
+}
+var PRIOR_HUE = 255;
+var VISUAL_HUE = 55;
+function divergingColor(t) {
+  const x = Number.isFinite(t) ? Math.min(1, Math.max(-1, t)) : 0;
+  const a = Math.abs(x);
+  return oklchToRgb(0.97 - 0.4 * a, 0.16 * a, x < 0 ? PRIOR_HUE : VISUAL_HUE);
+}
+function css([r, g, b], alpha = 1) {
+  return alpha >= 1 ? `rgb(${r} ${g} ${b})` : `rgb(${r} ${g} ${b} / ${alpha})`;
+}
+var RELIANCE_COLORS = Object.freeze({
+  prior: divergingColor(-0.8),
+  visual: divergingColor(0.8)
+});
+
+// src/export.js
+function composeExport({ mapCanvas, curvesCanvas, lines, legend, colors }) {
+  const pad = 12;
+  const a = mapCanvas;
+  const b = curvesCanvas;
+  const bw = b.width / (globalThis.devicePixelRatio || 1);
+  const bh = b.height / (globalThis.devicePixelRatio || 1);
+  const text = lines.filter(Boolean);
+  const out = h("canvas");
+  out.width = a.width + bw + 3 * pad;
+  out.height = Math.max(a.height, bh) + 2 * pad + 18 * text.length + pad;
+  const ctx = out.getContext("2d");
+  ctx.fillStyle = colors.bg;
+  ctx.fillRect(0, 0, out.width, out.height);
+  ctx.drawImage(a, pad, pad);
+  ctx.drawImage(b, a.width + 2 * pad, pad, bw, bh);
+  if (legend) {
+    const x0 = a.width + 2 * pad;
+    const y0 = pad + bh + 16;
+    for (let i = 0; i < 160; i++) {
+      ctx.fillStyle = css(sequentialColor(i / 159));
+      ctx.fillRect(x0 + i, y0, 1, 10);
+    }
+    ctx.fillStyle = colors.muted;
+    ctx.font = `11px ${colors.font}`;
+    ctx.fillText(`low → high ${legend}`, x0 + 168, y0 + 9);
+  }
+  ctx.fillStyle = colors.fg;
+  ctx.font = `13px ${colors.font}`;
+  text.forEach((line2, i) => ctx.fillText(line2, pad, Math.max(a.height, bh) + 2 * pad + 14 + 18 * i));
+  return out;
+}
+function exportPng(canvas, setNote) {
+  canvas.toBlob((blob) => {
+    if (!blob) return setNote("PNG export failed.");
+    download(blob, "eagle-view.png");
+    setNote("Saved eagle-view.png.");
+  }, "image/png");
+}
+async function exportJson(ask, setNote) {
+  try {
+    const [msg, buffers] = await ask(MSG.EXPORT_JSON);
+    download(new Blob([toBytes(buffers[0])], { type: "application/json" }), msg.filename || "eagle-explanation.json");
+    setNote(`Saved ${msg.filename || "the result"}.`);
+  } catch (error) {
+    setNote(`JSON export failed: ${error.message}`);
+  }
+}
+function captionText(tokens, selection) {
+  const selected = new Set(selection ?? []);
+  return (tokens ?? []).map((t, i) => selected.has(i) ? `[${t.trim()}]` : t.trim()).join(" ");
+}
+
 // src/format.js
 function displayToken(text) {
   const shown = String(text).replace(/^[ \t]+/, "").replace(/\r?\n/g, "↵");
@@ -579,9 +665,10 @@ function statusParts(status, state, elapsedSeconds, diagnosis = null) {
   const parts = [STATUS_WORDS[status] ?? status];
   if (state.runId < 0 || status === STATUS.GENERATING) return parts;
   const targets = state.nTargets === 1 ? "1 token" : `${state.nTargets} tokens`;
-  if (state.mode === "diagnose") parts.push(`diagnosis of “${diagnosis?.correct ?? "the correct answer"}”`);
+  if (state.mode === "diagnose") parts.push(diagnosisWords(diagnosis).status);
   else parts.push(`${state.mode || "word"} level (${targets})`);
   if (state.search) parts.push(`${state.search} search`);
+  if (state.scoring === "approximate") parts.push("approximate (top log-probabilities, absent = 0)");
   parts.push(`step ${Math.min(state.stepsDone, state.totalSteps)}/${state.totalSteps}`);
   parts.push(`${state.imagesScored} images`);
   const elapsed = state.seconds ?? elapsedSeconds;
@@ -727,6 +814,34 @@ function displaySize(height, width, minSide = 384, maxSide = 720) {
   if (!(long > 0)) return [0, 0];
   const scale = long < minSide ? minSide / long : long > maxSide ? maxSide / long : 1;
   return [Math.round(height * scale), Math.round(width * scale)];
+}
+
+// src/requests.js
+function createRequests(model) {
+  let lastId = 0;
+  const pending = /* @__PURE__ */ new Map();
+  function ask(type, timeoutMs = 6e4) {
+    const id = ++lastId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error("no answer from the kernel (is it running?)"));
+      }, timeoutMs);
+      pending.set(id, (msg, buffers) => {
+        clearTimeout(timer);
+        if (msg.ok) resolve([msg, buffers]);
+        else reject(new Error(msg.error || "the kernel could not answer"));
+      });
+      model.send({ type, id });
+    });
+  }
+  function receive(msg, buffers) {
+    if (msg?.type !== MSG.REPLY || !pending.has(msg.id)) return false;
+    pending.get(msg.id)(msg, buffers);
+    pending.delete(msg.id);
+    return true;
+  }
+  return { ask, receive };
 }
 
 // src/surface.js
@@ -1071,6 +1186,8 @@ var MARGIN2 = { left: 30, right: 10, top: 8, bottom: 22 };
 function createDiagnosis() {
   const title = h("div", { class: "ew-panel-title" });
   const original = h("span", { class: "ew-answer-text", dataset: { role: "original-answer" } });
+  const originalLabel = h("span", { class: "ew-answer-label" }, "original answer");
+  const revisedLabel = h("span", { class: "ew-answer-label" }, "revised answer");
   const revised = h("span", { class: "ew-answer-text", dataset: { role: "revised-answer" } });
   const axis = h("div", { class: "ew-dx-axis" });
   const plot = h("div", { class: "ew-dx-plot" });
@@ -1082,8 +1199,8 @@ function createDiagnosis() {
     h(
       "div",
       { class: "ew-answers" },
-      h("div", { class: "ew-answer is-original" }, h("span", { class: "ew-answer-label" }, "original answer"), original),
-      h("div", { class: "ew-answer is-revised" }, h("span", { class: "ew-answer-label" }, "revised answer"), revised)
+      h("div", { class: "ew-answer is-original" }, originalLabel, original),
+      h("div", { class: "ew-answer is-revised" }, revisedLabel, revised)
     ),
     axis,
     plot,
@@ -1098,7 +1215,10 @@ function createDiagnosis() {
     if (!diagnosis) return;
     const d = diagnosis;
     const word = `“${d.correct}”`;
-    title.textContent = `Diagnosis: the correct answer is ${word}`;
+    const words = diagnosisWords(d);
+    title.textContent = words.title;
+    originalLabel.textContent = words.before;
+    revisedLabel.textContent = words.after;
     original.textContent = d.original.trim() || "–";
     el.dataset.complete = String(d.complete);
     el.dataset.corrected = String(d.corrected);
@@ -1113,7 +1233,7 @@ function createDiagnosis() {
     axis.textContent = `P(${word}) against the area removed, regions ranked last first`;
     plot.replaceChildren(curve(d, width));
     const n = d.removedRegions.length;
-    text.textContent = d.corrected ? `Removing ${pct(d.removedArea)} of the image (${n} region${n === 1 ? "" : "s"} ranked last for ${word}, outlined on the map) turns the answer into ${word}: P = ${formatProb(d.cut.p)}.` : `Removing up to ${pct(d.maxArea ?? d.points.at(-1).area)} of the image (the regions ranked last for ${word}) did not turn the answer into ${word}.`;
+    text.textContent = d.corrected ? `Removing ${pct(d.removedArea)} of the image (${n} region${n === 1 ? "" : "s"} ranked last for ${word}, outlined on the map) ${words.flips}: P = ${formatProb(d.cut.p)}.` : `Removing up to ${pct(d.maxArea ?? d.points.at(-1).area)} of the image (the regions ranked last for ${word}) ${words.noFlip}.`;
   }
   return { el, update };
 }
@@ -1224,7 +1344,7 @@ function createMask({ onReady }) {
     const bitmap = image.bitmap;
     const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint, opacity } = scene;
     const outlined = scene.outlined ?? null;
-    const key = [bitmap, fill.bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(","), opacity];
+    const key = [bitmap, fill.bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(","), opacity, scene.drives];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
     lastKey = key;
     const [imgH, imgW] = labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
@@ -1246,7 +1366,7 @@ function createMask({ onReady }) {
       }
     }
     canvas.dataset.mode = mode;
-    setLegend(legend, mode, Boolean(ready), hint);
+    setLegend(legend, mode, Boolean(ready), hint, scene.drives);
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
     canvas.dataset.outlined = String(ready && outlined ? outlined.length : 0);
     if (!ready) return;
@@ -1281,8 +1401,8 @@ function layerOf(pixels, W, H) {
   return layer;
 }
 var RAMP = `linear-gradient(to right, ${Array.from({ length: 11 }, (_, i) => css(sequentialColor(i / 10))).join(", ")})`;
-function setLegend(legend, mode, ready, hint) {
-  const key = `${mode}:${ready}:${hint ?? ""}`;
+function setLegend(legend, mode, ready, hint, drives = "") {
+  const key = `${mode}:${ready}:${hint ?? ""}:${drives}`;
   if (legend.dataset.key === key) return;
   legend.dataset.key = key;
   if (hint) {
@@ -1299,7 +1419,7 @@ function setLegend(legend, mode, ready, hint) {
     legend.replaceChildren(
       h("span", {}, "low"),
       h("span", { class: "ew-ramp", style: { background: RAMP } }),
-      h("span", {}, "high: drives the wrong answer (1 − map of the correct one)"),
+      h("span", {}, `high: ${drives}`),
       h("span", { class: "ew-outline-key" }),
       h("span", {}, "removed")
     );
@@ -1482,15 +1602,17 @@ function createToolbar(actions) {
     png,
     json
   );
-  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null }) {
+  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords: diagnosisWords2 = null }) {
     explain.disabled = !canExplain;
     diagnose.hidden = diagnoseAs === null;
     diagnose.disabled = !canExplain;
-    diagnose.title = diagnoseAs === null ? "" : `if the answer is wrong: explain “${diagnoseAs}” as the correct answer, find the regions that drive the given one and remove them until the answer flips`;
+    diagnose.title = diagnoseAs === null ? "" : `what makes it say “${diagnoseAs}”: explain “${diagnoseAs}” as a counterfactual target, find the regions that hold up the given answer and remove them until the answer flips`;
     stop.disabled = !busy;
     for (const b of modes) {
       b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
-      if (b.dataset.mode === "diagnose") b.hidden = !canDiagnose;
+      if (b.dataset.mode !== "diagnose") continue;
+      b.hidden = !canDiagnose;
+      if (diagnosisWords2) b.textContent = diagnosisWords2.mode, b.title = diagnosisWords2.modeHint;
     }
     boundaries.checked = boundariesOn;
     json.disabled = !canExportJson;
@@ -1531,8 +1653,7 @@ function mount(model, el) {
   let fitted = false;
   let sideWidth = 320;
   let frame = null;
-  let requestId = 0;
-  const replies = /* @__PURE__ */ new Map();
+  const requests = createRequests(model);
   const root = h("div", { class: "eagle-widget", dataset: { status: model.get("status") ?? STATUS.IDLE } });
   const status = createStatus();
   const toolbar = createToolbar({
@@ -1540,12 +1661,12 @@ function mount(model, el) {
     stop: () => model.send({ type: MSG.STOP }),
     diagnose: () => {
       const correct = oppositeAnswer(model.get("tokens"));
-      if (correct !== null) model.send({ type: MSG.DIAGNOSE, correct });
+      if (correct !== null) model.send({ type: MSG.DIAGNOSE, correct, counterfactual: true });
     },
     setMode: (mode) => (ui.mode = mode, schedule()),
     setBoundaries: (on) => (ui.boundaries = on, schedule()),
-    exportPng: () => exportPng(),
-    exportJson: () => exportJson()
+    exportPng: () => savePng(),
+    exportJson: () => exportJson(requests.ask, setNote)
   });
   const mask = createMask({ onReady: () => schedule() });
   const slider = createSlider({ onInput: (k) => (ui.k = k, schedule()) });
@@ -1614,9 +1735,10 @@ function mount(model, el) {
       if (msg.run !== state.runId || !buffers?.length) return;
       state = applyStep(state, decodeStep(buffers[0]));
       schedule();
-    } else if (msg?.type === MSG.REPLY && replies.has(msg.id)) {
-      replies.get(msg.id)(msg, buffers);
-      replies.delete(msg.id);
+    } else if (msg?.type === MSG.NOTE && typeof msg.text === "string") {
+      setNote(msg.text);
+    } else {
+      requests.receive(msg, buffers);
     }
   }
   const onStatus = () => {
@@ -1654,78 +1776,20 @@ function mount(model, el) {
     }
     request(next);
   }
-  function ask(type, timeoutMs = 6e4) {
-    const id = ++requestId;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        replies.delete(id);
-        reject(new Error("no answer from the kernel (is it running?)"));
-      }, timeoutMs);
-      replies.set(id, (msg, buffers) => {
-        clearTimeout(timer);
-        if (msg.ok) resolve([msg, buffers]);
-        else reject(new Error(msg.error || "the kernel could not answer"));
-      });
-      model.send({ type, id });
+  function savePng() {
+    const legend = (ui.mode === "heat" || ui.mode === "diagnose") && state.nRegions > 0;
+    const canvas = composeExport({
+      mapCanvas: mask.canvas,
+      curvesCanvas: curves.canvas,
+      lines: [
+        captionText(model.get("tokens"), model.get("selection")),
+        status.el.querySelector("[data-role=status]").textContent,
+        state.aucs ? `insertion AUC ${state.aucs.insertion.toFixed(3)} (solid) · deletion AUC ${state.aucs.deletion.toFixed(3)} (dashed)` : ""
+      ],
+      legend: legend ? ui.mode === "diagnose" ? diagnosisWords(diagnosis).drives : "gain of the region" : null,
+      colors
     });
-  }
-  async function exportJson() {
-    try {
-      const [msg, buffers] = await ask(MSG.EXPORT_JSON);
-      download(new Blob([toBytes(buffers[0])], { type: "application/json" }), msg.filename || "eagle-explanation.json");
-      setNote(`Saved ${msg.filename || "the result"}.`);
-    } catch (error) {
-      setNote(`JSON export failed: ${error.message}`);
-    }
-  }
-  function exportPng() {
-    const canvas = composeExport();
-    canvas.toBlob((blob) => {
-      if (!blob) return setNote("PNG export failed.");
-      download(blob, "eagle-view.png");
-      setNote("Saved eagle-view.png.");
-    }, "image/png");
-  }
-  function composeExport() {
-    const pad = 12;
-    const a = mask.canvas;
-    const b = curves.canvas;
-    const bw = b.width / (globalThis.devicePixelRatio || 1);
-    const bh = b.height / (globalThis.devicePixelRatio || 1);
-    const text = [
-      captionText(),
-      status.el.querySelector("[data-role=status]").textContent,
-      state.aucs ? `insertion AUC ${state.aucs.insertion.toFixed(3)} (solid) · deletion AUC ${state.aucs.deletion.toFixed(3)} (dashed)` : ""
-    ].filter(Boolean);
-    const out = h("canvas");
-    out.width = a.width + bw + 3 * pad;
-    out.height = Math.max(a.height, bh) + 2 * pad + 18 * text.length + pad;
-    const ctx = out.getContext("2d");
-    ctx.fillStyle = colors.bg;
-    ctx.fillRect(0, 0, out.width, out.height);
-    ctx.drawImage(a, pad, pad);
-    ctx.drawImage(b, a.width + 2 * pad, pad, bw, bh);
-    if ((ui.mode === "heat" || ui.mode === "diagnose") && state.nRegions > 0) {
-      const x0 = a.width + 2 * pad;
-      const y0 = pad + bh + 16;
-      for (let i = 0; i < 160; i++) {
-        ctx.fillStyle = css(sequentialColor(i / 159));
-        ctx.fillRect(x0 + i, y0, 1, 10);
-      }
-      ctx.fillStyle = colors.muted;
-      ctx.font = `11px ${colors.font}`;
-      const what = ui.mode === "diagnose" ? "drives the wrong answer" : "gain of the region";
-      ctx.fillText(`low → high ${what}`, x0 + 168, y0 + 9);
-    }
-    ctx.fillStyle = colors.fg;
-    ctx.font = `13px ${colors.font}`;
-    text.forEach((line2, i) => ctx.fillText(line2, pad, Math.max(a.height, bh) + 2 * pad + 14 + 18 * i));
-    return out;
-  }
-  function captionText() {
-    const tokens = model.get("tokens") ?? [];
-    const selected = new Set(model.get("selection") ?? []);
-    return tokens.map((t, i) => selected.has(i) ? `[${t.trim()}]` : t.trim()).join(" ");
+    exportPng(canvas, setNote);
   }
   function setNote(text) {
     ui.note = text;
@@ -1790,7 +1854,8 @@ function mount(model, el) {
       canExportJson: state.complete,
       canExportPng: state.runId >= 0 || model.get("image_png") !== void 0,
       canDiagnose,
-      diagnoseAs: model.get("has_model") ? oppositeAnswer(tokens) : null
+      diagnoseAs: model.get("has_model") ? oppositeAnswer(tokens) : null,
+      diagnosisWords: diagnosis ? diagnosisWords(diagnosis) : null
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });
@@ -1805,6 +1870,7 @@ function mount(model, el) {
       k,
       cols,
       outlined: mode === "diagnose" ? diagnosis.removedRegions : null,
+      drives: diagnosis ? diagnosisWords(diagnosis).drives : "",
       boundaries: ui.boundaries,
       highlight: s === STATUS.EXPLAINING ? state.lastRegion : -1,
       colors,

@@ -42,6 +42,7 @@ export function startRun(run, nRegions) {
     complete: false,
     aucs: null,
     seconds: null,
+    scoring: "exact",
   };
   if (run.p_full && run.p_blank) state = setAnchors(state, run.p_full, run.p_blank);
   return state;
@@ -161,6 +162,7 @@ export function applyResult(state, result) {
     complete: true,
     aucs: { insertion: result.insertionAuc, deletion: result.deletionAuc },
     seconds: result.seconds ?? null,
+    scoring: result.scoring ?? "exact",
   };
 }
 

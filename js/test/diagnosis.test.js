@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { hallucinationValues, oppositeAnswer, readDiagnosis, regionFlags } from "../src/diagnosis.js";
+import { diagnosisWords, hallucinationValues, oppositeAnswer, readDiagnosis, regionFlags } from "../src/diagnosis.js";
+import { decodeResult } from "../src/codecs.js";
 import { statusParts } from "../src/format.js";
 import { composeOverlay, regionColors } from "../src/overlay.js";
 import { applyResult, applyStep, rankValues, startRun } from "../src/state.js";
@@ -144,6 +145,20 @@ test("the status line of a diagnosis names the correct answer and the regenerati
   assert.equal(statusParts("done", s, 2, readDiagnosis(TRAIT)).at(-1), "2.0 s");
 });
 
+test("without a correct answer from the user it is a counterfactual, worded as such everywhere", () => {
+  const given = diagnosisWords(readDiagnosis(TRAIT));
+  assert.equal(given.title, "Diagnosis: the correct answer is “no”");
+  assert.equal(given.after, "revised answer");
+  const asked = diagnosisWords(readDiagnosis({ ...TRAIT, counterfactual: true }));
+  assert.equal(asked.title, "Counterfactual: what makes it say “no”");
+  assert.equal(asked.status, "counterfactual “no”");
+  assert.equal(asked.mode, "Counterfactual");
+  for (const text of Object.values(asked)) assert.ok(!/correct|diagnos|wrong/i.test(text), text);
+  const s = { ...completeState(), totalSteps: 3, stepsDone: 3, imagesScored: 30 };
+  const pending = readDiagnosis({ run: 4, complete: false, correct: "no", original: "yes", counterfactual: true });
+  assert.equal(statusParts("explaining", s, 2, pending)[1], "counterfactual “no”");
+});
+
 test("a yes/no answer offers its opposite as the correct answer, in the same case", () => {
   assert.equal(oppositeAnswer(["yes"]), "no");
   assert.equal(oppositeAnswer([" Yes", "."]), "No");
@@ -152,4 +167,24 @@ test("a yes/no answer offers its opposite as the correct answer, in the same cas
   assert.equal(oppositeAnswer(["a", " red", " circle"]), null);
   assert.equal(oppositeAnswer(["yesterday"]), null);
   assert.equal(oppositeAnswer([]), null);
+});
+
+test("a result scored from a server's top log-probabilities says it is approximate", () => {
+  const exact = completeState();
+  assert.ok(!statusParts("done", exact, 2).some((p) => p.startsWith("approximate")));
+  const raw = {
+    run: 4,
+    complete: true,
+    steps: new Uint8Array(0),
+    order: new Int32Array([1, 2, 0]),
+    insertion: new Float32Array([0.1, 0.5, 0.7, 0.9]),
+    deletion: new Float32Array([0.9, 0.6, 0.2, 0.1]),
+    areas: new Float32Array([0, 0.3, 0.6, 1]),
+    insertion_auc: 0.6,
+    deletion_auc: 0.4,
+    scoring: "approximate",
+  };
+  const run = { id: 4, targets: [0], p_full: [0.9], p_blank: [0.1], mode: "word", search: "lazy" };
+  const state = applyResult(startRun(run, 3), decodeResult(raw));
+  assert.ok(statusParts("done", state, 2).some((p) => p.startsWith("approximate")));
 });

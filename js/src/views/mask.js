@@ -66,7 +66,7 @@ export function createMask({ onReady }) {
     const bitmap = image.bitmap;
     const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint, opacity } = scene;
     const outlined = scene.outlined ?? null; // region ids to outline (the removed ones)
-    const key = [bitmap, fill.bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(","), opacity];
+    const key = [bitmap, fill.bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(","), opacity, scene.drives];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
     lastKey = key;
     const [imgH, imgW] = labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
@@ -89,7 +89,7 @@ export function createMask({ onReady }) {
       }
     }
     canvas.dataset.mode = mode;
-    setLegend(legend, mode, Boolean(ready), hint);
+    setLegend(legend, mode, Boolean(ready), hint, scene.drives);
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
     canvas.dataset.outlined = String(ready && outlined ? outlined.length : 0);
     if (!ready) return;
@@ -130,8 +130,9 @@ function layerOf(pixels, W, H) {
 
 const RAMP = `linear-gradient(to right, ${Array.from({ length: 11 }, (_, i) => css(sequentialColor(i / 10))).join(", ")})`;
 
-function setLegend(legend, mode, ready, hint) {
-  const key = `${mode}:${ready}:${hint ?? ""}`;
+/** drives: what the diagnosis map's high end means (diagnosisWords(...).drives). */
+function setLegend(legend, mode, ready, hint, drives = "") {
+  const key = `${mode}:${ready}:${hint ?? ""}:${drives}`;
   if (legend.dataset.key === key) return;
   legend.dataset.key = key;
   if (hint) {
@@ -148,7 +149,7 @@ function setLegend(legend, mode, ready, hint) {
     legend.replaceChildren(
       h("span", {}, "low"),
       h("span", { class: "ew-ramp", style: { background: RAMP } }),
-      h("span", {}, "high: drives the wrong answer (1 − map of the correct one)"),
+      h("span", {}, `high: ${drives}`),
       h("span", { class: "ew-outline-key" }),
       h("span", {}, "removed"),
     );
