@@ -130,15 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
     explain.add_argument("--dtype", default=None, help="e.g. float32, bfloat16, float16")
     explain.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    explain.add_argument(
-        "--workers", type=_positive_int, default=None, help="Ray actors for --batch"
-    )
-    explain.add_argument(
-        "--ray", metavar="ADDRESS", default=None, help='--batch on a Ray cluster: "auto" or ADDRESS'
-    )
-    explain.add_argument(
-        "--gpus-per-worker", type=_non_negative, default=0.0, help="GPUs per Ray actor (0: CPU)"
-    )
+    _ray_options(explain, "--batch")
     demo = commands.add_parser("demo", help="open a copy of the quickstart notebook in JupyterLab")
     demo.add_argument("--html", metavar="PATH", help="write the demo as an offline page instead")
     demo.add_argument(
@@ -162,6 +154,29 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _ray_options(command, what: str) -> None:
+    command.add_argument("--workers", type=_positive_int, help=f"Ray actors for {what}")
+    command.add_argument(
+        "--ray", metavar="ADDRESS", help=f'{what} on a Ray cluster: "auto" or ADDRESS'
+    )
+    command.add_argument(
+        "--gpus-per-worker", type=_non_negative, default=0.0, help="GPUs per Ray actor (0: CPU)"
+    )
+
+
+def _check_ray_options(args) -> bool:
+    """Whether the run goes to Ray; a usage error when Ray is asked for but not installed."""
+    distributed = ray_wanted(args.workers, args.ray)
+    if args.gpus_per_worker and not distributed:
+        raise UsageError("--gpus-per-worker goes with --workers or --ray")
+    if distributed:
+        try:
+            check_ray_installed()
+        except RayNotInstalled:
+            raise UsageError(f"--workers and --ray need Ray: {RAY_INSTALL}") from None
+    return distributed
+
+
 def _non_negative(text: str) -> float:
     try:
         value = float(text)
@@ -180,22 +195,15 @@ def _explain(args, load: Loader) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a file, expected a folder")
-    distributed = ray_wanted(args.workers, args.ray)
-    if (distributed or args.gpus_per_worker) and args.batch is None:
+    if args.batch is None and (ray_wanted(args.workers, args.ray) or args.gpus_per_worker):
         raise UsageError("--workers, --ray and --gpus-per-worker go with --batch")
-    if args.gpus_per_worker and not distributed:
-        raise UsageError("--gpus-per-worker goes with --workers or --ray")
     if args.batch is not None:
         try:
             items = read_manifest(Path(args.batch))
         except ValueError as error:
             raise UsageError(str(error)) from None
         _check_writable(out, "--out")
-        if distributed:
-            try:
-                check_ray_installed()
-            except RayNotInstalled:
-                raise UsageError(f"--workers and --ray need Ray: {RAY_INSTALL}") from None
+        _check_ray_options(args)
         return _run_batch(items, args, load, out)
     image = read_image(args.image)
     targets = parse_targets(args.targets)
@@ -388,6 +396,7 @@ def _benchmark_commands(commands) -> None:
         command.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
         command.add_argument("--dtype", default=None, help="e.g. float32, bfloat16, float16")
     evaluate.add_argument("--out", metavar="DIR", help="the run's folder")
+    _ray_options(evaluate, "the items")
     prepare.add_argument("--out", required=True, metavar="LIST", help="the list to write (.json)")
 
 
@@ -435,8 +444,14 @@ def _evaluate(args, load: Loader) -> int:
         if item.error is None
         and finished_row(out / item.id, asked(item, args.model, options)) is None
     ]
-    model = _load(load, args) if left else None
-    result = evaluate(model, items, out=out, options=options, model_name=args.model)
+    if _check_ray_options(args):  # every worker loads its own model
+        model, setup = None, functools.partial(_load, load, args)
+    else:
+        model, setup = (_load(load, args) if left else None), None
+    result = evaluate(
+        model, items, out=out, options=options, model_name=args.model, workers=args.workers,
+        ray=args.ray, gpus_per_worker=args.gpus_per_worker, setup=setup,
+    )  # fmt: skip
     print(result.table() + result.summary() + f" | {out / 'table.md'}", flush=True)
     return 1 if result.counts["failed"] else 0
 

@@ -214,3 +214,50 @@ def test_ctrl_c_stops_the_cluster_and_keeps_finished_items(cluster, manifest, tm
     # and the batch resumes where it stopped
     report = run_batch(big, "demo", out=out, workers=2, n_regions=12)
     assert report.skipped == len(finished) and report.done == 6
+
+
+# -- evaluate on the same runner ---------------------------------------------------------------
+def test_evaluate_on_two_workers_scores_what_it_scores_here(cluster, manifest, tmp_path):
+    import functools
+
+    import torch
+
+    import eagle_widget as ew
+    from eagle_widget.batch.explain import load_model
+    from eagle_widget.benchmarks import Options, prepare
+    from eagle_widget.models.demo.scenes import CAPTION_PROMPT
+
+    folder = manifest.parent
+    names = ["circle.png", "square.png", "triangle.png"]
+    images = [{"id": i, "file_name": n, "height": 64, "width": 64} for i, n in enumerate(names)]
+    captions = [{"id": i, "image_id": i, "caption": "a shape"} for i in range(len(names))]
+    (tmp_path / "captions.json").write_text(json.dumps({"images": images, "annotations": captions}))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each actor
+    try:
+        demo = ew.load_demo_model()
+        entries = prepare(
+            "coco-caption", demo, tmp_path / "captions.json", folder, prompt=CAPTION_PROMPT
+        )
+        listed = tmp_path / "list.json"
+        listed.write_text(json.dumps(entries))
+        items = ew.benchmarks.load("coco-caption", listed, folder, prompt=CAPTION_PROMPT)
+        options = Options(n_regions=8, search="lazy")
+        here = ew.benchmarks.evaluate(
+            demo, items, out=tmp_path / "here", options=options, model_name="demo"
+        )
+    finally:
+        torch.set_num_threads(threads)
+    there = ew.benchmarks.evaluate(
+        None, items, out=tmp_path / "two", options=options, model_name="demo",
+        workers=2, setup=functools.partial(load_model, "demo", None, None),
+    )  # fmt: skip
+
+    def scored(result):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in result.rows]
+
+    assert [row["status"] for row in here.rows] == ["scored"] * 3
+    assert scored(there) == scored(here)
+    assert (tmp_path / "two" / "table.md").read_text() == (
+        tmp_path / "here" / "table.md"
+    ).read_text()
