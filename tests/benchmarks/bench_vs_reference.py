@@ -41,6 +41,7 @@ from eagle_widget.engine.objective import Objective  # noqa: E402
 from eagle_widget.engine.regions import superpixels  # noqa: E402
 from eagle_widget.models import hf as hf_module  # noqa: E402
 from eagle_widget.models.demo.scenes import CAPTION_PROMPT, make_scene  # noqa: E402
+from eagle_widget.models.devices import cpu_threads  # noqa: E402
 
 RUNS = (  # (label, search, early_stop)
     ("greedy", "greedy", False),
@@ -74,8 +75,9 @@ class ReferenceGreedy:
         )
         length = inputs["input_ids"].shape[1]
         inputs = hf_module._extend(dict(inputs), self.generation.token_ids)
+        device, dtype = adapter.device, adapter.dtype
         inputs = {
-            k: v.to(adapter.device, adapter.dtype) if v.is_floating_point() else v.to(adapter.device)
+            k: v.to(device, dtype) if v.is_floating_point() else v.to(device)
             for k, v in inputs.items()
         }
         with torch.inference_mode():
@@ -184,7 +186,7 @@ def bare_forward(adapter, images, generation, positions) -> float:
     size = adapter.batch_size
     stop = max(positions)
     prepared = []
-    with torch.inference_mode():
+    with torch.inference_mode(), cpu_threads(adapter.threads):
         for start in range(0, len(images), size):
             inputs = adapter._encode(images[start : start + size], generation.prompt)
             length = inputs["input_ids"].shape[1]
@@ -247,10 +249,12 @@ def main() -> None:
     for n in args.regions:
         labels = superpixels(image, n)
         reference = ReferenceGreedy(adapter, image, generation, positions, labels)
-        reference.probs(image)  # warm-up
+        with cpu_threads(adapter.threads):
+            reference.probs(image)  # warm-up
         reference.images = 0
         start = time.perf_counter()
-        ref = reference.run()
+        with cpu_threads(adapter.threads):  # the threads our runs get
+            ref = reference.run()
         ref_seconds = time.perf_counter() - start
         rows = [{"run": "reference greedy", "seconds": round(ref_seconds, 2), **ref}]
         profiles = {}
@@ -261,7 +265,7 @@ def main() -> None:
             if label == "greedy":  # keep the images it scores, for the bare forward
                 score = adapter._score
 
-                def keeping(images, *rest, _score=score):
+                def keeping(images, *rest, _score=score, recorded=recorded):
                     if len(recorded) < args.bare_images:
                         recorded.extend(images)
                     return _score(images, *rest)
@@ -286,7 +290,8 @@ def main() -> None:
             if label in ("greedy", "lazy"):
                 profiles[label] = timer.profile(seconds)
             if recorded:
-                per_image = bare_forward(adapter, recorded[: args.bare_images], generation, positions)
+                kept = recorded[: args.bare_images]
+                per_image = bare_forward(adapter, kept, generation, positions)
                 greedy_per_image = seconds / result.images_scored
         for row in rows:
             row["speedup"] = round(ref_seconds / row["seconds"], 1)
