@@ -17,8 +17,10 @@ _LAZY = {
     "load_model": "eagle_widget.models",
     "load_demo_model": "eagle_widget.models",
     "HFModel": "eagle_widget.models",
+    "OpenAIModel": "eagle_widget.models",
     "EagleWidget": "eagle_widget.widget",
     "scenes": "eagle_widget.models.demo.scenes",
+    "benchmarks": "eagle_widget.benchmarks",
 }
 
 

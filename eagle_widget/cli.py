@@ -1,8 +1,11 @@
 """The `eagle-widget` command: explain images from the shell, in batches, or open the demo.
 
     eagle-widget explain IMAGE --prompt TEXT [--model demo|HF-ID|PATH] [--targets ...] --out DIR
+    eagle-widget explain IMAGE --model openai:URL --served-model NAME [--concurrency 16] ...
     eagle-widget explain --batch MANIFEST.jsonl --out DIR
-    eagle-widget demo [--html PATH]
+    eagle-widget demo [--html PATH | --dir DIR]
+    eagle-widget evaluate TASK --list LIST.json --images DIR --out DIR   (or --report DIR)
+    eagle-widget prepare TASK --annotations FILE --images DIR --out LIST.json
 
 Each explanation writes result.json, result.npz, figure.png and explanation.html. Progress
 goes to stderr, the one-line summary to stdout. Bad input ends with one line on stderr and
@@ -20,12 +23,18 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+from tqdm import tqdm
+
+from .benchmarks.tasks import TASKS
 from .engine import DEFAULT_PROMPT, Explainer, Explanation
 from .engine.images import to_rgb_array
 from .engine.search import SEARCHES
+from .models import SERVED_PREFIX as SERVED
 
 PROG = "eagle-widget"
 OUTPUTS = ("result.json", "result.npz", "figure.png", "explanation.html")
@@ -56,11 +65,19 @@ def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=N
     """
     try:
         args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-        if args.command == "explain":
-            return _explain(args, load or load_model)
-        if args.command == "demo":
-            return _demo(args, load or load_model, launch or _exec)
-        raise UsageError(f"choose a command: explain or demo (see {PROG} --help)")
+        with warnings.catch_warnings():
+            warnings.showwarning = _warn  # one line, like every other message here
+            if args.command == "explain":
+                return _explain(args, load or load_model)
+            if args.command == "demo":
+                return _demo(args, load or load_model, launch or _exec)
+            if args.command == "evaluate":
+                return _evaluate(args, load or load_model)
+            if args.command == "prepare":
+                return _prepare(args, load or load_model)
+        raise UsageError(
+            f"choose a command: explain, evaluate, prepare or demo (see {PROG} --help)"
+        )
     except UsageError as error:
         _say(f"{PROG}: error: {error}")
         return 2
@@ -90,7 +107,15 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("image", nargs="?", help="image file (PNG, JPEG, ...)")
     explain.add_argument("--batch", metavar="MANIFEST", help="JSON lines: image, prompt, targets")
     explain.add_argument("--prompt", default=None, help=f'prompt (default "{DEFAULT_PROMPT}")')
-    explain.add_argument("--model", default="demo", help="demo (default), a hub id or a path")
+    explain.add_argument(
+        "--model", default="demo", help="demo (default), a hub id, a path, or openai:URL"
+    )
+    explain.add_argument("--served-model", metavar="NAME", help="with openai:URL: the model name")
+    explain.add_argument(
+        "--api-key-env", metavar="VAR", help="with openai:URL: the variable holding the API key"
+    )
+    explain.add_argument("--concurrency", type=_positive_int, default=16, help="requests (16)")
+    explain.add_argument("--max-requests", type=_positive_int, help="refuse dearer runs")
     explain.add_argument(
         "--targets",
         default="all",
@@ -103,8 +128,16 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
     explain.add_argument("--dtype", default=None, help="e.g. float32, bfloat16, float16")
     explain.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    demo = commands.add_parser("demo", help="open the quickstart notebook in JupyterLab")
+    demo = commands.add_parser("demo", help="open a copy of the quickstart notebook in JupyterLab")
     demo.add_argument("--html", metavar="PATH", help="write the demo as an offline page instead")
+    demo.add_argument(
+        "--dir",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help=f"folder of the notebook's copy (default {_home_text(demo_folder())})",
+    )
+    _benchmark_commands(commands)
     return parser
 
 
@@ -142,6 +175,7 @@ def parse_targets(text):
 def _explain(args, load: Loader) -> int:
     if (args.image is None) == (args.batch is None):
         raise UsageError("give either an IMAGE or --batch MANIFEST.jsonl")
+    _check_served(args)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a file, expected a folder")
@@ -176,10 +210,35 @@ def _read_image(path) -> object:
         raise ValueError(f"cannot read image {str(path)!r}: {_strip(error)}") from None
 
 
+def _check_served(args) -> None:
+    """The served-model options: complete for openai:URL, absent otherwise."""
+    if not args.model.startswith(SERVED):
+        if args.served_model or args.api_key_env:
+            raise UsageError("--served-model and --api-key-env go with --model openai:URL")
+        return
+    if not args.served_model:
+        raise UsageError("--model openai:URL needs --served-model NAME (the server's model name)")
+    if args.api_key_env and not os.environ.get(args.api_key_env):
+        raise UsageError(f"--api-key-env {args.api_key_env}: that variable is not set")
+
+
 def _load(load: Loader, args):
     _say(f"loading model {args.model!r}...")
     began = time.perf_counter()
-    model = load(args.model, args.device, args.dtype)
+    if args.model.startswith(SERVED):  # a server: nothing to load, options of its own
+        from .models import load_model as load_served
+
+        model = load_served(
+            args.model,
+            model=args.served_model,
+            api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
+            concurrency=args.concurrency,
+            max_requests=args.max_requests,
+            # answers kept beside the results: a resumed batch does not pay for them again
+            cache_file=Path(args.out) / ".served-cache.sqlite",
+        )
+    else:
+        model = load(args.model, args.device, args.dtype)
     _say(f"model ready in {time.perf_counter() - began:.1f} s")
     return model
 
@@ -194,7 +253,7 @@ def _options(args) -> dict:
 
 
 def explain_one(model, image, prompt, targets, **explainer_options) -> Explanation:
-    """Generate, explain with a progress bar, and add every token's reliance to extras."""
+    """Generate, explain with a progress bar, and measure every token's reliance."""
     explainer = Explainer(model, **explainer_options)
     run = explainer.start(image, prompt=prompt or DEFAULT_PROMPT, targets=targets)
     _say(f"caption: {run.generation.text.strip()!r}")
@@ -204,11 +263,7 @@ def explain_one(model, image, prompt, targets, **explainer_options) -> Explanati
     progress.close(run.images_scored)
     explanation = run.explanation()
     if explanation.n_targets < len(explanation.generation):  # colour the other tokens too
-        prior, visual = explainer.token_reliance(image, explanation.generation)
-        explanation.extras["token_reliance"] = {
-            "prior": [float(p) for p in prior],
-            "visual": [float(v) for v in visual],
-        }
+        explanation.generated_reliance = explainer.token_reliance(image, explanation.generation)
     return explanation
 
 
@@ -358,6 +413,7 @@ def _asked(item: dict, args) -> dict:
         "prompt": item.get("prompt") or args.prompt,
         "targets": item.get("targets", args.targets),
         "model": args.model,
+        **({"served_model": args.served_model} if args.served_model else {}),
         **_options(args),
     }
 
@@ -419,14 +475,54 @@ def _demo(args, load: Loader, launch) -> int:
             f"the quickstart notebook is not here ({QUICKSTART}); it ships with the source "
             f"repository. Use `{PROG} demo --html demo.html` for an offline page instead"
         )
-    # served from the repository root (the notebook must lie under Jupyter's root folder);
-    # containers often run as root, which Jupyter refuses unless told
-    root = QUICKSTART.parents[1]
-    command = [sys.executable, "-m", "jupyter", "lab", str(QUICKSTART.relative_to(root))]
+    folder = args.dir if args.dir is not None else demo_folder()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--dir {str(folder)!r} is a file, expected a folder")
+    _check_writable(folder, "--dir")
+    notebook, kept = copy_quickstart(folder)
+    # JupyterLab autosaves into the notebook it opens: a copy keeps the repository clean.
+    # Containers often run as root, which Jupyter refuses unless told.
+    command = [sys.executable, "-m", "jupyter", "lab", notebook.name]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
-    _say(f"opening {QUICKSTART.name} in JupyterLab (Ctrl-C to stop)")
-    return int(launch(command, cwd=str(root)) or 0)
+    if kept:
+        _say(f"keeping your edited copy {notebook} (delete it to start from a fresh one)")
+    _say(f"opening {notebook} in JupyterLab (Ctrl-C to stop)")
+    return int(launch(command, cwd=str(folder)) or 0)
+
+
+def demo_folder() -> Path:
+    """Where `demo` puts its copy of the quickstart: $XDG_DATA_HOME/eagle-widget/demo."""
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "eagle-widget" / "demo"
+
+
+def copy_quickstart(folder: Path) -> tuple[Path, bool]:
+    """Copy the quickstart into `folder`: (the copy, whether an edited copy was kept).
+
+    A copy whose code is the quickstart's is replaced by a fresh one (only outputs are lost);
+    a copy whose code the user changed is theirs and stays.
+    """
+    copy = folder / QUICKSTART.name
+    code = _code_of(copy) if copy.is_file() else None
+    kept = code is not None and code != _code_of(QUICKSTART)
+    if not kept:
+        shutil.copyfile(QUICKSTART, copy)
+    return copy, kept
+
+
+def _code_of(notebook: Path) -> list[str] | None:
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        return ["".join(c["source"]) for c in cells if c.get("cell_type") == "code"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable: not the user's work either
+
+
+def _home_text(path: Path) -> str:
+    home = str(Path.home())
+    text = str(path)
+    return "~" + text[len(home) :] if text.startswith(home + os.sep) else text
 
 
 def _exec(command: list[str], cwd: str) -> int:
@@ -438,65 +534,212 @@ def _exec(command: list[str], cwd: str) -> int:
     return 0  # not reached
 
 
+# -- benchmarks: evaluate and prepare (the work is in eagle_widget.benchmarks) ------------------
+def _benchmark_commands(commands) -> None:
+    evaluate = commands.add_parser("evaluate", help="run one of the paper's benchmarks on a model")
+    evaluate.add_argument("task", nargs="?", choices=list(TASKS), help="the benchmark")
+    evaluate.add_argument("--list", metavar="LIST", help="the items (the authors' JSON format)")
+    evaluate.add_argument("--images", metavar="DIR", help="folder of the items' images")
+    evaluate.add_argument("--report", metavar="RUN", help="only rebuild the report of a run")
+    evaluate.add_argument("--regions", type=_positive_int, default=64, help="superpixels (64)")
+    evaluate.add_argument("--search", choices=SEARCHES, default="greedy", help="search (greedy)")
+    evaluate.add_argument("--early-stop", action="store_true", help="stop once curves settle")
+    evaluate.add_argument("--fill", default="0", help="0..255, R,G,B, mean or blur (0: black)")
+    evaluate.add_argument("--max-area", type=float, default=1.0, help="repope: most area removed")
+    evaluate.add_argument("--items", metavar="A:B", help="only the list's items A to B-1")
+    evaluate.add_argument("--limit", type=_positive_int, help="at most this many items")
+    prepare = commands.add_parser("prepare", help="make a model's own list from annotations")
+    prepare.add_argument("task", choices=list(TASKS), help="the benchmark")
+    prepare.add_argument("--annotations", required=True, metavar="FILE", help="COCO JSON, csv, ...")
+    prepare.add_argument("--images", required=True, metavar="DIR", help="folder of the images")
+    prepare.add_argument("--limit", type=_positive_int, help="at most this many items")
+    for command in (evaluate, prepare):
+        command.add_argument("--prompt", default=None, help="replace the task's prompt/template")
+        command.add_argument("--model", default="demo", help="demo (default), a hub id or a path")
+        command.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
+        command.add_argument("--dtype", default=None, help="e.g. float32, bfloat16, float16")
+    evaluate.add_argument("--out", metavar="DIR", help="the run's folder")
+    prepare.add_argument("--out", required=True, metavar="LIST", help="the list to write (.json)")
+
+
+def _evaluate(args, load: Loader) -> int:
+    from .benchmarks import EvaluationResult, Options, evaluate
+    from .benchmarks import load as load_items
+    from .benchmarks.runner import asked, finished_row
+    from .benchmarks.tasks import check_images
+    from .engine.masking import fill_image
+
+    if args.report is not None:
+        try:
+            result = EvaluationResult.from_folder(Path(args.report))
+        except ValueError as error:
+            raise UsageError(f"--report: {_strip(error)}") from None
+        result.save(Path(args.report))
+        print(result.table() + result.summary(), flush=True)
+        return 0
+    if args.task is None or args.list is None or args.images is None or args.out is None:
+        raise UsageError("give TASK --list LIST --images DIR --out DIR, or --report RUN")
+    try:
+        items = load_items(args.task, Path(args.list), Path(args.images), prompt=args.prompt)
+        check_images(items, Path(args.images))
+        fill = _parse_fill(args.fill)
+        fill_image(np.zeros((1, 1, 3), np.uint8), fill)
+    except ValueError as error:
+        raise UsageError(_strip(error)) from None
+    items = items[_parse_items(args.items)][: args.limit]
+    if not items:
+        raise UsageError(f"--items {args.items} selects no item of the list")
+    if not 0 < args.max_area <= 1:
+        raise UsageError(f"--max-area must be in (0, 1], got {args.max_area}")
+    options = Options(
+        n_regions=args.regions,
+        search=args.search,
+        early_stop=args.early_stop,
+        fill=fill,
+        max_area=args.max_area,
+    )
+    out = Path(args.out)
+    _check_writable(out, "--out")  # before the model loads
+    left = [
+        item
+        for item in items
+        if item.error is None
+        and finished_row(out / item.id, asked(item, args.model, options)) is None
+    ]
+    model = _load(load, args) if left else None
+    result = evaluate(model, items, out=out, options=options, model_name=args.model)
+    print(result.table() + result.summary() + f" | {out / 'table.md'}", flush=True)
+    return 1 if result.counts["failed"] else 0
+
+
+def _prepare(args, load: Loader) -> int:
+    from .benchmarks import prepare
+    from .benchmarks.prepare import read_sources
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".json":
+        raise UsageError(f"--out must name a .json list, got {str(out)!r}")
+    if not Path(args.images).is_dir():
+        raise UsageError(f"--images folder {args.images!r} does not exist")
+    try:
+        sources = read_sources(args.task, Path(args.annotations))
+    except ValueError as error:
+        raise UsageError(_strip(error)) from None
+    _check_writable(out.parent if str(out.parent) else Path("."), "--out: folder")
+    model = _load(load, args)
+    entries = prepare(
+        args.task, model, Path(args.annotations), Path(args.images), limit=args.limit,
+        prompt=args.prompt, progress=_say,
+    )  # fmt: skip
+    out.write_text(json.dumps(entries), encoding="utf-8")
+    print(f"prepare: {len(entries)} {args.task} items from {len(sources)} in the annotations | "
+          f"{out}", flush=True)  # fmt: skip
+    return 0 if entries else 1
+
+
+def _parse_fill(text: str):
+    if text in ("mean", "blur"):
+        return text
+    parts = text.split(",")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"--fill must be 0..255, R,G,B, mean or blur, got {text!r}") from None
+    if len(values) not in (1, 3):
+        raise ValueError(f"--fill must be 0..255, R,G,B, mean or blur, got {text!r}")
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def _parse_items(text: str | None) -> slice:
+    if text is None:
+        return slice(None)
+    match = re.fullmatch(r"\s*(\d*)\s*:\s*(\d*)\s*", text)
+    if not match:
+        raise UsageError(f"--items must be START:STOP (e.g. 10:20), got {text!r}")
+    start, stop = (int(v) if v else None for v in match.groups())
+    return slice(start, stop)
+
+
 # -- progress and messages -----------------------------------------------------------------------
 class Progress:
     """A progress bar on stderr: steps, images scored, elapsed time and ETA.
 
-    On a terminal it redraws one line; elsewhere (logs, CI) it prints a line every 10%.
+    On a terminal, tqdm redraws one line that fits the terminal's width (`columns`, default:
+    measured at each redraw) and blanks what a longer earlier line left behind; elsewhere
+    (logs, CI) a plain line is printed every 10%.
     """
 
-    def __init__(self, total: int, stream=None, width: int = 24):
+    # the figures first, the bar last: a narrow terminal shortens the bar, then cuts its end
+    FORMAT = (
+        "{desc} step {n_fmt}/{total_fmt} | {images} images | {elapsed} | ETA {remaining} |{bar}|"
+    )
+
+    def __init__(self, total: int, stream=None, columns: int | None = None):
         self.total = max(1, int(total))
         self.stream = stream or sys.stderr
-        self.width = width
         self.done = 0
         self.began = time.perf_counter()
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._printed = -1
+        self._bar = None
+        if self.tty:
+            self._bar = _Bar(
+                total=self.total,
+                file=self.stream,
+                desc="explain",
+                bar_format=self.FORMAT,
+                ncols=columns,
+                dynamic_ncols=columns is None,
+            )
 
     def update(self, images: int) -> None:
         self.done = min(self.total, self.done + 1)
-        if self.tty:
-            self.stream.write("\r" + self.line(images))
+        if self._bar is not None:
+            self._bar.images = images
+            self._bar.update(1)
+            return
+        decile = self.done * 10 // self.total
+        if decile > self._printed:
+            self._printed = decile
+            self.stream.write(self.line(images) + "\n")
             self.stream.flush()
-        else:
-            decile = self.done * 10 // self.total
-            if decile > self._printed:
-                self._printed = decile
-                self.stream.write(self.line(images) + "\n")
-                self.stream.flush()
 
     def close(self, images: int) -> None:
-        if self.tty:
-            self.stream.write("\r" + self.line(images) + "\n")
+        if self._bar is not None:
+            self._bar.images = images
+            self._bar.close()  # draws the last state and ends the line
         elif self._printed < 10:
             self.stream.write(self.line(images) + "\n")
         self.stream.flush()
 
     def line(self, images: int) -> str:
-        elapsed = time.perf_counter() - self.began
-        filled = self.width * self.done // self.total
-        bar = "#" * filled + "." * (self.width - filled)
-        if self.done >= self.total:
-            eta = "done"
-        elif self.done:
-            eta = f"ETA {_clock(elapsed / self.done * (self.total - self.done))}"
-        else:
-            eta = "ETA ?"
-        return (
-            f"explain [{bar}] step {self.done}/{self.total} | {images} images | "
-            f"{_clock(elapsed)} | {eta}"
+        """The line as a log shows it (no terminal: a bar of fixed width)."""
+        return _Bar.format_meter(
+            self.done,
+            self.total,
+            time.perf_counter() - self.began,
+            prefix="explain",
+            bar_format=self.FORMAT,
+            images=images,
         )
 
 
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+class _Bar(tqdm):
+    """tqdm with the images scored as a field of the line."""
+
+    images = 0
+
+    @property
+    def format_dict(self):
+        return {**super().format_dict, "images": self.images}
 
 
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def _warn(message, category, filename, lineno, file=None, line=None) -> None:
+    _say(f"{PROG}: warning: {' '.join(str(message).split())}")
 
 
 def _strip(error: BaseException) -> str:

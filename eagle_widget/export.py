@@ -1,12 +1,13 @@
 """One self-contained, offline, interactive HTML page of a finished explanation.
 
 The page inlines the widget's own front end (static/widget.js + widget.css) and the
-widget's trait values (built by `widget.explanation_state`, the same builder the live
+widget's trait values (built by `wire.explanation_state`, the same builder the live
 widget uses), and drives the front end with a small stand-in for the anywidget model
-(export_page.js: get / set / save_changes / on / off / send, no kernel). Clicking words
-works because the result holds every explained token's own curves: the stand-in answers
-an "explain" request by selecting those tokens' columns. The file holds no http(s) URL,
-loads nothing from the network, and forbids it with a Content-Security-Policy.
+(js/src/page.js, built to static/page.js: get / set / save_changes / on / off / send, no
+kernel). Clicking words works because the result holds every explained token's own curves:
+the stand-in answers an "explain" request by selecting those tokens' columns. The file
+holds no http(s) URL, loads nothing from the network, and forbids it with a
+Content-Security-Policy.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import zlib
 from pathlib import Path
 
 from .engine import Explanation
+from .wire import explanation_state, json_filename
 
 STATIC = Path(__file__).parent / "static"
 
-STAND_IN = Path(__file__).with_name("export_page.js")  # the stand-in model and boot code
+STAND_IN = STATIC / "page.js"  # the stand-in model and boot code (from js/src/page.js)
 
 _PAGE_CSS = """
 body { margin: 0; padding: 24px; background: #ffffff; }
@@ -40,28 +42,9 @@ _CSP = (
 
 def explanation_to_html(explanation: Explanation, path) -> Path:
     """Write `explanation` as one self-contained offline HTML page; returns the path."""
-    from .widget import explanation_state
-
     if not isinstance(explanation, Explanation):
         raise TypeError(f"explanation must be an Explanation, got {type(explanation).__name__}")
     return _write_page(explanation, explanation_state(explanation), path)
-
-
-def widget_to_html(widget, path) -> Path:
-    """Write a live EagleWidget's last finished result as an offline page (its tokens'
-    reliance included, which the widget computes for every token)."""
-    from .widget import EagleWidget, explanation_state
-
-    if not isinstance(widget, EagleWidget):
-        raise TypeError(f"widget must be an EagleWidget, got {type(widget).__name__}")
-    explanation = widget.explanation
-    if explanation is None:
-        raise ValueError("the widget has no finished explanation to export yet")
-    state = explanation_state(explanation)
-    reliance = widget.reliance or {}
-    if len(reliance.get("prior", [])) == len(explanation.generation):
-        state["reliance"] = {"prior": list(reliance["prior"]), "visual": list(reliance["visual"])}
-    return _write_page(explanation, state, path)
 
 
 def page_html(explanation: Explanation, state: dict) -> str:
@@ -73,7 +56,7 @@ def page_html(explanation: Explanation, state: dict) -> str:
     generation = explanation.generation
     export = {
         "json": explanation.to_dict(include_labels=False),
-        "filename": _json_name(explanation),
+        "filename": json_filename(explanation),
     }
     foot = (
         f"{explanation.n_regions} regions, {explanation.search} search, "
@@ -145,10 +128,3 @@ def _js(value) -> str:
 def _text(value: str) -> str:
     """HTML text with ':' escaped as well, so that no URL appears in the page."""
     return html.escape(value).replace(":", "&#58;")
-
-
-def _json_name(explanation: Explanation) -> str:
-    gen = explanation.generation
-    words = "".join(gen.tokens[p] for p in explanation.positions[:3]).strip()
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", words).strip("-").lower()[:40] or "explanation"
-    return f"eagle-{slug}.json"

@@ -8,6 +8,7 @@ lightness ramps), so a figure looks like the widget it came from.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -21,86 +22,50 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 
 from .engine import Explanation
+from .engine.explanation import APPROXIMATE_NOTE, MAP_KINDS
 from .engine.masking import fill_image
+from .fonts import font_family
+from .palette import (
+    BOX_COLOR,
+    DELETE_COLOR,
+    FRAME_COLOR,
+    HIGHLIGHT_COLOR,
+    INSERT_COLOR,
+    MUTED_COLOR,
+    NO_DATA_EDGE,
+    TEXT_COLOR,
+    importance_rgb,
+    reliance_rgb,
+)
 
 FIGURE_KINDS = ("map", "curves", "hallucination")
 FORMATS = (".png", ".svg", ".pdf")
-MAP_KINDS = ("rank", "gain")
-
-# colours shared with the widget's stylesheet (js/src/widget.css)
-INSERT_COLOR = "#008f68"
-DELETE_COLOR = "#c2569a"
-HIGHLIGHT_COLOR = "#ff3d7f"  # the explained word
-BOX_COLOR = "#00c8ff"  # ground-truth boxes
-TEXT_COLOR = "#1f2328"
-MUTED_COLOR = "#8a9099"
-NO_DATA_EDGE = "#c4c8ce"  # a token whose reliance is unknown: outline only
 
 _RC = {"text.usetex": False, "font.size": 10, "svg.fonttype": "path", "axes.unicode_minus": True}
+
+
+def _rc() -> dict:
+    """The figures' settings, with the font chain that renders any script and emoji."""
+    return {**_RC, "font.family": list(font_family())}
+
+
 _TOKEN_FONT_PT = 11.0
 _TOKEN_PAD_PT = 2.5  # box padding around a token's text
 _MARGIN_IN = 0.15
 
 
-# -- colour scales (ported from js/src/colors.js) -----------------------------------------
-def _oklab_to_linear(lab: np.ndarray) -> np.ndarray:
-    L, a, b = lab
-    lms = np.array(
-        [
-            L + 0.3963377774 * a + 0.2158037573 * b,
-            L - 0.1055613458 * a - 0.0638541728 * b,
-            L - 0.0894841775 * a - 1.291485548 * b,
-        ]
-    )
-    l_, m_, s_ = lms**3
-    return np.array(
-        [
-            4.0767416621 * l_ - 3.3077115913 * m_ + 0.2309699292 * s_,
-            -1.2684380046 * l_ + 2.6097574011 * m_ - 0.3413193965 * s_,
-            -0.0041960863 * l_ - 0.7034186147 * m_ + 1.707614701 * s_,
-        ]
-    )
-
-
-def _oklch_to_rgb(lightness: float, chroma: float, hue_deg: float) -> np.ndarray:
-    """sRGB in [0, 1]; chroma is lowered until the colour fits the gamut (hue, L kept)."""
-    hue = np.deg2rad(hue_deg)
-
-    def linear(c: float) -> np.ndarray:
-        return _oklab_to_linear(np.array([lightness, c * np.cos(hue), c * np.sin(hue)]))
-
-    def fits(c: float) -> bool:
-        lin = linear(c)
-        return bool(np.all(lin >= -1e-6) and np.all(lin <= 1 + 1e-6))
-
-    if not fits(chroma):
-        lo, hi = 0.0, chroma
-        for _ in range(30):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-        chroma = lo
-    lin = np.clip(linear(chroma), 0.0, 1.0)
-    srgb = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
-    return np.round(srgb * 255) / 255
-
-
+# -- colour scales: the widget's own (palette.py) --------------------------------------
 @cache
 def importance_cmap() -> ListedColormap:
     """Sequential scale of the widget's heat map: dark violet-blue to light yellow."""
-    colors = []
-    for t in np.linspace(0.0, 1.0, 256):
-        chroma = 0.12 - 0.04 * np.sin(np.pi * t) + 0.07 * t**3
-        colors.append(_oklch_to_rgb(0.3 + 0.64 * t, chroma, 290 - 185 * t))
+    colors = [importance_rgb(t) / 255 for t in np.linspace(0.0, 1.0, 256)]
     return ListedColormap(colors, name="eagle_importance")
 
 
 @cache
 def reliance_cmap() -> ListedColormap:
     """Diverging scale of modality reliance: -1 language prior (blue), +1 visual (orange)."""
-    colors = []
-    for t in np.linspace(-1.0, 1.0, 256):
-        a = abs(t)
-        colors.append(_oklch_to_rgb(0.97 - 0.4 * a, 0.16 * a, 255 if t < 0 else 55))
+    colors = [reliance_rgb(t) / 255 for t in np.linspace(-1.0, 1.0, 256)]
     return ListedColormap(colors, name="eagle_reliance")
 
 
@@ -124,27 +89,12 @@ def reliance_score(prior, visual) -> np.ndarray:
 def token_reliance(explanation: Explanation, reliance=None) -> tuple[np.ndarray, np.ndarray]:
     """(prior, visual) over ALL generated tokens; NaN for tokens with nothing known.
 
-    Sources, first found: `reliance` (a (prior, visual) pair of arrays over all tokens, e.g.
-    from `Explainer.token_reliance`), `explanation.extras["token_reliance"]` ({"prior": [...],
-    "visual": [...]}, null for unknown), else the explained targets' own reliance.
+    `reliance`: a (prior, visual) pair over all tokens (e.g. from `Explainer.token_reliance`)
+    to use instead of what the explanation knows (Explanation.token_reliance).
     """
-    if reliance is None:
-        return explanation.token_reliance()
-    n = len(explanation.generation)
-    try:
-        prior, visual = reliance
-    except (TypeError, ValueError):
-        raise ValueError(
-            "reliance must be a (prior, visual) pair of arrays over the generated tokens"
-        ) from None
-    prior = np.array([np.nan if v is None else v for v in prior], dtype=float)
-    visual = np.array([np.nan if v is None else v for v in visual], dtype=float)
-    if prior.shape != (n,) or visual.shape != (n,):
-        raise ValueError(
-            f"reliance must hold one value per generated token ({n}), got "
-            f"{prior.shape} and {visual.shape}"
-        )
-    return prior, visual
+    if reliance is not None:  # checked as the explanation checks its own
+        explanation = replace(explanation, generated_reliance=reliance)
+    return explanation.token_reliance()
 
 
 def display_token(text: str) -> str:
@@ -185,7 +135,7 @@ def save_figure(figure: Figure, path, dpi: float = 150) -> Path:
         raise ValueError(f"figure file must end in one of {', '.join(FORMATS)}, got {path.name!r}")
     if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 10 <= dpi <= 2400:
         raise ValueError(f"dpi must be a number between 10 and 2400, got {dpi!r}")
-    with rc_context(_RC):
+    with rc_context(_rc()):
         figure.savefig(path, dpi=dpi, format=suffix[1:], facecolor="white")
     return path
 
@@ -269,7 +219,7 @@ def _image_axes(ax, image: np.ndarray, title: str | None) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
-        spine.set_color("#d4d8de")
+        spine.set_color(FRAME_COLOR)
     if title:
         ax.set_title(title, fontsize=10, color=TEXT_COLOR, pad=4, parse_math=False)
 
@@ -312,6 +262,8 @@ def map_figure(
     if not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
     width = _check_width(width)
+    if title is None and explanation.scoring == "approximate":
+        title = APPROXIMATE_NOTE  # say so wherever the result is shown
     values = explanation.attribution_map(map_kind, target)
     image = explanation.image
     img_h, img_w = image.shape[:2]
@@ -327,7 +279,7 @@ def map_figure(
     else:
         highlighted = set()
 
-    with rc_context(_RC):
+    with rc_context(_rc()):
         figure = _new_figure(width, 1.0)
         renderer = figure.canvas.get_renderer()
         font = FontProperties(size=_TOKEN_FONT_PT)
@@ -493,7 +445,7 @@ def curves_figure(
     x = explanation.areas
     ins = explanation.insertion_curve
     dele = explanation.deletion_curve
-    with rc_context(_RC):
+    with rc_context(_rc()):
         figure = _new_figure(width, width * 0.68)
         ax = figure.add_axes([0.12, 0.15, 0.84, 0.72])
         ax.set_gid("curves")
@@ -542,47 +494,19 @@ def curves_figure(
 
 # -- hallucination and mitigation (method.md section 7) -------------------------------------
 def mitigation_sweep(explanation: Explanation) -> dict:
-    """The checked mitigation sweep of `explanation.extras["mitigation"]`.
-
-    The format is what `engine.hallucination.mitigate` records (Mitigation.to_dict()):
-    {"corrected": bool, "original": the hallucinated answer, "answer": the corrected answer
-    or null, "removed_regions": [region ids filled], "removed_area": AMCR of the sample,
-    "areas": [removed area after each step], "p_correct": [P(correct token) per step]},
-    optionally "correct" (the correct word, for labels) and "fill" (the fill value used).
-    """
-    sweep = explanation.extras.get("mitigation")
-    if sweep is None:
-        raise ValueError(
-            'this explanation has no mitigation sweep: expected explanation.extras["mitigation"] '
-            "(see eagle_widget.engine.hallucination.mitigate)"
-        )
-    if not isinstance(sweep, dict):
-        raise ValueError(f'extras["mitigation"] must be a dict, got {type(sweep).__name__}')
-    missing = {"corrected", "original", "answer", "removed_regions", "removed_area"} - set(sweep)
-    if missing:
-        raise ValueError(f'extras["mitigation"] lacks {", ".join(sorted(missing))}')
-    regions = sweep["removed_regions"]
-    if not isinstance(regions, list) or not all(
-        isinstance(r, int) and 0 <= r < explanation.n_regions for r in regions
-    ):
-        raise ValueError(
-            f"mitigation removed_regions must be region ids in 0..{explanation.n_regions - 1}, "
-            f"got {regions!r:.80}"
-        )
-    corrected = bool(sweep["corrected"])
-    if corrected and not sweep["answer"]:
-        raise ValueError("a corrected mitigation must hold the corrected answer")
+    """What the hallucination figure shows of `explanation.mitigation` (checked), with the
+    correct word quoted for labels and the share of the image the sweep tried."""
+    m = explanation.checked_mitigation()
     return {
-        "corrected": corrected,
-        "original": str(sweep["original"]),
-        "answer": str(sweep["answer"]) if sweep["answer"] is not None else None,
-        "removed_regions": regions,
-        "removed_area": float(sweep["removed_area"]),
-        "area_tried": float(np.isin(explanation.labels, regions).mean()),
-        "correct": f"\u201c{sweep['correct']}\u201d"
-        if sweep.get("correct")
-        else "the correct answer",
-        "fill": sweep.get("fill", 0),
+        "corrected": m.corrected,
+        "original": m.original.text,
+        "answer": m.answer.text if m.answer else None,
+        "removed_regions": list(m.removed_regions),
+        "removed_area": float(m.removed_area),
+        "area_tried": float(np.isin(explanation.labels, m.removed_regions).mean()),
+        "correct": f"\u201c{m.correct}\u201d" if m.correct else "the correct answer",
+        "fill": m.fill,
+        "counterfactual": m.counterfactual,
     }
 
 
@@ -600,7 +524,7 @@ def hallucination_figure(
     mitigated = image.copy()
     removed = np.isin(explanation.labels, sweep["removed_regions"])
     mitigated[removed] = fill_image(image, sweep["fill"])[removed]
-    with rc_context(_RC):
+    with rc_context(_rc()):
         panel_w = (width - 2 * _MARGIN_IN - 2 * 0.25 - 0.6) / 3
         panel_h = panel_w * img_h / img_w
         height = panel_h + 0.75
@@ -630,11 +554,16 @@ def hallucination_figure(
         left += panel_w + 0.25 + 0.6
         ax_c = figure.add_axes(rect(left, panel_w))
         ax_c.set_gid("mitigated")
+        flipped, unchanged = (
+            ("now says", "still does not say it")
+            if sweep["counterfactual"]
+            else ("corrected", "still not corrected")
+        )
         if sweep["corrected"]:
             answer = _short(sweep["answer"])
-            title = f"(c) {sweep['removed_area']:.0%} removed: corrected\n\u201c{answer}\u201d"
+            title = f"(c) {sweep['removed_area']:.0%} removed: {flipped}\n\u201c{answer}\u201d"
         else:
-            title = f"(c) {sweep['area_tried']:.0%} removed:\nstill not corrected"
+            title = f"(c) {sweep['area_tried']:.0%} removed:\n{unchanged}"
         _image_axes(ax_c, mitigated, title)
         ax_c.title.set_color(INSERT_COLOR if sweep["corrected"] else DELETE_COLOR)
     return figure

@@ -2,18 +2,16 @@
 
 Traitlets hold the whole state (image, label map, tokens, reliance, the run and its
 result), so a saved notebook or an exported page re-renders without a kernel. While a
-search streams, each step travels as a small custom message (one binary record, layout
-in js/src/protocol.js); at the end the `result` trait is brought up to date. The engine
-runs in the widget's own worker thread (runner.py); this module never imports torch.
+search streams, each step travels as a small custom message (one binary record); at the
+end the `result` trait is brought up to date. The values and the records are built by
+wire.py (the wire format, shared with the offline page). The engine runs in the widget's
+own worker thread (runner.py); this module never imports torch.
 """
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
-import re
-import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,244 +21,30 @@ import anywidget
 import numpy as np
 import traitlets
 
-from .engine import DEFAULT_PROMPT, Cancelled, Explainer, Explanation, Generation, Step
+from .engine import DEFAULT_PROMPT, Cancelled, Explainer, Explanation, Generation
 from .engine.hallucination import Mitigation, correct_token_id, mitigate
 from .engine.images import to_rgb_array
-from .engine.masking import fill_image
+from .engine.targets import resolve_targets
 from .runner import Job, Runner
+from .wire import (
+    diagnosis_state,
+    display_png,
+    encode_step,
+    explanation_state,
+    fill_display_png,
+    json_filename,
+    labels_traits,
+    partial_result_state,
+    reliance_state,
+    result_state,
+    run_state,
+)
 
 STATIC = Path(__file__).parent / "static"
-
-# -- wire format (mirrored in js/src/protocol.js and js/src/codecs.js) ----------------
-STATUSES = ("idle", "generating", "explaining", "done", "error", "cancelled")
-CHAINS = ("insert", "remove")
-STEP_HEADER = struct.Struct("<IIIBBHIffff")  # 36 bytes
-PROB_SCALE = 65535
-
-
-def _quantize(probs) -> bytes:
-    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
-    return np.round(p * PROB_SCALE).astype("<u2").tobytes()
-
-
-def encode_step(step: Step, rank: int) -> bytes:
-    """One step as a binary record: fixed header + per-target probabilities as uint16."""
-    n_targets = len(step.probs_insert)
-    if len(step.probs_delete) != n_targets:
-        raise ValueError(
-            f"step has {n_targets} insertion but {len(step.probs_delete)} deletion probabilities"
-        )
-    if step.chain not in CHAINS:
-        raise ValueError(f"step chain must be one of {CHAINS}, got {step.chain!r}")
-    header = STEP_HEADER.pack(
-        int(step.index),
-        int(step.region),
-        int(rank),
-        CHAINS.index(step.chain),
-        0,
-        n_targets,
-        int(step.images_scored),
-        float(step.insight),
-        float(step.necessity),
-        float(step.score),
-        float(step.area),
-    )
-    return header + _quantize(step.probs_insert) + _quantize(step.probs_delete)
-
-
-def decode_step(data: bytes) -> dict:
-    """Inverse of encode_step (probabilities come back quantised to 1/65535)."""
-    fields = STEP_HEADER.unpack_from(data)
-    n = fields[5]
-    probs = np.frombuffer(data, dtype="<u2", count=2 * n, offset=STEP_HEADER.size) / PROB_SCALE
-    return {
-        "index": fields[0],
-        "region": fields[1],
-        "rank": fields[2],
-        "chain": CHAINS[fields[3]],
-        "images_scored": fields[6],
-        "insight": fields[7],
-        "necessity": fields[8],
-        "score": fields[9],
-        "area": fields[10],
-        "probs_insert": probs[:n],
-        "probs_delete": probs[n:],
-    }
-
-
-# The front end draws the map at most 720 px a side: it gets the image and the label map at
-# most this size. A 12-megapixel photo would otherwise send 24 MB of labels and megabytes of
-# PNG to the browser, and into every notebook that saves its widget state.
-DISPLAY_MAX_SIDE = 1024
-
-
-def display_shape(height: int, width: int) -> tuple[int, int]:
-    """(height, width) of the copies the front end gets: the same, or at most DISPLAY_MAX_SIDE."""
-    scale = min(1.0, DISPLAY_MAX_SIDE / max(height, width))
-    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def _is_index(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _png(image: np.ndarray) -> bytes:
-    """The image as PNG, shrunk to display_shape (area-averaged) when larger."""
-    from PIL import Image
-
-    picture = Image.fromarray(image)
-    height, width = display_shape(*image.shape[:2])
-    if (height, width) != image.shape[:2]:
-        picture = picture.resize((width, height), Image.Resampling.BOX)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _f32(array) -> bytes:
-    return np.ascontiguousarray(array, dtype="<f4").tobytes()
-
-
-def _labels_traits(labels: np.ndarray) -> dict[str, Any]:
-    """`labels` (uint16 bytes) and `labels_shape` of the map the front end gets: the region of
-    each pixel centre of a display_shape grid (region ids and order are unchanged)."""
-    if labels.max() >= 65536:
-        raise ValueError(f"label maps need fewer than 65536 regions, got {labels.max() + 1}")
-    height, width = labels.shape
-    new_h, new_w = display_shape(height, width)
-    if (new_h, new_w) != (height, width):
-        rows = ((np.arange(new_h) + 0.5) * height / new_h).astype(np.intp)
-        cols = ((np.arange(new_w) + 0.5) * width / new_w).astype(np.intp)
-        labels = labels[rows][:, cols]
-    return {
-        "labels": np.ascontiguousarray(labels, dtype="<u2").tobytes(),
-        "labels_shape": [int(new_h), int(new_w)],
-    }
-
-
-def _reliance_dict(prior, visual) -> dict:
-    def clean(values):
-        return [None if not np.isfinite(v) else round(float(v), 6) for v in values]
-
-    return {"prior": clean(prior), "visual": clean(visual)}
-
-
-def result_state(explanation: Explanation, run_id: int, records: bytes | None = None) -> dict:
-    """The `result` trait of a finished run: final order, curves, AUCs and step records.
-
-    `records` are the steps as streamed (search order); without them the records are
-    made from the explanation's steps in ranking order.
-    """
-    if records is None:
-        records = b"".join(encode_step(s, rank) for rank, s in enumerate(explanation.steps))
-    return {
-        "run": run_id,
-        "complete": True,
-        "steps": records,
-        "order": np.asarray(explanation.order, dtype="<i4").tobytes(),
-        "insertion": _f32(explanation.insertion_curve),
-        "deletion": _f32(explanation.deletion_curve),
-        "areas": _f32(explanation.areas),
-        "insertion_auc": float(explanation.insertion_auc),
-        "deletion_auc": float(explanation.deletion_auc),
-        "images_scored": int(explanation.images_scored),
-        "seconds": float(explanation.seconds),
-    }
-
-
-def _run_info(
-    run_id, generation, positions, n_regions, search, lambda1, lambda2, p_full, p_blank, mode=None
-):
-    """The `run` trait; mode "sentence" | "word", or "diagnose" for a counterfactual run."""
-    if mode is None:
-        mode = "sentence" if len(positions) == len(generation) else "word"
-    return {
-        "id": run_id,
-        "mode": mode,
-        "search": search,
-        "targets": [int(p) for p in positions],
-        "total_steps": int(n_regions),
-        "lambda1": float(lambda1),
-        "lambda2": float(lambda2),
-        "p_full": [float(p) for p in p_full],
-        "p_blank": [float(p) for p in p_blank],
-    }
-
-
-def diagnosis_state(explanation: Explanation, run_id: int = 0) -> dict[str, Any]:
-    """The `diagnosis` trait of a counterfactual explanation that carries a mitigation
-    (extras["mitigation"], written by engine.hallucination.mitigate); {} without one.
-
-    areas[i] / p_correct[i]: removed area and P(correct first token) after filling the i + 1
-    regions ranked last; `cut` indexes the first cut whose regenerated answer starts with
-    the correct token (None when none did within max_area); p_start is P(correct) with
-    nothing removed.
-    """
-    m = explanation.extras.get("mitigation")
-    if not m:
-        return {}
-    areas = [float(a) for a in m["areas"]]
-    p_correct = [float(p) for p in m["p_correct"]]
-    if len(areas) != len(p_correct):
-        raise ValueError(f"mitigation has {len(areas)} areas but {len(p_correct)} probabilities")
-    removed = [int(r) for r in m["removed_regions"]]
-    corrected = bool(m["corrected"])
-    correct = m.get("correct")
-    if correct is None:  # saved before the word was recorded: the revised answer starts with it
-        correct = m["answer"].split()[0] if corrected and m["answer"].split() else ""
-    return {
-        "run": int(run_id),
-        "complete": True,
-        "correct": str(correct),
-        "correct_id": int(explanation.target_ids[0]),
-        "original": m["original"],
-        "revised": m["answer"] if corrected else None,
-        "corrected": corrected,
-        "removed_regions": removed,
-        "removed_area": float(m["removed_area"]) if corrected else None,
-        "max_area": float(m.get("max_area", areas[-1] if areas else 0.0)),
-        "areas": areas,
-        "p_correct": p_correct,
-        "p_start": float(explanation.p_full[0]),
-        "cut": len(removed) - 1 if corrected else None,
-    }
-
-
-def explanation_state(explanation: Explanation, run_id: int = 0) -> dict[str, Any]:
-    """Every synced trait value of a widget that shows `explanation` (no model needed).
-
-    This is what a front end needs to render a finished result: EagleWidget uses it for
-    `show_explanation`, and an offline HTML page can serve it from a stand-in model.
-    """
-    generation = explanation.generation
-    prior, visual = explanation.token_reliance()
-    return {
-        "status": "done",
-        "error_message": "",
-        "prompt": generation.prompt,
-        "image_png": _png(explanation.image),
-        "tokens": list(generation.tokens),
-        "words": [list(w) for w in generation.words],
-        "reliance": _reliance_dict(prior, visual),
-        "selection": [int(p) for p in explanation.positions],
-        **_labels_traits(explanation.labels),
-        "n_regions": int(explanation.n_regions),
-        "run": _run_info(
-            run_id,
-            generation,
-            explanation.positions,
-            explanation.n_regions,
-            explanation.search,
-            explanation.lambda1,
-            explanation.lambda2,
-            explanation.p_full,
-            explanation.p_blank,
-            mode="diagnose" if explanation.extras.get("mitigation") else None,
-        ),
-        "result": result_state(explanation, run_id),
-        "diagnosis": diagnosis_state(explanation, run_id),
-        "has_model": False,  # a finished result explains nothing new
-    }
 
 
 @dataclass
@@ -290,6 +74,9 @@ class EagleWidget(anywidget.AnyWidget):
     error_message = traitlets.Unicode("").tag(sync=True)
     prompt = traitlets.Unicode("").tag(sync=True)
     image_png = traitlets.Bytes(b"").tag(sync=True)
+    # what a removed region shows the model (the explainer's fill), for the kept and removed
+    # views; empty until the worker made it (a blur takes a moment): the front end draws 0
+    fill_png = traitlets.Bytes(b"").tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
     words = traitlets.List().tag(sync=True)
     reliance = traitlets.Dict().tag(sync=True)
@@ -313,6 +100,7 @@ class EagleWidget(anywidget.AnyWidget):
     ):
         super().__init__(**kwargs)
         self.error: BaseException | None = None
+        self._run_error: BaseException | None = None  # of the last run, for wait() to raise
         self.generation: Generation | None = None
         self.explanation: Explanation | None = None
         self.mitigation: Mitigation | None = None
@@ -341,7 +129,7 @@ class EagleWidget(anywidget.AnyWidget):
         self.has_model = True
         self.image = to_rgb_array(image)
         self.prompt = prompt or DEFAULT_PROMPT
-        self.image_png = _png(self.image)
+        self.image_png = display_png(self.image)
         self.status = "generating"
         if correct is None:
             self._runner.submit(self._prepare_job, "generate")
@@ -368,10 +156,43 @@ class EagleWidget(anywidget.AnyWidget):
 
         targets: None, a generated-token index or a sequence of them, or a word of the
         caption (as ew.explain takes). A running search is cancelled first. Returns at once;
-        `wait()` blocks until done.
+        `wait()` blocks until done and raises the run's error if it failed. Bad targets
+        (a word the caption lacks, once it is known) raise here, and show as a note.
         """
+        self._from_code("explain", self._request_explain, targets)
+
+    def diagnose(self, correct, max_area: float = 0.5) -> None:
+        """Start diagnosing a wrong answer in the background (method.md section 7).
+
+        Explains the correct answer's token (`correct`: a word such as "no", or a token id)
+        at the answer's first position as a counterfactual target, then fills the regions
+        ranked last for it, one more at a time up to `max_area` of the image, regenerating
+        after each until the answer starts with the correct token. The outcome lands in the
+        `diagnosis` trait and in `mitigation`. A running search is cancelled first. Bad
+        arguments raise here (and show as a note); `wait()` raises a failed run's error.
+        """
+        self._from_code("diagnose", self._request_diagnose, correct, max_area)
+
+    def _from_code(self, verb: str, request, *args) -> None:
+        """A request made from Python: a bad argument is raised, and shown in the widget as a
+        note (its state, and any run in progress, stay as they are)."""
+        self._need_model(verb)
+        try:
+            request(*args)
+        except (TypeError, ValueError) as error:
+            self._note(str(error))
+            raise
+
+    def _note(self, text: str) -> None:
+        self.send({"type": "note", "text": text})
+
+    def _need_model(self, verb: str) -> None:
         if self.explainer is None:
-            raise ValueError("this widget shows a finished result and has no model to explain with")
+            raise ValueError(f"this widget shows a finished result and has no model to {verb} with")
+
+    def _request_explain(self, targets) -> None:
+        """Check `targets` and submit an explain job (raises TypeError/ValueError at once)."""
+        self._need_model("explain")
         if _is_index(targets):
             targets = [targets]
         if isinstance(targets, (range, np.ndarray)):
@@ -386,21 +207,17 @@ class EagleWidget(anywidget.AnyWidget):
                     f"targets must be a non-empty list of token indices, got {targets}"
                 )
             targets = [int(t) for t in targets]
+        if self.generation is not None:  # a word the caption lacks is known now
+            resolve_targets(self.generation, targets)
         self._runner.submit(lambda job: self._explain_job(job, targets), "explain")
 
-    def diagnose(self, correct, max_area: float = 0.5) -> None:
-        """Start diagnosing a wrong answer in the background (method.md section 7).
+    def _request_diagnose(self, correct, max_area, counterfactual: bool = False) -> None:
+        """Check the arguments and submit a diagnose job (raises TypeError/ValueError at once).
 
-        Explains the correct answer's token (`correct`: a word such as "no", or a token id)
-        at the answer's first position as a counterfactual target, then fills the regions
-        ranked last for it, one more at a time up to `max_area` of the image, regenerating
-        after each until the answer starts with the correct token. The outcome lands in the
-        `diagnosis` trait and in `mitigation`. A running search is cancelled first.
+        counterfactual: the user did not say which answer is right (the Diagnose button tries
+        the opposite answer): the run asks what makes the model say `correct` instead.
         """
-        if self.explainer is None:
-            raise ValueError(
-                "this widget shows a finished result and has no model to diagnose with"
-            )
+        self._need_model("diagnose")
         if isinstance(max_area, bool) or not isinstance(max_area, (int, float, np.number)):
             raise TypeError(f"max_area must be a number in (0, 1], got {type(max_area).__name__}")
         if not 0 < max_area <= 1:
@@ -410,7 +227,8 @@ class EagleWidget(anywidget.AnyWidget):
             self._check_wrong(correct, correct_id)
         word = correct.strip() if isinstance(correct, str) else f"token {correct_id}"
         self._runner.submit(
-            lambda job: self._diagnose_job(job, word, correct_id, float(max_area)), "diagnose"
+            lambda job: self._diagnose_job(job, word, correct_id, float(max_area), counterfactual),
+            "diagnose",
         )
 
     def _check_wrong(self, correct, correct_id: int) -> None:
@@ -425,18 +243,27 @@ class EagleWidget(anywidget.AnyWidget):
         self._runner.cancel()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the background work is finished; False if `timeout` ran out first."""
-        return self._runner.wait(timeout)
+        """Block until the background work is finished; False if `timeout` ran out first.
+
+        A run that failed (generating, explaining or diagnosing) raises its error here, as
+        it also shows in the widget; the widget stays usable.
+        """
+        if not self._runner.wait(timeout):
+            return False
+        if self._run_error is not None:
+            raise self._run_error
+        return True
 
     @property
     def busy(self) -> bool:
         return self._runner.busy
 
     def to_html(self, path) -> Path:
-        """A self-contained offline page of the last finished result (see eagle_widget.export)."""
-        from .export import widget_to_html
-
-        return widget_to_html(self, path)
+        """A self-contained offline page of the last finished result (see eagle_widget.export);
+        it carries every token's reliance, which the widget measures for all of them."""
+        if self.explanation is None:
+            raise ValueError("the widget has no finished explanation to export yet")
+        return self.explanation.to_html(path)
 
     def close(self) -> None:
         self._runner.close()
@@ -448,14 +275,18 @@ class EagleWidget(anywidget.AnyWidget):
         if kind == "explain":
             targets = content.get("targets")
             try:
-                self.explain(targets)
+                self._request_explain(targets)
             except (TypeError, ValueError) as error:
-                self.send({"type": "note", "text": str(error)})
+                self._note(str(error))
         elif kind == "diagnose":
             try:
-                self.diagnose(content.get("correct"), content.get("max_area", 0.5))
+                self._request_diagnose(
+                    content.get("correct"),
+                    content.get("max_area", 0.5),
+                    counterfactual=content.get("counterfactual") is True,
+                )
             except (TypeError, ValueError) as error:
-                self.send({"type": "note", "text": str(error)})
+                self._note(str(error))
         elif kind == "stop":
             self.stop()
         elif kind == "export_json":
@@ -467,15 +298,14 @@ class EagleWidget(anywidget.AnyWidget):
             return
         data = json.dumps(self.explanation.to_dict()).encode()
         self.send(
-            {"type": "reply", "id": request_id, "ok": True, "filename": self._json_name()},
+            {
+                "type": "reply",
+                "id": request_id,
+                "ok": True,
+                "filename": json_filename(self.explanation),
+            },
             buffers=[data],
         )
-
-    def _json_name(self) -> str:
-        gen = self.explanation.generation
-        words = "".join(gen.tokens[p] for p in self.explanation.positions[:3]).strip()
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", words).strip("-").lower()[:40] or "explanation"
-        return f"eagle-{slug}.json"
 
     # -- work in the worker thread -----------------------------------------------------
     def _fail(self, error: BaseException) -> None:
@@ -488,6 +318,8 @@ class EagleWidget(anywidget.AnyWidget):
         """Generate the caption and its reliance if not done yet; False if cancelled."""
         if job.cancelled:
             return False
+        if not self.fill_png:
+            self.fill_png = fill_display_png(self.image, self.explainer.fill)
         if self.generation is None:
             self.status = "generating"
             generation = self.explainer.model.generate(
@@ -504,22 +336,25 @@ class EagleWidget(anywidget.AnyWidget):
         if self._prior is None and not job.cancelled:
             prior, visual = self.explainer.token_reliance(self.image, self.generation)
             self._prior, self._visual = np.asarray(prior), np.asarray(visual)
-            self.reliance = _reliance_dict(self._prior, self._visual)
+            self.reliance = reliance_state(self._prior, self._visual)
         return not job.cancelled
 
     def _prepare_job(self, job: Job) -> None:
+        self._run_error = None
         try:
             if self._ensure_generation(job):
                 self.status = "idle"
             elif not job.superseded:
                 self.status = "cancelled"
-        except Exception as error:  # shown in the widget, kept on .error
+        except Exception as error:  # shown in the widget, kept on .error, raised by wait()
             self._fail(error)
+            self._run_error = error
 
     def _job(self, job: Job, work) -> None:
         """The frame of an explain or diagnose job: the caption first, then `work(attempt)`.
         A cancel or an error keeps the steps made so far and leaves the widget usable."""
         attempt = _Attempt(next(self._run_ids))
+        self._run_error = None
         try:
             if not self._ensure_generation(job):
                 if not job.superseded:
@@ -531,9 +366,10 @@ class EagleWidget(anywidget.AnyWidget):
             self._end_attempt(attempt)
             if not job.superseded:
                 self.status = "cancelled"
-        except Exception as error:  # shown in the widget, kept on .error
+        except Exception as error:  # shown in the widget, kept on .error, raised by wait()
             self._end_attempt(attempt)
             self._fail(error)
+            self._run_error = error
 
     def _end_attempt(self, attempt: _Attempt) -> None:
         seconds = time.perf_counter() - attempt.began
@@ -565,9 +401,13 @@ class EagleWidget(anywidget.AnyWidget):
             record = encode_step(step, rank)
             records.append(record)
             self.send({"type": "step", "run": run_id}, buffers=[record])
-        return run.explanation()
+        explanation = run.explanation()
+        explanation.generated_reliance = (self._prior, self._visual)  # of every token
+        return explanation
 
-    def _diagnose_job(self, job: Job, correct: str, correct_id: int, max_area: float) -> None:
+    def _diagnose_job(
+        self, job: Job, correct: str, correct_id: int, max_area: float, counterfactual: bool
+    ) -> None:
         def work(attempt: _Attempt) -> None:
             run_id, records = attempt.run_id, attempt.records
             self._check_wrong(correct, correct_id)
@@ -577,23 +417,15 @@ class EagleWidget(anywidget.AnyWidget):
             )
             attempt.run = run
             job.attach(run)
-            # the run's two anchors are of the correct token, not of the generated one
-            blank = fill_image(self.image, self.explainer.fill)
-            p_full, p_blank = np.asarray(
-                self.explainer.model.token_probs(
-                    [self.image, blank], generation, [0], [correct_id]
-                ),
-                dtype=float,
-            )[:, 0]
             self._begin(
                 run,
                 run_id,
-                anchors=([p_full], [p_blank]),
                 diagnosis={
                     "run": run_id,
                     "complete": False,
                     "correct": correct,
                     "correct_id": correct_id,
+                    "counterfactual": counterfactual,
                     "original": generation.text,
                     "max_area": max_area,
                 },
@@ -613,7 +445,7 @@ class EagleWidget(anywidget.AnyWidget):
                 max_new_tokens=self.explainer.max_new_tokens,
                 should_stop=lambda: job.cancelled,
             )
-            explanation.extras["mitigation"].update(correct=correct)
+            self.mitigation.correct, self.mitigation.counterfactual = correct, counterfactual
             with self.hold_sync():
                 self.diagnosis = diagnosis_state(explanation, run_id)
                 self.status = "done"
@@ -624,21 +456,17 @@ class EagleWidget(anywidget.AnyWidget):
         if self.diagnosis.get("run") == run_id:
             self.diagnosis = {}
 
-    def _begin(self, run, run_id: int, anchors=None, diagnosis: dict | None = None) -> None:
+    def _begin(self, run, run_id: int, diagnosis: dict | None = None) -> None:
         positions = list(run.positions)
-        if anchors is None:
-            p_blank = self._prior[positions]
-            p_full = p_blank + self._visual[positions]
-        else:
-            p_full, p_blank = anchors
+        p_full, p_blank = run.anchors()  # of the scored ids: the correct one in a diagnosis
         with self.hold_sync():
             self.diagnosis = diagnosis or {}
-            traits = _labels_traits(run.labels)
+            traits = labels_traits(run.labels)
             self.labels, self.labels_shape = traits["labels"], traits["labels_shape"]
             self.n_regions = int(run.n_regions)
             self.selection = positions
             self.error_message = ""
-            self.run = _run_info(
+            self.run = run_state(
                 run_id,
                 run.generation,
                 positions,
@@ -659,13 +487,7 @@ class EagleWidget(anywidget.AnyWidget):
             return
         if self.result.get("run") == run_id and self.result.get("complete"):
             return
-        self.result = {
-            "run": run_id,
-            "complete": False,
-            "steps": b"".join(records),
-            "images_scored": int(run.images_scored),
-            "seconds": float(seconds),
-        }
+        self.result = partial_result_state(run_id, b"".join(records), run.images_scored, seconds)
 
 
 def show_explanation(explanation: Explanation) -> EagleWidget:

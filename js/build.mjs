@@ -1,4 +1,5 @@
-// Bundle src/widget.js into ONE self-contained ES module and copy the stylesheet.
+// Bundle src/widget.js into ONE self-contained ES module (the anywidget front end) and
+// src/page.js into another (the boot code of the offline HTML page), and copy the stylesheet.
 // Usage: node build.mjs [outdir]   (default: ../eagle_widget/static)
 // The output is committed; tests/test_js.py rebuilds it and compares byte for byte.
 import { copyFileSync, mkdirSync } from "node:fs";
@@ -11,8 +12,8 @@ const outdir = resolve(process.argv[2] ?? join(here, "..", "eagle_widget", "stat
 mkdirSync(outdir, { recursive: true });
 
 await build({
-  entryPoints: [join(here, "src", "widget.js")],
-  outfile: join(outdir, "widget.js"),
+  entryPoints: [join(here, "src", "widget.js"), join(here, "src", "page.js")],
+  outdir,
   bundle: true,
   format: "esm",
   target: "es2020",
@@ -24,4 +25,4 @@ await build({
   absWorkingDir: here,
 });
 copyFileSync(join(here, "src", "widget.css"), join(outdir, "widget.css"));
-console.log(`built ${join(outdir, "widget.js")} and widget.css`);
+console.log(`built ${join(outdir, "widget.js")}, page.js and widget.css`);

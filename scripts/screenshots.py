@@ -29,7 +29,7 @@ def results():
     question = ew.scenes.question(*BLUE_SQUARE)
     diagnosis = ew.diagnose(model, wrong.image, question, correct="no", n_regions=32)
     ew.mitigate(model, wrong.image, question, diagnosis.explanation)
-    diagnosis.explanation.extras["mitigation"]["correct"] = "no"
+    diagnosis.explanation.mitigation.correct = "no"
     yield "diagnose.png", diagnosis.explanation
 
 

@@ -17,6 +17,9 @@ if [ ! -x /usr/bin/chromium ]; then
   else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi
 fi
 if [ -f js/package-lock.json ]; then (cd js && npm ci --no-audit --no-fund --silent); fi
+# the real vLLM CPU server of tests/test_served_vllm.py: its own ~6 GB venv outside the
+# clone, built once (a second call returns at once)
+bash scripts/vllm_venv.sh >/dev/null
 
 # pytest exits 5 when it collects no test: that is a failure here too (set -e).
 "$venv/bin/python" -m pytest tests -p no:cacheprovider "$@"

@@ -328,6 +328,9 @@ def test_a_small_model_runs_on_one_thread_during_its_calls_and_restores_the_sett
         assert seen[-1] == 2 and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+    from eagle_widget.models import load_demo_model
+
+    assert load_demo_model().threads == 1 and load_demo_model(threads=3).threads == 3
     for bad in (0, -1, 1.5, "2", True):
         with pytest.raises(ValueError, match="threads"):
             HFModel(model, processor, threads=bad)
@@ -521,3 +524,41 @@ def test_an_explanation_of_a_tiny_model_starts_from_its_own_probabilities(tmp_pa
     assert np.abs(result.p_blank - black).max() < TOL
     assert sorted(result.order) == list(range(int(result.labels.max()) + 1))
     assert folder == str(tmp_path / "qwen")
+
+
+WITHOUT_TORCHVISION = """
+import importlib.util, sys
+
+find = importlib.util.find_spec
+importlib.util.find_spec = lambda name, package=None: (
+    None if name.split(".")[0] == "torchvision" else find(name, package)
+)
+
+class Absent:  # `import torchvision` fails as where it is not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "torchvision":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, Absent())
+import eagle_widget as ew
+
+try:
+    ew.load_model(sys.argv[1])
+except ImportError as error:
+    print(str(error))
+"""
+
+
+def test_a_missing_torchvision_is_one_line_that_names_the_models_extra(tmp_path):
+    import subprocess
+    import sys
+
+    folder = tiny_models.save("qwen2_vl", tmp_path / "qwen2_vl")  # its video processor needs it
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCHVISION, folder],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    message = done.stdout.strip()
+    assert message.count("\n") == 0 and "Torchvision" in message, done.stdout + done.stderr
+    assert "pip install 'eagle-widget[models]'" in message

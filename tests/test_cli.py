@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +74,62 @@ def test_explain_writes_the_four_outputs_with_a_progress_bar_and_summary(
     assert "ETA" in err
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def terminal_rows(text: str, columns: int) -> list[tuple[str, str]]:
+    """(what was drawn, what the row then shows) for each redraw, as a terminal shows it."""
+    rows, row = [], []
+    for draw in re.split(r"(\r|\n)", text):
+        if draw == "\n":
+            row = []
+        elif draw and draw != "\r":
+            assert len(draw) <= columns, f"{draw!r} is wider than {columns} columns: it wraps"
+            row[: len(draw)] = draw  # overwrites from the first column, keeps what is past it
+            rows.append((draw.rstrip(), "".join(row).rstrip()))
+    return rows
+
+
+def test_progress_on_a_terminal_fits_its_width_and_leaves_no_stale_characters(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr("tqdm.std.time", lambda: now[0])
+    terminal = Terminal()
+    progress = cli.Progress(100, terminal, columns=60)
+    for step in range(1, 101):  # a slow first step, then fast ones: the ETA gets shorter
+        now[0] = 4000.0 + step
+        progress.update(10 * step)
+    progress.close(1000)
+    rows = terminal_rows(terminal.getvalue(), 60)
+    assert len(rows) > 50
+    assert [shown for _, shown in rows] == [drawn for drawn, _ in rows]
+    etas = [re.search(r"ETA (\S+)", drawn).group(1) for drawn, _ in rows[1:]]
+    assert len(etas[0]) > len(etas[-1])  # a shorter line did redraw over a longer one
+    assert rows[-1][0].startswith("explain step 100/100 | 1000 images |")
+    assert terminal.getvalue().endswith("\n")
+
+
+def test_a_models_warning_is_one_line_of_the_command(image_file, tmp_path, capsys):
+    class Noting:  # like the demo model on a photo: warns once, then answers
+        def __init__(self):
+            self.model = caption_model(cell=CELL)
+
+        def generate(self, image, prompt, max_new_tokens=64):
+            warnings.warn("the demo model only knows\ngenerated scenes", UserWarning, stacklevel=2)
+            return self.model.generate(image, prompt, max_new_tokens)
+
+        def token_probs(self, images, generation, positions, token_ids=None):
+            return self.model.token_probs(images, generation, positions, token_ids)
+
+    code, _, err = run(
+        ["explain", image_file, "--out", tmp_path, *FAST], capsys, loader=lambda *a: Noting()
+    )
+    assert code == 0, err
+    assert "eagle-widget: warning: the demo model only knows generated scenes\n" in err
+    assert "warnings.warn" not in err and ".py:" not in err
+
+
 @pytest.mark.parametrize(
     "targets, positions",
     [("all", [0, 1, 2, 3, 4, 5]), ("1,2", [1, 2]), ("4", [4]), ("red", [1]), ("square", [2])],
@@ -93,9 +152,9 @@ def test_word_level_result_keeps_every_tokens_reliance_and_finds_the_evidence(
     saved = ew.Explanation.load(tmp_path / "result.npz")
     rank = saved.attribution_map("rank")
     assert set(np.unique(blocks(cell=CELL)[rank == 1.0])) == {RED}
-    reliance = saved.extras["token_reliance"]
-    assert reliance["prior"] == pytest.approx([0.9, 0.1, 0.05, 0.6, 0.2, 0.95])
-    assert reliance["visual"][1] == pytest.approx(0.8)
+    prior, visual = saved.generated_reliance
+    assert prior == pytest.approx([0.9, 0.1, 0.05, 0.6, 0.2, 0.95])
+    assert visual[1] == pytest.approx(0.8)
 
 
 def test_model_options_reach_the_loader(image_file, tmp_path, capsys):
@@ -317,22 +376,71 @@ def test_a_killed_batch_resumes_where_it_stopped(image_file, tmp_path):
 
 
 # -- demo ----------------------------------------------------------------------------------------
-def test_demo_opens_the_quickstart_notebook_in_jupyterlab(tmp_path, monkeypatch, capsys):
-    notebook = tmp_path / "notebooks" / "01-quickstart.ipynb"
-    notebook.parent.mkdir()
-    notebook.write_text("{}")
-    monkeypatch.setattr(cli, "QUICKSTART", notebook)
+def test_demo_opens_a_copy_of_the_quickstart_and_leaves_the_repository_clean(
+    tmp_path, monkeypatch, capsys
+):
+    shipped = cli.QUICKSTART.read_bytes()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     calls = []
-    code = cli.main(["demo"], launch=lambda command, cwd: calls.append((command, cwd)) or 0)
-    assert code == 0
+    launch = lambda command, cwd: calls.append((command, cwd)) or 0
+    assert cli.main(["demo"], launch=launch) == 0
     [(command, cwd)] = calls
-    assert command[:5] == [sys.executable, "-m", "jupyter", "lab", "notebooks/01-quickstart.ipynb"]
-    assert cwd == str(tmp_path)
+    folder = tmp_path / "data" / "eagle-widget" / "demo"  # the default: a user data folder
+    assert command[:5] == [sys.executable, "-m", "jupyter", "lab", "01-quickstart.ipynb"]
+    assert cwd == str(folder) and (folder / "01-quickstart.ipynb").read_bytes() == shipped
     assert ("--allow-root" in command) == (os.geteuid() == 0)
+    assert str(folder / "01-quickstart.ipynb") in capsys.readouterr().err  # says where
+    # JupyterLab autosaves outputs into the copy; the shipped notebook stays as committed
+    copy = folder / "01-quickstart.ipynb"
+    with_outputs = json.loads(shipped)
+    code = [c for c in with_outputs["cells"] if c["cell_type"] == "code"]
+    code[0]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "ran\n"}]
+    copy.write_text(json.dumps(with_outputs))
+    assert cli.main(["demo"], launch=launch) == 0
+    assert cli.QUICKSTART.read_bytes() == shipped
+    assert copy.read_bytes() == shipped  # unchanged code: a fresh copy
+    # code the user edited is theirs: kept, and said so
+    code[0]["source"] = "print('mine')"
+    copy.write_text(json.dumps(with_outputs))
+    assert cli.main(["demo", "--dir", str(folder)], launch=launch) == 0
+    assert "print('mine')" in copy.read_text() and "keeping your edited copy" in (
+        capsys.readouterr().err
+    )
+    assert cli.main(["demo", "--dir", str(copy)], launch=launch) == 2  # a file, not a folder
     monkeypatch.setattr(cli, "QUICKSTART", tmp_path / "gone.ipynb")
     code = cli.main(["demo"], launch=lambda *a, **k: pytest.fail("launched without a notebook"))
     err = capsys.readouterr().err
     assert code == 1 and "--html" in err.splitlines()[-1]
+
+
+def test_demo_script_installs_once_and_again_only_when_what_it_installs_changes(tmp_path):
+    repo = tmp_path / "repo"  # the script and what it hashes, with a venv that logs its calls
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(TESTS.parent / "scripts" / "demo.sh", repo / "scripts")
+    shutil.copy(TESTS.parent / "pyproject.toml", repo)
+    venv = repo / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)
+    log = tmp_path / "calls.log"
+    for name in ("pip", "eagle-widget"):
+        (venv / name).write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n')
+        (venv / name).chmod(0o755)
+
+    def demo_sh() -> list[str]:
+        log.write_text("")
+        done = subprocess.run(
+            ["bash", str(repo / "scripts" / "demo.sh"), "--html", "demo.html"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return [line.split()[0] for line in log.read_text().splitlines()]
+
+    assert demo_sh() == ["pip", "pip", "eagle-widget"]
+    assert demo_sh() == ["eagle-widget"]  # installed and unchanged: straight to the demo
+    with (repo / "pyproject.toml").open("a") as pyproject:
+        pyproject.write("# a new dependency\n")
+    assert demo_sh() == ["pip", "pip", "eagle-widget"]
+    assert demo_sh() == ["eagle-widget"]
 
 
 def test_the_quickstart_notebook_ships_with_the_repository():

@@ -1,12 +1,11 @@
 """The shipped demo model: a normal transformers checkpoint that sees its scenes.
 
 The quality bars are checked on 200 unseen scenes (the model card reports 500, from
-tests/benchmarks/bench_demo_model.py).
+tests/benchmarks/bench_demo_model.py, which also times loading and a batch of 32 masked
+images: timings are measured there, not asserted here).
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
@@ -143,35 +142,56 @@ def test_content_words_need_the_object_and_function_words_rest_on_the_prior(demo
     assert np.mean(content_alone) > 0.8
 
 
-def test_teacher_forced_batch_of_32_masked_images_is_fast(demo):
-    scene = make_scene(EVAL_SEED + 40_000, n_objects=3)
-    generation = demo.generate(scene.image, CAPTION_PROMPT)
-    rng = np.random.default_rng(0)
-    images = [
-        np.where(rng.random((64, 64, 1)) < 0.5, scene.image, 0).astype(np.uint8) for _ in range(32)
-    ]
-    positions = list(range(len(generation)))
-    demo.token_probs(images, generation, positions)  # warm-up
-    best = min(_timed(lambda: demo.token_probs(images, generation, positions)) for _ in range(3))
-    assert best < 0.5
-
-
-def test_load_demo_model_is_fast(monkeypatch_module):
-    import eagle_widget.models as models
-
-    models.load_demo_model()  # warm imports
-    assert _timed(models.load_demo_model) < 2.0
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def test_tokenizer_round_trips_captions_and_questions():
     tokenizer = build.build_tokenizer()
     caption = "a red circle, a green triangle and a blue square"
     ids = tokenizer.encode(caption, add_special_tokens=False)
     assert len(ids) == 11 and tokenizer.decode(ids) == caption
     assert tokenizer.decode(tokenizer.encode("Is there a red circle?")) == "is there a red circle?"
+
+
+def _photo_like(seed: int = 0) -> np.ndarray:
+    """Smooth gradients and noise at a camera-like size: nothing like a scene."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:240, 0:320]
+    image = np.dstack([xx / 320 * 255, yy / 240 * 255, (xx + yy) / 560 * 255])
+    return np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+
+
+def test_scenes_look_like_scenes_and_photos_screenshots_noise_and_blanks_do_not():
+    from PIL import Image
+
+    from eagle_widget.models.demo.familiar import looks_like_a_scene
+
+    assert all(looks_like_a_scene(make_scene(EVAL_SEED + s).image) for s in range(300))
+    scaled = Image.fromarray(make_scene(3).image).resize((512, 512), Image.NEAREST)
+    assert looks_like_a_scene(np.asarray(scaled))
+    rng = np.random.default_rng(1)
+    screenshot = Image.open(WEIGHTS_DIR.parents[3] / "docs" / "widget.png").convert("RGB")
+    for foreign in (
+        _photo_like(),
+        np.asarray(screenshot),
+        rng.integers(0, 256, (300, 300, 3), dtype=np.uint8),
+        np.zeros((64, 64, 3), np.uint8),
+        np.full((64, 64, 3), 255, np.uint8),
+    ):
+        assert not looks_like_a_scene(foreign)
+
+
+def test_the_demo_model_says_once_what_it_knows_when_an_image_is_unlike_its_scenes(demo):
+    import warnings
+
+    from eagle_widget.models.demo.adapter import DemoModel
+    from eagle_widget.models.demo.familiar import UnfamiliarImageWarning
+
+    fresh = DemoModel(demo.model, demo.processor)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fresh.generate(make_scene(EVAL_SEED + 7).image, CAPTION_PROMPT)
+        assert not caught  # its own world: nothing to say
+        fresh.generate(_photo_like(0), CAPTION_PROMPT)
+        fresh.generate(_photo_like(1), CAPTION_PROMPT)
+    [note] = [w for w in caught if w.category is UnfamiliarImageWarning]
+    text = str(note.message)
+    assert "circles, squares and triangles" in text and "ew.load_model(" in text
+    assert "eagle-widget[models]" in text

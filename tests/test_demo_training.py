@@ -81,7 +81,7 @@ def test_training_changes_the_weights_where_it_should(tmp_path):
 def test_text_batches_put_targets_on_the_answer_tokens_only():
     rng = np.random.default_rng(0)
     examples = [data.text_example(rng) for _ in range(16)]
-    ids, mask, targets, pixels = train.text_batch(examples)
+    ids, mask, targets, pixels = data.text_batch(examples)
     assistant = data.vocab()["<assistant>"]
     assert pixels.shape == (16, 3, 64, 64)
     for e, row_ids, row_targets in zip(examples, ids, targets):

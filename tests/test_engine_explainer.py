@@ -1,5 +1,6 @@
 """Explainer and Explanation: targets, streaming, cancelling, maps, reliance, files."""
 
+import dataclasses
 import json
 import threading
 from pathlib import Path
@@ -153,6 +154,21 @@ def test_stream_yields_the_steps_that_explain_returns():
     assert running == sorted(running) and running[-1] == result.images_scored
 
 
+def test_a_runs_anchors_are_scored_once_and_are_its_curves_ends():
+    explainer = ew.Explainer(two_word_model(), n_regions=16)
+    run = explainer.start(IMAGE, targets=[1, 2])
+    p_full, p_blank = run.anchors()
+    assert run.images_scored == 2  # the full and the blank image, before any step
+    assert p_full == pytest.approx([0.1 + 0.8, 0.05 + 0.7])
+    assert p_blank == pytest.approx([0.1, 0.05])
+    for _ in run:
+        pass
+    result = run.explanation()
+    assert result.images_scored == explainer.explain(IMAGE, targets=[1, 2]).images_scored
+    assert result.insertion_curve[-1] == pytest.approx(p_full)
+    assert result.insertion_curve[0] == pytest.approx(p_blank)
+
+
 def test_masked_images_go_to_the_model_in_batches():
     model = two_word_model()
     ew.explain(model, IMAGE, n_regions=16, search="greedy", batch_size=8)
@@ -290,6 +306,21 @@ def test_saved_file_is_compact_and_versioned(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(ValueError, match="not an eagle-widget explanation"):
         Explanation.load(tmp_path / "junk.npz")
+
+
+def test_the_json_summary_of_a_photo_sized_result_stays_small_and_keeps_its_labels():
+    result = ew.explain(two_word_model(), IMAGE, n_regions=16, search="efficient")
+    scale = 2000 // IMAGE.shape[1]  # a photo 2,000 pixels a side: 4 million labels
+    photo = dataclasses.replace(
+        result,
+        image=IMAGE.repeat(scale, axis=0).repeat(scale, axis=1),
+        labels=result.labels.repeat(scale, axis=0).repeat(scale, axis=1),
+    )
+    text = json.dumps(photo.to_dict())
+    assert len(text) < 100_000  # as a list of lists: 12 MB
+    labels = Explanation.labels_from_dict(json.loads(text))
+    np.testing.assert_array_equal(labels, photo.labels)
+    assert "labels" not in result.to_dict(include_labels=False)
 
 
 def _damaged(path: Path, how: str) -> Path:

@@ -17,7 +17,7 @@ from widget_models import BLUE, RED, caption_model, scene
 
 import eagle_widget as ew
 from eagle_widget.engine import Generation
-from eagle_widget.export import explanation_to_html, widget_to_html
+from eagle_widget.export import explanation_to_html
 
 CELL = 16
 IMAGE = scene(cell=CELL)
@@ -53,7 +53,7 @@ def test_page_is_one_file_with_no_url_and_nothing_to_fetch(sentence, tmp_path):
 
 
 def test_page_state_is_the_widgets_state_of_the_result(sentence, tmp_path):
-    from eagle_widget.widget import explanation_state
+    from eagle_widget.wire import explanation_state
 
     state = blocks_of(explanation_to_html(sentence, tmp_path / "page.html"))["eagle-state"]
     expected = explanation_state(sentence)
@@ -103,10 +103,10 @@ def test_live_widget_export_carries_every_tokens_reliance(word, tmp_path):
     try:
         assert widget.wait(30)
         with pytest.raises(ValueError, match="no finished explanation"):
-            widget_to_html(widget, tmp_path / "early.html")
+            widget.to_html(tmp_path / "early.html")
         widget.explain(targets=[1])
         assert widget.wait(60) and widget.status == "done"
-        state = blocks_of(widget_to_html(widget, tmp_path / "live.html"))["eagle-state"]
+        state = blocks_of(widget.to_html(tmp_path / "live.html"))["eagle-state"]
     finally:
         widget.close()
     assert state["run"]["targets"] == [1]
@@ -115,13 +115,12 @@ def test_live_widget_export_carries_every_tokens_reliance(word, tmp_path):
     # a word-level Explanation alone knows only its own token's reliance...
     alone = blocks_of(word.to_html(tmp_path / "word.html"))["eagle-state"]["reliance"]
     assert alone["prior"][1] is not None and alone["prior"][0] is None
-    # ... unless it carries every token's reliance in extras (as the command line adds)
-    word.extras["token_reliance"] = {"prior": state["reliance"]["prior"],
-                                     "visual": state["reliance"]["visual"]}  # fmt: skip
+    # ... unless it carries every token's reliance (as the command line adds)
+    word.generated_reliance = (state["reliance"]["prior"], state["reliance"]["visual"])
     try:
         full = blocks_of(word.to_html(tmp_path / "word2.html"))["eagle-state"]["reliance"]
     finally:
-        del word.extras["token_reliance"]
+        word.generated_reliance = None
     assert full["prior"] == pytest.approx(state["reliance"]["prior"])
 
 
@@ -177,6 +176,12 @@ def test_word_level_page_explains_what_it_holds(browser, word, tmp_path):
         data = json.loads(Path(download.value.path()).read_text())
         assert data["order"] == word.order
         assert data["insertion_auc"] == pytest.approx(word.insertion_auc)
+        with page.page.expect_download() as download:  # the map and curves on one canvas
+            page.page.click("[data-role=export-png]")
+        assert download.value.suggested_filename == "eagle-view.png"
+        picture = Image.open(download.value.path())
+        map_width = page.page.locator("[data-role=mask-canvas]").evaluate("c => c.width")
+        assert picture.format == "PNG" and picture.width > map_width + 100
         assert page.errors == []
     finally:
         page.close()

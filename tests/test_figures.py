@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import warnings
 
 import matplotlib
 import numpy as np
@@ -14,7 +16,7 @@ from widget_models import BLUE, RED, blocks, caption_model, scene
 import eagle_widget as ew
 from eagle_widget import figures
 from eagle_widget.engine import Generation
-from eagle_widget.engine.hallucination import mitigate
+from eagle_widget.engine.hallucination import Mitigation, mitigate
 
 CELL = 16
 IMAGE = scene(cell=CELL)
@@ -120,6 +122,25 @@ def test_long_captions_wrap_inside_the_figure():
     for t in texts.values():
         box = t.get_bbox_patch().get_window_extent()
         assert 0 <= box.x0 and box.x1 <= width_px
+
+
+WORLD_TOKENS = [" café", " 日本語", " 한국어", " 🙂🐶", " हिन्दी ✓", " ไทย→"]  # six, as the model
+
+
+def test_text_in_any_script_and_emoji_renders_without_missing_glyphs(tmp_path):
+    model = caption_model(cell=CELL)
+    tokens = WORLD_TOKENS
+    generation = Generation(
+        "Décris l'image. 描述这张图片 🖼", list(range(len(tokens))), tokens, "".join(tokens),
+        IMAGE.shape[:2],
+    )
+    result = ew.explain(model, IMAGE, generation=generation, n_regions=16, search="greedy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Glyph ... missing from font(s)" fails the test
+        for kind in ("map", "curves"):
+            result.figure(kind=kind, path=tmp_path / f"{kind}.png")
+            result.figure(kind=kind, path=tmp_path / f"{kind}.svg")
+    assert {"Noto Sans CJK JP", "Noto Emoji"} <= set(figures.font_family())
 
 
 def test_map_panel_shows_the_attribution_map_with_its_peak_on_the_evidence(word):
@@ -270,7 +291,7 @@ def mitigated():
     assert outcome.corrected and outcome.removed_regions[0] == int(
         explanation.labels[blocks(cell=CELL) == DRIVER][0]
     )
-    explanation.extras["mitigation"]["correct"] = "No"
+    explanation.mitigation.correct = "No"
     return explanation
 
 
@@ -285,25 +306,25 @@ def test_hallucination_figure_shows_answer_drivers_and_the_corrected_image(mitig
     hidden = blocks(cell=CELL) == DRIVER
     assert (shown[hidden] == 0).all()
     assert np.array_equal(shown[~hidden], IMAGE[~hidden])
-    removed = mitigated.extras["mitigation"]["removed_area"]
+    removed = mitigated.mitigation.removed_area
     assert removed == pytest.approx(1 / 16)
     assert "6% removed: corrected" in fixed.get_title() and "No" in fixed.get_title()
     assert "No" in drivers.get_title()
 
 
 def test_hallucination_figure_needs_a_mitigation_sweep(word, mitigated):
-    with pytest.raises(ValueError, match='extras\\["mitigation"\\]'):
+    with pytest.raises(ValueError, match="no mitigation"):
         word.figure(kind="hallucination")
-    sweep = dict(mitigated.extras["mitigation"])
+    sweep = mitigated.mitigation
     try:
-        mitigated.extras["mitigation"] = {**sweep, "removed_regions": [99]}
+        mitigated.mitigation = dataclasses.replace(sweep, removed_regions=[99])
         with pytest.raises(ValueError, match="removed_regions"):
             mitigated.figure(kind="hallucination")
-        mitigated.extras["mitigation"] = {k: v for k, v in sweep.items() if k != "original"}
-        with pytest.raises(ValueError, match="lacks original"):
-            mitigated.figure(kind="hallucination")
     finally:
-        mitigated.extras["mitigation"] = sweep
+        mitigated.mitigation = sweep
+    record = {k: v for k, v in sweep.to_dict().items() if k != "original"}
+    with pytest.raises(ValueError, match="lacks original"):  # a record read from a file
+        Mitigation.from_dict(record, mitigated.generation)
 
 
 def test_a_figure_shows_itself_as_png_without_pyplot(word):

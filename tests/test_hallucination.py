@@ -1,5 +1,7 @@
 """Diagnosis and mitigation against a synthetic model whose hallucination has a known cause."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from synthetic import block_image
@@ -62,7 +64,7 @@ def test_mitigation_removes_the_driver_and_flips_the_answer():
     assert outcome.removed_regions == [diagnosis.explanation.labels[BLOCKS == DRIVER][0]]
     assert outcome.removed_area == pytest.approx(1 / 16)
     assert outcome.p_correct[0] == pytest.approx(0.75)  # the driver gone: P(no) = 1 - 0.25
-    assert diagnosis.explanation.extras["mitigation"]["answer"] == "no"
+    assert diagnosis.explanation.mitigation.answer.text == "no"
 
 
 def test_mitigation_that_never_corrects_counts_one():
@@ -119,8 +121,8 @@ def test_mitigation_regenerates_in_batches_when_the_model_can_and_agrees_with_on
     assert batched.corrected and alone.corrected
     assert batched.removed_regions == alone.removed_regions and len(alone.removed_regions) == 16
     assert batched_model.calls == [8, 8]  # 16 cuts in two calls, not sixteen
-    assert result.extras["mitigation"]["correct_id"] == NO
-    assert result.extras["mitigation"]["max_area"] == 1.0
+    assert result.mitigation.correct_id == NO
+    assert result.mitigation.max_area == 1.0
 
 
 def test_a_stopped_mitigation_raises_cancelled_between_regenerations():
@@ -144,10 +146,49 @@ def test_a_counterfactual_result_reports_the_reliance_of_the_generated_answer_no
     assert result.p_blank[0] == pytest.approx(0.75)  # the run scored "no"
     prior, visual = result.token_reliance()  # ... but the answer says "yes"
     assert prior[0] == pytest.approx(0.25) and visual[0] == pytest.approx(0.6)
-    del result.extras["token_reliance"]
+    result.generated_reliance = None
     prior, visual = result.token_reliance()
     assert np.isnan(prior[0]) and np.isnan(visual[0])  # unknown, rather than wrong
-    from eagle_widget.widget import explanation_state
+    from eagle_widget.wire import explanation_state
 
     assert explanation_state(result)["reliance"]["prior"] == [None]
     assert f"targets='yes', scored_ids=[{NO}]" in repr(result)  # what was really explained
+
+
+# -- the results as typed fields, saved and read back ---------------------------------------------
+DATA = Path(__file__).parent / "data"
+
+
+def test_a_diagnosis_saves_and_loads_its_reliance_and_mitigation_as_typed_fields(tmp_path):
+    diagnosis = ew.diagnose(PriorModel(), IMAGE, "q", correct="no", n_regions=16)
+    result = diagnosis.explanation
+    outcome = ew.mitigate(PriorModel(), IMAGE, "q", result, max_area=0.5, fill=(0, 0, 0))
+    outcome.correct = "no"
+    loaded = ew.Explanation.load(result.save(tmp_path / "d.npz"))
+    assert loaded.extras == {}
+    prior, visual = loaded.generated_reliance
+    assert prior == pytest.approx([0.25]) and visual == pytest.approx([0.6])
+    m = loaded.mitigation
+    assert (m.corrected, m.answer.text, m.answer.token_ids) == (True, "no", [NO])
+    assert m.removed_regions == outcome.removed_regions and m.correct == "no"
+    assert m.fill == [0, 0, 0] and m.original == result.generation
+    assert np.allclose(m.p_correct, outcome.p_correct) and m.max_area == 0.5
+    assert loaded.to_dict()["mitigation"]["removed_area"] == pytest.approx(1 / 16)
+
+
+def test_a_file_of_schema_1_reads_its_extras_into_the_typed_fields():
+    # written by eagle-widget before schema 2: token reliance and the mitigation in extras
+    old = ew.Explanation.load(DATA / "diagnosis-schema1.npz")
+    assert old.extras == {}
+    prior, visual = old.generated_reliance
+    assert prior == pytest.approx([0.25]) and visual == pytest.approx([0.6])
+    assert old.token_reliance()[0] == pytest.approx([0.25])  # of "yes", not of the target
+    m = old.mitigation
+    assert m.corrected and m.removed_regions == [6] and m.removed_area == pytest.approx(1 / 16)
+    assert m.answer.text == "no" and m.answer.token_ids == [NO] and m.correct == "no"
+    assert m.original.text == "yes" and m.correct_id == NO and m.max_area == 0.5
+    assert len(m.areas) == len(m.p_correct) == 8
+    from eagle_widget.wire import diagnosis_state
+
+    state = diagnosis_state(old)
+    assert (state["correct"], state["revised"], state["cut"]) == ("no", "no", 0)

@@ -12,7 +12,7 @@ import pytest
 from widget_models import READ_STATE, caption_model, jsonable, scene
 
 import eagle_widget as ew
-from eagle_widget.widget import explanation_state
+from eagle_widget.wire import explanation_state
 
 ROOT = Path(__file__).resolve().parents[1]
 JS = ROOT / "js"
@@ -29,19 +29,26 @@ def run(cmd, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=JS, capture_output=True, text=True, timeout=300, **kwargs)
 
 
+def install_node_modules() -> None:
+    """npm ci when the build or type-check tools are missing (needs the npm registry)."""
+    if not all((JS / "node_modules" / name).is_dir() for name in ("esbuild", "typescript")):
+        proc = run([NPM, "ci", "--no-audit", "--no-fund"])
+        assert proc.returncode == 0, f"npm ci failed (needs the npm registry):\n{proc.stderr}"
+
+
 def test_node_unit_tests_pass():
+    """`npm test`: the type check of the @ts-check modules (tsc), then node's unit tests."""
+    install_node_modules()
     proc = run([NPM, "test", "--silent"])
     assert proc.returncode == 0, f"npm test failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
     assert "# fail 0" in proc.stdout and "# pass 0" not in proc.stdout
 
 
 def test_committed_bundle_is_what_the_sources_build(tmp_path):
-    if not (JS / "node_modules" / "esbuild").is_dir():
-        proc = run([NPM, "ci", "--no-audit", "--no-fund"])
-        assert proc.returncode == 0, f"npm ci failed (needs the npm registry):\n{proc.stderr}"
+    install_node_modules()
     proc = run([NODE, "build.mjs", str(tmp_path)])
     assert proc.returncode == 0, proc.stderr
-    for name in ("widget.js", "widget.css"):
+    for name in ("widget.js", "page.js", "widget.css"):
         built = (tmp_path / name).read_bytes()
         committed = (STATIC / name).read_bytes()
         assert built == committed, (

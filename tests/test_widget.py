@@ -28,13 +28,8 @@ from widget_models import (
 
 import eagle_widget as ew
 from eagle_widget.engine import Step
-from eagle_widget.widget import (
-    EagleWidget,
-    decode_step,
-    encode_step,
-    explanation_state,
-    show_explanation,
-)
+from eagle_widget.widget import EagleWidget, show_explanation
+from eagle_widget.wire import decode_step, encode_step, explanation_state
 
 # The same bytes as SPEC_HEX in js/test/codecs.test.js: both codecs follow one layout.
 SPEC_HEX = (
@@ -262,6 +257,20 @@ def test_a_large_image_reaches_the_front_end_at_display_size():
         widget.close()
 
 
+@pytest.mark.parametrize("fill", [(10, 200, 30), "mean"])
+def test_the_front_end_gets_the_fill_the_model_sees_where_a_region_is_removed(fill):
+    model = caption_model()
+    widget = EagleWidget(model, IMAGE, explainer=ew.Explainer(model, n_regions=16, fill=fill))
+    try:
+        assert widget.wait(30)
+        shown = np.asarray(Image.open(io.BytesIO(widget.fill_png)).convert("RGB"))
+        expected = fill if fill != "mean" else np.round(IMAGE.reshape(-1, 3).mean(0))
+        assert shown.shape == IMAGE.shape
+        assert np.array_equal(shown, np.broadcast_to(np.asarray(expected, np.uint8), IMAGE.shape))
+    finally:
+        widget.close()
+
+
 def test_sentence_run_gives_each_token_its_own_columns():
     widget = make_widget()
     widget.explain()
@@ -321,12 +330,33 @@ def test_two_widgets_work_at_the_same_time_independently():
 
 
 def test_the_kernel_thread_stays_free_while_a_search_runs():
-    widget = make_widget(caption_model(delay=0.03), search="greedy")
-    began = time.perf_counter()
-    widget.explain([2])
-    assert time.perf_counter() - began < 0.2
-    assert widget.busy
+    class HeldScores:  # scoring waits for the test: explain() must return before it may go on
+        def __init__(self):
+            self.model = caption_model()
+            self.held = False  # from explain() on
+            self.scoring = threading.Event()
+            self.release = threading.Event()
+
+        def generate(self, image, prompt, max_new_tokens=64):
+            return self.model.generate(image, prompt, max_new_tokens)
+
+        def token_probs(self, images, generation, positions, token_ids=None):
+            if self.held:
+                self.scoring.set()
+                self.release.wait()
+            return self.model.token_probs(images, generation, positions, token_ids)
+
+    model = HeldScores()
+    widget = make_widget(model, search="greedy")
+    backstop = threading.Timer(30, model.release.set)  # an explain() that blocks fails, not hangs
+    backstop.start()
+    model.held = True
+    widget.explain([2])  # returns while the search is held in the worker thread
+    assert not model.release.is_set(), "explain() waited for the search"
+    backstop.cancel()
+    assert model.scoring.wait(10) and widget.busy
     widget.stop()
+    model.release.set()
     assert widget.wait(10)
 
 
@@ -358,7 +388,9 @@ def test_a_model_failure_shows_in_the_widget_and_leaves_it_usable():
     model = FlakyModel(caption_model(), fail_after=4)  # reliance and a few batches work
     widget = make_widget(model)
     widget.explain([1])
-    assert widget.wait(30)
+    with pytest.raises(RuntimeError, match="simulated model failure"):  # wait() raises it
+        widget.wait(30)
+    assert not widget.busy
     assert widget.status == "error"
     assert isinstance(widget.error, RuntimeError)
     assert "RuntimeError: simulated model failure" in widget.error_message
@@ -378,7 +410,8 @@ def test_a_failing_generate_is_an_error_too():
             raise AssertionError("never called")
 
     widget = EagleWidget(NoCaption(), IMAGE)
-    assert widget.wait(10)
+    with pytest.raises(OSError, match="weights missing"):
+        widget.wait(10)
     assert widget.status == "error" and isinstance(widget.error, OSError)
     assert widget.error_message == "OSError: weights missing"
     assert widget.tokens == []
@@ -398,9 +431,44 @@ def test_bad_targets_from_python_and_from_the_browser():
     browser_says(widget, {"type": "explain", "targets": ["x"]})
     notes = widget.comm.custom("note")
     assert notes and "token indices" in notes[-1][1]["text"]
-    widget.explain([99])  # out of range: found by the engine, in the worker
-    assert widget.wait(10)
-    assert widget.status == "error" and "out of range" in widget.error_message
+    with pytest.raises(ValueError, match="out of range"):  # the caption is known: at once
+        widget.explain([99])
+    assert widget.wait(10)  # nothing ran, nothing to raise again
+    assert "out of range" in widget.comm.custom("note")[-1][1]["text"]  # shown in the widget
+
+
+def test_a_word_the_caption_lacks_raises_at_once_and_shows_in_the_widget():
+    widget = make_widget()
+    with pytest.raises(ValueError, match="dog"):
+        widget.explain("dog")
+    assert not widget.busy and widget.status == "idle"
+    assert "dog" in widget.comm.custom("note")[-1][1]["text"]
+    widget.explain("red")  # the widget stays usable
+    assert widget.wait(30) and widget.status == "done" and widget.error_message == ""
+    assert widget.run["targets"] == [1]
+
+
+def test_a_word_asked_for_before_the_caption_is_known_fails_the_run_and_wait_raises():
+    class Gated:  # generate() waits until the test lets it answer
+        def __init__(self):
+            self.model, self.gate = caption_model(), threading.Event()
+
+        def generate(self, *args, **kwargs):
+            assert self.gate.wait(30)
+            return self.model.generate(*args, **kwargs)
+
+        def token_probs(self, *args, **kwargs):
+            return self.model.token_probs(*args, **kwargs)
+
+    model = Gated()
+    widget = EagleWidget(model, IMAGE, explainer=ew.Explainer(model, n_regions=16))
+    widget.explain("dog")  # the caption is not known yet: the run finds the bad word
+    model.gate.set()
+    with pytest.raises(ValueError, match="dog"):
+        widget.wait(30)
+    assert widget.status == "error" and isinstance(widget.error, ValueError)
+    widget.explain([1])
+    assert widget.wait(30) and widget.status == "done"  # a later success raises nothing
 
 
 # -- messages from the browser -----------------------------------------------------------

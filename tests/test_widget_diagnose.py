@@ -31,7 +31,8 @@ from widget_models import (
 )
 
 import eagle_widget as ew
-from eagle_widget.widget import EagleWidget, decode_step, diagnosis_state, show_explanation
+from eagle_widget.widget import EagleWidget, show_explanation
+from eagle_widget.wire import decode_step, diagnosis_state
 
 IMAGE = yes_no_scene()
 BLOCKS = blocks(4, 4, 8)
@@ -97,6 +98,68 @@ def wait_for(predicate, timeout=20.0):
     while not predicate():
         assert time.monotonic() < end, "timed out"
         time.sleep(0.01)
+
+
+class CountingYesNoModel(YesNoModel):
+    """Counts the images sent to token_probs."""
+
+    def __init__(self):
+        super().__init__()
+        self.scored = 0
+
+    def token_probs(self, images, generation, positions, token_ids=None):
+        self.scored += len(images)
+        return super().token_probs(images, generation, positions, token_ids)
+
+
+def test_the_widget_scores_no_image_of_its_own_beside_the_run_and_the_mitigation():
+    model = CountingYesNoModel()
+    widget = make_widget(model, correct="no")
+    assert widget.status == "done", widget.error_message
+    reliance = 2  # every generated token's prior and visual share: the full and blank image
+    mitigation = len(widget.mitigation.areas)  # P(correct) after each cut, one batch
+    assert model.scored == reliance + widget.explanation.images_scored + mitigation
+    # the run's anchors are the correct answer's: P("no") of the full and the blank image
+    assert widget.run["p_full"] == pytest.approx([1 - model.p_yes(IMAGE)])
+    assert widget.run["p_blank"] == pytest.approx([1 - model.p_yes(np.zeros_like(IMAGE))])
+
+
+def test_the_diagnose_button_without_a_correct_answer_is_a_counterfactual_everywhere(tmp_path):
+    widget = make_widget()
+    browser_says(widget, {"type": "diagnose", "correct": "no", "counterfactual": True})
+    assert widget.wait(30) and widget.status == "done", widget.error_message
+    assert widget.diagnosis["counterfactual"] is True and widget.diagnosis["revised"] == "no"
+    figure = widget.explanation.figure(kind="hallucination")
+    titles = [ax.get_title() for ax in figure.axes if ax.get_gid() == "mitigated"]
+    assert titles and "now says" in titles[0] and "corrected" not in titles[0]
+    page = widget.to_html(tmp_path / "page.html")  # the page's panel words it from this
+    assert '"counterfactual":true' in page.read_text()
+    widget.diagnose("no")  # from code: the user says "no" is right, a diagnosis
+    assert widget.wait(30) and widget.diagnosis["counterfactual"] is False
+    figure = widget.explanation.figure(kind="hallucination")
+    titles = [ax.get_title() for ax in figure.axes if ax.get_gid() == "mitigated"]
+    assert "corrected" in titles[0]
+
+
+@pytest.mark.browser
+def test_the_page_of_a_counterfactual_words_it_as_one(browser, tmp_path):
+    from offline_page import OfflinePage
+
+    widget = make_widget()
+    browser_says(widget, {"type": "diagnose", "correct": "no", "counterfactual": True})
+    assert widget.wait(30) and widget.status == "done"
+    page = OfflinePage(browser, widget.to_html(tmp_path / "counterfactual.html"))
+    try:
+        panel = page.page.locator("[data-role=diagnosis]")
+        panel.wait_for(state="visible", timeout=10_000)
+        text = panel.inner_text()
+        assert "Counterfactual: what makes it say \u201cno\u201d" in text
+        assert "makes the answer \u201cno\u201d" in text
+        assert not re.search(r"correct|diagnos|wrong", text, flags=re.IGNORECASE), text
+        assert page.page.locator("button[data-mode=diagnose]").inner_text() == "Counterfactual"
+        assert page.errors == []
+    finally:
+        page.close()
 
 
 def test_diagnose_removes_exactly_the_driver_and_revises_the_answer_to_no():
@@ -217,7 +280,12 @@ def test_bad_arguments_to_diagnose_and_from_the_browser():
 
 
 def test_an_already_correct_answer_found_in_the_worker_is_an_error_then_usable():
-    widget = make_widget(correct="yes")  # the answer is not known when the widget opens
+    model = YesNoModel()
+    widget = EagleWidget(  # the answer is not known when the widget opens
+        model, IMAGE, prompt=QUESTION, explainer=ew.Explainer(model, n_regions=16), correct="yes"
+    )
+    with pytest.raises(ValueError, match="already starts with the correct token"):
+        widget.wait(30)
     assert widget.status == "error" and isinstance(widget.error, ValueError)
     assert "already starts with the correct token 'yes'" in widget.error_message
     assert widget.diagnosis == {} and widget.tokens == ["yes"]
@@ -231,7 +299,8 @@ def test_a_model_failure_while_diagnosing_shows_and_the_widget_recovers():
     model = FlakyModel(YesNoModel(), fail_after=3)  # no encode(): the correct id is given
     widget = make_widget(model)
     widget.diagnose(NO)
-    assert widget.wait(30)
+    with pytest.raises(RuntimeError, match="simulated model failure"):
+        widget.wait(30)
     assert widget.status == "error" and "simulated model failure" in widget.error_message
     assert widget.diagnosis == {}
     model.failing.clear()

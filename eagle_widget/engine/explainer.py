@@ -13,7 +13,7 @@ from .images import to_rgb_array
 from .masking import fill_image
 from .objective import Objective
 from .regions import superpixels
-from .search import EARLY_STOP_TOL, check_options, run_search
+from .search import EARLY_STOP_TOL, check_options, max_images, run_search
 from .targets import resolve_target_ids, resolve_targets
 from .types import Cancelled, Generation, Step
 
@@ -156,6 +156,11 @@ class ExplanationRun:
             explainer.batch_size,
             should_stop=self._cancel.is_set,
         )
+        # a paid API says what the run may cost, and refuses it now rather than half-way
+        plan = getattr(explainer.model, "plan", None)
+        if callable(plan):
+            plan(max_images(self.n_regions), generation, positions, target_ids)
+        self._usage = dict(getattr(explainer.model, "usage", None) or {})
         self._steps: list[Step] = []
         self._started = False
         self._finished = False
@@ -178,6 +183,13 @@ class ExplanationRun:
         """Ask the search to stop at the next batch boundary (safe from any thread)."""
         self._cancel.set()
 
+    def anchors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(p_full, p_blank) per target: the curves' two ends, scored once (the search reuses
+        them), so a front end can show them before the first step."""
+        if self._references is None:
+            self._references = self._objective.references()
+        return self._references
+
     def __iter__(self) -> Iterator[Step]:
         if self._started:
             raise RuntimeError("an ExplanationRun can be iterated once; start a new one")
@@ -187,7 +199,7 @@ class ExplanationRun:
     def _iterate(self) -> Iterator[Step]:
         began = time.perf_counter()
         try:
-            self._references = self._objective.references()
+            self.anchors()
             search = run_search(
                 self.explainer.search,
                 self._objective,
@@ -209,6 +221,13 @@ class ExplanationRun:
         front = [s for s in self._steps if s.chain == "insert"]
         back = [s for s in self._steps if s.chain == "remove"][::-1]
         p_full, p_blank = self._references
+        model = self.explainer.model
+        extras = {}
+        if self._usage:  # requests this run sent (cached images cost none)
+            usage = {k: v - self._usage.get(k, 0) for k, v in model.usage.items()}
+            extras["requests"] = usage.get("requests", 0)
+            if usage.get("values"):
+                extras["floored_share"] = usage.get("floored", 0) / usage["values"]
         return Explanation(
             image=self.image,
             labels=self.labels,
@@ -223,6 +242,8 @@ class ExplanationRun:
             lambda2=self.explainer.lambda2,
             images_scored=self.images_scored,
             seconds=self._seconds,
+            scoring=getattr(model, "scoring", None) or "exact",
+            extras=extras,
         )
 
 

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .mitigation import Mitigation
 from .regions import region_areas
 from .types import Generation, Step
 
-SCHEMA_VERSION = 1
+# 2: token reliance and the mitigation are fields of their own (1 kept them in extras)
+SCHEMA_VERSION = 2
 MAP_KINDS = ("rank", "gain")
+# what a figure or the widget says about a result scored from a server's top-k log-probs
+APPROXIMATE_NOTE = "approximate: from the server's top log-probabilities (absent = 0)"
 
 
 class _NewerSchema(ValueError):
@@ -45,11 +51,22 @@ class Explanation:
     lambda2: float = 1.0
     images_scored: int = 0
     seconds: float = 0.0
-    extras: dict = field(default_factory=dict)  # e.g. a mitigation sweep; must be JSON-able
+    # (prior, visual) of every GENERATED token, NaN where unknown, when measured for all of
+    # them (Explainer.token_reliance: the command line, diagnose and the widget do)
+    generated_reliance: tuple[np.ndarray, np.ndarray] | None = None
+    mitigation: Mitigation | None = None  # of a counterfactual explanation (mitigate)
+    scoring: str = "exact"  # or "approximate": a served model's top-k log-probs, absent = 0
+    extras: dict = field(default_factory=dict)  # anything else to keep; must be JSON-able
 
     def __post_init__(self) -> None:
         self.p_full = np.asarray(self.p_full, dtype=np.float64)
         self.p_blank = np.asarray(self.p_blank, dtype=np.float64)
+        if self.generated_reliance is not None:
+            self.generated_reliance = _checked_reliance(
+                self.generated_reliance, len(self.generation)
+            )
+        if self.mitigation is not None:
+            self._check_mitigation(self.mitigation)
         if sorted(s.region for s in self.steps) != list(range(self.n_regions)):
             raise ValueError("steps must place every region of the label map exactly once")
         if self.labels.shape != self.image.shape[:2]:
@@ -68,6 +85,25 @@ class Explanation:
                     raise ValueError(
                         f"step {step.index} has {np.size(probs)} probabilities, not {targets}"
                     )
+
+    def checked_mitigation(self) -> Mitigation:
+        """The mitigation record, checked against this explanation; ValueError without one."""
+        if self.mitigation is None:
+            raise ValueError(
+                "this explanation has no mitigation: see eagle_widget.engine.hallucination.mitigate"
+            )
+        self._check_mitigation(self.mitigation)
+        return self.mitigation
+
+    def _check_mitigation(self, mitigation: Mitigation) -> None:
+        if not isinstance(mitigation, Mitigation):
+            raise TypeError(f"mitigation must be a Mitigation, got {type(mitigation).__name__}")
+        bad = [r for r in mitigation.removed_regions if not 0 <= r < self.n_regions]
+        if bad:
+            raise ValueError(
+                f"mitigation removed_regions must be region ids in 0..{self.n_regions - 1}, "
+                f"got {bad[:8]}"
+            )
 
     # -- ranking and curves ----------------------------------------------------------
     @property
@@ -195,28 +231,14 @@ class Explanation:
     def token_reliance(self) -> tuple[np.ndarray, np.ndarray]:
         """(prior, visual) of every GENERATED token, NaN where unknown.
 
-        From extras["token_reliance"] when recorded (the command line and diagnose do), else
-        from the targets' own reliance, except at counterfactual targets: there the scored id
-        is not the generated one, so its probabilities say nothing of the generated token.
+        The generated_reliance when measured, else the targets' own reliance, except at
+        counterfactual targets: there the scored id is not the generated one, so its
+        probabilities say nothing of the generated token.
         """
         n = len(self.generation)
-        extra = self.extras.get("token_reliance")
-        if extra is not None:
-            if not isinstance(extra, dict) or not {"prior", "visual"} <= set(extra):
-                raise ValueError(
-                    'extras["token_reliance"] must be {"prior": [...], "visual": [...]}, '
-                    f"got {extra!r:.80}"
-                )
-            prior, visual = (
-                np.array([np.nan if v is None else v for v in extra[k]], dtype=float)
-                for k in ("prior", "visual")
-            )
-            if prior.shape != (n,) or visual.shape != (n,):
-                raise ValueError(
-                    f'extras["token_reliance"] must hold one value per generated token ({n}), '
-                    f"got {prior.shape} and {visual.shape}"
-                )
-            return prior, visual
+        if self.generated_reliance is not None:
+            prior, visual = _checked_reliance(self.generated_reliance, n)
+            return prior.copy(), visual.copy()
         prior, visual = np.full(n, np.nan), np.full(n, np.nan)
         own = [
             i
@@ -240,11 +262,18 @@ class Explanation:
             "lambda2": self.lambda2,
             "images_scored": int(self.images_scored),
             "seconds": float(self.seconds),
+            "generated_reliance": _reliance_dict(self.generated_reliance),
+            "mitigation": self.mitigation.to_dict() if self.mitigation else None,
+            "scoring": self.scoring,
             "extras": self.extras,
         }
 
     def to_dict(self, include_labels: bool = True) -> dict:
-        """A JSON-able summary: order, steps, curves, AUCs, reliance (and the label map)."""
+        """A JSON-able summary: order, steps, curves, AUCs, reliance (and the label map).
+
+        The label map is packed, so that a photo's stays small: {"shape", "dtype", "deflate":
+        base64 of the zlib-compressed rows}; `Explanation.labels_from_dict` unpacks it.
+        """
         data = self.metadata()
         data.update(
             order=self.order,
@@ -260,8 +289,16 @@ class Explanation:
             image_size=list(self.labels.shape),
         )
         if include_labels:
-            data["labels"] = self.labels.tolist()
+            data["labels"] = _pack_labels(self.labels)
         return data
+
+    @staticmethod
+    def labels_from_dict(data: dict) -> np.ndarray:
+        """The label map (H x W int32) of a `to_dict()` result, e.g. a CLI's result.json."""
+        packed = data["labels"]
+        raw = zlib.decompress(base64.b64decode(packed["deflate"]))
+        labels = np.frombuffer(raw, dtype=np.dtype(packed["dtype"]))
+        return labels.reshape(packed["shape"]).astype(np.int32)
 
     def save(self, path) -> Path:
         """Write a compact .npz: label map, image (PNG), per-step numbers and metadata."""
@@ -329,10 +366,11 @@ class Explanation:
             )
             for i in range(len(numbers))
         ]
+        generation = Generation.from_dict(meta["generation"])
         return cls(
             image=_png_array(bytes(data["image_png"])),
             labels=data["labels"].astype(np.int32),
-            generation=Generation.from_dict(meta["generation"]),
+            generation=generation,
             positions=meta["positions"],
             target_ids=meta["target_ids"],
             steps=steps,
@@ -343,10 +381,12 @@ class Explanation:
             lambda2=meta["lambda2"],
             images_scored=meta["images_scored"],
             seconds=meta["seconds"],
-            extras=meta.get("extras", {}),
+            **_typed_results(meta, version, generation),
+            scoring=meta.get("scoring", "exact"),
         )
 
-    # -- presentation (imported on use: the engine itself needs none of it) ----------
+    # -- presentation: the engine's only reach upward, imported when called (the engine
+    # itself needs none of it; tests/test_layering.py holds that) ---------------------
     def figure(self, **options):
         """A matplotlib figure in the paper's style (see eagle_widget.figures)."""
         from ..figures import explanation_figure
@@ -381,12 +421,74 @@ class Explanation:
         )
 
 
+def _checked_reliance(reliance, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(prior, visual) as float arrays of one value per generated token (None -> NaN)."""
+    try:
+        prior, visual = reliance
+        prior, visual = (
+            np.array([np.nan if v is None else v for v in values], dtype=float)
+            for values in (prior, visual)
+        )
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"token reliance must be a (prior, visual) pair of numbers per token, got "
+            f"{reliance!r:.80}"
+        ) from None
+    if prior.shape != (n,) or visual.shape != (n,):
+        raise ValueError(
+            f"token reliance must hold one value per generated token ({n}), "
+            f"got {prior.shape} and {visual.shape}"
+        )
+    return prior, visual
+
+
+def _reliance_dict(reliance) -> dict | None:
+    if reliance is None:
+        return None
+    return {
+        name: [None if not np.isfinite(v) else float(v) for v in values]
+        for name, values in zip(("prior", "visual"), reliance)
+    }
+
+
+def _typed_results(meta: dict, version: int, generation: Generation) -> dict:
+    """generated_reliance, mitigation and extras of a file's metadata; schema 1 kept the two
+    results in extras (as {"prior": [...], "visual": [...]} and Mitigation.to_dict())."""
+    extras = dict(meta.get("extras") or {})
+    if version >= 2:
+        reliance, mitigation = meta.get("generated_reliance"), meta.get("mitigation")
+    else:
+        reliance, mitigation = extras.pop("token_reliance", None), extras.pop("mitigation", None)
+    if reliance is not None:
+        if not isinstance(reliance, dict) or not {"prior", "visual"} <= set(reliance):
+            raise ValueError(
+                f'token reliance must be {{"prior": [...], "visual": [...]}}, got {reliance!r:.80}'
+            )
+        reliance = (reliance["prior"], reliance["visual"])
+    return {
+        "generated_reliance": reliance,
+        "mitigation": None if mitigation is None else Mitigation.from_dict(mitigation, generation),
+        "extras": extras,
+    }
+
+
 def _png_bytes(image: np.ndarray) -> bytes:
     from PIL import Image
 
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+def _pack_labels(labels: np.ndarray) -> dict:
+    """A label map as JSON: a photo's 24 million labels as a few hundred KB, not 80 MB of text."""
+    dtype = np.dtype("<u2") if labels.max(initial=0) < 65536 else np.dtype("<i4")
+    packed = zlib.compress(np.ascontiguousarray(labels, dtype=dtype).tobytes(), 6)
+    return {
+        "shape": list(labels.shape),
+        "dtype": dtype.str,
+        "deflate": base64.b64encode(packed).decode("ascii"),
+    }
 
 
 def _png_array(data: bytes) -> np.ndarray:

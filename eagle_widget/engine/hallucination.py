@@ -9,7 +9,7 @@ the answer starts with the correct word.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from .explainer import Explainer
 from .explanation import Explanation
 from .images import to_rgb_array
 from .masking import compose, fill_image
+from .mitigation import Mitigation
 from .regions import region_areas
 from .types import Cancelled, Generation
 
@@ -58,34 +59,6 @@ class Diagnosis:
             }
             for i, token in enumerate(self.generation.tokens)
         ]
-
-
-@dataclass
-class Mitigation:
-    """The outcome of removing the regions that drive a wrong answer."""
-
-    original: Generation
-    corrected: bool
-    answer: Generation | None  # the first revised answer that starts with the correct token
-    removed_regions: list[int]  # filled when the answer flipped (all tried ones otherwise)
-    removed_area: float  # AMCR of this sample: the area removed when corrected, else 1
-    areas: np.ndarray = field(repr=False)  # removed area after each step
-    p_correct: np.ndarray = field(repr=False)  # P(correct first token) after each step
-    correct_id: int | None = None  # the correct first token the answers were checked for
-    max_area: float | None = None  # the most area the sweep was allowed to remove
-
-    def to_dict(self) -> dict:
-        return {
-            "correct_id": self.correct_id,
-            "max_area": self.max_area,
-            "corrected": self.corrected,
-            "answer": self.answer.text if self.answer else None,
-            "original": self.original.text,
-            "removed_regions": self.removed_regions,
-            "removed_area": self.removed_area,
-            "areas": self.areas.tolist(),
-            "p_correct": self.p_correct.tolist(),
-        }
 
 
 def correct_token_id(model, correct) -> int:
@@ -133,10 +106,7 @@ def diagnose(
             array, targets=[0], generation=generation, target_ids=[diagnosis.correct_id]
         )
         # the answer's own reliance, for figures and pages (the run scored the correct id)
-        diagnosis.explanation.extras["token_reliance"] = {
-            "prior": [float(v) for v in prior],
-            "visual": [float(v) for v in visual],
-        }
+        diagnosis.explanation.generated_reliance = (prior, visual)
     return diagnosis
 
 
@@ -155,8 +125,8 @@ def mitigate(
 
     A model with `generate_batch(images, prompt, max_new_tokens)` regenerates REGENERATE_BATCH
     cuts per call; others one at a time. `should_stop` is asked between calls (Cancelled).
-    The outcome is also recorded as `explanation.extras["mitigation"]` (its to_dict()), so
-    that figures, the widget and saved files can show it.
+    The outcome is also recorded as `explanation.mitigation`, so that figures, the widget
+    and saved files can show it.
     """
     if not 0 < max_area <= 1:
         raise ValueError(f"max_area must be in (0, 1], got {max_area!r}")
@@ -197,10 +167,9 @@ def mitigate(
         p_correct=p_correct,
         correct_id=correct_id,
         max_area=float(max_area),
+        fill=fill,
     )
-    record = outcome.to_dict()
-    record["fill"] = fill if isinstance(fill, (int, float, str)) else np.asarray(fill).tolist()
-    explanation.extras["mitigation"] = record
+    explanation.mitigation = outcome
     return outcome
 
 

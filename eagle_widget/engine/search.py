@@ -253,6 +253,12 @@ def efficient(
         yield state.remove(int(tail[keep_best]), removal, keep_best)
 
 
+def max_images(n_regions: int) -> int:
+    """An upper bound on the images any search scores: the full and blank images, then at
+    most two images (insertion, deletion) per undecided region and placed region."""
+    return n_regions * (n_regions + 1) + 2
+
+
 def run_search(
     name: str, objective: Objective, early_stop: float | None = None, **options
 ) -> Iterator[Step]:

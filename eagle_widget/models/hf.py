@@ -12,12 +12,14 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import os
+import re
 import threading
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from ..engine.explainer import DEFAULT_PROMPT
 from ..engine.images import to_rgb_array
 from ..engine.types import Generation
 from .devices import (
@@ -31,8 +33,6 @@ from .devices import (
 )
 from .pixels import PixelTable, read_pixel_table
 from .text import decode_tokens
-
-DEFAULT_PROMPT = "Describe the image."
 
 # Processor outputs aligned with input_ids, and the value each takes on generated text tokens.
 # A sequence-aligned key missing here stops token_probs: guessing its value is how results
@@ -239,6 +239,18 @@ class HFModel:
             raise ValueError(f"text must be a non-empty string, got {text!r}")
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def prompt_ids(self, image, prompt: str = DEFAULT_PROMPT) -> list[int]:
+        """The ids the processor builds for `image` and `prompt` (chat template, image tokens),
+        the prefix of every sequence generate() returns: how a stored answer is checked to
+        belong to this model, image size and prompt."""
+        array = to_rgb_array(image)
+        with self._lock, torch.inference_mode():
+            return self._encode([array], prompt)["input_ids"][0].tolist()
+
+    def decode(self, ids: Sequence[int]) -> list[str]:
+        """The text each token adds to an answer (as Generation.tokens holds it)."""
+        return decode_tokens(self.tokenizer, [int(i) for i in ids])
+
     def eos_token_ids(self) -> set[int]:
         """Ids that end an answer: the checkpoint's generation config and the tokenizer's EOS."""
         ids: set[int] = set()
@@ -441,12 +453,36 @@ def load_model(
         raise ValueError(
             f"{id_or_path!r} is not an image-text-to-text model transformers can load: {error}"
         ) from error
+    except ImportError as error:
+        raise _missing_library(id_or_path, error) from error
     remote = (
         {"trust_remote_code": kwargs["trust_remote_code"]} if "trust_remote_code" in kwargs else {}
     )
-    processor = AutoProcessor.from_pretrained(id_or_path, **remote)
+    try:
+        processor = AutoProcessor.from_pretrained(id_or_path, **remote)
+    except ImportError as error:
+        raise _missing_library(id_or_path, error) from error
     return HFModel(
         model if placed else model.to(device), processor, batch_size=batch_size, threads=threads
+    )
+
+
+MODELS_EXTRA = "pip install 'eagle-widget[models]'"
+
+
+def _missing_library(id_or_path: str, error: ImportError) -> ImportError:
+    """transformers' many-line "X requires the Y library ..." as one line that names the extra."""
+    text = " ".join(str(error).split())
+    found = re.search(r"(\w+) requires the (.+?) librar", text)
+    if found:
+        what = f"{found.group(2)} (for {found.group(1)})"
+    elif error.name:
+        what = error.name
+    else:
+        what = text
+    return ImportError(
+        f"{id_or_path!r} needs {what}, which is not installed: install the packages real "
+        f"models use with {MODELS_EXTRA}"
     )
 
 

@@ -14,13 +14,15 @@ var MSG = Object.freeze({
   EXPLAIN: "explain",
   // view -> kernel: {targets: int[] | null}
   DIAGNOSE: "diagnose",
-  // view -> kernel: {correct: word | token id, max_area?: number}
+  // view -> kernel: {correct: word | token id, max_area?: number, counterfactual?: true}
   STOP: "stop",
   // view -> kernel
   EXPORT_JSON: "export_json",
   // view -> kernel: {id}
-  REPLY: "reply"
+  REPLY: "reply",
   // kernel -> view: {id, ok, error?, filename?}, payload in buffers[0]
+  NOTE: "note"
+  // kernel -> view: {text}, a request it refused (bad arguments)
 });
 var CHAINS = Object.freeze(["insert", "remove"]);
 var STEP_HEADER_BYTES = 36;
@@ -145,73 +147,6 @@ function decodeResult(raw) {
   }
   return decoded;
 }
-
-// src/colors.js
-var DEG = Math.PI / 180;
-function fromLinear(c) {
-  return c <= 31308e-7 ? 12.92 * c : 1.055 * c ** (1 / 2.4) - 0.055;
-}
-function oklabToLinear([L, a, b]) {
-  const l = (L + 0.3963377774 * a + 0.2158037573 * b) ** 3;
-  const m = (L - 0.1055613458 * a - 0.0638541728 * b) ** 3;
-  const s = (L - 0.0894841775 * a - 1.291485548 * b) ** 3;
-  return [
-    4.0767416621 * l - 3.3077115913 * m + 0.2309699292 * s,
-    -1.2684380046 * l + 2.6097574011 * m - 0.3413193965 * s,
-    -0.0041960863 * l - 0.7034186147 * m + 1.707614701 * s
-  ];
-}
-var inGamut = (lin) => lin.every((c) => c >= -1e-6 && c <= 1 + 1e-6);
-function oklchToRgb(L, C, hueDeg) {
-  const lab = (c) => [L, c * Math.cos(hueDeg * DEG), c * Math.sin(hueDeg * DEG)];
-  let lo = 0;
-  let hi = C;
-  if (!inGamut(oklabToLinear(lab(hi)))) {
-    for (let i = 0; i < 30; i++) {
-      const mid = (lo + hi) / 2;
-      if (inGamut(oklabToLinear(lab(mid)))) lo = mid;
-      else hi = mid;
-    }
-    hi = lo;
-  }
-  return oklabToLinear(lab(hi)).map(
-    (c) => Math.round(255 * fromLinear(Math.min(1, Math.max(0, c))))
-  );
-}
-function sequentialOklch(t) {
-  const L = 0.3 + 0.64 * t;
-  const C = 0.12 - 0.04 * Math.sin(Math.PI * t) + 0.07 * t ** 3;
-  const h2 = 290 - 185 * t;
-  return [L, C, h2];
-}
-function buildSequentialLut(n = 256) {
-  const lut = new Uint8ClampedArray(3 * n);
-  for (let i = 0; i < n; i++) {
-    const rgb = oklchToRgb(...sequentialOklch(i / (n - 1)));
-    lut.set(rgb, 3 * i);
-  }
-  return lut;
-}
-var SEQUENTIAL_LUT = buildSequentialLut(256);
-function sequentialColor(v) {
-  const t = Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0;
-  const i = Math.round(t * 255);
-  return [SEQUENTIAL_LUT[3 * i], SEQUENTIAL_LUT[3 * i + 1], SEQUENTIAL_LUT[3 * i + 2]];
-}
-var PRIOR_HUE = 255;
-var VISUAL_HUE = 55;
-function divergingColor(t) {
-  const x = Number.isFinite(t) ? Math.min(1, Math.max(-1, t)) : 0;
-  const a = Math.abs(x);
-  return oklchToRgb(0.97 - 0.4 * a, 0.16 * a, x < 0 ? PRIOR_HUE : VISUAL_HUE);
-}
-function css([r, g, b], alpha = 1) {
-  return alpha >= 1 ? `rgb(${r} ${g} ${b})` : `rgb(${r} ${g} ${b} / ${alpha})`;
-}
-var RELIANCE_COLORS = Object.freeze({
-  prior: divergingColor(-0.8),
-  visual: divergingColor(0.8)
-});
 
 // src/state.js
 function emptyState() {
@@ -450,6 +385,7 @@ function readDiagnosis(raw) {
     run: raw.run ?? null,
     complete: Boolean(raw.complete),
     correct: String(raw.correct),
+    counterfactual: Boolean(raw.counterfactual),
     original: raw.original ?? "",
     maxArea: raw.max_area ?? null
   };
@@ -472,6 +408,33 @@ function readDiagnosis(raw) {
     removedArea: raw.removed_area ?? null,
     points,
     cut: cutIndex === null ? null : { index: cutIndex, ...points[cutIndex + 1] }
+  };
+}
+function diagnosisWords(d) {
+  const word = `“${d?.correct ?? "the correct answer"}”`;
+  if (d?.counterfactual) {
+    return {
+      title: `Counterfactual: what makes it say ${word}`,
+      mode: "Counterfactual",
+      modeHint: `the regions that hold up the given answer (1 − the map of ${word}); the removed ones outlined`,
+      status: `counterfactual ${word}`,
+      before: "answer",
+      after: "after the removal",
+      drives: `holds up the given answer (1 − map of ${word})`,
+      flips: `makes the answer ${word}`,
+      noFlip: `did not make the answer ${word}`
+    };
+  }
+  return {
+    title: `Diagnosis: the correct answer is ${word}`,
+    mode: "Diagnosis",
+    modeHint: "the regions that drive the wrong answer (1 − the correct answer's map); the removed ones outlined",
+    status: `diagnosis of ${word}`,
+    before: "original answer",
+    after: "revised answer",
+    drives: "drives the wrong answer (1 − map of the correct one)",
+    flips: `turns the answer into ${word}`,
+    noFlip: `did not turn the answer into ${word}`
   };
 }
 function hallucinationValues(state, cols = null) {
@@ -528,9 +491,9 @@ function download(blob, filename) {
 var svgNamespace = null;
 function svgNs() {
   if (svgNamespace === null) {
-    const probe = document.createElement("div");
-    probe.innerHTML = "<svg></svg>";
-    svgNamespace = probe.firstChild.namespaceURI;
+    const probe2 = document.createElement("div");
+    probe2.innerHTML = "<svg></svg>";
+    svgNamespace = probe2.firstChild.namespaceURI;
   }
   return svgNamespace;
 }
@@ -546,6 +509,126 @@ function svg(tag, attrs = {}, ...children) {
     el.append(typeof child === "string" ? document.createTextNode(child) : child);
   }
   return el;
+}
+
+// src/colors.js
+var DEG = Math.PI / 180;
+function fromLinear(c) {
+  return c <= 31308e-7 ? 12.92 * c : 1.055 * c ** (1 / 2.4) - 0.055;
+}
+function oklabToLinear([L, a, b]) {
+  const l = (L + 0.3963377774 * a + 0.2158037573 * b) ** 3;
+  const m = (L - 0.1055613458 * a - 0.0638541728 * b) ** 3;
+  const s = (L - 0.0894841775 * a - 1.291485548 * b) ** 3;
+  return [
+    4.0767416621 * l - 3.3077115913 * m + 0.2309699292 * s,
+    -1.2684380046 * l + 2.6097574011 * m - 0.3413193965 * s,
+    -0.0041960863 * l - 0.7034186147 * m + 1.707614701 * s
+  ];
+}
+var inGamut = (lin) => lin.every((c) => c >= -1e-6 && c <= 1 + 1e-6);
+function oklchToRgb(L, C, hueDeg) {
+  const lab = (c) => [L, c * Math.cos(hueDeg * DEG), c * Math.sin(hueDeg * DEG)];
+  let lo = 0;
+  let hi = C;
+  if (!inGamut(oklabToLinear(lab(hi)))) {
+    for (let i = 0; i < 30; i++) {
+      const mid = (lo + hi) / 2;
+      if (inGamut(oklabToLinear(lab(mid)))) lo = mid;
+      else hi = mid;
+    }
+    hi = lo;
+  }
+  return oklabToLinear(lab(hi)).map(
+    (c) => Math.round(255 * fromLinear(Math.min(1, Math.max(0, c))))
+  );
+}
+function sequentialOklch(t) {
+  const L = 0.3 + 0.64 * t;
+  const C = 0.12 - 0.04 * Math.sin(Math.PI * t) + 0.07 * t ** 3;
+  const h2 = 290 - 185 * t;
+  return [L, C, h2];
+}
+function buildSequentialLut(n = 256) {
+  const lut = new Uint8ClampedArray(3 * n);
+  for (let i = 0; i < n; i++) {
+    const rgb = oklchToRgb(...sequentialOklch(i / (n - 1)));
+    lut.set(rgb, 3 * i);
+  }
+  return lut;
+}
+var SEQUENTIAL_LUT = buildSequentialLut(256);
+function sequentialColor(v) {
+  const t = Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0;
+  const i = Math.round(t * 255);
+  return [SEQUENTIAL_LUT[3 * i], SEQUENTIAL_LUT[3 * i + 1], SEQUENTIAL_LUT[3 * i + 2]];
+}
+var PRIOR_HUE = 255;
+var VISUAL_HUE = 55;
+function divergingColor(t) {
+  const x = Number.isFinite(t) ? Math.min(1, Math.max(-1, t)) : 0;
+  const a = Math.abs(x);
+  return oklchToRgb(0.97 - 0.4 * a, 0.16 * a, x < 0 ? PRIOR_HUE : VISUAL_HUE);
+}
+function css([r, g, b], alpha = 1) {
+  return alpha >= 1 ? `rgb(${r} ${g} ${b})` : `rgb(${r} ${g} ${b} / ${alpha})`;
+}
+var RELIANCE_COLORS = Object.freeze({
+  prior: divergingColor(-0.8),
+  visual: divergingColor(0.8)
+});
+
+// src/export.js
+function composeExport({ mapCanvas, curvesCanvas, lines, legend, colors }) {
+  const pad = 12;
+  const a = mapCanvas;
+  const b = curvesCanvas;
+  const bw = b.width / (globalThis.devicePixelRatio || 1);
+  const bh = b.height / (globalThis.devicePixelRatio || 1);
+  const text = lines.filter(Boolean);
+  const out = h("canvas");
+  out.width = a.width + bw + 3 * pad;
+  out.height = Math.max(a.height, bh) + 2 * pad + 18 * text.length + pad;
+  const ctx = out.getContext("2d");
+  ctx.fillStyle = colors.bg;
+  ctx.fillRect(0, 0, out.width, out.height);
+  ctx.drawImage(a, pad, pad);
+  ctx.drawImage(b, a.width + 2 * pad, pad, bw, bh);
+  if (legend) {
+    const x0 = a.width + 2 * pad;
+    const y0 = pad + bh + 16;
+    for (let i = 0; i < 160; i++) {
+      ctx.fillStyle = css(sequentialColor(i / 159));
+      ctx.fillRect(x0 + i, y0, 1, 10);
+    }
+    ctx.fillStyle = colors.muted;
+    ctx.font = `11px ${colors.font}`;
+    ctx.fillText(`low → high ${legend}`, x0 + 168, y0 + 9);
+  }
+  ctx.fillStyle = colors.fg;
+  ctx.font = `13px ${colors.font}`;
+  text.forEach((line2, i) => ctx.fillText(line2, pad, Math.max(a.height, bh) + 2 * pad + 14 + 18 * i));
+  return out;
+}
+function exportPng(canvas, setNote) {
+  canvas.toBlob((blob) => {
+    if (!blob) return setNote("PNG export failed.");
+    download(blob, "eagle-view.png");
+    setNote("Saved eagle-view.png.");
+  }, "image/png");
+}
+async function exportJson(ask, setNote) {
+  try {
+    const [msg, buffers] = await ask(MSG.EXPORT_JSON);
+    download(new Blob([toBytes(buffers[0])], { type: "application/json" }), msg.filename || "eagle-explanation.json");
+    setNote(`Saved ${msg.filename || "the result"}.`);
+  } catch (error) {
+    setNote(`JSON export failed: ${error.message}`);
+  }
+}
+function captionText(tokens, selection) {
+  const selected = new Set(selection ?? []);
+  return (tokens ?? []).map((t, i) => selected.has(i) ? `[${t.trim()}]` : t.trim()).join(" ");
 }
 
 // src/format.js
@@ -579,7 +662,7 @@ function statusParts(status, state, elapsedSeconds, diagnosis = null) {
   const parts = [STATUS_WORDS[status] ?? status];
   if (state.runId < 0 || status === STATUS.GENERATING) return parts;
   const targets = state.nTargets === 1 ? "1 token" : `${state.nTargets} tokens`;
-  if (state.mode === "diagnose") parts.push(`diagnosis of “${diagnosis?.correct ?? "the correct answer"}”`);
+  if (state.mode === "diagnose") parts.push(diagnosisWords(diagnosis).status);
   else parts.push(`${state.mode || "word"} level (${targets})`);
   if (state.search) parts.push(`${state.search} search`);
   parts.push(`step ${Math.min(state.stepsDone, state.totalSteps)}/${state.totalSteps}`);
@@ -595,11 +678,249 @@ function statusParts(status, state, elapsedSeconds, diagnosis = null) {
   return parts;
 }
 
+// src/keys.js
+var CONTROLS = "input, button, [role=button]";
+var SUPPRESS = "data-lm-suppress-shortcuts";
+var CONTROL_KEYS = Object.freeze([
+  "ArrowUp",
+  "ArrowDown",
+  "ArrowLeft",
+  "ArrowRight",
+  "Home",
+  "End",
+  "PageUp",
+  "PageDown",
+  "Enter",
+  " "
+]);
+var KEYS = new Set(CONTROL_KEYS);
+function isControlKey(event) {
+  if (!KEYS.has(event.key) || event.ctrlKey || event.metaKey || event.altKey) return false;
+  if (event.key === "Enter" && event.shiftKey) return false;
+  const target = event.target;
+  return Boolean(target?.closest?.(CONTROLS));
+}
+function containKeys(root) {
+  const onKey = (event) => {
+    if (isControlKey(event)) event.stopPropagation();
+  };
+  const onFocus = (event) => {
+    if (event.target?.matches?.(CONTROLS)) event.target.setAttribute(SUPPRESS, "true");
+  };
+  root.addEventListener("keydown", onKey);
+  root.addEventListener("keyup", onKey);
+  root.addEventListener("focusin", onFocus);
+  return () => {
+    root.removeEventListener("keydown", onKey);
+    root.removeEventListener("keyup", onKey);
+    root.removeEventListener("focusin", onFocus);
+  };
+}
+
+// src/overlay.js
+var MAP_MODES = Object.freeze(["heat", "kept", "removed", "diagnose"]);
+var HIDDEN = [0, 0, 0, 255];
+var PENDING = [0, 0, 0, 0];
+var DEFAULT_OPACITY = 0.6;
+function regionColors(state, mode, k, cols = null, opacity = DEFAULT_OPACITY) {
+  const N = state.nRegions;
+  const rgba = new Uint8ClampedArray(4 * N);
+  if (mode === "heat" || mode === "diagnose") {
+    const values = mode === "heat" ? normalizeGains(regionGains(state, cols)) : hallucinationValues(state, cols);
+    for (let r = 0; r < N; r++) {
+      if (Number.isNaN(values[r])) {
+        rgba.set(PENDING, 4 * r);
+        continue;
+      }
+      const [red, green, blue] = sequentialColor(values[r]);
+      rgba.set([red, green, blue, Math.round(255 * opacity * (0.45 + 0.55 * values[r]))], 4 * r);
+    }
+    return rgba;
+  }
+  if (mode !== "kept" && mode !== "removed") {
+    throw new RangeError(`map mode must be one of ${MAP_MODES.join(", ")}, got ${mode}`);
+  }
+  const kept = keptFlags(state, k);
+  const hideKept = mode === "removed";
+  for (let r = 0; r < N; r++) {
+    if (Boolean(kept[r]) === hideKept) rgba.set(HIDDEN, 4 * r);
+  }
+  return rgba;
+}
+function composeOverlay(labels, labelWidth, labelHeight, outWidth, outHeight, colors, options = {}) {
+  const { boundary = null, highlight = null, outline = null } = options;
+  if (labels.length !== labelWidth * labelHeight) {
+    throw new RangeError(
+      `label map has ${labels.length} pixels, expected ${labelWidth} x ${labelHeight}`
+    );
+  }
+  const out = new Uint8ClampedArray(4 * outWidth * outHeight);
+  const xs = new Int32Array(outWidth);
+  for (let x = 0; x < outWidth; x++) xs[x] = Math.min(labelWidth - 1, Math.floor(x * labelWidth / outWidth));
+  const ys = new Int32Array(outHeight);
+  for (let y = 0; y < outHeight; y++) ys[y] = Math.min(labelHeight - 1, Math.floor(y * labelHeight / outHeight));
+  const regionAt = (x, y) => x < 0 || y < 0 || x >= outWidth || y >= outHeight ? -1 : labels[ys[y] * labelWidth + xs[x]];
+  const band = outline ? Math.max(1, outline.width ?? 2) : 0;
+  const nearOtherRegion = (x, y, region) => {
+    for (let d = 1; d <= band; d++) {
+      if (regionAt(x + d, y) !== region || regionAt(x - d, y) !== region) return true;
+      if (regionAt(x, y + d) !== region || regionAt(x, y - d) !== region) return true;
+    }
+    return false;
+  };
+  const nColors = colors.length / 4;
+  let previousRow = null;
+  let row = new Int32Array(outWidth);
+  for (let y = 0; y < outHeight; y++) {
+    const ly = Math.min(labelHeight - 1, Math.floor(y * labelHeight / outHeight));
+    const nextLy = Math.min(labelHeight - 1, Math.floor((y + 1) * labelHeight / outHeight));
+    for (let x = 0; x < outWidth; x++) row[x] = labels[ly * labelWidth + xs[x]];
+    for (let x = 0; x < outWidth; x++) {
+      const region = row[x];
+      const o = 4 * (y * outWidth + x);
+      if (region < nColors) {
+        out[o] = colors[4 * region];
+        out[o + 1] = colors[4 * region + 1];
+        out[o + 2] = colors[4 * region + 2];
+        out[o + 3] = colors[4 * region + 3];
+      }
+      if (outline && outline.flags[region] && nearOtherRegion(x, y, region)) {
+        out.set(outline.color, o);
+        continue;
+      }
+      if (!boundary && !highlight) continue;
+      const right = x + 1 < outWidth ? row[x + 1] : region;
+      const below = y + 1 < outHeight ? labels[nextLy * labelWidth + xs[x]] : region;
+      const left = x > 0 ? row[x - 1] : region;
+      const above = previousRow ? previousRow[x] : region;
+      const edge = right !== region || below !== region;
+      if (highlight && region === highlight.region && (edge || left !== region || above !== region)) {
+        out.set(highlight.color, o);
+      } else if (boundary && edge) {
+        out.set(boundary, o);
+      }
+    }
+    previousRow = row;
+    row = new Int32Array(outWidth);
+  }
+  return out;
+}
+function displaySize(height, width, minSide = 384, maxSide = 720) {
+  const long = Math.max(height, width);
+  if (!(long > 0)) return [0, 0];
+  const scale = long < minSide ? minSide / long : long > maxSide ? maxSide / long : 1;
+  return [Math.round(height * scale), Math.round(width * scale)];
+}
+
+// src/requests.js
+function createRequests(model) {
+  let lastId = 0;
+  const pending = /* @__PURE__ */ new Map();
+  function ask(type, timeoutMs = 6e4) {
+    const id = ++lastId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error("no answer from the kernel (is it running?)"));
+      }, timeoutMs);
+      pending.set(id, (msg, buffers) => {
+        clearTimeout(timer);
+        if (msg.ok) resolve([msg, buffers]);
+        else reject(new Error(msg.error || "the kernel could not answer"));
+      });
+      model.send({ type, id });
+    });
+  }
+  function receive(msg, buffers) {
+    if (msg?.type !== MSG.REPLY || !pending.has(msg.id)) return false;
+    pending.get(msg.id)(msg, buffers);
+    pending.delete(msg.id);
+    return true;
+  }
+  return { ask, receive };
+}
+
+// src/surface.js
+var AA = 4.5;
+var probe = null;
+function parseColor(css2) {
+  probe = probe ?? document.createElement("canvas").getContext("2d", { willReadFrequently: true });
+  probe.clearRect(0, 0, 1, 1);
+  probe.fillStyle = "rgb(0 0 0 / 0)";
+  probe.fillStyle = css2;
+  probe.fillRect(0, 0, 1, 1);
+  const d = probe.getImageData(0, 0, 1, 1).data;
+  return [d[0], d[1], d[2], d[3] / 255];
+}
+function over(top, below) {
+  return [0, 1, 2].map((i) => top[i] * top[3] + below[i] * (1 - top[3])).concat(1);
+}
+function luminance([r, g, b]) {
+  const lin = (v) => (v /= 255) <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}
+function contrast(a, b) {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+var isDark = (color) => contrast(color, [255, 255, 255]) > contrast(color, [0, 0, 0]);
+function surfaceBehind(el) {
+  const layers = [];
+  for (let e = el.parentElement; e; e = e.parentElement) {
+    const c = parseColor(getComputedStyle(e).backgroundColor);
+    if (c[3] > 0) layers.push(c);
+    if (c[3] >= 1) break;
+  }
+  const editor = getComputedStyle(document.documentElement).getPropertyValue("--vscode-editor-background").trim();
+  const base = layers.at(-1)?.[3] >= 1 ? layers.pop() : editor ? parseColor(editor) : [255, 255, 255, 1];
+  return layers.reduceRight((below, layer) => over(layer, below), over(base, [255, 255, 255, 1]));
+}
+var HOST = {
+  bg: ["--jp-layout-color1", "--vscode-editor-background"],
+  fg: ["--jp-ui-font-color1", "--vscode-editor-foreground"],
+  muted: ["--jp-ui-font-color2", "--vscode-descriptionForeground"]
+};
+function fitToSurface(root) {
+  if (!root.isConnected) return null;
+  for (const name of ["--ew-bg", "--ew-fg", "--ew-muted"]) root.style.removeProperty(name);
+  const style = getComputedStyle(root);
+  const hostColor = (name) => {
+    const value = style.getPropertyValue(name).trim();
+    return value ? parseColor(value) : null;
+  };
+  const surface = surfaceBehind(root);
+  const dark = isDark(surface);
+  const scheme = dark ? "dark" : "light";
+  root.dataset.scheme = scheme;
+  let bg = surface;
+  for (const name of HOST.bg) {
+    const c = hostColor(name);
+    if (c && c[3] > 0 && isDark(over(c, surface)) === dark) {
+      bg = over(c, surface);
+      break;
+    }
+  }
+  const css2 = ([r, g, b, a = 1]) => `rgb(${Math.round(r)} ${Math.round(g)} ${Math.round(b)} / ${a})`;
+  root.style.setProperty("--ew-bg", css2(bg));
+  for (const role of ["fg", "muted"]) {
+    let chosen = style.getPropertyValue(`--ew-${role}`).trim();
+    for (const name of HOST[role]) {
+      const c = hostColor(name);
+      if (c && c[3] > 0 && contrast(over(c, bg), bg) >= AA) {
+        chosen = css2(c);
+        break;
+      }
+    }
+    root.style.setProperty(`--ew-${role}`, chosen);
+  }
+  return scheme;
+}
+
 // src/theme.js
 function toRgba(color) {
-  const probe = document.createElement("canvas");
-  probe.width = probe.height = 1;
-  const ctx = probe.getContext("2d");
+  const probe2 = document.createElement("canvas");
+  probe2.width = probe2.height = 1;
+  const ctx = probe2.getContext("2d");
   ctx.clearRect(0, 0, 1, 1);
   ctx.fillStyle = color;
   ctx.fillRect(0, 0, 1, 1);
@@ -861,6 +1182,8 @@ var MARGIN2 = { left: 30, right: 10, top: 8, bottom: 22 };
 function createDiagnosis() {
   const title = h("div", { class: "ew-panel-title" });
   const original = h("span", { class: "ew-answer-text", dataset: { role: "original-answer" } });
+  const originalLabel = h("span", { class: "ew-answer-label" }, "original answer");
+  const revisedLabel = h("span", { class: "ew-answer-label" }, "revised answer");
   const revised = h("span", { class: "ew-answer-text", dataset: { role: "revised-answer" } });
   const axis = h("div", { class: "ew-dx-axis" });
   const plot = h("div", { class: "ew-dx-plot" });
@@ -872,8 +1195,8 @@ function createDiagnosis() {
     h(
       "div",
       { class: "ew-answers" },
-      h("div", { class: "ew-answer is-original" }, h("span", { class: "ew-answer-label" }, "original answer"), original),
-      h("div", { class: "ew-answer is-revised" }, h("span", { class: "ew-answer-label" }, "revised answer"), revised)
+      h("div", { class: "ew-answer is-original" }, originalLabel, original),
+      h("div", { class: "ew-answer is-revised" }, revisedLabel, revised)
     ),
     axis,
     plot,
@@ -888,7 +1211,10 @@ function createDiagnosis() {
     if (!diagnosis) return;
     const d = diagnosis;
     const word = `“${d.correct}”`;
-    title.textContent = `Diagnosis: the correct answer is ${word}`;
+    const words = diagnosisWords(d);
+    title.textContent = words.title;
+    originalLabel.textContent = words.before;
+    revisedLabel.textContent = words.after;
     original.textContent = d.original.trim() || "–";
     el.dataset.complete = String(d.complete);
     el.dataset.corrected = String(d.corrected);
@@ -903,7 +1229,7 @@ function createDiagnosis() {
     axis.textContent = `P(${word}) against the area removed, regions ranked last first`;
     plot.replaceChildren(curve(d, width));
     const n = d.removedRegions.length;
-    text.textContent = d.corrected ? `Removing ${pct(d.removedArea)} of the image (${n} region${n === 1 ? "" : "s"} ranked last for ${word}, outlined on the map) turns the answer into ${word}: P = ${formatProb(d.cut.p)}.` : `Removing up to ${pct(d.maxArea ?? d.points.at(-1).area)} of the image (the regions ranked last for ${word}) did not turn the answer into ${word}.`;
+    text.textContent = d.corrected ? `Removing ${pct(d.removedArea)} of the image (${n} region${n === 1 ? "" : "s"} ranked last for ${word}, outlined on the map) ${words.flips}: P = ${formatProb(d.cut.p)}.` : `Removing up to ${pct(d.maxArea ?? d.points.at(-1).area)} of the image (the regions ranked last for ${word}) ${words.noFlip}.`;
   }
   return { el, update };
 }
@@ -960,100 +1286,6 @@ function curve(d, width) {
   );
 }
 
-// src/overlay.js
-var MAP_MODES = Object.freeze(["heat", "kept", "removed", "diagnose"]);
-var HIDDEN = [12, 12, 14, 235];
-var PENDING = [0, 0, 0, 0];
-function regionColors(state, mode, k, cols = null) {
-  const N = state.nRegions;
-  const rgba = new Uint8ClampedArray(4 * N);
-  if (mode === "heat" || mode === "diagnose") {
-    const values = mode === "heat" ? normalizeGains(regionGains(state, cols)) : hallucinationValues(state, cols);
-    for (let r = 0; r < N; r++) {
-      if (Number.isNaN(values[r])) {
-        rgba.set(PENDING, 4 * r);
-        continue;
-      }
-      const [red, green, blue] = sequentialColor(values[r]);
-      rgba.set([red, green, blue, Math.round(255 * (0.4 + 0.5 * values[r]))], 4 * r);
-    }
-    return rgba;
-  }
-  if (mode !== "kept" && mode !== "removed") {
-    throw new RangeError(`map mode must be one of ${MAP_MODES.join(", ")}, got ${mode}`);
-  }
-  const kept = keptFlags(state, k);
-  const hideKept = mode === "removed";
-  for (let r = 0; r < N; r++) {
-    if (Boolean(kept[r]) === hideKept) rgba.set(HIDDEN, 4 * r);
-  }
-  return rgba;
-}
-function composeOverlay(labels, labelWidth, labelHeight, outWidth, outHeight, colors, options = {}) {
-  const { boundary = null, highlight = null, outline = null } = options;
-  if (labels.length !== labelWidth * labelHeight) {
-    throw new RangeError(
-      `label map has ${labels.length} pixels, expected ${labelWidth} x ${labelHeight}`
-    );
-  }
-  const out = new Uint8ClampedArray(4 * outWidth * outHeight);
-  const xs = new Int32Array(outWidth);
-  for (let x = 0; x < outWidth; x++) xs[x] = Math.min(labelWidth - 1, Math.floor(x * labelWidth / outWidth));
-  const ys = new Int32Array(outHeight);
-  for (let y = 0; y < outHeight; y++) ys[y] = Math.min(labelHeight - 1, Math.floor(y * labelHeight / outHeight));
-  const regionAt = (x, y) => x < 0 || y < 0 || x >= outWidth || y >= outHeight ? -1 : labels[ys[y] * labelWidth + xs[x]];
-  const band = outline ? Math.max(1, outline.width ?? 2) : 0;
-  const nearOtherRegion = (x, y, region) => {
-    for (let d = 1; d <= band; d++) {
-      if (regionAt(x + d, y) !== region || regionAt(x - d, y) !== region) return true;
-      if (regionAt(x, y + d) !== region || regionAt(x, y - d) !== region) return true;
-    }
-    return false;
-  };
-  const nColors = colors.length / 4;
-  let previousRow = null;
-  let row = new Int32Array(outWidth);
-  for (let y = 0; y < outHeight; y++) {
-    const ly = Math.min(labelHeight - 1, Math.floor(y * labelHeight / outHeight));
-    const nextLy = Math.min(labelHeight - 1, Math.floor((y + 1) * labelHeight / outHeight));
-    for (let x = 0; x < outWidth; x++) row[x] = labels[ly * labelWidth + xs[x]];
-    for (let x = 0; x < outWidth; x++) {
-      const region = row[x];
-      const o = 4 * (y * outWidth + x);
-      if (region < nColors) {
-        out[o] = colors[4 * region];
-        out[o + 1] = colors[4 * region + 1];
-        out[o + 2] = colors[4 * region + 2];
-        out[o + 3] = colors[4 * region + 3];
-      }
-      if (outline && outline.flags[region] && nearOtherRegion(x, y, region)) {
-        out.set(outline.color, o);
-        continue;
-      }
-      if (!boundary && !highlight) continue;
-      const right = x + 1 < outWidth ? row[x + 1] : region;
-      const below = y + 1 < outHeight ? labels[nextLy * labelWidth + xs[x]] : region;
-      const left = x > 0 ? row[x - 1] : region;
-      const above = previousRow ? previousRow[x] : region;
-      const edge = right !== region || below !== region;
-      if (highlight && region === highlight.region && (edge || left !== region || above !== region)) {
-        out.set(highlight.color, o);
-      } else if (boundary && edge) {
-        out.set(boundary, o);
-      }
-    }
-    previousRow = row;
-    row = new Int32Array(outWidth);
-  }
-  return out;
-}
-function displaySize(height, width, minSide = 384, maxSide = 720) {
-  const long = Math.max(height, width);
-  if (!(long > 0)) return [0, 0];
-  const scale = long < minSide ? minSide / long : long > maxSide ? maxSide / long : 1;
-  return [Math.round(height * scale), Math.round(width * scale)];
-}
-
 // src/views/mask.js
 async function decodeImage(bytes) {
   const blob = new Blob([bytes], { type: "image/png" });
@@ -1068,6 +1300,27 @@ async function decodeImage(bytes) {
     URL.revokeObjectURL(url);
   }
 }
+function pngSlot(onReady) {
+  let data = null;
+  let bitmap = null;
+  return {
+    get bitmap() {
+      return bitmap;
+    },
+    set(value) {
+      if (value === data) return;
+      data = value;
+      bitmap = null;
+      const bytes = value ? toBytes(value) : null;
+      if (!bytes || bytes.byteLength === 0) return;
+      decodeImage(bytes).then((decoded) => {
+        if (value !== data) return;
+        bitmap = decoded;
+        onReady();
+      }).catch((error) => console.error("[eagle-widget] could not decode an image", error));
+    }
+  };
+}
 function createMask({ onReady }) {
   const canvas = h("canvas", {
     class: "ew-mask",
@@ -1077,28 +1330,17 @@ function createMask({ onReady }) {
   });
   const legend = h("div", { class: "ew-colorbar", dataset: { role: "colorbar" } });
   const el = h("div", { class: "ew-figure" }, canvas, legend);
-  let image = null;
-  let bitmap = null;
   let lastKey = null;
-  let grey = null;
-  function setImage(data) {
-    if (data === image) return;
-    image = data;
-    bitmap = null;
-    const bytes = data ? toBytes(data) : null;
-    if (!bytes || bytes.byteLength === 0) return;
-    decodeImage(bytes).then((decoded) => {
-      if (data !== image) return;
-      bitmap = decoded;
-      lastKey = null;
-      onReady();
-    }).catch((error) => console.error("[eagle-widget] could not decode the image", error));
-  }
+  const redraw = () => (lastKey = null, onReady());
+  const image = pngSlot(redraw);
+  const fill = pngSlot(redraw);
   function update(scene) {
-    setImage(scene.image);
-    const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint } = scene;
+    image.set(scene.image);
+    fill.set(scene.fill ?? null);
+    const bitmap = image.bitmap;
+    const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint, opacity } = scene;
     const outlined = scene.outlined ?? null;
-    const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(",")];
+    const key = [bitmap, fill.bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(","), opacity, scene.drives];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
     lastKey = key;
     const [imgH, imgW] = labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
@@ -1111,49 +1353,52 @@ function createMask({ onReady }) {
     const ctx = canvas.getContext("2d");
     ctx.clearRect(0, 0, W, H);
     const ready = labels && state.nRegions > 0 && labels.length === imgH * imgW;
+    const heat = mode === "heat" || mode === "diagnose";
     if (bitmap) {
-      if (ready && (mode === "heat" || mode === "diagnose")) ctx.drawImage(greyBase(W, H), 0, 0);
-      else drawScaled(ctx, bitmap, W, H);
+      drawScaled(ctx, bitmap, W, H);
+      if (ready && heat) {
+        ctx.fillStyle = "rgb(0 0 0 / 0.35)";
+        ctx.fillRect(0, 0, W, H);
+      }
     }
     canvas.dataset.mode = mode;
-    setLegend(legend, mode, Boolean(ready), hint);
+    setLegend(legend, mode, Boolean(ready), hint, scene.drives);
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
     canvas.dataset.outlined = String(ready && outlined ? outlined.length : 0);
     if (!ready) return;
-    const regionRgba = regionColors(state, mode, k, cols);
-    const pixels = composeOverlay(labels, imgW, imgH, W, H, regionRgba, {
+    const regionRgba = regionColors(state, mode, k, cols, opacity);
+    const decorations = {
       boundary: boundaries ? colors.boundary : null,
       highlight: highlight >= 0 ? { region: highlight, color: colors.highlight } : null,
       outline: outlined ? { flags: regionFlags(state.nRegions, outlined), color: colors.outline, width: 3 } : null
-    });
-    const layer = document.createElement("canvas");
-    layer.width = W;
-    layer.height = H;
-    layer.getContext("2d").putImageData(new ImageData(pixels, W, H), 0, 0);
-    ctx.drawImage(layer, 0, 0);
-  }
-  function greyBase(W, H) {
-    if (grey && grey.bitmap === bitmap && grey.W === W && grey.H === H) return grey.canvas;
-    const out = document.createElement("canvas");
-    out.width = W;
-    out.height = H;
-    const ctx = out.getContext("2d", { willReadFrequently: true });
-    drawScaled(ctx, bitmap, W, H);
-    const data = ctx.getImageData(0, 0, W, H);
-    const px = data.data;
-    for (let i = 0; i < px.length; i += 4) {
-      const y = 0.2126 * px[i] + 0.7152 * px[i + 1] + 0.0722 * px[i + 2];
-      px[i] = px[i + 1] = px[i + 2] = 40 + 0.6 * y;
+    };
+    if (heat) {
+      ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba, decorations), W, H), 0, 0);
+      return;
     }
-    ctx.putImageData(data, 0, 0);
-    grey = { bitmap, W, H, canvas: out };
-    return out;
+    const filled = layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba), W, H);
+    const fctx = filled.getContext("2d");
+    fctx.globalCompositeOperation = "source-in";
+    if (fill.bitmap) drawScaled(fctx, fill.bitmap, W, H);
+    else fctx.fillStyle = "#000", fctx.fillRect(0, 0, W, H);
+    ctx.drawImage(filled, 0, 0);
+    if (decorations.boundary || decorations.highlight || decorations.outline) {
+      const clear = new Uint8ClampedArray(4 * state.nRegions);
+      ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, clear, decorations), W, H), 0, 0);
+    }
   }
   return { el, canvas, update };
 }
+function layerOf(pixels, W, H) {
+  const layer = document.createElement("canvas");
+  layer.width = W;
+  layer.height = H;
+  layer.getContext("2d").putImageData(new ImageData(pixels, W, H), 0, 0);
+  return layer;
+}
 var RAMP = `linear-gradient(to right, ${Array.from({ length: 11 }, (_, i) => css(sequentialColor(i / 10))).join(", ")})`;
-function setLegend(legend, mode, ready, hint) {
-  const key = `${mode}:${ready}:${hint ?? ""}`;
+function setLegend(legend, mode, ready, hint, drives = "") {
+  const key = `${mode}:${ready}:${hint ?? ""}:${drives}`;
   if (legend.dataset.key === key) return;
   legend.dataset.key = key;
   if (hint) {
@@ -1170,18 +1415,40 @@ function setLegend(legend, mode, ready, hint) {
     legend.replaceChildren(
       h("span", {}, "low"),
       h("span", { class: "ew-ramp", style: { background: RAMP } }),
-      h("span", {}, "high: drives the wrong answer (1 − map of the correct one)"),
+      h("span", {}, `high: ${drives}`),
       h("span", { class: "ew-outline-key" }),
       h("span", {}, "removed")
     );
   } else {
-    const what = mode === "kept" ? "only the top regions kept" : "the top regions filled";
-    legend.replaceChildren(h("span", { class: "ew-fill-key" }), h("span", {}, `${what}, as the model saw it`));
+    const what = mode === "kept" ? "only the top regions kept" : "the top regions removed";
+    legend.replaceChildren(h("span", {}, `${what}: the image the model scored (tick Regions for outlines)`));
   }
 }
 function drawScaled(ctx, bitmap, W, H) {
   ctx.imageSmoothingEnabled = W < 2 * bitmap.width;
   ctx.drawImage(bitmap, 0, 0, W, H);
+}
+
+// src/views/opacity.js
+function createOpacity({ initial, onInput }) {
+  const input = h("input", {
+    type: "range",
+    min: "0",
+    max: "100",
+    step: "5",
+    value: String(Math.round(100 * initial)),
+    dataset: { role: "opacity" },
+    "aria-label": "heat map opacity",
+    oninput: (event) => onInput(Number(event.target.value) / 100)
+  });
+  const label = h("span", { class: "ew-slider-label" });
+  const el = h("label", { class: "ew-slider ew-opacity", title: "how much the heat map covers the image" }, "Map opacity", input, label);
+  function update({ opacity, enabled }) {
+    input.value = String(Math.round(100 * opacity));
+    input.disabled = !enabled;
+    label.textContent = `${Math.round(100 * opacity)}%`;
+  }
+  return { el, update };
 }
 
 // src/views/reliance.js
@@ -1331,15 +1598,17 @@ function createToolbar(actions) {
     png,
     json
   );
-  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null }) {
+  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords: diagnosisWords2 = null }) {
     explain.disabled = !canExplain;
     diagnose.hidden = diagnoseAs === null;
     diagnose.disabled = !canExplain;
-    diagnose.title = diagnoseAs === null ? "" : `if the answer is wrong: explain “${diagnoseAs}” as the correct answer, find the regions that drive the given one and remove them until the answer flips`;
+    diagnose.title = diagnoseAs === null ? "" : `what makes it say “${diagnoseAs}”: explain “${diagnoseAs}” as a counterfactual target, find the regions that hold up the given answer and remove them until the answer flips`;
     stop.disabled = !busy;
     for (const b of modes) {
       b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
-      if (b.dataset.mode === "diagnose") b.hidden = !canDiagnose;
+      if (b.dataset.mode !== "diagnose") continue;
+      b.hidden = !canDiagnose;
+      if (diagnosisWords2) b.textContent = diagnosisWords2.mode, b.title = diagnosisWords2.modeHint;
     }
     boundaries.checked = boundariesOn;
     json.disabled = !canExportJson;
@@ -1363,12 +1632,13 @@ var TRAITS = [
   "labels_shape",
   "n_regions",
   "image_png",
+  "fill_png",
   "diagnosis",
   "has_model"
 ];
 var now = () => globalThis.performance ? performance.now() : Date.now();
 function mount(model, el) {
-  const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "" };
+  const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
   let state = emptyState();
   let diagnosis = null;
   let diagnosisSeen = null;
@@ -1376,10 +1646,10 @@ function mount(model, el) {
   let labelShape = null;
   let runStartedAt = null;
   let colors = null;
+  let fitted = false;
   let sideWidth = 320;
   let frame = null;
-  let requestId = 0;
-  const replies = /* @__PURE__ */ new Map();
+  const requests = createRequests(model);
   const root = h("div", { class: "eagle-widget", dataset: { status: model.get("status") ?? STATUS.IDLE } });
   const status = createStatus();
   const toolbar = createToolbar({
@@ -1387,15 +1657,16 @@ function mount(model, el) {
     stop: () => model.send({ type: MSG.STOP }),
     diagnose: () => {
       const correct = oppositeAnswer(model.get("tokens"));
-      if (correct !== null) model.send({ type: MSG.DIAGNOSE, correct });
+      if (correct !== null) model.send({ type: MSG.DIAGNOSE, correct, counterfactual: true });
     },
     setMode: (mode) => (ui.mode = mode, schedule()),
     setBoundaries: (on) => (ui.boundaries = on, schedule()),
-    exportPng: () => exportPng(),
-    exportJson: () => exportJson()
+    exportPng: () => savePng(),
+    exportJson: () => exportJson(requests.ask, setNote)
   });
   const mask = createMask({ onReady: () => schedule() });
   const slider = createSlider({ onInput: (k) => (ui.k = k, schedule()) });
+  const opacity = createOpacity({ initial: ui.opacity, onInput: (v) => (ui.opacity = v, schedule()) });
   const curves = createCurves();
   const diagnosisPanel = createDiagnosis();
   const reliance = createReliance();
@@ -1411,11 +1682,12 @@ function mount(model, el) {
     h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
     toolbar.el,
     errorBox.el,
-    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el), side),
+    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el, opacity.el), side),
     h("div", { class: "ew-caption-box" }, prompt, caption.el, h("div", { class: "ew-hint" }, "Click a word to explain it, shift-click to add words, hover to preview a word's own map.")),
     note
   );
   el.append(root);
+  const releaseKeys = containKeys(root);
   function loadLabels() {
     const shape = model.get("labels_shape");
     const data = model.get("labels");
@@ -1459,9 +1731,10 @@ function mount(model, el) {
       if (msg.run !== state.runId || !buffers?.length) return;
       state = applyStep(state, decodeStep(buffers[0]));
       schedule();
-    } else if (msg?.type === MSG.REPLY && replies.has(msg.id)) {
-      replies.get(msg.id)(msg, buffers);
-      replies.delete(msg.id);
+    } else if (msg?.type === MSG.NOTE && typeof msg.text === "string") {
+      setNote(msg.text);
+    } else {
+      requests.receive(msg, buffers);
     }
   }
   const onStatus = () => {
@@ -1499,78 +1772,20 @@ function mount(model, el) {
     }
     request(next);
   }
-  function ask(type, timeoutMs = 6e4) {
-    const id = ++requestId;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        replies.delete(id);
-        reject(new Error("no answer from the kernel (is it running?)"));
-      }, timeoutMs);
-      replies.set(id, (msg, buffers) => {
-        clearTimeout(timer);
-        if (msg.ok) resolve([msg, buffers]);
-        else reject(new Error(msg.error || "the kernel could not answer"));
-      });
-      model.send({ type, id });
+  function savePng() {
+    const legend = (ui.mode === "heat" || ui.mode === "diagnose") && state.nRegions > 0;
+    const canvas = composeExport({
+      mapCanvas: mask.canvas,
+      curvesCanvas: curves.canvas,
+      lines: [
+        captionText(model.get("tokens"), model.get("selection")),
+        status.el.querySelector("[data-role=status]").textContent,
+        state.aucs ? `insertion AUC ${state.aucs.insertion.toFixed(3)} (solid) · deletion AUC ${state.aucs.deletion.toFixed(3)} (dashed)` : ""
+      ],
+      legend: legend ? ui.mode === "diagnose" ? diagnosisWords(diagnosis).drives : "gain of the region" : null,
+      colors
     });
-  }
-  async function exportJson() {
-    try {
-      const [msg, buffers] = await ask(MSG.EXPORT_JSON);
-      download(new Blob([toBytes(buffers[0])], { type: "application/json" }), msg.filename || "eagle-explanation.json");
-      setNote(`Saved ${msg.filename || "the result"}.`);
-    } catch (error) {
-      setNote(`JSON export failed: ${error.message}`);
-    }
-  }
-  function exportPng() {
-    const canvas = composeExport();
-    canvas.toBlob((blob) => {
-      if (!blob) return setNote("PNG export failed.");
-      download(blob, "eagle-view.png");
-      setNote("Saved eagle-view.png.");
-    }, "image/png");
-  }
-  function composeExport() {
-    const pad = 12;
-    const a = mask.canvas;
-    const b = curves.canvas;
-    const bw = b.width / (globalThis.devicePixelRatio || 1);
-    const bh = b.height / (globalThis.devicePixelRatio || 1);
-    const text = [
-      captionText(),
-      status.el.querySelector("[data-role=status]").textContent,
-      state.aucs ? `insertion AUC ${state.aucs.insertion.toFixed(3)} (solid) · deletion AUC ${state.aucs.deletion.toFixed(3)} (dashed)` : ""
-    ].filter(Boolean);
-    const out = h("canvas");
-    out.width = a.width + bw + 3 * pad;
-    out.height = Math.max(a.height, bh) + 2 * pad + 18 * text.length + pad;
-    const ctx = out.getContext("2d");
-    ctx.fillStyle = colors.bg;
-    ctx.fillRect(0, 0, out.width, out.height);
-    ctx.drawImage(a, pad, pad);
-    ctx.drawImage(b, a.width + 2 * pad, pad, bw, bh);
-    if ((ui.mode === "heat" || ui.mode === "diagnose") && state.nRegions > 0) {
-      const x0 = a.width + 2 * pad;
-      const y0 = pad + bh + 16;
-      for (let i = 0; i < 160; i++) {
-        ctx.fillStyle = css(sequentialColor(i / 159));
-        ctx.fillRect(x0 + i, y0, 1, 10);
-      }
-      ctx.fillStyle = colors.muted;
-      ctx.font = `11px ${colors.font}`;
-      const what = ui.mode === "diagnose" ? "drives the wrong answer" : "gain of the region";
-      ctx.fillText(`low → high ${what}`, x0 + 168, y0 + 9);
-    }
-    ctx.fillStyle = colors.fg;
-    ctx.font = `13px ${colors.font}`;
-    text.forEach((line2, i) => ctx.fillText(line2, pad, Math.max(a.height, bh) + 2 * pad + 14 + 18 * i));
-    return out;
-  }
-  function captionText() {
-    const tokens = model.get("tokens") ?? [];
-    const selected = new Set(model.get("selection") ?? []);
-    return tokens.map((t, i) => selected.has(i) ? `[${t.trim()}]` : t.trim()).join(" ");
+    exportPng(canvas, setNote);
   }
   function setNote(text) {
     ui.note = text;
@@ -1599,7 +1814,11 @@ function mount(model, el) {
     const s = model.get("status") ?? STATUS.IDLE;
     const busy = BUSY.has(s);
     root.dataset.status = s;
-    colors = colors ?? readThemeColors(root);
+    if (colors === null || !fitted) {
+      fitted = fitToSurface(root) !== null;
+      colors = readThemeColors(root);
+      if (!fitted) setTimeout(schedule, 250);
+    }
     const tokens = model.get("tokens") ?? [];
     const words = model.get("words") ?? [];
     const rel = model.get("reliance") ?? {};
@@ -1631,12 +1850,15 @@ function mount(model, el) {
       canExportJson: state.complete,
       canExportPng: state.runId >= 0 || model.get("image_png") !== void 0,
       canDiagnose,
-      diagnoseAs: model.get("has_model") ? oppositeAnswer(tokens) : null
+      diagnoseAs: model.get("has_model") ? oppositeAnswer(tokens) : null,
+      diagnosisWords: diagnosis ? diagnosisWords(diagnosis) : null
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });
     mask.update({
       image: model.get("image_png") ?? null,
+      fill: model.get("fill_png") ?? null,
+      opacity: ui.opacity,
       state,
       labels,
       labelShape,
@@ -1644,12 +1866,14 @@ function mount(model, el) {
       k,
       cols,
       outlined: mode === "diagnose" ? diagnosis.removedRegions : null,
+      drives: diagnosis ? diagnosisWords(diagnosis).drives : "",
       boundaries: ui.boundaries,
       highlight: s === STATUS.EXPLAINING ? state.lastRegion : -1,
       colors,
       hint
     });
     slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
+    opacity.update({ opacity: ui.opacity, enabled: mode === "heat" || mode === "diagnose" });
     diagnosisPanel.update({ diagnosis, width: sideWidth });
     curves.update({ state, cols, k, colors, width: sideWidth });
     const focus = ui.hover ?? (selection.length ? selection : null);
@@ -1661,11 +1885,13 @@ function mount(model, el) {
   const ticker = setInterval(() => {
     if (BUSY.has(model.get("status"))) schedule();
   }, 1e3);
+  const refit = () => (colors = null, schedule());
   const themeObserver = new MutationObserver(() => {
-    colors = null;
-    schedule();
+    refit();
+    setTimeout(refit, 300);
   });
-  themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class", "data-jp-theme-light", "data-jp-theme-name"] });
+  themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class", "style", "data-jp-theme-light", "data-jp-theme-name"] });
+  themeObserver.observe(document.documentElement, { attributes: true, attributeFilter: ["class", "style"] });
   const resizeObserver = globalThis.ResizeObserver ? new ResizeObserver(() => {
     const w = Math.floor(side.clientWidth);
     if (w > 0 && Math.abs(w - sideWidth) > 4) sideWidth = w, schedule();
@@ -1679,6 +1905,7 @@ function mount(model, el) {
   return () => {
     clearInterval(ticker);
     themeObserver.disconnect();
+    releaseKeys();
     resizeObserver?.disconnect();
     if (frame !== null) (globalThis.cancelAnimationFrame ?? clearTimeout)(frame);
     for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);

@@ -3,17 +3,22 @@
 // It needs only get / on / off / send of the model, so any small stand-in model that
 // serves the traits of a finished result (e.g. an offline HTML page) can drive it.
 import { decodeLabels, decodeResult, decodeStep, toBytes } from "./codecs.js";
-import { css, sequentialColor } from "./colors.js";
-import { oppositeAnswer, readDiagnosis } from "./diagnosis.js";
-import { download, h } from "./dom.js";
+import { diagnosisWords, oppositeAnswer, readDiagnosis } from "./diagnosis.js";
+import { h } from "./dom.js";
+import { captionText, composeExport, exportJson, exportPng } from "./export.js";
 import { statusParts } from "./format.js";
+import { containKeys } from "./keys.js";
+import { DEFAULT_OPACITY } from "./overlay.js";
 import { BUSY, MSG, STATUS } from "./protocol.js";
 import { applyResult, applyStep, emptyState, placedCount, setAnchors, startRun, targetColumns } from "./state.js";
+import { createRequests } from "./requests.js";
+import { fitToSurface } from "./surface.js";
 import { readThemeColors } from "./theme.js";
 import { createCaption } from "./views/caption.js";
 import { createCurves } from "./views/curves.js";
 import { createDiagnosis } from "./views/diagnosis.js";
 import { createMask } from "./views/mask.js";
+import { createOpacity } from "./views/opacity.js";
 import { createReliance } from "./views/reliance.js";
 import { createSlider } from "./views/slider.js";
 import { createErrorBox, createStatus } from "./views/status.js";
@@ -33,6 +38,7 @@ const TRAITS = [
   "labels_shape",
   "n_regions",
   "image_png",
+  "fill_png",
   "diagnosis",
   "has_model",
 ];
@@ -41,7 +47,7 @@ const now = () => (globalThis.performance ? performance.now() : Date.now());
 
 /** Build the widget inside `el`; returns a cleanup function. */
 export function mount(model, el) {
-  const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "" };
+  const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
   let state = emptyState();
   let diagnosis = null; // readDiagnosis of the trait
   let diagnosisSeen = null; // the finished diagnosis the map last switched to
@@ -49,10 +55,10 @@ export function mount(model, el) {
   let labelShape = null;
   let runStartedAt = null;
   let colors = null;
+  let fitted = false; // the palette fits the surface under the widget (needs it attached)
   let sideWidth = 320;
   let frame = null;
-  let requestId = 0;
-  const replies = new Map();
+  const requests = createRequests(model);
 
   const root = h("div", { class: "eagle-widget", dataset: { status: model.get("status") ?? STATUS.IDLE } });
   const status = createStatus();
@@ -61,15 +67,17 @@ export function mount(model, el) {
     stop: () => model.send({ type: MSG.STOP }),
     diagnose: () => {
       const correct = oppositeAnswer(model.get("tokens"));
-      if (correct !== null) model.send({ type: MSG.DIAGNOSE, correct });
+      // the widget does not know which answer is right: it asks what makes it say the other
+      if (correct !== null) model.send({ type: MSG.DIAGNOSE, correct, counterfactual: true });
     },
     setMode: (mode) => ((ui.mode = mode), schedule()),
     setBoundaries: (on) => ((ui.boundaries = on), schedule()),
-    exportPng: () => exportPng(),
-    exportJson: () => exportJson(),
+    exportPng: () => savePng(),
+    exportJson: () => exportJson(requests.ask, setNote),
   });
   const mask = createMask({ onReady: () => schedule() });
   const slider = createSlider({ onInput: (k) => ((ui.k = k), schedule()) });
+  const opacity = createOpacity({ initial: ui.opacity, onInput: (v) => ((ui.opacity = v), schedule()) });
   const curves = createCurves();
   const diagnosisPanel = createDiagnosis();
   const reliance = createReliance();
@@ -85,11 +93,12 @@ export function mount(model, el) {
     h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
     toolbar.el,
     errorBox.el,
-    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el), side),
+    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el, opacity.el), side),
     h("div", { class: "ew-caption-box" }, prompt, caption.el, h("div", { class: "ew-hint" }, "Click a word to explain it, shift-click to add words, hover to preview a word's own map.")),
     note,
   );
   el.append(root);
+  const releaseKeys = containKeys(root);
 
   // ---- state from traits ----------------------------------------------------------
   function loadLabels() {
@@ -140,9 +149,10 @@ export function mount(model, el) {
       if (msg.run !== state.runId || !buffers?.length) return;
       state = applyStep(state, decodeStep(buffers[0]));
       schedule();
-    } else if (msg?.type === MSG.REPLY && replies.has(msg.id)) {
-      replies.get(msg.id)(msg, buffers);
-      replies.delete(msg.id);
+    } else if (msg?.type === MSG.NOTE && typeof msg.text === "string") {
+      setNote(msg.text);
+    } else {
+      requests.receive(msg, buffers);
     }
   }
 
@@ -185,84 +195,22 @@ export function mount(model, el) {
     request(next);
   }
 
-  function ask(type, timeoutMs = 60_000) {
-    const id = ++requestId;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        replies.delete(id);
-        reject(new Error("no answer from the kernel (is it running?)"));
-      }, timeoutMs);
-      replies.set(id, (msg, buffers) => {
-        clearTimeout(timer);
-        if (msg.ok) resolve([msg, buffers]);
-        else reject(new Error(msg.error || "the kernel could not answer"));
-      });
-      model.send({ type, id });
+  function savePng() {
+    const legend = (ui.mode === "heat" || ui.mode === "diagnose") && state.nRegions > 0;
+    const canvas = composeExport({
+      mapCanvas: mask.canvas,
+      curvesCanvas: curves.canvas,
+      lines: [
+        captionText(model.get("tokens"), model.get("selection")),
+        status.el.querySelector("[data-role=status]").textContent,
+        state.aucs
+          ? `insertion AUC ${state.aucs.insertion.toFixed(3)} (solid) · deletion AUC ${state.aucs.deletion.toFixed(3)} (dashed)`
+          : "",
+      ],
+      legend: legend ? (ui.mode === "diagnose" ? diagnosisWords(diagnosis).drives : "gain of the region") : null,
+      colors,
     });
-  }
-
-  async function exportJson() {
-    try {
-      const [msg, buffers] = await ask(MSG.EXPORT_JSON);
-      download(new Blob([toBytes(buffers[0])], { type: "application/json" }), msg.filename || "eagle-explanation.json");
-      setNote(`Saved ${msg.filename || "the result"}.`);
-    } catch (error) {
-      setNote(`JSON export failed: ${error.message}`);
-    }
-  }
-
-  function exportPng() {
-    const canvas = composeExport();
-    canvas.toBlob((blob) => {
-      if (!blob) return setNote("PNG export failed.");
-      download(blob, "eagle-view.png");
-      setNote("Saved eagle-view.png.");
-    }, "image/png");
-  }
-
-  function composeExport() {
-    const pad = 12;
-    const a = mask.canvas;
-    const b = curves.canvas;
-    const bw = b.width / (globalThis.devicePixelRatio || 1);
-    const bh = b.height / (globalThis.devicePixelRatio || 1);
-    const text = [
-      captionText(),
-      status.el.querySelector("[data-role=status]").textContent,
-      state.aucs
-        ? `insertion AUC ${state.aucs.insertion.toFixed(3)} (solid) · deletion AUC ${state.aucs.deletion.toFixed(3)} (dashed)`
-        : "",
-    ].filter(Boolean);
-    const out = h("canvas");
-    out.width = a.width + bw + 3 * pad;
-    out.height = Math.max(a.height, bh) + 2 * pad + 18 * text.length + pad;
-    const ctx = out.getContext("2d");
-    ctx.fillStyle = colors.bg;
-    ctx.fillRect(0, 0, out.width, out.height);
-    ctx.drawImage(a, pad, pad);
-    ctx.drawImage(b, a.width + 2 * pad, pad, bw, bh);
-    if ((ui.mode === "heat" || ui.mode === "diagnose") && state.nRegions > 0) {
-      const x0 = a.width + 2 * pad;
-      const y0 = pad + bh + 16;
-      for (let i = 0; i < 160; i++) {
-        ctx.fillStyle = css(sequentialColor(i / 159));
-        ctx.fillRect(x0 + i, y0, 1, 10);
-      }
-      ctx.fillStyle = colors.muted;
-      ctx.font = `11px ${colors.font}`;
-      const what = ui.mode === "diagnose" ? "drives the wrong answer" : "gain of the region";
-      ctx.fillText(`low → high ${what}`, x0 + 168, y0 + 9);
-    }
-    ctx.fillStyle = colors.fg;
-    ctx.font = `13px ${colors.font}`;
-    text.forEach((line, i) => ctx.fillText(line, pad, Math.max(a.height, bh) + 2 * pad + 14 + 18 * i));
-    return out;
-  }
-
-  function captionText() {
-    const tokens = model.get("tokens") ?? [];
-    const selected = new Set(model.get("selection") ?? []);
-    return tokens.map((t, i) => (selected.has(i) ? `[${t.trim()}]` : t.trim())).join(" ");
+    exportPng(canvas, setNote);
   }
 
   function setNote(text) {
@@ -296,7 +244,11 @@ export function mount(model, el) {
     const s = model.get("status") ?? STATUS.IDLE;
     const busy = BUSY.has(s);
     root.dataset.status = s;
-    colors = colors ?? readThemeColors(root);
+    if (colors === null || !fitted) {
+      fitted = fitToSurface(root) !== null;
+      colors = readThemeColors(root);
+      if (!fitted) setTimeout(schedule, 250); // not attached yet (a host may render late)
+    }
     const tokens = model.get("tokens") ?? [];
     const words = model.get("words") ?? [];
     const rel = model.get("reliance") ?? {};
@@ -333,11 +285,14 @@ export function mount(model, el) {
       canExportPng: state.runId >= 0 || model.get("image_png") !== undefined,
       canDiagnose,
       diagnoseAs: model.get("has_model") ? oppositeAnswer(tokens) : null,
+      diagnosisWords: diagnosis ? diagnosisWords(diagnosis) : null,
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });
     mask.update({
       image: model.get("image_png") ?? null,
+      fill: model.get("fill_png") ?? null,
+      opacity: ui.opacity,
       state,
       labels,
       labelShape,
@@ -345,12 +300,14 @@ export function mount(model, el) {
       k,
       cols,
       outlined: mode === "diagnose" ? diagnosis.removedRegions : null,
+      drives: diagnosis ? diagnosisWords(diagnosis).drives : "",
       boundaries: ui.boundaries,
       highlight: s === STATUS.EXPLAINING ? state.lastRegion : -1,
       colors,
       hint,
     });
     slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
+    opacity.update({ opacity: ui.opacity, enabled: mode === "heat" || mode === "diagnose" });
     diagnosisPanel.update({ diagnosis, width: sideWidth });
     curves.update({ state, cols, k, colors, width: sideWidth });
     const focus = ui.hover ?? (selection.length ? selection : null);
@@ -364,11 +321,14 @@ export function mount(model, el) {
   const ticker = setInterval(() => {
     if (BUSY.has(model.get("status"))) schedule();
   }, 1000);
+  // a theme change: the host's variables may land a moment after its classes, so refit twice
+  const refit = () => ((colors = null), schedule());
   const themeObserver = new MutationObserver(() => {
-    colors = null;
-    schedule();
+    refit();
+    setTimeout(refit, 300);
   });
-  themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class", "data-jp-theme-light", "data-jp-theme-name"] });
+  themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class", "style", "data-jp-theme-light", "data-jp-theme-name"] });
+  themeObserver.observe(document.documentElement, { attributes: true, attributeFilter: ["class", "style"] });
   const resizeObserver = globalThis.ResizeObserver
     ? new ResizeObserver(() => {
         const w = Math.floor(side.clientWidth);
@@ -386,6 +346,7 @@ export function mount(model, el) {
   return () => {
     clearInterval(ticker);
     themeObserver.disconnect();
+    releaseKeys();
     resizeObserver?.disconnect();
     if (frame !== null) (globalThis.cancelAnimationFrame ?? clearTimeout)(frame);
     for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);

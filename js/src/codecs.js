@@ -1,9 +1,14 @@
-// Binary codecs for the bytes that cross the wire (mirrored in eagle_widget/widget.py).
+// @ts-check
+// Binary codecs for the bytes that cross the wire (mirrored in eagle_widget/wire.py).
+/** @typedef {import("./protocol.js").Binary} Binary */
+/** @typedef {import("./protocol.js").ResultTrait} ResultTrait */
 import { CHAINS, PROB_SCALE, STEP_HEADER_BYTES, stepRecordBytes } from "./protocol.js";
 
 /**
  * A Uint8Array view of binary data as any front end hands it over: DataView (Jupyter),
  * ArrayBuffer, a typed array, or a plain array of byte values (tests, stand-in models).
+ * @param {Binary | unknown} data
+ * @returns {Uint8Array}
  */
 export function toBytes(data) {
   if (data instanceof Uint8Array) return data;
@@ -151,10 +156,12 @@ export function encodeStep(step) {
 /**
  * The `result` trait (a dict whose binary fields arrive as DataView) decoded for
  * state.applyResult. An empty dict decodes to null.
+ * @param {ResultTrait | null | undefined} raw
  */
 export function decodeResult(raw) {
   if (!raw || raw.run === undefined) return null;
   const complete = Boolean(raw.complete);
+  /** @type {Record<string, any>} */
   const decoded = {
     run: raw.run,
     complete,

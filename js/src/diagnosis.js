@@ -1,15 +1,18 @@
+// @ts-check
 // The diagnosis of a wrong answer (method.md section 7) as the views need it: the
 // `diagnosis` trait read and checked, the map of the regions that drive the hallucination,
-// and the removed regions as flags. Pure functions (mirrored in eagle_widget/widget.py,
+// and the removed regions as flags. Pure functions (mirrored in eagle_widget/wire.py,
 // diagnosis_state).
 import { rankValues } from "./state.js";
+/** @typedef {import("./protocol.js").DiagnosisTrait} DiagnosisTrait */
 
 /**
- * The `diagnosis` trait as {run, complete, correct, original, revised, corrected, removedRegions,
+ * The `diagnosis` trait as {run, complete, correct, counterfactual, original, revised, corrected, removedRegions,
  * removedArea, maxArea, points: [{area, p}], cut: {index, area, p} | null}, or null when
  * there is none. points start at (0, p_start), nothing removed; points[i + 1] is the
  * removed area and P(correct) after the i + 1 regions ranked last were filled; `cut` is the
  * point of the first cut whose answer starts with the correct token.
+ * @param {DiagnosisTrait | null | undefined} raw
  */
 export function readDiagnosis(raw) {
   if (!raw || raw.correct === undefined) return null;
@@ -17,6 +20,7 @@ export function readDiagnosis(raw) {
     run: raw.run ?? null,
     complete: Boolean(raw.complete),
     correct: String(raw.correct),
+    counterfactual: Boolean(raw.counterfactual),
     original: raw.original ?? "",
     maxArea: raw.max_area ?? null,
   };
@@ -39,6 +43,39 @@ export function readDiagnosis(raw) {
     removedArea: raw.removed_area ?? null,
     points,
     cut: cutIndex === null ? null : { index: cutIndex, ...points[cutIndex + 1] },
+  };
+}
+
+/**
+ * The words every view uses for a diagnosis (`d`: readDiagnosis(...)). Only when the user said
+ * which answer is right is it a diagnosis of a wrong answer; the Diagnose button alone (it
+ * tries the opposite answer) makes a counterfactual: what makes the model say `correct`.
+ */
+export function diagnosisWords(d) {
+  const word = `\u201c${d?.correct ?? "the correct answer"}\u201d`;
+  if (d?.counterfactual) {
+    return {
+      title: `Counterfactual: what makes it say ${word}`,
+      mode: "Counterfactual",
+      modeHint: `the regions that hold up the given answer (1 \u2212 the map of ${word}); the removed ones outlined`,
+      status: `counterfactual ${word}`,
+      before: "answer",
+      after: "after the removal",
+      drives: `holds up the given answer (1 \u2212 map of ${word})`,
+      flips: `makes the answer ${word}`,
+      noFlip: `did not make the answer ${word}`,
+    };
+  }
+  return {
+    title: `Diagnosis: the correct answer is ${word}`,
+    mode: "Diagnosis",
+    modeHint: "the regions that drive the wrong answer (1 \u2212 the correct answer's map); the removed ones outlined",
+    status: `diagnosis of ${word}`,
+    before: "original answer",
+    after: "revised answer",
+    drives: "drives the wrong answer (1 \u2212 map of the correct one)",
+    flips: `turns the answer into ${word}`,
+    noFlip: `did not turn the answer into ${word}`,
   };
 }
 

@@ -1,4 +1,5 @@
 // Text the views show, as pure functions of numbers and state.
+import { diagnosisWords } from "./diagnosis.js";
 import { STATUS } from "./protocol.js";
 import { estimateRemaining } from "./state.js";
 
@@ -45,7 +46,7 @@ export function statusParts(status, state, elapsedSeconds, diagnosis = null) {
   const parts = [STATUS_WORDS[status] ?? status];
   if (state.runId < 0 || status === STATUS.GENERATING) return parts;
   const targets = state.nTargets === 1 ? "1 token" : `${state.nTargets} tokens`;
-  if (state.mode === "diagnose") parts.push(`diagnosis of “${diagnosis?.correct ?? "the correct answer"}”`);
+  if (state.mode === "diagnose") parts.push(diagnosisWords(diagnosis).status);
   else parts.push(`${state.mode || "word"} level (${targets})`);
   if (state.search) parts.push(`${state.search} search`);
   parts.push(`step ${Math.min(state.stepsDone, state.totalSteps)}/${state.totalSteps}`);

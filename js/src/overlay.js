@@ -6,20 +6,24 @@ import { keptFlags, normalizeGains, regionGains } from "./state.js";
 
 export const MAP_MODES = Object.freeze(["heat", "kept", "removed", "diagnose"]);
 
-const HIDDEN = [12, 12, 14, 235]; // a filled region in the kept / removed views
-const PENDING = [0, 0, 0, 0]; // a region the search has not placed yet: grey image shows
+const HIDDEN = [0, 0, 0, 255]; // a filled region of the kept / removed views: where the fill shows
+const PENDING = [0, 0, 0, 0]; // a region the search has not placed yet: the image shows
+
+/** Heat map opacity of the most important region by default; the user can change it. */
+export const DEFAULT_OPACITY = 0.6;
 
 /**
  * RGBA (0..255) per region for a map mode:
  * - "heat": each placed region coloured by its gain (from the target columns `cols`, null =
- *   all targets), more opaque when more important; unplaced regions left clear (the view
- *   draws the image in grey under the heat map);
- * - "kept": the top-`k` regions shown, the rest filled (the insertion image);
- * - "removed": the top-`k` regions filled, the rest shown (the deletion image);
+ *   all targets), more opaque when more important, at most `opacity`; unplaced regions
+ *   left clear (the view draws the image under the heat map);
+ * - "kept": opaque where a region is filled, i.e. all but the top-`k` (the insertion image);
+ * - "removed": opaque on the top-`k` regions (the deletion image); the view shows the
+ *   model's fill through these opaque regions and the image elsewhere;
  * - "diagnose": coloured like the heat map by 1 - rank map of the correct answer (the
  *   regions that drive a wrong answer are hot); clear until the run is complete.
  */
-export function regionColors(state, mode, k, cols = null) {
+export function regionColors(state, mode, k, cols = null, opacity = DEFAULT_OPACITY) {
   const N = state.nRegions;
   const rgba = new Uint8ClampedArray(4 * N);
   if (mode === "heat" || mode === "diagnose") {
@@ -30,7 +34,7 @@ export function regionColors(state, mode, k, cols = null) {
         continue;
       }
       const [red, green, blue] = sequentialColor(values[r]);
-      rgba.set([red, green, blue, Math.round(255 * (0.4 + 0.5 * values[r]))], 4 * r);
+      rgba.set([red, green, blue, Math.round(255 * opacity * (0.45 + 0.55 * values[r]))], 4 * r);
     }
     return rgba;
   }

@@ -1,4 +1,64 @@
-// Names and layouts shared with eagle_widget/widget.py. Change both sides together.
+// @ts-check
+// Names and layouts shared with eagle_widget/wire.py. Change both sides together.
+// `npm test` type-checks this file and the modules that read the traits (tsconfig.json).
+
+/**
+ * Binary data as a front end hands it over: DataView in Jupyter, Uint8Array in the offline
+ * page and the tests.
+ * @typedef {DataView | ArrayBuffer | ArrayBufferView | number[]} Binary
+ */
+
+/**
+ * The `run` trait (wire.run_state): what the current run explains; {id: -1} before any.
+ * @typedef {object} RunTrait
+ * @property {number} id
+ * @property {"sentence" | "word" | "diagnose"} [mode]
+ * @property {string} [search]
+ * @property {number[]} [targets]  generated-token indices, one curve column each
+ * @property {number} [total_steps]
+ * @property {number} [lambda1]
+ * @property {number} [lambda2]
+ * @property {number[]} [p_full]  per target: P with the whole image
+ * @property {number[]} [p_blank]  per target: P with the image filled
+ */
+
+/**
+ * The `result` trait (wire.result_state, or wire.partial_result_state when not complete);
+ * {} before any.
+ * @typedef {object} ResultTrait
+ * @property {number} [run]
+ * @property {boolean} [complete]
+ * @property {Binary} [steps]  concatenated step records (layout below)
+ * @property {Binary} [order]  int32 region ids, most important first
+ * @property {Binary} [insertion]  float32 (N + 1) x T, row-major
+ * @property {Binary} [deletion]  float32 (N + 1) x T, row-major
+ * @property {Binary} [areas]  float32 N + 1
+ * @property {number} [insertion_auc]
+ * @property {number} [deletion_auc]
+ * @property {number} [images_scored]
+ * @property {number} [seconds]
+ */
+
+/**
+ * The `diagnosis` trait (wire.diagnosis_state); {} when none. While the run streams only
+ * run, complete (false), correct, correct_id, counterfactual, original and max_area are set.
+ * @typedef {object} DiagnosisTrait
+ * @property {number} [run]
+ * @property {boolean} [complete]
+ * @property {string} [correct]  the answer explained as a counterfactual target
+ * @property {number} [correct_id]
+ * @property {boolean} [counterfactual]  true: no one said it is right (the Diagnose button)
+ * @property {string} [original]  the model's answer
+ * @property {string | null} [revised]  the first regenerated answer starting with `correct`
+ * @property {boolean} [corrected]
+ * @property {number[]} [removed_regions]
+ * @property {number | null} [removed_area]
+ * @property {number} [max_area]
+ * @property {number[]} [areas]  removed area after each cut
+ * @property {number[]} [p_correct]  P(correct) after each cut
+ * @property {number} [p_start]  P(correct) with nothing removed
+ * @property {number | null} [cut]  index of the first cut that flipped the answer
+ */
 
 /** Values of the `status` trait, mirrored on the root element as data-status. */
 export const STATUS = Object.freeze({
@@ -17,10 +77,11 @@ export const BUSY = new Set([STATUS.GENERATING, STATUS.EXPLAINING]);
 export const MSG = Object.freeze({
   STEP: "step", // kernel -> view: one search step, record in buffers[0]
   EXPLAIN: "explain", // view -> kernel: {targets: int[] | null}
-  DIAGNOSE: "diagnose", // view -> kernel: {correct: word | token id, max_area?: number}
+  DIAGNOSE: "diagnose", // view -> kernel: {correct: word | token id, max_area?: number, counterfactual?: true}
   STOP: "stop", // view -> kernel
   EXPORT_JSON: "export_json", // view -> kernel: {id}
   REPLY: "reply", // kernel -> view: {id, ok, error?, filename?}, payload in buffers[0]
+  NOTE: "note", // kernel -> view: {text}, a request it refused (bad arguments)
 });
 
 /** Step chains, by their code in a step record. */
@@ -38,6 +99,7 @@ export const STEP_HEADER_BYTES = 36;
 export const PROB_SCALE = 65535;
 
 /** Size in bytes of one step record with `nTargets` targets. */
+/** @param {number} nTargets */
 export function stepRecordBytes(nTargets) {
   return STEP_HEADER_BYTES + 4 * nTargets;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { hallucinationValues, oppositeAnswer, readDiagnosis, regionFlags } from "../src/diagnosis.js";
+import { diagnosisWords, hallucinationValues, oppositeAnswer, readDiagnosis, regionFlags } from "../src/diagnosis.js";
 import { statusParts } from "../src/format.js";
 import { composeOverlay, regionColors } from "../src/overlay.js";
 import { applyResult, applyStep, rankValues, startRun } from "../src/state.js";
@@ -142,6 +142,20 @@ test("the status line of a diagnosis names the correct answer and the regenerati
   assert.equal(parts.at(-1), "removing the regions ranked last and regenerating the answer");
   assert.ok(!parts.some((p) => p.includes("left")));
   assert.equal(statusParts("done", s, 2, readDiagnosis(TRAIT)).at(-1), "2.0 s");
+});
+
+test("without a correct answer from the user it is a counterfactual, worded as such everywhere", () => {
+  const given = diagnosisWords(readDiagnosis(TRAIT));
+  assert.equal(given.title, "Diagnosis: the correct answer is “no”");
+  assert.equal(given.after, "revised answer");
+  const asked = diagnosisWords(readDiagnosis({ ...TRAIT, counterfactual: true }));
+  assert.equal(asked.title, "Counterfactual: what makes it say “no”");
+  assert.equal(asked.status, "counterfactual “no”");
+  assert.equal(asked.mode, "Counterfactual");
+  for (const text of Object.values(asked)) assert.ok(!/correct|diagnos|wrong/i.test(text), text);
+  const s = { ...completeState(), totalSteps: 3, stepsDone: 3, imagesScored: 30 };
+  const pending = readDiagnosis({ run: 4, complete: false, correct: "no", original: "yes", counterfactual: true });
+  assert.equal(statusParts("explaining", s, 2, pending)[1], "counterfactual “no”");
 });
 
 test("a yes/no answer offers its opposite as the correct answer, in the same case", () => {

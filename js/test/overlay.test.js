@@ -76,3 +76,13 @@ test("display size brings the long side into range and keeps the aspect", () => 
   assert.deepEqual(displaySize(500, 400), [500, 400]);
   assert.deepEqual(displaySize(0, 0), [0, 0]);
 });
+
+test("the heat map opacity caps every region's alpha and keeps their order", () => {
+  const s = threeRegionState();
+  const full = regionColors(s, "heat", 0, null, 1);
+  const faint = regionColors(s, "heat", 0, null, 0.3);
+  assert.equal(full[7], 255); // the most important region at full opacity is solid
+  assert.equal(faint[7], Math.round(255 * 0.3));
+  assert.ok(faint[7] > faint[11] && faint[11] > 0);
+  assert.deepEqual(Array.from(regionColors(s, "heat", 0, null, 0).filter((_, i) => i % 4 === 3)), [0, 0, 0]);
+});

@@ -20,7 +20,7 @@ from PIL import Image
 
 import eagle_widget as ew
 from eagle_widget.engine.regions import superpixels
-from eagle_widget.widget import DISPLAY_MAX_SIDE, explanation_state
+from eagle_widget.wire import DISPLAY_MAX_SIDE, explanation_state
 
 
 def main() -> None:

@@ -43,7 +43,7 @@ def _get(url: str, timeout: float = 2.0) -> bytes:
 class JupyterServer:
     """`jupyter lab` or `jupyter notebook` serving `root` on a free localhost port."""
 
-    def __init__(self, app: str, root: Path, home: Path):
+    def __init__(self, app: str, root: Path, home: Path, extra_args: tuple[str, ...] = ()):
         self.app = app
         self.root = root
         self.port = _free_port()
@@ -80,6 +80,7 @@ class JupyterServer:
                 "--ServerApp.disable_check_xsrf=True",
                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                 *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+                *extra_args,
             ],
             cwd=root,
             env=env,
@@ -140,6 +141,26 @@ def jupyter(tmp_path_factory):
 
     yield start
     for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def vscode_server(tmp_path_factory):
+    """A Jupyter server whose static files include VS Code's output webview (vscode.py):
+    the host page is at /static/vscode/index.html. Skips where the host cannot be built."""
+    import vscode
+
+    if why := vscode.missing():
+        pytest.skip(why)
+    tmp = tmp_path_factory.mktemp("vscode")
+    static = vscode.static_root(tmp / "static")
+    (tmp / "root").mkdir()
+    static_paths = f"--ServerApp.extra_static_paths={json.dumps([str(static)])}"
+    server = JupyterServer("lab", tmp / "root", tmp, (static_paths,))
+    try:
+        server.wait_ready()
+        yield server
+    finally:
         server.stop()
 
 

@@ -94,7 +94,13 @@ def notebook() -> dict:
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},
         },
-        "cells": [cell(SETUP), cell(LIVE), cell(FAILING)],
+        # a heading above the widgets: ArrowLeft in command mode folds its section
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": "# EAGLE in the browser"},
+            cell(SETUP),
+            cell(LIVE),
+            cell(FAILING),
+        ],
     }
 
 
@@ -133,20 +139,53 @@ STARTED = (
 )
 
 
+# "ready" once the open notebook's kernel is connected and idle, "dialog" while a dialog
+# (Lab's "Select Kernel") waits for an answer
+KERNEL_STATE = """() => {
+  if (document.querySelector('.jp-Dialog')) return 'dialog';
+  const context = window.jupyterapp?.shell?.currentWidget?.sessionContext;
+  const kernel = context?.session?.kernel;
+  const connected = context?.isReady && kernel?.connectionStatus === 'connected';
+  return connected && kernel.status === 'idle' ? 'ready' : false;
+}"""
+
+
+def wait_for_kernel(page, timeout: float = 90.0) -> None:
+    """Wait until the notebook's kernel is connected and idle. A "Select Kernel" dialog (Lab
+    asks when a command meets a session without a kernel yet) is answered with its default,
+    the notebook's own kernel."""
+    end = time.monotonic() + timeout
+    while True:
+        left = max(1.0, end - time.monotonic())
+        state = page.wait_for_function(KERNEL_STATE, timeout=1000 * left).json_value()
+        if state == "ready":
+            return
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        assert time.monotonic() < end, "the kernel did not become ready"
+
+
 def run_all_cells(page, timeout: float = 60.0) -> None:
-    """Run every cell of the open notebook. A command sent before the kernel is ready can be
-    dropped, so it is sent again until a cell has started. The command's promise settles only
-    when every cell ran: it is not awaited."""
+    """Run every cell of the open notebook, once its kernel is ready (a run sent earlier can
+    be dropped, or open the "Select Kernel" dialog). The command's promise settles only when
+    every cell ran: it is not awaited."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     end = time.monotonic() + timeout
     while True:
+        wait_for_kernel(page)
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
         try:
             page.wait_for_function(STARTED, timeout=10_000)
             return
         except PlaywrightTimeout:
             assert time.monotonic() < end, "no cell started: is the kernel running?"
+
+
+# the active cell and the number of hidden (folded) cells
+NOTEBOOK_STATE = """() => {
+  const notebook = window.jupyterapp.shell.currentWidget.content;
+  return [notebook.activeCellIndex, notebook.widgets.filter((c) => c.isHidden).length];
+}"""
 
 
 def mask_hash(widget) -> int:
@@ -254,6 +293,19 @@ def run_flow(app, server, name, page, artifacts: Path) -> None:
     page.wait_for_timeout(200)
     assert mask_hash(live) != kept
     assert f"top 3 of {n_regions} regions" in live.inner_text()
+
+    # keys on the widget's controls stay in the widget: no cell moves, no heading folds
+    slider = live.locator("[data-role=slider]")
+    slider.focus()  # makes the widget's cell the active one
+    before = page.evaluate(NOTEBOOK_STATE)
+    for key in ("ArrowUp", "ArrowLeft", "ArrowLeft", "ArrowDown"):  # 3 -> 4 -> 3 -> 2 -> 1
+        slider.press(key)
+    live.locator("button[data-mode=removed]").press("ArrowUp")
+    live.locator(f'[data-token-index="{other}"]').press("ArrowLeft")
+    page.wait_for_timeout(200)
+    assert f"top 1 of {n_regions} regions" in live.inner_text()
+    assert page.evaluate(NOTEBOOK_STATE) == before, "a key reached the notebook"
+    live.locator("[data-role=slider]").fill("3")
     live.locator("[data-mode=heat]").click()
     live.locator("[data-role=boundaries]").check()
     page.wait_for_timeout(200)
@@ -314,7 +366,8 @@ PIXEL = """(c, [x, y]) => Array.from(c.getContext("2d").getImageData(x, y, 1, 1)
 
 def diagnose_notebook() -> dict:
     nb = notebook()
-    nb["cells"] = [nb["cells"][0], {**nb["cells"][0], "source": DIAGNOSE}]
+    heading, setup = nb["cells"][:2]
+    nb["cells"] = [heading, setup, {**setup, "source": DIAGNOSE}]
     return nb
 
 
@@ -345,7 +398,8 @@ def test_diagnose_mode_shows_the_revised_answer_curve_and_removed_region(
         diagnose.click()
         # the counterfactual run streams like any other, then the answer is revised
         wait_status(widget, {"explaining", "done"}, 60)
-        assert "diagnosis of “no”" in widget.locator("[data-role=status]").inner_text()
+        # the button alone does not say which answer is right: a counterfactual (issue 11, 22)
+        assert "counterfactual “no”" in widget.locator("[data-role=status]").inner_text()
         wait_status(widget, "done", 90)
         panel = widget.locator("[data-role=diagnosis]")
         assert panel.is_visible()

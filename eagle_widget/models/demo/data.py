@@ -10,6 +10,7 @@ full scene caption teacher-forced on a masked image, where the colour and shape 
 hidden objects have the target "blank" (the model learns to put no weight on what it
 cannot see). On blank images the words "a", ",", "and" and the end of the caption keep
 their real targets, so their probability without the image is the language prior.
+The padded batches of such examples (text_batch) serve both train.py and evaluate.py.
 """
 
 from __future__ import annotations
@@ -199,3 +200,31 @@ def text_example(rng: np.random.Generator) -> TextExample:
     if task == "question":
         return question_example(scene, image, visible, rng)
     return caption_example(scene, image, visible)
+
+
+# -- batches (training and evaluation) --------------------------------------------
+def text_arrays(examples: list[TextExample]) -> tuple[np.ndarray, ...]:
+    """Right-padded arrays: input_ids, attention_mask, targets, images (uint8)."""
+    pad = vocab()["<pad>"]
+    length = max(len(e.input_ids) for e in examples)
+    ids = np.full((len(examples), length), pad, dtype=np.int64)
+    targets = np.full((len(examples), length), IGNORE, dtype=np.int64)
+    mask = np.zeros((len(examples), length), dtype=np.int64)
+    for i, e in enumerate(examples):
+        ids[i, : len(e.input_ids)] = e.input_ids
+        targets[i, : len(e.targets)] = e.targets
+        mask[i, : len(e.input_ids)] = 1
+    return ids, mask, targets, np.stack([e.image for e in examples])
+
+
+def text_batch(examples: list[TextExample]):
+    """Tensors input_ids, attention_mask, targets, pixel_values for a list of examples."""
+    return to_tensors(text_arrays(examples))
+
+
+def to_tensors(arrays: tuple[np.ndarray, ...]):
+    """Torch tensors of a batch; the last array (uint8 images) becomes pixel values."""
+    import torch
+
+    *rest, images = arrays
+    return (*(torch.from_numpy(a) for a in rest), torch.from_numpy(pixel_values(images)))

@@ -62,7 +62,7 @@ def _forward_logits(model, images, prompt_ids_list, answers, chunk: int = 128):
                 answers[lo : lo + chunk],
             )
         ]
-        ids, mask, _, pixels = _batch(examples)
+        ids, mask, _, pixels = data.text_batch(examples)
         with torch.no_grad():
             logits = model(input_ids=ids, attention_mask=mask, pixel_values=pixels).logits
         for row, (p, a) in enumerate(
@@ -71,12 +71,6 @@ def _forward_logits(model, images, prompt_ids_list, answers, chunk: int = 128):
             start = len(p) - 1  # logits at position i predict token i + 1
             out.append(logits[row, start : start + len(a)].float().numpy())
     return out
-
-
-def _batch(examples):
-    from .train import text_batch
-
-    return text_batch(examples)
 
 
 def greedy_answers(model, images: Sequence[np.ndarray], prompt: str, max_new_tokens: int = 16):

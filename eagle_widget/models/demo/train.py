@@ -50,38 +50,11 @@ def _schedule(step: int, total: int, warmup: int) -> float:
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def text_arrays(examples: list[data.TextExample]) -> tuple[np.ndarray, ...]:
-    """Right-padded arrays: input_ids, attention_mask, targets, images (uint8)."""
-    pad = data.vocab()["<pad>"]
-    length = max(len(e.input_ids) for e in examples)
-    ids = np.full((len(examples), length), pad, dtype=np.int64)
-    targets = np.full((len(examples), length), data.IGNORE, dtype=np.int64)
-    mask = np.zeros((len(examples), length), dtype=np.int64)
-    for i, e in enumerate(examples):
-        ids[i, : len(e.input_ids)] = e.input_ids
-        targets[i, : len(e.targets)] = e.targets
-        mask[i, : len(e.input_ids)] = 1
-    return ids, mask, targets, np.stack([e.image for e in examples])
-
-
-def text_batch(examples: list[data.TextExample]):
-    """Tensors input_ids, attention_mask, targets, pixel_values for a list of examples."""
-    return to_tensors(text_arrays(examples))
-
-
-def to_tensors(arrays: tuple[np.ndarray, ...]):
-    """Torch tensors of a batch; the last array (uint8 images) becomes pixel values."""
-    import torch
-
-    *rest, images = arrays
-    return (*(torch.from_numpy(a) for a in rest), torch.from_numpy(data.pixel_values(images)))
-
-
 def _make_batch(kind: str, rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
     if kind == "vision":
         examples = [data.vision_example(rng) for _ in range(size)]
         return tuple(np.stack([e[k] for e in examples]) for k in (1, 2, 0))
-    return text_arrays([data.text_example(rng) for _ in range(size)])
+    return data.text_arrays([data.text_example(rng) for _ in range(size)])
 
 
 # Scenes come from this many independent seeded streams, batch i from stream i % STREAMS,
@@ -153,7 +126,7 @@ def pretrain_vision(model, config: TrainConfig, log) -> None:
         "vision", [config.seed, 1], config.vision_steps, config.batch_size, config.workers > 0
     )
     for step, arrays in enumerate(stream):
-        colour, shape, pixels = to_tensors(arrays)
+        colour, shape, pixels = data.to_tensors(arrays)
         colour, shape = colour.reshape(-1), shape.reshape(-1)
         features = tower(pixel_values=pixels).last_hidden_state[:, 1:]
         logits = head(features).reshape(-1, 8)
@@ -192,7 +165,7 @@ def train_text(model, config: TrainConfig, log) -> None:
         "text", [config.seed, 2], config.text_steps, config.batch_size, config.workers > 0
     )
     for step, arrays in enumerate(stream):
-        batch = to_tensors(arrays)
+        batch = data.to_tensors(arrays)
         loss = text_loss(model, batch)
         for group in optimizer.param_groups:
             group["lr"] = config.text_lr * _schedule(step, config.text_steps, config.warmup)

@@ -1,6 +1,7 @@
 // The diagnosis panel: the original answer next to the revised one, and the curve of the
 // correct answer's probability against the removed area, with the chosen cut marked.
 import { h, svg } from "../dom.js";
+import { diagnosisWords } from "../diagnosis.js";
 import { formatProb } from "../format.js";
 
 const MARGIN = { left: 30, right: 10, top: 8, bottom: 22 };
@@ -8,6 +9,8 @@ const MARGIN = { left: 30, right: 10, top: 8, bottom: 22 };
 export function createDiagnosis() {
   const title = h("div", { class: "ew-panel-title" });
   const original = h("span", { class: "ew-answer-text", dataset: { role: "original-answer" } });
+  const originalLabel = h("span", { class: "ew-answer-label" }, "original answer");
+  const revisedLabel = h("span", { class: "ew-answer-label" }, "revised answer");
   const revised = h("span", { class: "ew-answer-text", dataset: { role: "revised-answer" } });
   const axis = h("div", { class: "ew-dx-axis" });
   const plot = h("div", { class: "ew-dx-plot" });
@@ -19,8 +22,8 @@ export function createDiagnosis() {
     h(
       "div",
       { class: "ew-answers" },
-      h("div", { class: "ew-answer is-original" }, h("span", { class: "ew-answer-label" }, "original answer"), original),
-      h("div", { class: "ew-answer is-revised" }, h("span", { class: "ew-answer-label" }, "revised answer"), revised),
+      h("div", { class: "ew-answer is-original" }, originalLabel, original),
+      h("div", { class: "ew-answer is-revised" }, revisedLabel, revised),
     ),
     axis,
     plot,
@@ -37,7 +40,10 @@ export function createDiagnosis() {
     if (!diagnosis) return;
     const d = diagnosis;
     const word = `“${d.correct}”`;
-    title.textContent = `Diagnosis: the correct answer is ${word}`;
+    const words = diagnosisWords(d);
+    title.textContent = words.title;
+    originalLabel.textContent = words.before;
+    revisedLabel.textContent = words.after;
     original.textContent = d.original.trim() || "–";
     el.dataset.complete = String(d.complete);
     el.dataset.corrected = String(d.corrected);
@@ -53,8 +59,8 @@ export function createDiagnosis() {
     plot.replaceChildren(curve(d, width));
     const n = d.removedRegions.length;
     text.textContent = d.corrected
-      ? `Removing ${pct(d.removedArea)} of the image (${n} region${n === 1 ? "" : "s"} ranked last for ${word}, outlined on the map) turns the answer into ${word}: P = ${formatProb(d.cut.p)}.`
-      : `Removing up to ${pct(d.maxArea ?? d.points.at(-1).area)} of the image (the regions ranked last for ${word}) did not turn the answer into ${word}.`;
+      ? `Removing ${pct(d.removedArea)} of the image (${n} region${n === 1 ? "" : "s"} ranked last for ${word}, outlined on the map) ${words.flips}: P = ${formatProb(d.cut.p)}.`
+      : `Removing up to ${pct(d.maxArea ?? d.points.at(-1).area)} of the image (the regions ranked last for ${word}) ${words.noFlip}.`;
   }
 
   return { el, update };

@@ -21,6 +21,31 @@ async function decodeImage(bytes) {
   }
 }
 
+/** One PNG trait, decoded once per value; `onReady` runs when a new bitmap is there. */
+function pngSlot(onReady) {
+  let data = null;
+  let bitmap = null;
+  return {
+    get bitmap() {
+      return bitmap;
+    },
+    set(value) {
+      if (value === data) return;
+      data = value;
+      bitmap = null;
+      const bytes = value ? toBytes(value) : null;
+      if (!bytes || bytes.byteLength === 0) return;
+      decodeImage(bytes)
+        .then((decoded) => {
+          if (value !== data) return;
+          bitmap = decoded;
+          onReady();
+        })
+        .catch((error) => console.error("[eagle-widget] could not decode an image", error));
+    },
+  };
+}
+
 export function createMask({ onReady }) {
   const canvas = h("canvas", {
     class: "ew-mask",
@@ -30,33 +55,18 @@ export function createMask({ onReady }) {
   });
   const legend = h("div", { class: "ew-colorbar", dataset: { role: "colorbar" } });
   const el = h("div", { class: "ew-figure" }, canvas, legend);
-  let image = null;
-  let bitmap = null;
   let lastKey = null;
-  let grey = null; // {bitmap, W, H, canvas}: the image in grey, under the heat map
-
-  /** `data`: the image_png trait (PNG bytes in any binary form); decoded once per value. */
-  function setImage(data) {
-    if (data === image) return;
-    image = data;
-    bitmap = null;
-    const bytes = data ? toBytes(data) : null;
-    if (!bytes || bytes.byteLength === 0) return;
-    decodeImage(bytes)
-      .then((decoded) => {
-        if (data !== image) return;
-        bitmap = decoded;
-        lastKey = null;
-        onReady();
-      })
-      .catch((error) => console.error("[eagle-widget] could not decode the image", error));
-  }
+  const redraw = () => ((lastKey = null), onReady());
+  const image = pngSlot(redraw);
+  const fill = pngSlot(redraw); // the image the model saw where a region is removed
 
   function update(scene) {
-    setImage(scene.image);
-    const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint } = scene;
+    image.set(scene.image);
+    fill.set(scene.fill ?? null);
+    const bitmap = image.bitmap;
+    const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint, opacity } = scene;
     const outlined = scene.outlined ?? null; // region ids to outline (the removed ones)
-    const key = [bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(",")];
+    const key = [bitmap, fill.bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(","), opacity, scene.drives];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
     lastKey = key;
     const [imgH, imgW] = labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
@@ -69,54 +79,60 @@ export function createMask({ onReady }) {
     const ctx = canvas.getContext("2d");
     ctx.clearRect(0, 0, W, H);
     const ready = labels && state.nRegions > 0 && labels.length === imgH * imgW;
+    const heat = mode === "heat" || mode === "diagnose";
     if (bitmap) {
-      if (ready && (mode === "heat" || mode === "diagnose")) ctx.drawImage(greyBase(W, H), 0, 0);
-      else drawScaled(ctx, bitmap, W, H);
+      drawScaled(ctx, bitmap, W, H);
+      if (ready && heat) {
+        // dimmed a little, so that the light end of the scale stands out on any picture
+        ctx.fillStyle = "rgb(0 0 0 / 0.35)";
+        ctx.fillRect(0, 0, W, H);
+      }
     }
     canvas.dataset.mode = mode;
-    setLegend(legend, mode, Boolean(ready), hint);
+    setLegend(legend, mode, Boolean(ready), hint, scene.drives);
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
     canvas.dataset.outlined = String(ready && outlined ? outlined.length : 0);
     if (!ready) return;
-    const regionRgba = regionColors(state, mode, k, cols);
-    const pixels = composeOverlay(labels, imgW, imgH, W, H, regionRgba, {
+    const regionRgba = regionColors(state, mode, k, cols, opacity);
+    const decorations = {
       boundary: boundaries ? colors.boundary : null,
       highlight: highlight >= 0 ? { region: highlight, color: colors.highlight } : null,
       outline: outlined ? { flags: regionFlags(state.nRegions, outlined), color: colors.outline, width: 3 } : null,
-    });
-    const layer = document.createElement("canvas");
-    layer.width = W;
-    layer.height = H;
-    layer.getContext("2d").putImageData(new ImageData(pixels, W, H), 0, 0);
-    ctx.drawImage(layer, 0, 0);
-  }
-
-  /** The image in dimmed grey at W x H, so that the heat colours read on any picture. */
-  function greyBase(W, H) {
-    if (grey && grey.bitmap === bitmap && grey.W === W && grey.H === H) return grey.canvas;
-    const out = document.createElement("canvas");
-    out.width = W;
-    out.height = H;
-    const ctx = out.getContext("2d", { willReadFrequently: true });
-    drawScaled(ctx, bitmap, W, H);
-    const data = ctx.getImageData(0, 0, W, H);
-    const px = data.data;
-    for (let i = 0; i < px.length; i += 4) {
-      const y = 0.2126 * px[i] + 0.7152 * px[i + 1] + 0.0722 * px[i + 2];
-      px[i] = px[i + 1] = px[i + 2] = 40 + 0.6 * y;
+    };
+    if (heat) {
+      ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba, decorations), W, H), 0, 0);
+      return;
     }
-    ctx.putImageData(data, 0, 0);
-    grey = { bitmap, W, H, canvas: out };
-    return out;
+    // kept / removed: the filled regions show the fill itself, exactly as the model saw it
+    const filled = layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba), W, H);
+    const fctx = filled.getContext("2d");
+    fctx.globalCompositeOperation = "source-in";
+    if (fill.bitmap) drawScaled(fctx, fill.bitmap, W, H);
+    else ((fctx.fillStyle = "#000"), fctx.fillRect(0, 0, W, H)); // the default fill, 0
+    ctx.drawImage(filled, 0, 0);
+    if (decorations.boundary || decorations.highlight || decorations.outline) {
+      const clear = new Uint8ClampedArray(4 * state.nRegions);
+      ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, clear, decorations), W, H), 0, 0);
+    }
   }
 
   return { el, canvas, update };
 }
 
+/** A canvas holding the RGBA `pixels` of W x H. */
+function layerOf(pixels, W, H) {
+  const layer = document.createElement("canvas");
+  layer.width = W;
+  layer.height = H;
+  layer.getContext("2d").putImageData(new ImageData(pixels, W, H), 0, 0);
+  return layer;
+}
+
 const RAMP = `linear-gradient(to right, ${Array.from({ length: 11 }, (_, i) => css(sequentialColor(i / 10))).join(", ")})`;
 
-function setLegend(legend, mode, ready, hint) {
-  const key = `${mode}:${ready}:${hint ?? ""}`;
+/** drives: what the diagnosis map's high end means (diagnosisWords(...).drives). */
+function setLegend(legend, mode, ready, hint, drives = "") {
+  const key = `${mode}:${ready}:${hint ?? ""}:${drives}`;
   if (legend.dataset.key === key) return;
   legend.dataset.key = key;
   if (hint) {
@@ -133,13 +149,13 @@ function setLegend(legend, mode, ready, hint) {
     legend.replaceChildren(
       h("span", {}, "low"),
       h("span", { class: "ew-ramp", style: { background: RAMP } }),
-      h("span", {}, "high: drives the wrong answer (1 − map of the correct one)"),
+      h("span", {}, `high: ${drives}`),
       h("span", { class: "ew-outline-key" }),
       h("span", {}, "removed"),
     );
   } else {
-    const what = mode === "kept" ? "only the top regions kept" : "the top regions filled";
-    legend.replaceChildren(h("span", { class: "ew-fill-key" }), h("span", {}, `${what}, as the model saw it`));
+    const what = mode === "kept" ? "only the top regions kept" : "the top regions removed";
+    legend.replaceChildren(h("span", {}, `${what}: the image the model scored (tick Regions for outlines)`));
   }
 }
 

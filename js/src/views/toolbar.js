@@ -45,16 +45,20 @@ export function createToolbar(actions) {
 
   /** canDiagnose: a finished diagnosis exists; its mode button shows only then.
    * diagnoseAs: the correct answer a diagnosis would explain ("no" for a "yes"), or null:
-   * the Diagnose button shows only for a yes/no answer of a widget with a model. */
-  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null }) {
+   * the Diagnose button shows only for a yes/no answer of a widget with a model. It asks what
+   * makes the model say that answer (a counterfactual: no one said which answer is right).
+   * diagnosisWords: diagnosisWords(...) of the diagnosis shown (its mode button's name). */
+  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords = null }) {
     explain.disabled = !canExplain;
     diagnose.hidden = diagnoseAs === null;
     diagnose.disabled = !canExplain;
-    diagnose.title = diagnoseAs === null ? "" : `if the answer is wrong: explain \u201c${diagnoseAs}\u201d as the correct answer, find the regions that drive the given one and remove them until the answer flips`;
+    diagnose.title = diagnoseAs === null ? "" : `what makes it say \u201c${diagnoseAs}\u201d: explain \u201c${diagnoseAs}\u201d as a counterfactual target, find the regions that hold up the given answer and remove them until the answer flips`;
     stop.disabled = !busy;
     for (const b of modes) {
       b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
-      if (b.dataset.mode === "diagnose") b.hidden = !canDiagnose;
+      if (b.dataset.mode !== "diagnose") continue;
+      b.hidden = !canDiagnose;
+      if (diagnosisWords) (b.textContent = diagnosisWords.mode), (b.title = diagnosisWords.modeHint);
     }
     boundaries.checked = boundariesOn;
     json.disabled = !canExportJson;

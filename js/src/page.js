@@ -6,8 +6,10 @@
 //   explain {targets}: the run and result of those explained tokens (their own curve
 //     columns along the same region order), or an error naming what was explained;
 //   export_json {id}: a reply carrying the result's JSON;  stop: nothing to stop.
-// Result layout (eagle_widget/widget.py, result_state): insertion and deletion are float32
+// Result layout (eagle_widget/wire.py, result_state): insertion and deletion are float32
 // (N + 1) x T row-major, areas float32 (N + 1); steps are not needed once complete is set.
+// Built by esbuild as the second entry (js/build.mjs) into eagle_widget/static/page.js.
+import { MSG, STATUS } from "./protocol.js";
 
 const readJson = (id) => JSON.parse(document.getElementById(id).textContent);
 
@@ -108,7 +110,7 @@ export function standInModel(state, exported) {
   let shown = run.targets.map((_, j) => j); // columns of the view on screen
 
   function answer(msg) {
-    if (msg?.type === "explain") {
+    if (msg?.type === MSG.EXPLAIN) {
       const wanted = new Set(msg.targets ?? run.targets);
       const cols = run.targets.flatMap((t, j) => (wanted.has(t) ? [j] : []));
       if (cols.length > 0) shown = cols;
@@ -120,15 +122,15 @@ export function standInModel(state, exported) {
       if (cols.length === 0) {
         const words = run.targets.map((t) => state.tokens[t]).join("").trim();
         model.set("error_message", `This saved page explains \u201c${words}\u201d only; that word was not explained.`);
-        model.set("status", "error");
+        model.set("status", STATUS.ERROR);
       } else {
         model.set("error_message", "");
-        model.set("status", "done");
+        model.set("status", STATUS.DONE);
       }
       model.save_changes();
-    } else if (msg?.type === "export_json") {
+    } else if (msg?.type === MSG.EXPORT_JSON) {
       const bytes = new TextEncoder().encode(JSON.stringify(exported.json));
-      const reply = { type: "reply", id: msg.id, ok: true, filename: exported.filename };
+      const reply = { type: MSG.REPLY, id: msg.id, ok: true, filename: exported.filename };
       emit("msg:custom", reply, [new DataView(bytes.buffer)]);
     }
   }

@@ -1,0 +1,360 @@
+"""Running a benchmark: one top-level function per item, one writer on the driver side.
+
+`evaluate_item(model, item, options)` does all of an item's work (read its image, rebuild
+the answer from the list's ids, explain, measure) and returns an `ItemResult`; it writes
+nothing, so a back end may run it anywhere. `evaluate` runs the items in order, and the
+`write_*` functions (its only writers) record each result in the run's folder: a run
+resumes where it stopped, an item counting as done when its recorded inputs and options
+match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..engine import Explainer, Explanation, Generation
+from ..engine.hallucination import mitigate
+from ..engine.images import to_rgb_array
+from . import metrics
+from .coco import segmentation_mask
+from .tasks import Item
+
+RUN_FILE = "run.json"  # the run's task, model, options and item ids, written first
+ROW_FILE = "row.json"  # an item's metrics and what it asked for
+RESULT_FILE = "result.npz"  # an item's explanation (curves, order, label map, image)
+ERROR_FILE = "error.json"
+
+
+@dataclass(frozen=True)
+class Options:
+    """How every item is explained; the paper's settings by default (benchmarks.md)."""
+
+    n_regions: int = 64
+    search: str = "greedy"
+    early_stop: bool = False
+    fill: int | str | tuple = 0
+    lambda1: float = 1.0
+    lambda2: float = 1.0
+    max_area: float = 1.0  # repope: the most area the correction sweep removes
+    batch_size: int | None = None
+
+    def explainer(self, model) -> Explainer:
+        return Explainer(
+            model,
+            n_regions=self.n_regions,
+            search=self.search,
+            lambda1=self.lambda1,
+            lambda2=self.lambda2,
+            fill=self.fill,
+            early_stop=self.early_stop,
+            batch_size=self.batch_size,
+        )
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["fill"] = list(self.fill) if isinstance(self.fill, tuple) else self.fill
+        return data
+
+
+@dataclass
+class ItemResult:
+    row: dict  # the item's metrics (JSON-able)
+    explanation: Explanation
+
+
+# -- one item ----------------------------------------------------------------------------
+def evaluate_item(model, item: Item, options: Options) -> ItemResult:
+    """Explain one item with the answer its list fixes, and measure it. Raises on a bad item."""
+    if item.error is not None:
+        raise ValueError(item.error)
+    image = read_image(item.image)
+    mask = None
+    if item.segmentation is not None:  # a bad polygon fails now, before the search
+        mask = segmentation_mask(item.segmentation, image.shape[:2])
+    generation = answer_of(model, item, image)
+    explainer = options.explainer(model)
+    counter = [item.counter_id] if item.counter_id is not None else None
+    explanation = explainer.explain(
+        image, generation=generation, targets=item.targets, target_ids=counter
+    )
+    row = explanation_metrics(explanation)
+    if item.box is not None:
+        row.update(pointing_metrics(explanation.attribution_map("rank"), item.box, mask))
+    if item.counter_id is not None:
+        outcome = mitigate(
+            model, image, item.prompt, explanation, max_area=options.max_area, fill=options.fill
+        )
+        row.update(corrected=outcome.corrected, removed_area=outcome.removed_area)
+    row.update(answer=generation.text, images_scored=explanation.images_scored)
+    row["seconds"] = round(explanation.seconds, 3)
+    return ItemResult(row, explanation)
+
+
+def read_image(path: Path) -> np.ndarray:
+    if not Path(path).is_file():
+        raise ValueError(f"image {str(path)!r} not found")
+    try:
+        return to_rgb_array(Path(path))
+    except (OSError, TypeError, ValueError) as error:
+        raise ValueError(f"cannot read image {str(path)!r}: {error}") from None
+
+
+def answer_of(model, item: Item, image: np.ndarray) -> Generation:
+    """The answer the list's generated_ids hold, checked against the model's processor.
+
+    The ids must begin with exactly the ids the processor builds for this image and prompt;
+    the rest (up to an end-of-sequence id) is the answer, scored by teacher forcing. A list
+    made for another model, prompt or image size fails here, naming the first difference.
+    """
+    prompt_ids = getattr(model, "prompt_ids", None)
+    if not callable(prompt_ids):
+        raise TypeError(
+            f"{type(model).__name__} has no prompt_ids(image, prompt): the list's ids cannot "
+            "be checked against its processor"
+        )
+    expected = list(prompt_ids(image, item.prompt))
+    ids = item.generated_ids
+    for position, (have, want) in enumerate(zip(ids, expected)):
+        if have != want:
+            raise ValueError(
+                f"generated_ids differ from this model's prompt ids at position {position} "
+                f"(list {have}, processor {want}): the list was made for another model, "
+                "prompt or image size"
+            )
+    if len(ids) <= len(expected):
+        raise ValueError(
+            f"generated_ids hold {len(ids)} ids, no answer after the {len(expected)} prompt ids"
+        )
+    answer = list(ids[len(expected) :])
+    eos = getattr(model, "eos_token_ids", None)
+    stops = set(eos()) if callable(eos) else set()
+    cut = next((i for i, t in enumerate(answer) if t in stops), len(answer))
+    answer = answer[:cut]
+    bad = [t for t in item.targets if not 0 <= t < len(answer)]
+    if bad:
+        raise ValueError(f"target indices {bad} are outside the answer's {len(answer)} tokens")
+    for index, wanted in zip(item.targets, item.target_ids):
+        if answer[index] != wanted:
+            raise ValueError(
+                f"answer token {index} is id {answer[index]} but the list names id {wanted}"
+            )
+    decode = getattr(model, "decode", None)
+    if callable(decode):
+        tokens = list(decode(answer))
+    elif item.words is not None and len(item.words) == len(answer):
+        tokens = list(item.words)
+    else:
+        tokens = [f"<{t}>" for t in answer]
+    return Generation(
+        prompt=item.prompt,
+        token_ids=answer,
+        tokens=tokens,
+        text="".join(tokens),
+        image_size=(int(image.shape[0]), int(image.shape[1])),
+    )
+
+
+def explanation_metrics(explanation: Explanation) -> dict:
+    """Insertion, deletion and highest score over all targets and over the sensitive ones
+    (None when the item has none)."""
+    ins, dele, areas = explanation.insertion_curve, explanation.deletion_curve, explanation.areas
+    row = {
+        "n_targets": explanation.n_targets,
+        "insertion_auc": metrics.insertion_auc(ins, areas),
+        "deletion_auc": metrics.deletion_auc(dele, areas),
+        "highest_score": metrics.highest_score(ins),
+    }
+    sensitive = metrics.sensitive_targets(explanation.p_full, explanation.p_blank)
+    row["n_sensitive"] = int(len(sensitive))
+    some = len(sensitive) > 0
+    row["insertion_auc_sensitive"] = metrics.insertion_auc(ins, areas, sensitive) if some else None
+    row["deletion_auc_sensitive"] = metrics.deletion_auc(dele, areas, sensitive) if some else None
+    row["highest_score_sensitive"] = metrics.highest_score(ins, sensitive) if some else None
+    return row
+
+
+def pointing_metrics(attribution: np.ndarray, box, mask) -> dict:
+    """The pointing game by the authors' rule (any top pixel inside) and the strict one."""
+    row = {
+        "pg_box": metrics.pointing_game(attribution, box=box),
+        "pg_box_strict": metrics.pointing_game(attribution, box=box, rule="mostly"),
+    }
+    if mask is not None:
+        row["pg_mask"] = metrics.pointing_game(attribution, mask=mask)
+        row["pg_mask_strict"] = metrics.pointing_game(attribution, mask=mask, rule="mostly")
+    return row
+
+
+# -- the run's folder (driver side) ------------------------------------------------------
+def asked(item: Item, model_name: str, options: Options) -> dict:
+    """What an item asks for, recorded beside its result: a changed entry, image, prompt,
+    model or option makes it a new item."""
+    try:
+        content = hashlib.sha256(Path(item.image).read_bytes()).hexdigest()
+    except OSError:
+        content = None
+    return {
+        "task": item.task,
+        "entry_sha256": item.digest,
+        "image_sha256": content,
+        "prompt": item.prompt,
+        "model": model_name,
+        "options": options.to_dict(),
+    }
+
+
+def finished_row(folder: Path, wanted: dict) -> dict | None:
+    """The recorded row of an item done with these inputs, else None."""
+    try:
+        row = json.loads((folder / ROW_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if row.get("asked") != wanted or not (folder / RESULT_FILE).is_file():
+        return None
+    return row
+
+
+def write_result(out: Path, item: Item, wanted: dict, result: ItemResult) -> dict:
+    """result.npz and row.json, written aside and renamed in: a killed run leaves no half item."""
+    row = {"id": item.id, "status": "scored", **result.row, "asked": wanted}
+    partial = out / f".{item.id}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    result.explanation.save(partial / RESULT_FILE)
+    (partial / ROW_FILE).write_text(json.dumps(_plain(row), indent=1), encoding="utf-8")
+    folder = out / item.id
+    if folder.exists():
+        shutil.rmtree(folder)
+    partial.rename(folder)
+    return row
+
+
+def write_error(out: Path, item: Item, wanted: dict, message: str) -> dict:
+    row = {"id": item.id, "status": "failed", "error": message, "asked": wanted}
+    folder = out / item.id
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    (folder / ERROR_FILE).write_text(json.dumps(row, indent=1), encoding="utf-8")
+    return row
+
+
+def write_run(out: Path, task: str, model_name: str, options: Options, items: list[Item]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    run = {
+        "task": task,
+        "model": model_name,
+        "options": options.to_dict(),
+        "items": [item.id for item in items],
+    }
+    (out / RUN_FILE).write_text(json.dumps(run, indent=1), encoding="utf-8")
+
+
+def _plain(value):
+    """numpy scalars and bools as JSON values."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# -- the loop ------------------------------------------------------------------------------
+def evaluate(
+    model,
+    items: list[Item],
+    out=None,
+    options: Options | None = None,
+    model_name: str | None = None,
+    progress: Callable[[str], None] | None = None,
+):
+    """Explain and measure every item; returns an EvaluationResult (see report.py).
+
+    With `out`, every item is recorded there as it finishes and a run resumes: items done
+    with the same inputs and options are read back, not run again. A failing item is
+    recorded with its error and the run goes on. `model` may be None when nothing is left
+    to run. `progress` receives one line per item (default: stderr).
+    """
+    from .report import EvaluationResult
+
+    options = options or Options()
+    if not items:
+        raise ValueError("no items to evaluate")
+    tasks = {item.task for item in items}
+    if len(tasks) != 1:
+        raise ValueError(f"items of one task only, got {sorted(tasks)}")
+    task = tasks.pop()
+    model_name = model_name or (type(model).__name__ if model is not None else "model")
+    say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    folder = Path(out) if out is not None else None
+    if folder is not None:
+        for stale in folder.glob(".*.partial"):
+            shutil.rmtree(stale, ignore_errors=True)
+        write_run(folder, task, model_name, options, items)
+    rows: list[dict] = []
+    explanations: dict[str, Explanation] = {}
+    todo = []
+    for item in items:
+        wanted = asked(item, model_name, options)
+        done = finished_row(folder / item.id, wanted) if folder is not None else None
+        if done is not None:
+            rows.append(done)
+        else:
+            todo.append((len(rows), item, wanted))
+            rows.append({})
+    skipped = len(items) - len(todo)
+    say(f"{task}: {len(items)} items, {skipped} already done, {len(todo)} to run")
+    if todo and model is None and any(item.error is None for _, item, _ in todo):
+        raise ValueError("items are left to run but no model was given")
+    began, images = time.perf_counter(), 0
+    for count, (slot, item, wanted) in enumerate(todo, start=1):
+        try:
+            result = evaluate_item(model, item, options)
+            images += result.explanation.images_scored
+            explanations[item.id] = result.explanation
+            row = {"id": item.id, "status": "scored", **result.row, "asked": wanted}
+            if folder is not None:
+                row = write_result(folder, item, wanted, result)
+            status = f"ins {row['insertion_auc']:.3f} del {row['deletion_auc']:.3f}"
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # recorded; the run goes on
+            message = _describe(error)
+            row = {"id": item.id, "status": "failed", "error": message, "asked": wanted}
+            if folder is not None:
+                row = write_error(folder, item, wanted, message)
+            status = f"failed: {message}"
+        rows[slot] = _plain(row)
+        elapsed = time.perf_counter() - began
+        eta = elapsed / count * (len(todo) - count)
+        say(
+            f"[{count}/{len(todo)}] {item.id} | {status} | {images} images | "
+            f"{_clock(elapsed)} | ETA {_clock(eta)}"
+        )
+    result = EvaluationResult(task, model_name, options.to_dict(), rows, skipped=skipped)
+    result.explanations.update(explanations)
+    if folder is not None:
+        result.save(folder)
+    return result
+
+
+def _describe(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if isinstance(error, (ValueError, TypeError, OSError)) else (
+        f"{type(error).__name__}: {text}"
+    )  # fmt: skip
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
