@@ -330,6 +330,7 @@ def test_a_small_model_runs_on_one_thread_during_its_calls_and_restores_the_sett
         torch.set_num_threads(before)
     from eagle_widget.models import load_demo_model
 
+    monkeypatch.undo()
     assert load_demo_model().threads == 1 and load_demo_model(threads=3).threads == 3
     for bad in (0, -1, 1.5, "2", True):
         with pytest.raises(ValueError, match="threads"):
