@@ -24,7 +24,8 @@ import numpy as np
 import traitlets
 
 from .engine import DEFAULT_PROMPT, Cancelled, Explainer, Explanation, Generation, Step
-from .engine.hallucination import Mitigation, correct_token_id, mitigate
+from .engine.explainer import resolve_prompt
+from .engine.hallucination import Mitigation, check_wrong_answer, correct_token_id, mitigate
 from .engine.images import to_rgb_array
 from .engine.masking import fill_image
 from .runner import Job, Runner
@@ -329,8 +330,7 @@ class EagleWidget(anywidget.AnyWidget):
             raise ValueError(
                 "EagleWidget needs an image: a path, a PIL image or an H x W x 3 array"
             )
-        if prompt is not None and not isinstance(prompt, str):
-            raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+        prompt = resolve_prompt(prompt)
         if explainer is None:
             explainer = Explainer(model)  # checks the model protocol
         elif not isinstance(explainer, Explainer):
@@ -340,7 +340,8 @@ class EagleWidget(anywidget.AnyWidget):
         self.explainer = explainer
         self.has_model = True
         self.image = to_rgb_array(image)
-        self.prompt = prompt or DEFAULT_PROMPT
+        explainer.check_image(self.image)
+        self.prompt = prompt
         self.image_png = _png(self.image)
         self.status = "generating"
         if correct is None:
@@ -414,11 +415,7 @@ class EagleWidget(anywidget.AnyWidget):
         )
 
     def _check_wrong(self, correct, correct_id: int) -> None:
-        if self.generation.token_ids[:1] == [correct_id]:
-            raise ValueError(
-                f"the answer {self.generation.text.strip()!r} already starts with the correct "
-                f"token {correct!r}: there is no wrong answer to diagnose"
-            )
+        check_wrong_answer(self.generation, correct_id, correct)
 
     def stop(self) -> None:
         """Cancel the running search (it stops at the next batch of images)."""
@@ -578,10 +575,11 @@ class EagleWidget(anywidget.AnyWidget):
             attempt.run = run
             job.attach(run)
             # the run's two anchors are of the correct token, not of the generated one
-            blank = fill_image(self.image, self.explainer.fill)
+            # (scored as the run scores: at its working size)
+            blank = fill_image(run.image, self.explainer.fill)
             p_full, p_blank = np.asarray(
                 self.explainer.model.token_probs(
-                    [self.image, blank], generation, [0], [correct_id]
+                    [run.image, blank], run.generation, [0], [correct_id]
                 ),
                 dtype=float,
             )[:, 0]
