@@ -26,7 +26,7 @@ import traitlets
 from .engine import DEFAULT_PROMPT, Cancelled, Explainer, Explanation, Generation, Step
 from .engine.explainer import resolve_prompt
 from .engine.hallucination import Mitigation, check_wrong_answer, correct_token_id, mitigate
-from .engine.images import to_rgb_array
+from .engine.images import read_image
 from .engine.masking import fill_image
 from .runner import Job, Runner
 
@@ -321,6 +321,7 @@ class EagleWidget(anywidget.AnyWidget):
         self._visual: np.ndarray | None = None
         self._run_ids = itertools.count(1)
         self._runner = Runner()
+        self._image_notes: dict = {}  # what reading the image did to it (read_image)
         self.on_msg(self._on_message)
         if model is None and image is None:  # filled by from_explanation
             self.explainer = None
@@ -339,7 +340,7 @@ class EagleWidget(anywidget.AnyWidget):
             raise ValueError("explainer was built for a different model than the one given")
         self.explainer = explainer
         self.has_model = True
-        self.image = to_rgb_array(image)
+        self.image, self._image_notes = read_image(image)
         explainer.check_image(self.image)
         self.prompt = prompt
         self.image_png = _png(self.image)
@@ -562,7 +563,9 @@ class EagleWidget(anywidget.AnyWidget):
             record = encode_step(step, rank)
             records.append(record)
             self.send({"type": "step", "run": run_id}, buffers=[record])
-        return run.explanation()
+        explanation = run.explanation()
+        explanation.extras["image"].update(self._image_notes)  # e.g. the EXIF orientation
+        return explanation
 
     def _diagnose_job(self, job: Job, correct: str, correct_id: int, max_area: float) -> None:
         def work(attempt: _Attempt) -> None:

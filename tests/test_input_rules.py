@@ -71,6 +71,14 @@ def test_a_phone_photo_is_explained_upright_and_the_result_says_the_orientation_
     plain = tmp_path / "upright.png"
     Image.fromarray(UPRIGHT).save(plain)
     assert "exif_orientation" not in ew.explain(block_model(), plain, n_regions=24).extras["image"]
+    model = block_model()
+    widget = ew.EagleWidget(model, path, explainer=ew.Explainer(model, n_regions=24))
+    try:
+        widget.explain("red")
+        assert widget.wait(60) and widget.status == "done", widget.error
+        assert widget.explanation.extras["image"]["exif_orientation"] == 6
+    finally:
+        widget.close()
 
 
 # -- row 8: a folder given as the image ---------------------------------------------------------
