@@ -32,8 +32,9 @@ from tqdm import tqdm
 
 from .benchmarks.tasks import TASKS
 from .engine import DEFAULT_PROMPT, Explainer, Explanation
+from .engine.explainer import check_n_regions, resolve_prompt
 from .engine.images import to_rgb_array
-from .engine.search import SEARCHES
+from .engine.search import SEARCHES, estimated_images
 from .models import SERVED_PREFIX as SERVED
 
 PROG = "eagle-widget"
@@ -121,8 +122,16 @@ def _parser() -> argparse.ArgumentParser:
         default="all",
         help='"all" (default), token indices such as 2,5 or a word of the answer',
     )
-    explain.add_argument("--regions", type=_positive_int, default=50, help="superpixels (50)")
+    explain.add_argument(
+        "--regions", type=_regions, default=50, help="superpixels (50; at most 256)"
+    )
     explain.add_argument("--search", choices=SEARCHES, default="lazy", help="search (lazy)")
+    explain.add_argument(
+        "--working-size",
+        type=_working_size,
+        default="auto",
+        help='"auto" (default: the model\'s input size), a long side in px, or "full"',
+    )
     explain.add_argument("--early-stop", action="store_true", help="stop once curves settle")
     explain.add_argument("--max-new-tokens", type=_positive_int, default=64)
     explain.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
@@ -149,6 +158,25 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def _regions(text: str) -> int:
+    try:
+        return check_n_regions(_positive_int(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _working_size(text: str):
+    """--working-size: "auto", "full" (the image's own size) or a long side in pixels."""
+    if text in ("auto", "full"):
+        return None if text == "full" else text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f'expected "auto", "full" or a positive number of pixels, got {text!r}'
+        ) from None
 
 
 def parse_targets(text):
@@ -179,6 +207,11 @@ def _explain(args, load: Loader) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a file, expected a folder")
+    if args.prompt is not None:  # the rule of every entry point, before the model loads
+        try:
+            resolve_prompt(args.prompt)
+        except ValueError as error:
+            raise UsageError(f"--prompt: {error}") from None
     if args.batch is not None:
         items = read_manifest(Path(args.batch))
         _check_writable(out, "--out")
@@ -249,14 +282,17 @@ def _options(args) -> dict:
         "search": args.search,
         "early_stop": args.early_stop,
         "max_new_tokens": args.max_new_tokens,
+        "working_size": args.working_size,
     }
 
 
 def explain_one(model, image, prompt, targets, **explainer_options) -> Explanation:
     """Generate, explain with a progress bar, and measure every token's reliance."""
     explainer = Explainer(model, **explainer_options)
-    run = explainer.start(image, prompt=prompt or DEFAULT_PROMPT, targets=targets)
+    run = explainer.start(image, prompt=prompt, targets=targets)
     _say(f"caption: {run.generation.text.strip()!r}")
+    cost = estimated_images(explainer.search, run.n_regions, **explainer.search_options)
+    _say(f"{run.n_regions} regions, {explainer.search} search: about {cost:,} images")
     progress = Progress(run.total_steps)
     for _ in run:
         progress.update(run.images_scored)
@@ -316,7 +352,11 @@ def read_manifest(path: Path) -> list[dict]:
                 raise ValueError(f"unknown keys {sorted(unknown)}; use image, prompt, targets, id")
             image = Path(entry["image"])
             item["image"] = image if image.is_absolute() else path.parent / image
-            item["prompt"] = entry.get("prompt")  # absent: --prompt
+            item["prompt"] = entry.get("prompt")  # absent or null: --prompt
+            if item["prompt"] is not None:
+                if not isinstance(item["prompt"], str):
+                    raise ValueError(f"prompt must be a string, got {item['prompt']!r}")
+                resolve_prompt(item["prompt"])
             if "targets" in entry:  # absent: --targets; null: all
                 item["targets"] = entry["targets"]
             item["id"] = _item_id(entry.get("id"), number, image)

@@ -558,7 +558,10 @@ def test_a_missing_torchvision_is_one_line_that_names_the_models_extra(tmp_path)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
         [sys.executable, "-c", WITHOUT_TORCHVISION, folder],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     message = done.stdout.strip()
     assert message.count("\n") == 0 and "Torchvision" in message, done.stdout + done.stderr

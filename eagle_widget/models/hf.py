@@ -38,6 +38,15 @@ from .text import decode_tokens
 # A sequence-aligned key missing here stops token_probs: guessing its value is how results
 # go silently wrong (e.g. Qwen's M-RoPE without mm_token_type_ids, Gemma 3 without token_type_ids).
 SEQUENCE_FILL = {"attention_mask": 1, "token_type_ids": 0, "mm_token_type_ids": 0}
+# No image side below this: image processors guess the channel axis from a dimension of 1, 3
+# or 4, and a vision encoder's patch is larger anyway.
+MIN_SIDE = 8
+# Image processors that tile a large image, or pick the resolution from it, have no one
+# input size: a larger photo gives them more to see.
+_DYNAMIC_RESOLUTION = (
+    "do_image_splitting", "crop_to_patches", "do_pan_and_scan", "merge_size",
+    "image_grid_pinpoints",
+)  # fmt: skip
 
 
 class HFModel:
@@ -137,6 +146,34 @@ class HFModel:
         _check_threads(value)
         self._threads = value
 
+    @property
+    def min_image_size(self) -> int:
+        """The smallest image side the model can use: one patch of its vision encoder (the
+        merged patch of Qwen-VL models, whose processors refuse less), at least MIN_SIDE."""
+        image_processor = getattr(self.processor, "image_processor", None)
+        patch = _largest(getattr(image_processor, "patch_size", None))
+        if patch is None:
+            vision = getattr(self.model.config, "vision_config", None)
+            patch = _largest(getattr(vision, "patch_size", None)) or 1
+        merge = _largest(getattr(image_processor, "merge_size", None)) or 1
+        return max(MIN_SIDE, patch * merge)
+
+    @property
+    def input_size(self) -> int | None:
+        """The side of the square every image is shrunk (or cropped) to by the processor;
+        None where the processor tiles the image or picks a resolution from it."""
+        processor = getattr(self.processor, "image_processor", None)
+        if processor is None or any(getattr(processor, k, None) for k in _DYNAMIC_RESOLUTION):
+            return None
+        crop = getattr(processor, "do_center_crop", False)
+        size = getattr(processor, "crop_size" if crop else "size", None)
+        height, width = _size_field(size, "height"), _size_field(size, "width")
+        if height and width:
+            return min(height, width)
+        if _size_field(size, "longest_edge") is None:
+            return _size_field(size, "shortest_edge")
+        return None
+
     def __repr__(self) -> str:
         name = type(self.model).__name__
         return f"HFModel({name}, device={self.device}, dtype={self.dtype})"
@@ -166,6 +203,12 @@ class HFModel:
         if len(sizes) > 1:
             raise ValueError(f"images of one batch must share a size, got {sorted(sizes)}")
         size = (int(arrays[0].shape[0]), int(arrays[0].shape[1]))
+        least = self.min_image_size
+        if min(size) < least:
+            raise ValueError(
+                f"the image is {size[0]} x {size[1]} pixels (height x width); "
+                f"{type(self.model).__name__} needs at least {least} x {least}"
+            )
         stops = self.eos_token_ids()
 
         def answers(chunk: list[np.ndarray]) -> list[Generation]:
@@ -237,7 +280,14 @@ class HFModel:
         counterfactual answer such as "No" becomes a target id."""
         if not isinstance(text, str) or not text:
             raise ValueError(f"text must be a non-empty string, got {text!r}")
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        unknown = self.tokenizer.unk_token_id
+        if unknown is not None and unknown in ids and self.tokenizer.unk_token not in text:
+            raise ValueError(
+                f"the model's tokenizer does not know {text!r}: it encodes as the unknown "
+                f"token {self.tokenizer.unk_token!r}; give a word of its vocabulary or a token id"
+            )
+        return ids
 
     def prompt_ids(self, image, prompt: str = DEFAULT_PROMPT) -> list[int]:
         """The ids the processor builds for `image` and `prompt` (chat template, image tokens),
@@ -492,6 +542,19 @@ def _missing_library(id_or_path: str, error: ImportError) -> ImportError:
 def _takes_device(image_processor) -> bool:
     process = getattr(image_processor, "process_image", None)
     return callable(process) and "device" in inspect.signature(process).parameters
+
+
+def _largest(value) -> int | None:
+    """A size given as an int or as a pair/list (e.g. patch_size [14, 14]): its largest."""
+    if isinstance(value, (list, tuple)) and value:
+        value = max(value)
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _size_field(size, key: str) -> int | None:
+    """A field of an image processor's size (a dict, or a SizeDict with attributes)."""
+    value = size.get(key) if isinstance(size, dict) else getattr(size, key, None)
+    return int(value) if isinstance(value, int) and value > 0 else None
 
 
 def _check_batch_size(value) -> None:

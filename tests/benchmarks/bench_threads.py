@@ -32,9 +32,7 @@ from eagle_widget.models.demo.scenes import CAPTION_PROMPT, make_scene  # noqa: 
 
 
 def competing_load(processes: int) -> list[subprocess.Popen]:
-    return [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)
-    ]
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
 
 
 def stop(load: list[subprocess.Popen]) -> None:
