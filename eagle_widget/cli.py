@@ -45,6 +45,7 @@ from .batch.runner import RAY_INSTALL, RayNotInstalled, check_ray_installed, ray
 from .benchmarks.tasks import TASKS
 from .console import Progress, describe, say, strip
 from .engine import DEFAULT_PROMPT
+from .engine.explainer import check_n_regions, resolve_prompt
 from .engine.search import SEARCHES
 from .models import SERVED_PREFIX as SERVED
 
@@ -123,8 +124,16 @@ def _parser() -> argparse.ArgumentParser:
         default="all",
         help='"all" (default), token indices such as 2,5 or a word of the answer',
     )
-    explain.add_argument("--regions", type=_positive_int, default=50, help="superpixels (50)")
+    explain.add_argument(
+        "--regions", type=_regions, default=50, help="superpixels (50; at most 256)"
+    )
     explain.add_argument("--search", choices=SEARCHES, default="lazy", help="search (lazy)")
+    explain.add_argument(
+        "--working-size",
+        type=_working_size,
+        default="auto",
+        help='"auto" (default: the model\'s input size), a long side in px, or "full"',
+    )
     explain.add_argument("--early-stop", action="store_true", help="stop once curves settle")
     explain.add_argument("--max-new-tokens", type=_positive_int, default=64)
     explain.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
@@ -187,6 +196,25 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _regions(text: str) -> int:
+    try:
+        return check_n_regions(_positive_int(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _working_size(text: str):
+    """--working-size: "auto", "full" (the image's own size) or a long side in pixels."""
+    if text in ("auto", "full"):
+        return None if text == "full" else text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f'expected "auto", "full" or a positive number of pixels, got {text!r}'
+        ) from None
+
+
 # -- explain -----------------------------------------------------------------------------------
 def _explain(args, load: Loader) -> int:
     if (args.image is None) == (args.batch is None):
@@ -195,6 +223,11 @@ def _explain(args, load: Loader) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a file, expected a folder")
+    if args.prompt is not None:  # the rule of every entry point, before the model loads
+        try:
+            resolve_prompt(args.prompt)
+        except ValueError as error:
+            raise UsageError(f"--prompt: {error}") from None
     if args.batch is None and (ray_wanted(args.workers, args.ray) or args.gpus_per_worker):
         raise UsageError("--workers, --ray and --gpus-per-worker go with --batch")
     if args.batch is not None:
@@ -265,6 +298,7 @@ def _options(args) -> dict:
         "search": args.search,
         "early_stop": args.early_stop,
         "max_new_tokens": args.max_new_tokens,
+        "working_size": args.working_size,
     }
 
 

@@ -22,8 +22,9 @@ import numpy as np
 import traitlets
 
 from .engine import DEFAULT_PROMPT, Cancelled, Explainer, Explanation, Generation
-from .engine.hallucination import Mitigation, correct_token_id, mitigate
-from .engine.images import to_rgb_array
+from .engine.explainer import resolve_prompt
+from .engine.hallucination import Mitigation, check_wrong_answer, correct_token_id, mitigate
+from .engine.images import read_image
 from .engine.targets import resolve_targets
 from .runner import Job, Runner
 from .wire import (
@@ -108,6 +109,7 @@ class EagleWidget(anywidget.AnyWidget):
         self._visual: np.ndarray | None = None
         self._run_ids = itertools.count(1)
         self._runner = Runner()
+        self._image_notes: dict = {}  # what reading the image did to it (read_image)
         self.on_msg(self._on_message)
         if model is None and image is None:  # filled by from_explanation
             self.explainer = None
@@ -117,8 +119,7 @@ class EagleWidget(anywidget.AnyWidget):
             raise ValueError(
                 "EagleWidget needs an image: a path, a PIL image or an H x W x 3 array"
             )
-        if prompt is not None and not isinstance(prompt, str):
-            raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+        prompt = resolve_prompt(prompt)
         if explainer is None:
             explainer = Explainer(model)  # checks the model protocol
         elif not isinstance(explainer, Explainer):
@@ -127,8 +128,9 @@ class EagleWidget(anywidget.AnyWidget):
             raise ValueError("explainer was built for a different model than the one given")
         self.explainer = explainer
         self.has_model = True
-        self.image = to_rgb_array(image)
-        self.prompt = prompt or DEFAULT_PROMPT
+        self.image, self._image_notes = read_image(image)
+        explainer.check_image(self.image)
+        self.prompt = prompt
         self.image_png = display_png(self.image)
         self.status = "generating"
         if correct is None:
@@ -232,11 +234,7 @@ class EagleWidget(anywidget.AnyWidget):
         )
 
     def _check_wrong(self, correct, correct_id: int) -> None:
-        if self.generation.token_ids[:1] == [correct_id]:
-            raise ValueError(
-                f"the answer {self.generation.text.strip()!r} already starts with the correct "
-                f"token {correct!r}: there is no wrong answer to diagnose"
-            )
+        check_wrong_answer(self.generation, correct_id, correct)
 
     def stop(self) -> None:
         """Cancel the running search (it stops at the next batch of images)."""
@@ -403,6 +401,7 @@ class EagleWidget(anywidget.AnyWidget):
             self.send({"type": "step", "run": run_id}, buffers=[record])
         explanation = run.explanation()
         explanation.generated_reliance = (self._prior, self._visual)  # of every token
+        explanation.extras.setdefault("image", {}).update(self._image_notes)  # EXIF orientation
         return explanation
 
     def _diagnose_job(

@@ -301,6 +301,82 @@ def test_batch_size_is_picked_when_not_given_and_checked_when_given():
             HFModel(model, processor, batch_size=bad)
 
 
+def test_a_small_model_runs_on_one_thread_during_its_calls_and_restores_the_setting(
+    monkeypatch,
+):
+    from eagle_widget.models import devices
+
+    model, processor = tiny_models.build("llava")
+    adapter = HFModel(model, processor, batch_size=2)
+    image = _image()
+    gen = adapter.generate(image, PROMPT, max_new_tokens=3)
+    seen = []
+    model.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert adapter.threads == 1  # a tiny model on the CPU
+        adapter.token_probs([image] * 3, gen, [0, 1])
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+        adapter.threads = 2  # as asked
+        adapter.token_probs([image], gen, [0])
+        assert seen[-1] == 2
+        adapter.threads = None  # a model above the bound keeps torch's setting
+        monkeypatch.setattr(devices, "SMALL_MODEL_PARAMETERS", 10)
+        assert adapter.threads is None
+        adapter.generate(image, PROMPT, max_new_tokens=2)
+        assert seen[-1] == 2 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    from eagle_widget.models import load_demo_model
+
+    monkeypatch.undo()
+    assert load_demo_model().threads == 1 and load_demo_model(threads=3).threads == 3
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(ValueError, match="threads"):
+            HFModel(model, processor, threads=bad)
+        with pytest.raises(ValueError, match="threads"):
+            load_model("/nonexistent/folder", threads=bad)  # before looking for the folder
+
+
+def test_nested_and_concurrent_thread_limits_restore_the_first_setting():
+    from eagle_widget.models.devices import cpu_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with cpu_threads(1):
+            with cpu_threads(3):
+                assert torch.get_num_threads() == 3
+            assert torch.get_num_threads() == 3  # an inner block does not restore early
+        assert torch.get_num_threads() == 2
+        with cpu_threads(None):
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_pixels_reach_the_model_by_table_only_where_the_processor_maps_them_one_by_one():
+    model, processor = tiny_models.build("llava")  # resizes to 56 on the short side, crops 56
+    for size, by_table in (((56, 56), True), ((40, 64), False)):
+        image = _image(1, size)
+        rng = np.random.default_rng(2)
+        images = [image, np.zeros_like(image), 255 - image]
+        images += [np.where(rng.random((*size, 1)) < 0.5, image, 0) for _ in range(7)]
+        adapter = HFModel(model, processor, batch_size=4)
+        gen = adapter.generate(image, PROMPT, max_new_tokens=3)  # reads the table, if any
+        key = (PROMPT, size)
+        assert (adapter._pixel_tables[key] is not None) == by_table
+        calls = []
+        process = adapter._process
+        adapter._process = lambda *args, c=calls, p=process: c.append(1) or p(*args)
+        probs = adapter.token_probs(images, gen, [0, 1, 2])
+        assert len(calls) == (0 if by_table else 3)  # 10 images, batches of 4
+        plain = HFModel(model, processor, batch_size=4)
+        plain._pixel_tables[key] = None  # the processor for every batch
+        assert np.array_equal(probs, plain.token_probs(images, gen, [0, 1, 2]))
+
+
 def test_images_are_preprocessed_on_the_models_device(family, monkeypatch):
     # every family's torchvision image processor gets device= (on a GPU the resizing and
     # normalising of a batch then runs there, not on the CPU); the results are the same
@@ -482,7 +558,10 @@ def test_a_missing_torchvision_is_one_line_that_names_the_models_extra(tmp_path)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
         [sys.executable, "-c", WITHOUT_TORCHVISION, folder],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     message = done.stdout.strip()
     assert message.count("\n") == 0 and "Torchvision" in message, done.stdout + done.stderr

@@ -430,7 +430,9 @@ def test_demo_script_installs_once_and_again_only_when_what_it_installs_changes(
         log.write_text("")
         done = subprocess.run(
             ["bash", str(repo / "scripts" / "demo.sh"), "--html", "demo.html"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert done.returncode == 0, done.stderr
         return [line.split()[0] for line in log.read_text().splitlines()]

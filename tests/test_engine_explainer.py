@@ -248,9 +248,11 @@ def test_a_prompt_must_be_text_and_agree_with_a_given_generation():
     with pytest.raises(ValueError, match="is not the prompt the generation answered"):
         explainer.start(IMAGE, prompt="Is there a dog?", generation=gen)
     assert explainer.start(IMAGE, prompt="Describe the image.", generation=gen).positions
-    for bad in ("", "  ", 3):
+    for bad in ("", "  "):
         with pytest.raises(ValueError, match="prompt must be a non-empty string"):
             explainer.start(IMAGE, prompt=bad)
+    with pytest.raises(TypeError, match="prompt must be a str"):
+        explainer.start(IMAGE, prompt=3)
     assert ew.Explainer(two_word_model(), batch_size=np.int64(4)).batch_size == 4
     result = explainer.explain(IMAGE)
     for bad in (True, 1.0):

@@ -131,7 +131,10 @@ def test_text_in_any_script_and_emoji_renders_without_missing_glyphs(tmp_path):
     model = caption_model(cell=CELL)
     tokens = WORLD_TOKENS
     generation = Generation(
-        "Décris l'image. 描述这张图片 🖼", list(range(len(tokens))), tokens, "".join(tokens),
+        "Décris l'image. 描述这张图片 🖼",
+        list(range(len(tokens))),
+        tokens,
+        "".join(tokens),
         IMAGE.shape[:2],
     )
     result = ew.explain(model, IMAGE, generation=generation, n_regions=16, search="greedy")

@@ -229,11 +229,13 @@ def test_the_label_map_is_sent_once_not_per_step():
 
 def test_a_large_image_reaches_the_front_end_at_display_size():
     # 1500 x 2000 pixels, 3 x 4 blocks: the browser gets 768 x 1024 copies of the image and of
-    # the label map, with the same region ids; the engine explains the full-size image
+    # the label map, with the same region ids; the engine explains the full-size image here
+    # (working_size=None: the synthetic model knows its objects at this size only)
     cell = 500
     model = caption_model(rows=3, cols=4, cell=cell)
     image = scene(rows=3, cols=4, cell=cell)
-    widget = EagleWidget(model, image, explainer=ew.Explainer(model, n_regions=12))
+    explainer = ew.Explainer(model, n_regions=12, working_size=None)
+    widget = EagleWidget(model, image, explainer=explainer)
     try:
         assert widget.wait(30)
         shown = np.asarray(Image.open(io.BytesIO(widget.image_png)))

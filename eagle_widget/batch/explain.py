@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..console import Progress, say, strip
-from ..engine import DEFAULT_PROMPT, Explainer, Explanation
+from ..engine import Explainer, Explanation
+from ..engine.explainer import resolve_prompt
 from ..engine.images import to_rgb_array
-from ..engine.search import SEARCHES
+from ..engine.search import SEARCHES, estimated_images
 from .runner import Outcome, WorkerStats, ray_wanted, run_jobs
 
 OUTPUTS = ("result.json", "result.npz", "figure.png", "explanation.html")
@@ -70,8 +71,10 @@ def read_image(path) -> object:
 def explain_one(model, image, prompt, targets, **explainer_options) -> Explanation:
     """Generate, explain with a progress bar, and measure every token's reliance."""
     explainer = Explainer(model, **explainer_options)
-    run = explainer.start(image, prompt=prompt or DEFAULT_PROMPT, targets=targets)
+    run = explainer.start(image, prompt=prompt, targets=targets)
     say(f"caption: {run.generation.text.strip()!r}")
+    cost = estimated_images(explainer.search, run.n_regions, **explainer.search_options)
+    say(f"{run.n_regions} regions, {explainer.search} search: about {cost:,} images")
     progress = Progress(run.total_steps)
     for _ in run:
         progress.update(run.images_scored)
@@ -146,7 +149,11 @@ def check_items(entries: Sequence[tuple[int, object]], base: Path) -> list[dict]
                 raise ValueError(f"unknown keys {sorted(unknown)}; use image, prompt, targets, id")
             image = Path(entry["image"])
             item["image"] = image if image.is_absolute() else base / image
-            item["prompt"] = entry.get("prompt")  # absent: --prompt
+            item["prompt"] = entry.get("prompt")  # absent or null: --prompt
+            if item["prompt"] is not None:
+                if not isinstance(item["prompt"], str):
+                    raise ValueError(f"prompt must be a string, got {item['prompt']!r}")
+                resolve_prompt(item["prompt"])
             if "targets" in entry:  # absent: --targets; null: all
                 item["targets"] = entry["targets"]
             item["id"] = _item_id(entry.get("id"), number, image)
@@ -202,6 +209,7 @@ def run_batch(
     search: str = "lazy",
     early_stop: bool = False,
     max_new_tokens: int = 64,
+    working_size="auto",
     device: str | None = None,
     dtype: str | None = None,
     load: Loader | None = None,
@@ -236,6 +244,7 @@ def run_batch(
         "search": search,
         "early_stop": early_stop,
         "max_new_tokens": max_new_tokens,
+        "working_size": working_size,
     }
     for item in items:
         item["asked"] = {**_asked(item, prompt, targets, model, options), **(record or {})}
@@ -270,7 +279,8 @@ def explain_item(model, item: dict) -> Explanation:
     asked = item["asked"]
     image = read_image(asked["image"])
     targets = parse_targets(asked["targets"])
-    options = {key: asked[key] for key in ("n_regions", "search", "early_stop", "max_new_tokens")}
+    keys = ("n_regions", "search", "early_stop", "max_new_tokens", "working_size")
+    options = {key: asked[key] for key in keys}
     return explain_one(model, image, asked["prompt"], targets, **options)
 
 

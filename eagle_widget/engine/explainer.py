@@ -4,20 +4,62 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 
 from .explanation import Explanation
-from .images import to_rgb_array
+from .images import read_image, resize, to_rgb_array
 from .masking import fill_image
 from .objective import Objective
-from .regions import superpixels
-from .search import EARLY_STOP_TOL, check_options, max_images, run_search
+from .regions import superpixels, upscale_labels
+from .search import EARLY_STOP_TOL, check_options, estimated_images, max_images, run_search
 from .targets import resolve_target_ids, resolve_targets
 from .types import Cancelled, Generation, Step
 
 DEFAULT_PROMPT = "Describe the image."
+# More regions than this is an error: greedy would need 66,000 images, lazy about 8,600, and
+# each region would be smaller than a few of a vision encoder's patches at its input size.
+MAX_REGIONS = 256
+# A search estimated to need more images than this warns (with the figure) before it starts.
+COST_WARNING_IMAGES = 10_000
+# The long side a photo is explained at when the model does not say its input size.
+DEFAULT_WORKING_SIDE = 1024
+
+
+class CostWarning(UserWarning):
+    """A search that will score very many images (see Explainer's n_regions and search)."""
+
+
+def resolve_prompt(prompt, default: str | None = DEFAULT_PROMPT) -> str:
+    """The one rule for prompts everywhere: None means `default` (with no default, a prompt
+    is required); a string must hold more than whitespace. Checked before any model work."""
+    if prompt is None and default is not None:
+        return default
+    if prompt is not None and not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+    if prompt is None or not prompt.strip():
+        or_none = f" or None (for {default!r})" if default is not None else ""
+        raise ValueError(f"prompt must be a non-empty string{or_none}, got {prompt!r}")
+    return prompt
+
+
+def check_n_regions(n_regions) -> int:
+    """n_regions as an int in 1..MAX_REGIONS, or an error that says what more would cost."""
+    if isinstance(n_regions, bool) or not isinstance(n_regions, (int, np.integer)):
+        raise TypeError(f"n_regions must be an int, got {type(n_regions).__name__}")
+    if n_regions < 1:
+        raise ValueError(f"n_regions must be at least 1, got {n_regions}")
+    if n_regions > MAX_REGIONS:
+        raise ValueError(
+            f"n_regions={n_regions} is more than {MAX_REGIONS}: the lazy search would score "
+            f"about {estimated_images('lazy', n_regions):,} images (greedy "
+            f"{estimated_images('greedy', n_regions):,}); 32 to 64 regions (the paper's) "
+            "resolve objects"
+        )
+    return int(n_regions)
 
 
 class Explainer:
@@ -34,6 +76,7 @@ class Explainer:
         early_stop: bool | float = False,
         batch_size: int | None = None,
         max_new_tokens: int = 64,
+        working_size: int | str | None = "auto",
         **search_options,
     ):
         for method in ("generate", "token_probs"):
@@ -42,10 +85,7 @@ class Explainer:
                     f"model must have a {method}() method (the model protocol of "
                     f"eagle_widget), got {type(model).__name__}"
                 )
-        if isinstance(n_regions, bool) or not isinstance(n_regions, (int, np.integer)):
-            raise TypeError(f"n_regions must be an int, got {type(n_regions).__name__}")
-        if n_regions < 1:
-            raise ValueError(f"n_regions must be at least 1, got {n_regions}")
+        check_n_regions(n_regions)
         check_options(search, **search_options)  # now, not at the first step
         for name, value in (("lambda1", lambda1), ("lambda2", lambda2)):
             if not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
@@ -57,6 +97,14 @@ class Explainer:
         ):
             raise ValueError(f"batch_size must be None or a positive int, got {batch_size!r}")
         fill_image(np.zeros((1, 1, 3), np.uint8), fill)  # validates fill now, not mid-run
+        if working_size not in ("auto", None) and (
+            isinstance(working_size, bool)
+            or not isinstance(working_size, (int, np.integer))
+            or working_size < 1
+        ):
+            raise ValueError(
+                f'working_size must be "auto", None or a positive int, got {working_size!r}'
+            )
         self.model = model
         self.n_regions = int(n_regions)
         self.search = search
@@ -66,19 +114,56 @@ class Explainer:
         self.early_stop = _early_stop_tolerance(early_stop)
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
+        self.working_size = working_size
         self.search_options = search_options
+
+    def check_image(self, image: np.ndarray) -> None:
+        """Raise when the image is smaller than the model can use (its `min_image_size`)."""
+        least = _size_attribute(self.model, "min_image_size")
+        height, width = image.shape[:2]
+        if least and min(height, width) < least:
+            raise ValueError(
+                f"the image is {height} x {width} pixels (height x width); "
+                f"{type(self.model).__name__} needs at least {least} x {least}"
+            )
+
+    def working_shape(self, height: int, width: int) -> tuple[int, int]:
+        """(height, width) the search runs at: never larger than the image.
+
+        "auto": the short side becomes the model's `input_size` (its processor shrinks every
+        image to that anyway) or, where the model has none, the long side DEFAULT_WORKING_SIDE;
+        an int: the long side at most that; None: the image's own size. Never below the
+        model's `min_image_size`.
+        """
+        if self.working_size is None:
+            return height, width
+        if self.working_size == "auto":
+            side = _size_attribute(self.model, "input_size")
+            scale = side / min(height, width) if side else DEFAULT_WORKING_SIDE / max(height, width)
+        else:
+            scale = self.working_size / max(height, width)
+        least = _size_attribute(self.model, "min_image_size") or 1
+        scale = min(1.0, max(scale, least / min(height, width)))
+        if scale == 1.0:
+            return height, width
+        return max(1, round(height * scale)), max(1, round(width * scale))
 
     def start(
         self, image, prompt=None, targets=None, generation=None, target_ids=None
     ) -> ExplanationRun:
-        """Prepare a run: generate (unless given), segment, resolve targets; iterate it."""
-        array = to_rgb_array(image)
-        if prompt is not None and (not isinstance(prompt, str) or not prompt.strip()):
-            raise ValueError(f"prompt must be a non-empty string or None, got {prompt!r}")
+        """Prepare a run: generate (unless given), segment, resolve targets; iterate it.
+
+        A photo larger than the working size (see working_shape) is generated on and searched
+        at that size; the Explanation maps it back to the photo's own size.
+        """
+        photo, notes = read_image(image)
+        if prompt is not None or generation is None:
+            prompt = resolve_prompt(prompt)
+        self.check_image(photo)
+        shape = self.working_shape(*photo.shape[:2])
+        array = photo if shape == photo.shape[:2] else resize(photo, shape)
         if generation is None:
-            generation = self.model.generate(
-                array, prompt or DEFAULT_PROMPT, max_new_tokens=self.max_new_tokens
-            )
+            generation = self.model.generate(array, prompt, max_new_tokens=self.max_new_tokens)
             if not isinstance(generation, Generation):
                 raise TypeError(
                     f"model.generate must return an eagle_widget Generation, "
@@ -91,14 +176,26 @@ class Explainer:
                 f"prompt {prompt!r} is not the prompt the generation answered "
                 f"({generation.prompt!r}); give one of them, or both the same"
             )
-        if tuple(generation.image_size) != array.shape[:2]:
+        if tuple(generation.image_size) not in (photo.shape[:2], array.shape[:2]):
             raise ValueError(
                 f"the generation was made for an image of size {tuple(generation.image_size)} "
-                f"(height, width) but the image is {array.shape[:2]}"
+                f"(height, width) but the image is {photo.shape[:2]}"
             )
+        # the answer to the photo is scored at the working size: the same words, fewer pixels
+        generation = replace(generation, image_size=array.shape[:2])
         positions = resolve_targets(generation, targets)
         ids = resolve_target_ids(generation, positions, target_ids)
-        return ExplanationRun(self, array, generation, positions, ids)
+        notes["working_size"] = list(array.shape[:2])
+        run = ExplanationRun(self, array, generation, positions, ids, photo=photo, notes=notes)
+        cost = estimated_images(self.search, run.n_regions, **self.search_options)
+        if cost > COST_WARNING_IMAGES:
+            warnings.warn(
+                f"{run.n_regions} regions with the {self.search} search will score about "
+                f"{cost:,} images; fewer regions or search='lazy' cost less",
+                CostWarning,
+                stacklevel=2,
+            )
+        return run
 
     def stream(self, image, prompt=None, targets=None, generation=None, target_ids=None):
         """Yield one Step per search step as it happens."""
@@ -114,8 +211,13 @@ class Explainer:
         return run.explanation()
 
     def token_reliance(self, image, generation: Generation) -> tuple[np.ndarray, np.ndarray]:
-        """(prior, visual) of every generated token from two images: full and fully filled."""
+        """(prior, visual) of every generated token from two images: full and fully filled,
+        at the working size as a run scores them."""
         array = to_rgb_array(image)
+        shape = self.working_shape(*array.shape[:2])
+        if shape != array.shape[:2]:
+            array = resize(array, shape)
+        generation = replace(generation, image_size=shape)
         positions = list(range(len(generation)))
         objective = Objective(
             self.model,
@@ -134,14 +236,28 @@ class Explainer:
 class ExplanationRun:
     """One explanation in progress: iterate it for Steps, cancel it from any thread."""
 
-    def __init__(self, explainer: Explainer, image, generation, positions, target_ids):
+    def __init__(
+        self,
+        explainer: Explainer,
+        image,
+        generation,
+        positions,
+        target_ids,
+        photo: np.ndarray | None = None,
+        notes: dict | None = None,
+    ):
+        """`image` is what the search scores; `photo` the image given (default: the same),
+        which `labels` and the Explanation are of; `notes` go to its extras["image"]."""
         self.explainer = explainer
         self.image = image
+        self.photo = image if photo is None else photo
         self.generation = generation
         self.positions = positions
         self.target_ids = target_ids
-        self.labels = superpixels(image, explainer.n_regions)
-        self.n_regions = int(self.labels.max()) + 1
+        self.notes = dict(notes or {})
+        self.work_labels = superpixels(image, explainer.n_regions)
+        self.labels = upscale_labels(self.work_labels, *self.photo.shape[:2])
+        self.n_regions = int(self.work_labels.max()) + 1
         self._cancel = threading.Event()
         self._objective = Objective(
             explainer.model,
@@ -150,7 +266,7 @@ class ExplanationRun:
             target_ids,
             image,
             fill_image(image, explainer.fill),
-            self.labels,
+            self.work_labels,
             explainer.lambda1,
             explainer.lambda2,
             explainer.batch_size,
@@ -228,10 +344,12 @@ class ExplanationRun:
             extras["requests"] = usage.get("requests", 0)
             if usage.get("values"):
                 extras["floored_share"] = usage.get("floored", 0) / usage["values"]
+        if self.notes:
+            extras["image"] = dict(self.notes)
         return Explanation(
-            image=self.image,
+            image=self.photo,
             labels=self.labels,
-            generation=self.generation,
+            generation=replace(self.generation, image_size=self.photo.shape[:2]),
             positions=self.positions,
             target_ids=self.target_ids,
             steps=front + back,
@@ -252,6 +370,14 @@ def explain(model, image, prompt=None, targets=None, **explainer_kwargs) -> Expl
     keys = ("generation", "target_ids")
     run_kwargs = {k: explainer_kwargs.pop(k) for k in keys if k in explainer_kwargs}
     return Explainer(model, **explainer_kwargs).explain(image, prompt, targets, **run_kwargs)
+
+
+def _size_attribute(model, name: str) -> int | None:
+    """An optional size the model may declare (min_image_size, input_size): a positive int."""
+    value = getattr(model, name, None)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
+        return int(value)
+    return None
 
 
 def _early_stop_tolerance(early_stop) -> float | None:

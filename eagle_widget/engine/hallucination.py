@@ -9,16 +9,16 @@ the answer starts with the correct word.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .explainer import Explainer
+from .explainer import Explainer, resolve_prompt
 from .explanation import Explanation
-from .images import to_rgb_array
+from .images import resize, to_rgb_array
 from .masking import compose, fill_image
 from .mitigation import Mitigation
-from .regions import region_areas
+from .regions import downscale_labels, region_areas
 from .types import Cancelled, Generation
 
 # A token "rests on the language prior" when the blank image alone gives it at least this
@@ -72,10 +72,19 @@ def correct_token_id(model, correct) -> int:
         raise TypeError(
             f"{type(model).__name__} has no encode(text) method: pass correct as a token id"
         )
-    ids = encode(correct)
+    ids = encode(correct)  # an adapter raises when its tokenizer does not know the word
     if not ids:
         raise ValueError(f"the model's tokenizer gives no token for {correct!r}")
     return int(ids[0])
+
+
+def check_wrong_answer(generation: Generation, correct_id: int, correct) -> None:
+    """Raise when the answer already starts with the correct token: nothing to diagnose."""
+    if generation.token_ids[:1] == [correct_id]:
+        raise ValueError(
+            f"the answer {generation.text.strip()!r} already starts with the correct "
+            f"token {correct!r}: there is no wrong answer to diagnose"
+        )
 
 
 def diagnose(
@@ -90,9 +99,14 @@ def diagnose(
     """Generate (unless given) the answer; say which tokens the language prior produced; with
     `correct` (e.g. "No"), explain the correct token at the answer's first position."""
     explainer = Explainer(model, max_new_tokens=max_new_tokens, **explainer_kwargs)
+    question = resolve_prompt(question, default=None)
+    correct_id = None if correct is None else correct_token_id(model, correct)
     array = to_rgb_array(image)
+    explainer.check_image(array)
     if generation is None:
         generation = model.generate(array, question, max_new_tokens=max_new_tokens)
+    if correct_id is not None:
+        check_wrong_answer(generation, correct_id, correct)
     prior, visual = explainer.token_reliance(array, generation)
     driven = [
         i
@@ -100,8 +114,8 @@ def diagnose(
         if prior[i] >= PRIOR_THRESHOLD and visual[i] <= VISUAL_LIFT
     ]
     diagnosis = Diagnosis(generation, prior, visual, driven)
-    if correct is not None:
-        diagnosis.correct_id = correct_token_id(model, correct)
+    if correct_id is not None:
+        diagnosis.correct_id = correct_id
         diagnosis.explanation = explainer.explain(
             array, targets=[0], generation=generation, target_ids=[diagnosis.correct_id]
         )
@@ -137,19 +151,25 @@ def mitigate(
         )
     stop = should_stop or (lambda: False)
     correct_id = int(explanation.target_ids[0])
-    original = explanation.generation
-    areas_of = region_areas(explanation.labels, explanation.n_regions)
+    original = scored = explanation.generation
+    labels = explanation.labels
+    shape = tuple(explanation.extras.get("image", {}).get("working_size", array.shape[:2]))
+    if shape != array.shape[:2]:  # cut and regenerate the images the search scored
+        array = resize(array, shape)
+        labels = downscale_labels(labels, *shape)
+        scored = replace(original, image_size=shape)
+    areas_of = region_areas(labels, explanation.n_regions)
     worst_first = explanation.order[::-1]
     removed_area = np.cumsum(areas_of[worst_first])
     steps = max(1, int(np.searchsorted(removed_area, max_area + 1e-9, side="right")))
     keep = np.ones((steps, explanation.n_regions), dtype=bool)
     for k in range(steps):
         keep[k, worst_first[: k + 1]] = False
-    images = compose(array, fill_image(array, fill), explanation.labels, keep)
+    images = compose(array, fill_image(array, fill), labels, keep)
     # P(correct first token) for every cut, in one batch
-    p_correct = np.asarray(
-        model.token_probs(list(images), original, [0], [correct_id]), dtype=float
-    )[:, 0]
+    p_correct = np.asarray(model.token_probs(list(images), scored, [0], [correct_id]), dtype=float)[
+        :, 0
+    ]
     found = None  # (cut index, answer)
     for lo, answers in _regenerations(model, images, prompt, max_new_tokens, stop):
         hit = next((i for i, a in enumerate(answers) if a.token_ids[:1] == [correct_id]), None)

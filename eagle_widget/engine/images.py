@@ -15,13 +15,24 @@ def to_rgb_array(image) -> np.ndarray:
     """Convert a path, PIL image or array to an H x W x 3 uint8 RGB array.
 
     RGBA drops alpha, grayscale is repeated over three channels, floats must lie in [0, 1].
+    Files and PIL images are turned upright by their EXIF orientation (see read_image).
+    """
+    return read_image(image)[0]
+
+
+def read_image(image) -> tuple[np.ndarray, dict]:
+    """The image as to_rgb_array gives it, and what was done to it on the way (JSON-able).
+
+    A photo's pixels are often stored sideways with an EXIF orientation tag that every viewer
+    applies; so do we, and the notes say so: {"exif_orientation": 6} (2..8; absent when the
+    pixels were upright already).
     """
     if isinstance(image, (str, Path)):
         return _read_file(Path(image))
     if _is_pil(image):
-        return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+        return _from_pil(image)
     if isinstance(image, np.ndarray):
-        return _from_array(image)
+        return _from_array(image), {}
     raise ImageTypeError(
         f"image must be a path, a PIL image or an H x W x 3 uint8 array, got {type(image).__name__}"
     )
@@ -35,16 +46,33 @@ def _is_pil(image) -> bool:
     return isinstance(image, Image.Image)
 
 
-def _read_file(path: Path) -> np.ndarray:
+def _read_file(path: Path) -> tuple[np.ndarray, dict]:
     from PIL import Image, UnidentifiedImageError
 
+    if path.is_dir():
+        raise ValueError(f"the image path is a folder, not an image file: {path}")
     if not path.is_file():
         raise ValueError(f"image file not found: {path}")
     try:
         with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+            return _from_pil(img)
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"cannot read image file {path}: {error}") from None
+
+
+# EXIF tag 0x0112: how the stored pixels must be turned to be upright (1: as stored)
+_ORIENTATION_TAG = 0x0112
+
+
+def _from_pil(img) -> tuple[np.ndarray, dict]:
+    from PIL import ImageOps
+
+    orientation = img.getexif().get(_ORIENTATION_TAG, 1)
+    notes = {}
+    if orientation in range(2, 9):
+        img = ImageOps.exif_transpose(img)
+        notes["exif_orientation"] = int(orientation)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy(), notes
 
 
 def _from_array(array: np.ndarray) -> np.ndarray:
@@ -79,3 +107,15 @@ def _from_array(array: np.ndarray) -> np.ndarray:
             )
         return array.astype(np.uint8)
     raise ImageTypeError(f"image array has unsupported dtype {array.dtype}")
+
+
+def resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """An RGB array at (height, width), with Pillow's Lanczos filter (antialiased when shrinking).
+
+    What the engine uses to bring a photo to its working size; do the same to reproduce it.
+    """
+    from PIL import Image
+
+    height, width = int(shape[0]), int(shape[1])
+    picture = Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS)
+    return np.asarray(picture, dtype=np.uint8).copy()

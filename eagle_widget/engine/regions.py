@@ -26,7 +26,7 @@ def superpixels(image: np.ndarray, n_regions: int = 50) -> np.ndarray:
     small = image if scale == 1.0 else _resize_nearest(image, scale)
     labels = _slic(small, n_regions)
     if scale != 1.0:
-        labels = _upscale_labels(labels, height, width)
+        labels = upscale_labels(labels, height, width)
     return _relabel(labels)
 
 
@@ -78,10 +78,22 @@ def _resize_nearest(image: np.ndarray, scale: float) -> np.ndarray:
     return image[rows][:, cols]
 
 
-def _upscale_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
+def upscale_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The label map at height x width (nearest neighbour: no region is lost or split)."""
+    if labels.shape == (height, width):
+        return labels
     small_h, small_w = labels.shape
     rows = np.minimum(np.arange(height) * small_h // height, small_h - 1)
     cols = np.minimum(np.arange(width) * small_w // width, small_w - 1)
+    return labels[rows][:, cols]
+
+
+def downscale_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The map at height x width that upscale_labels made `labels` from (exactly: each row
+    and column read back is one that upscaling filled from it)."""
+    big_h, big_w = labels.shape
+    rows = (np.arange(height) * big_h + height - 1) // height
+    cols = (np.arange(width) * big_w + width - 1) // width
     return labels[rows][:, cols]
 
 

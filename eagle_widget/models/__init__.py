@@ -46,7 +46,12 @@ def load_demo_model(device=None, dtype=None, **kwargs) -> HFModel:
     logging.disable_progress_bar()
     try:
         loaded = load_model(str(WEIGHTS_DIR), device=device or "cpu", dtype=dtype, **kwargs)
-        return DemoModel(loaded.model, loaded.processor, batch_size=kwargs.get("batch_size"))
+        return DemoModel(
+            loaded.model,
+            loaded.processor,
+            batch_size=kwargs.get("batch_size"),
+            threads=kwargs.get("threads"),
+        )
     finally:
         if shown:
             logging.enable_progress_bar()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 DTYPES = {
@@ -17,6 +21,10 @@ DTYPES = {
 MAX_BATCH = 64
 CPU_BATCH = 8
 TARGET_ROWS = 64  # logit rows per image the estimate leaves room for (a 64-token sentence)
+# Below this many parameters a CPU forward runs on one thread: its matrix products are too
+# small to share, and beside other jobs a second thread waits for a core (bench_threads.py:
+# the demo model and a 23M Qwen2.5-VL were 2.5x to 10x slower on two threads under load).
+SMALL_MODEL_PARAMETERS = 100_000_000
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -92,3 +100,41 @@ def release_memory(device: torch.device) -> None:
         torch.cuda.empty_cache()
     elif device.type == "mps":
         torch.mps.empty_cache()
+
+
+def default_threads(model) -> int | None:
+    """CPU threads for a model's calls: 1 for a small model, None (torch's setting) otherwise."""
+    if model.device.type != "cpu":
+        return None
+    parameters = sum(p.numel() for p in model.parameters())
+    return 1 if parameters < SMALL_MODEL_PARAMETERS else None
+
+
+_threads_lock = threading.Lock()
+_threads_state = {"depth": 0, "saved": 0}
+
+
+@contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to `count` for the block, then back (None: unchanged).
+
+    The setting is process-wide, so nested or concurrent blocks restore the value seen by
+    the first one to enter, once the last one leaves. Switching costs about 50 us.
+    """
+    if count is None:
+        yield
+        return
+    with _threads_lock:
+        if _threads_state["depth"] == 0:
+            _threads_state["saved"] = torch.get_num_threads()
+        _threads_state["depth"] += 1
+        if torch.get_num_threads() != count:
+            torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_state["depth"] -= 1
+            saved = _threads_state["saved"]
+            if _threads_state["depth"] == 0 and torch.get_num_threads() != saved:
+                torch.set_num_threads(saved)

@@ -23,18 +23,30 @@ from ..engine.explainer import DEFAULT_PROMPT
 from ..engine.images import to_rgb_array
 from ..engine.types import Generation
 from .devices import (
+    cpu_threads,
     default_batch_size,
+    default_threads,
     is_out_of_memory,
     release_memory,
     resolve_device,
     resolve_dtype,
 )
+from .pixels import PixelTable, read_pixel_table
 from .text import decode_tokens
 
 # Processor outputs aligned with input_ids, and the value each takes on generated text tokens.
 # A sequence-aligned key missing here stops token_probs: guessing its value is how results
 # go silently wrong (e.g. Qwen's M-RoPE without mm_token_type_ids, Gemma 3 without token_type_ids).
 SEQUENCE_FILL = {"attention_mask": 1, "token_type_ids": 0, "mm_token_type_ids": 0}
+# No image side below this: image processors guess the channel axis from a dimension of 1, 3
+# or 4, and a vision encoder's patch is larger anyway.
+MIN_SIDE = 8
+# Image processors that tile a large image, or pick the resolution from it, have no one
+# input size: a larger photo gives them more to see.
+_DYNAMIC_RESOLUTION = (
+    "do_image_splitting", "crop_to_patches", "do_pan_and_scan", "merge_size",
+    "image_grid_pinpoints",
+)  # fmt: skip
 
 
 class HFModel:
@@ -43,6 +55,9 @@ class HFModel:
     batch_size: masked images per forward pass; None picks one from the device and its free
     memory. A CUDA or MPS out-of-memory error halves it and retries, and the run goes on.
     device, dtype: optional, move the model ("cuda", "float16", ...) before wrapping it.
+    threads: torch CPU threads during this adapter's calls; None picks 1 for a model under
+    100M parameters on the CPU (fastest alone, and steady beside other jobs) and leaves
+    torch's setting otherwise.
 
     Safety checks, all raising ValueError: a processor that gives a masked copy a different
     token layout than the original (checked per batch and against the generation's prompt);
@@ -59,6 +74,7 @@ class HFModel:
         batch_size: int | None = None,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
+        threads: int | None = None,
     ):
         if not hasattr(model, "generate") or not callable(model):
             raise TypeError(
@@ -70,6 +86,7 @@ class HFModel:
                 f"got {type(processor).__name__}"
             )
         _check_batch_size(batch_size)
+        _check_threads(threads)
         if device is not None or dtype is not None:
             target = resolve_device(device) if device is not None else model.device
             model = model.to(
@@ -82,8 +99,12 @@ class HFModel:
         self._lock = threading.RLock()
         self._prompt_cache: dict[str, tuple[str, bool]] = {}
         self._layouts: dict[tuple[str, tuple[int, int]], torch.Tensor] = {}
+        # per prompt and image size: a table that turns pixels into the model's inputs, or
+        # None where the processor does more than map pixel values (it resizes, crops...)
+        self._pixel_tables: dict[tuple[str, tuple[int, int]], PixelTable | None] = {}
         self._last_length = 0
         self._auto_batch: int | None = None
+        self._threads = threads
         # torchvision-backed image processors resize and normalise on the model's device: on
         # a GPU, preprocessing a batch on the CPU would otherwise take longer than its forward
         self._preprocesses_on_device = _takes_device(getattr(processor, "image_processor", None))
@@ -114,6 +135,45 @@ class HFModel:
         self._batch_size = value
         self._auto_batch = None
 
+    @property
+    def threads(self) -> int | None:
+        """torch CPU threads during this adapter's calls: as given, else picked by model size
+        (None: torch's own setting)."""
+        return self._threads if self._threads is not None else default_threads(self.model)
+
+    @threads.setter
+    def threads(self, value: int | None) -> None:
+        _check_threads(value)
+        self._threads = value
+
+    @property
+    def min_image_size(self) -> int:
+        """The smallest image side the model can use: one patch of its vision encoder (the
+        merged patch of Qwen-VL models, whose processors refuse less), at least MIN_SIDE."""
+        image_processor = getattr(self.processor, "image_processor", None)
+        patch = _largest(getattr(image_processor, "patch_size", None))
+        if patch is None:
+            vision = getattr(self.model.config, "vision_config", None)
+            patch = _largest(getattr(vision, "patch_size", None)) or 1
+        merge = _largest(getattr(image_processor, "merge_size", None)) or 1
+        return max(MIN_SIDE, patch * merge)
+
+    @property
+    def input_size(self) -> int | None:
+        """The side of the square every image is shrunk (or cropped) to by the processor;
+        None where the processor tiles the image or picks a resolution from it."""
+        processor = getattr(self.processor, "image_processor", None)
+        if processor is None or any(getattr(processor, k, None) for k in _DYNAMIC_RESOLUTION):
+            return None
+        crop = getattr(processor, "do_center_crop", False)
+        size = getattr(processor, "crop_size" if crop else "size", None)
+        height, width = _size_field(size, "height"), _size_field(size, "width")
+        if height and width:
+            return min(height, width)
+        if _size_field(size, "longest_edge") is None:
+            return _size_field(size, "shortest_edge")
+        return None
+
     def __repr__(self) -> str:
         name = type(self.model).__name__
         return f"HFModel({name}, device={self.device}, dtype={self.dtype})"
@@ -143,6 +203,12 @@ class HFModel:
         if len(sizes) > 1:
             raise ValueError(f"images of one batch must share a size, got {sorted(sizes)}")
         size = (int(arrays[0].shape[0]), int(arrays[0].shape[1]))
+        least = self.min_image_size
+        if min(size) < least:
+            raise ValueError(
+                f"the image is {size[0]} x {size[1]} pixels (height x width); "
+                f"{type(self.model).__name__} needs at least {least} x {least}"
+            )
         stops = self.eos_token_ids()
 
         def answers(chunk: list[np.ndarray]) -> list[Generation]:
@@ -194,7 +260,7 @@ class HFModel:
         halves the batch size (kept for later calls) and retries the chunk."""
         parts = []
         start = 0
-        with self._lock:
+        with self._lock, cpu_threads(self.threads):
             while start < len(items):
                 chunk = items[start : start + self.batch_size]
                 try:
@@ -214,7 +280,14 @@ class HFModel:
         counterfactual answer such as "No" becomes a target id."""
         if not isinstance(text, str) or not text:
             raise ValueError(f"text must be a non-empty string, got {text!r}")
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        unknown = self.tokenizer.unk_token_id
+        if unknown is not None and unknown in ids and self.tokenizer.unk_token not in text:
+            raise ValueError(
+                f"the model's tokenizer does not know {text!r}: it encodes as the unknown "
+                f"token {self.tokenizer.unk_token!r}; give a word of its vocabulary or a token id"
+            )
+        return ids
 
     def prompt_ids(self, image, prompt: str = DEFAULT_PROMPT) -> list[int]:
         """The ids the processor builds for `image` and `prompt` (chat template, image tokens),
@@ -287,7 +360,22 @@ class HFModel:
         return self._prompt_cache[prompt]
 
     def _encode(self, images: list[np.ndarray], prompt: str):
-        """The processor's inputs for one prompt and several images (one per sample)."""
+        """The processor's inputs for one prompt and several images (one per sample); by table
+        lookup where the processor maps pixel values one by one (see pixels.py)."""
+        key = (prompt, images[0].shape[:2])
+        table = self._pixel_tables.get(key)
+        if table is not None:
+            inputs = table.inputs(images)
+        else:
+            inputs = self._process(images, prompt)
+            if key not in self._pixel_tables:
+                encode = lambda batch: self._process(batch, prompt)  # noqa: E731
+                self._pixel_tables[key] = read_pixel_table(encode, images, inputs)
+        self._last_length = int(inputs["input_ids"].shape[1])
+        return inputs
+
+    def _process(self, images: list[np.ndarray], prompt: str):
+        """The processor's inputs, on the model's device and in its dtype."""
         text, add_special = self._prompt_text(prompt)
         inputs = self.processor(
             text=[text] * len(images),
@@ -304,7 +392,6 @@ class HFModel:
                 if value.is_floating_point():
                     value = value.to(dtype)
             moved[key] = value
-        self._last_length = int(moved["input_ids"].shape[1])
         return moved
 
     def _remember_layout(self, prompt: str, size: tuple[int, int], ids: torch.Tensor) -> None:
@@ -381,6 +468,7 @@ def load_model(
     dtype: str | torch.dtype | None = None,
     *,
     batch_size: int | None = None,
+    threads: int | None = None,
     **from_pretrained_kwargs,
 ) -> HFModel:
     """Load any image-text-to-text checkpoint (hub id or local folder) and its processor.
@@ -388,9 +476,12 @@ def load_model(
     device: None picks cuda, then mps, then cpu. dtype: None picks bfloat16 on CUDA (float16
     where bf16 is unsupported), float16 on MPS and float32 on CPU. Other keyword arguments go
     to `from_pretrained` (e.g. revision=, device_map="auto" to spread a model over GPUs).
+    threads: torch CPU threads during the adapter's calls (see HFModel).
     """
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    _check_batch_size(batch_size)  # before any loading
+    _check_threads(threads)
     if isinstance(id_or_path, os.PathLike):
         id_or_path = os.fspath(id_or_path)
     if not isinstance(id_or_path, str) or not id_or_path:
@@ -421,7 +512,9 @@ def load_model(
         processor = AutoProcessor.from_pretrained(id_or_path, **remote)
     except ImportError as error:
         raise _missing_library(id_or_path, error) from error
-    return HFModel(model if placed else model.to(device), processor, batch_size=batch_size)
+    return HFModel(
+        model if placed else model.to(device), processor, batch_size=batch_size, threads=threads
+    )
 
 
 MODELS_EXTRA = "pip install 'eagle-widget[models]'"
@@ -451,9 +544,27 @@ def _takes_device(image_processor) -> bool:
     return callable(process) and "device" in inspect.signature(process).parameters
 
 
+def _largest(value) -> int | None:
+    """A size given as an int or as a pair/list (e.g. patch_size [14, 14]): its largest."""
+    if isinstance(value, (list, tuple)) and value:
+        value = max(value)
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _size_field(size, key: str) -> int | None:
+    """A field of an image processor's size (a dict, or a SizeDict with attributes)."""
+    value = size.get(key) if isinstance(size, dict) else getattr(size, key, None)
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
 def _check_batch_size(value) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise ValueError(f"batch_size must be a positive int or None, got {value!r}")
+
+
+def _check_threads(value) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"threads must be a positive int or None, got {value!r}")
 
 
 def _check_positions(positions: Sequence[int], length: int) -> list[int]:

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 SEED = 4_000_000  # scenes of this benchmark, disjoint from training and other evaluations
-SEARCHES = ("greedy", "lazy", "efficient")
+SEARCHES = ("greedy", "lazy", "lazy +early_stop", "efficient")
 
 
 def main() -> None:
@@ -42,7 +42,12 @@ def main() -> None:
         shape = next(k for k, t in enumerate(generation.tokens) if t.strip() in SHAPES)
         for level, targets in (("sentence", None), ("word", [shape])):
             for n in args.regions:
-                explainer = {s: ew.Explainer(model, n_regions=n, search=s) for s in SEARCHES}
+                explainer = {
+                    s: ew.Explainer(
+                        model, n_regions=n, search=s.split()[0], early_stop="early_stop" in s
+                    )
+                    for s in SEARCHES
+                }
                 results = {}
                 for search, explainer_ in explainer.items():
                     began = time.perf_counter()

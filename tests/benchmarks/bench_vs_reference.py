@@ -1,0 +1,320 @@
+"""Our searches against the reference's loop, in one run, with a profile by stage; prints JSON.
+
+    python tests/benchmarks/bench_vs_reference.py [--regions 36 64] [--threads 1]
+    python tests/benchmarks/bench_vs_reference.py --model mid --device cuda --dtype bfloat16
+
+The reference loop is written here from method.md's description, not from its code: plain
+greedy, one image per model call, the region masks kept as a stack of full-size int64
+arrays, each masked image handed to the processor as a PIL copy, the whole answer fed and
+the softmax taken at every position. It orders the same superpixels of the same image for
+the same sentence-level targets (every caption token) as every search of ours.
+
+Reported per number of regions: wall seconds, images scored, insertion and deletion AUC and
+the speed-up over the reference; a profile of our greedy and default search by stage
+(masking, image processing, tensor assembly, forward, softmax/gather and checks, input
+checks, objective and search bookkeeping); and the model's bare batched forward on the very
+images our greedy scored, timed in the same run. On a shared machine compare the ratios,
+not the seconds. Models: `demo` (the embedded one, a 64 x 64 scene) or `mid` (a ~25M
+Qwen2.5-VL built offline with random weights, the scene scaled to 448 x 448).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import eagle_widget as ew  # noqa: E402
+from eagle_widget.engine import objective as objective_module  # noqa: E402
+from eagle_widget.engine.objective import Objective  # noqa: E402
+from eagle_widget.engine.regions import superpixels  # noqa: E402
+from eagle_widget.models import hf as hf_module  # noqa: E402
+from eagle_widget.models.demo.scenes import CAPTION_PROMPT, make_scene  # noqa: E402
+from eagle_widget.models.devices import cpu_threads  # noqa: E402
+
+RUNS = (  # (label, search, early_stop)
+    ("greedy", "greedy", False),
+    ("efficient", "efficient", False),
+    ("lazy", "lazy", False),
+    ("lazy +early_stop", "lazy", True),
+)
+
+
+class ReferenceGreedy:
+    """The reference's greedy, one image per call (see the module docstring)."""
+
+    def __init__(self, adapter, image, generation, positions, labels):
+        self.adapter = adapter
+        self.image = image
+        self.generation = generation
+        self.positions = positions
+        self.n = int(labels.max()) + 1
+        self.masks = np.stack([labels == k for k in range(self.n)]).astype(np.int64)
+        self.areas = self.masks.reshape(self.n, -1).mean(axis=1)
+        self.text, self.add_special = adapter._prompt_text(generation.prompt)
+        self.images = 0
+
+    def probs(self, image: np.ndarray) -> np.ndarray:
+        adapter = self.adapter
+        inputs = adapter.processor(
+            text=[self.text],
+            images=[Image.fromarray(image)],
+            return_tensors="pt",
+            add_special_tokens=self.add_special,
+        )
+        length = inputs["input_ids"].shape[1]
+        inputs = hf_module._extend(dict(inputs), self.generation.token_ids)
+        device, dtype = adapter.device, adapter.dtype
+        inputs = {
+            k: v.to(device, dtype) if v.is_floating_point() else v.to(device)
+            for k, v in inputs.items()
+        }
+        with torch.inference_mode():
+            logits = adapter.model(**inputs, use_cache=False).logits[0].float()
+        probs = torch.softmax(logits, dim=-1).cpu().numpy()
+        self.images += 1
+        ids = self.generation.token_ids
+        return np.array([probs[length - 1 + p, ids[p]] for p in self.positions])
+
+    def masked(self, chosen: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        mask = self.masks[chosen].sum(axis=0)[..., None]
+        insertion = (self.image * mask).astype(np.uint8)
+        deletion = (self.image * (1 - mask)).astype(np.uint8)
+        return insertion, deletion
+
+    def run(self) -> dict:
+        order: list[int] = []
+        curve_insert, curve_delete = [], []
+        remaining = list(range(self.n))
+        while remaining:
+            best, best_score, best_probs = None, -np.inf, None
+            for region in remaining:
+                insertion, deletion = self.masked(order + [region])
+                p_insert, p_delete = self.probs(insertion), self.probs(deletion)
+                score = p_insert.mean() + (1 - p_delete).mean()
+                if score > best_score:
+                    best, best_score, best_probs = region, score, (p_insert, p_delete)
+            order.append(best)
+            remaining.remove(best)
+            curve_insert.append(best_probs[0].mean())
+            curve_delete.append(best_probs[1].mean())
+        # the last step shows every region (p_full) and removes every region (p_blank)
+        p_full, p_blank = curve_insert[-1], curve_delete[-1]
+        x = np.concatenate([[0.0], np.cumsum(self.areas[order])])
+        ins = np.array([p_blank, *curve_insert])
+        dele = np.array([p_full, *curve_delete])
+        return {
+            "images": self.images,
+            "insertion_auc": float(np.trapezoid(ins, x)),
+            "deletion_auc": float(np.trapezoid(dele, x)),
+        }
+
+
+class StageTimer:
+    """Wall time per stage of our pipeline, by wrapping the functions that do each stage."""
+
+    def __init__(self, adapter):
+        self.seconds: dict[str, float] = {}
+        self.patches = []
+        self._wrap(objective_module, "compose", "masking")
+        self._wrap(Objective, "keep_probs", "objective")
+        self._wrap(adapter, "token_probs", "adapter")
+        self._wrap(adapter, "_score", "score")
+        self._wrap(adapter, "_encode", "image processing")
+        self._wrap(hf_module, "_extend", "tensor assembly")
+        self._wrap(adapter.model, "forward", "forward")
+
+    def _wrap(self, owner, name, stage):
+        inner = getattr(owner, name)
+        self.patches.append((owner, name, owner.__dict__.get(name)))
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                _sync()
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+        setattr(owner, name, timed)
+
+    def restore(self):
+        for owner, name, original in reversed(self.patches):
+            if original is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+
+    def profile(self, total: float) -> dict[str, float]:
+        s = self.seconds
+        stages = {
+            "masking": s.get("masking", 0.0),
+            "image processing": s.get("image processing", 0.0),
+            "tensor assembly": s.get("tensor assembly", 0.0),
+            "forward": s.get("forward", 0.0),
+            "softmax/gather and checks": s.get("score", 0.0)
+            - s.get("image processing", 0.0)
+            - s.get("tensor assembly", 0.0)
+            - s.get("forward", 0.0),
+            "adapter input checks": s.get("adapter", 0.0) - s.get("score", 0.0),
+            "objective (cache, validation)": s.get("objective", 0.0)
+            - s.get("masking", 0.0)
+            - s.get("adapter", 0.0),
+            "search and setup (SLIC, bookkeeping)": total - s.get("objective", 0.0),
+        }
+        return {k: round(v, 3) for k, v in stages.items()}
+
+
+def _sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def bare_forward(adapter, images, generation, positions) -> float:
+    """Seconds per image of the model call alone, inputs prepared beforehand, same batches."""
+    size = adapter.batch_size
+    stop = max(positions)
+    prepared = []
+    with torch.inference_mode(), cpu_threads(adapter.threads):
+        for start in range(0, len(images), size):
+            inputs = adapter._encode(images[start : start + size], generation.prompt)
+            length = inputs["input_ids"].shape[1]
+            rows = torch.tensor([length - 1 + p for p in positions], device=adapter.device)
+            prepared.append((hf_module._extend(inputs, generation.token_ids[:stop]), rows))
+        adapter.model(**prepared[0][0], logits_to_keep=prepared[0][1], use_cache=False)
+        best = float("inf")
+        for _ in range(2):
+            _sync()
+            start = time.perf_counter()
+            for inputs, rows in prepared:
+                adapter.model(**inputs, logits_to_keep=rows, use_cache=False)
+            _sync()
+            best = min(best, time.perf_counter() - start)
+    return best / len(images)
+
+
+def load(args):
+    scene = make_scene(args.seed, n_objects=3)
+    if args.model == "demo":
+        return ew.load_demo_model(device=args.device, dtype=args.dtype), scene.image
+    import tiny_models
+
+    model, processor = tiny_models.build_mid_qwen2_5_vl()
+    adapter = ew.HFModel(model, processor, device=args.device, dtype=args.dtype or "float32")
+    image = np.asarray(Image.fromarray(scene.image).resize((448, 448), Image.NEAREST))
+    return adapter, image
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("demo", "mid"), default="demo")
+    parser.add_argument("--regions", type=int, nargs="+", default=[36, 64])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: ours)")
+    parser.add_argument("--seed", type=int, default=1, help="scene seed (3 objects)")
+    parser.add_argument("--new-tokens", type=int, default=16, help="answer length, mid model")
+    parser.add_argument("--bare-images", type=int, default=512, help="images for the bare forward")
+    args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+
+    adapter, image = load(args)
+    generation = adapter.generate(image, CAPTION_PROMPT, max_new_tokens=args.new_tokens)
+    positions = list(range(len(generation)))
+    report = {
+        "command": " ".join(["python", *sys.argv]),
+        "model": args.model,
+        "device": str(adapter.device),
+        "dtype": str(adapter.dtype).removeprefix("torch."),
+        "torch_threads": torch.get_num_threads(),
+        "adapter_threads": getattr(adapter, "threads", None),
+        "batch_size": adapter.batch_size,
+        "image": list(image.shape[:2]),
+        "caption": generation.text,
+        "targets": len(positions),
+        "runs": [],
+    }
+    for n in args.regions:
+        labels = superpixels(image, n)
+        reference = ReferenceGreedy(adapter, image, generation, positions, labels)
+        with cpu_threads(adapter.threads):
+            reference.probs(image)  # warm-up
+        reference.images = 0
+        start = time.perf_counter()
+        with cpu_threads(adapter.threads):  # the threads our runs get
+            ref = reference.run()
+        ref_seconds = time.perf_counter() - start
+        rows = [{"run": "reference greedy", "seconds": round(ref_seconds, 2), **ref}]
+        profiles = {}
+        for label, search, early_stop in RUNS:
+            explainer = ew.Explainer(adapter, n_regions=n, search=search, early_stop=early_stop)
+            recorded = []
+            timer = StageTimer(adapter)
+            if label == "greedy":  # keep the images it scores, for the bare forward
+                score = adapter._score
+
+                def keeping(images, *rest, _score=score, recorded=recorded):
+                    if len(recorded) < args.bare_images:
+                        recorded.extend(images)
+                    return _score(images, *rest)
+
+                adapter._score = keeping
+            start = time.perf_counter()
+            try:
+                result = explainer.explain(image, generation=generation)
+            finally:
+                seconds = time.perf_counter() - start
+                timer.restore()
+                adapter.__dict__.pop("_score", None)
+            rows.append(
+                {
+                    "run": f"ours {label}",
+                    "seconds": round(seconds, 2),
+                    "images": result.images_scored,
+                    "insertion_auc": result.insertion_auc,
+                    "deletion_auc": result.deletion_auc,
+                }
+            )
+            if label in ("greedy", "lazy"):
+                profiles[label] = timer.profile(seconds)
+            if label == "greedy":  # robust to load that changes between the two timings
+                greedy_over_own_forward = seconds / timer.seconds["forward"]
+            if recorded:
+                kept = recorded[: args.bare_images]
+                per_image = bare_forward(adapter, kept, generation, positions)
+                greedy_per_image = seconds / result.images_scored
+        for row in rows:
+            row["speedup"] = round(ref_seconds / row["seconds"], 1)
+            row["ms_per_image"] = round(1000 * row["seconds"] / row["images"], 2)
+            row["d_ins_auc"] = round(row["insertion_auc"] - ref["insertion_auc"], 4)
+            row["d_del_auc"] = round(row["deletion_auc"] - ref["deletion_auc"], 4)
+            row["insertion_auc"] = round(row["insertion_auc"], 4)
+            row["deletion_auc"] = round(row["deletion_auc"], 4)
+        report["runs"].append(
+            {
+                "regions_asked": n,
+                "regions": int(labels.max()) + 1,
+                "table": rows,
+                "profile_seconds": profiles,
+                "bare_forward_ms_per_image": round(1000 * per_image, 3),
+                "greedy_over_bare_forward": round(greedy_per_image / per_image, 2),
+                "greedy_over_its_own_forward_time": round(greedy_over_own_forward, 2),
+            }
+        )
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
