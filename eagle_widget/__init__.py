@@ -19,6 +19,7 @@ _LAZY = {
     "HFModel": "eagle_widget.models",
     "OpenAIModel": "eagle_widget.models",
     "EagleWidget": "eagle_widget.widget",
+    "run_batch": "eagle_widget.batch",
     "scenes": "eagle_widget.models.demo.scenes",
     "benchmarks": "eagle_widget.benchmarks",
 }

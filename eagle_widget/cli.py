@@ -2,7 +2,7 @@
 
     eagle-widget explain IMAGE --prompt TEXT [--model demo|HF-ID|PATH] [--targets ...] --out DIR
     eagle-widget explain IMAGE --model openai:URL --served-model NAME [--concurrency 16] ...
-    eagle-widget explain --batch MANIFEST.jsonl --out DIR
+    eagle-widget explain --batch MANIFEST.jsonl --out DIR [--workers N] [--ray auto|ADDRESS]
     eagle-widget demo [--html PATH | --dir DIR]
     eagle-widget evaluate TASK --list LIST.json --images DIR --out DIR   (or --report DIR)
     eagle-widget prepare TASK --annotations FILE --images DIR --out LIST.json
@@ -15,35 +15,46 @@ a non-zero exit status (2 for bad arguments, 1 for anything that failed), no tra
 from __future__ import annotations
 
 import argparse
-import hashlib
+import functools
 import json
 import os
 import re
 import shutil
 import sys
 import tempfile
-import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
+from .batch.explain import (
+    OUTPUTS,
+    Loader,
+    explain_one,
+    load_announced,
+    load_model,
+    parse_targets,
+    read_image,
+    read_manifest,
+    run_batch,
+    summary_line,
+    write_outputs,
+)
+from .batch.runner import RAY_INSTALL, RayNotInstalled, check_ray_installed, ray_wanted
 from .benchmarks.tasks import TASKS
-from .engine import DEFAULT_PROMPT, Explainer, Explanation
+from .console import Progress, describe, say, strip
+from .engine import DEFAULT_PROMPT
 from .engine.explainer import check_n_regions, resolve_prompt
-from .engine.images import to_rgb_array
-from .engine.search import SEARCHES, estimated_images
+from .engine.search import SEARCHES
 from .models import SERVED_PREFIX as SERVED
 
+__all__ = ["OUTPUTS", "Progress", "load_model", "main", "parse_targets", "read_manifest"]
+
 PROG = "eagle-widget"
-OUTPUTS = ("result.json", "result.npz", "figure.png", "explanation.html")
 QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "01-quickstart.ipynb"
 DEMO_SEED = 1
 DEMO_REGIONS = 32
-
-Loader = Callable[[str, "str | None", "str | None"], object]
 
 
 class UsageError(Exception):
@@ -80,25 +91,16 @@ def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=N
             f"choose a command: explain, evaluate, prepare or demo (see {PROG} --help)"
         )
     except UsageError as error:
-        _say(f"{PROG}: error: {error}")
+        say(f"{PROG}: error: {error}")
         return 2
     except KeyboardInterrupt:
-        _say(f"{PROG}: interrupted")
+        say(f"{PROG}: interrupted")
         return 130
     except Exception as error:  # one line, no traceback (EAGLE_WIDGET_DEBUG=1 shows it)
         if os.environ.get("EAGLE_WIDGET_DEBUG"):
             raise
-        _say(f"{PROG}: error: {_describe(error)}")
+        say(f"{PROG}: error: {describe(error)}")
         return 1
-
-
-def load_model(spec: str, device: str | None = None, dtype: str | None = None):
-    """The model of `--model`: "demo" (the embedded one), a hub id or a local path."""
-    from . import models
-
-    if spec == "demo":
-        return models.load_demo_model(device=device, dtype=dtype)
-    return models.load_model(spec, device=device, dtype=dtype)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -137,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
     explain.add_argument("--dtype", default=None, help="e.g. float32, bfloat16, float16")
     explain.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    _ray_options(explain, "--batch")
     demo = commands.add_parser("demo", help="open a copy of the quickstart notebook in JupyterLab")
     demo.add_argument("--html", metavar="PATH", help="write the demo as an offline page instead")
     demo.add_argument(
@@ -160,6 +163,39 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _ray_options(command, what: str) -> None:
+    command.add_argument("--workers", type=_positive_int, help=f"Ray actors for {what}")
+    command.add_argument(
+        "--ray", metavar="ADDRESS", help=f'{what} on a Ray cluster: "auto" or ADDRESS'
+    )
+    command.add_argument(
+        "--gpus-per-worker", type=_non_negative, default=0.0, help="GPUs per Ray actor (0: CPU)"
+    )
+
+
+def _check_ray_options(args) -> bool:
+    """Whether the run goes to Ray; a usage error when Ray is asked for but not installed."""
+    distributed = ray_wanted(args.workers, args.ray)
+    if args.gpus_per_worker and not distributed:
+        raise UsageError("--gpus-per-worker goes with --workers or --ray")
+    if distributed:
+        try:
+            check_ray_installed()
+        except RayNotInstalled:
+            raise UsageError(f"--workers and --ray need Ray: {RAY_INSTALL}") from None
+    return distributed
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
 def _regions(text: str) -> int:
     try:
         return check_n_regions(_positive_int(text))
@@ -179,26 +215,6 @@ def _working_size(text: str):
         ) from None
 
 
-def parse_targets(text):
-    """--targets / manifest targets: "all" or None -> None; "2,5" -> [2, 5]; else a word."""
-    if text is None:
-        return None
-    if isinstance(text, list):
-        return text
-    if isinstance(text, int) and not isinstance(text, bool):
-        return [text]
-    if not isinstance(text, str):
-        raise ValueError(f"targets must be all, token indices or a word, got {text!r}")
-    stripped = text.strip()
-    if stripped.lower() == "all":
-        return None
-    if re.fullmatch(r"\d+(\s*,\s*\d+)*", stripped):
-        return [int(part) for part in stripped.split(",")]
-    if not stripped:
-        raise ValueError('targets is empty: give "all", token indices such as 2,5, or a word')
-    return stripped
-
-
 # -- explain -----------------------------------------------------------------------------------
 def _explain(args, load: Loader) -> int:
     if (args.image is None) == (args.batch is None):
@@ -212,11 +228,17 @@ def _explain(args, load: Loader) -> int:
             resolve_prompt(args.prompt)
         except ValueError as error:
             raise UsageError(f"--prompt: {error}") from None
+    if args.batch is None and (ray_wanted(args.workers, args.ray) or args.gpus_per_worker):
+        raise UsageError("--workers, --ray and --gpus-per-worker go with --batch")
     if args.batch is not None:
-        items = read_manifest(Path(args.batch))
+        try:
+            items = read_manifest(Path(args.batch))
+        except ValueError as error:
+            raise UsageError(str(error)) from None
         _check_writable(out, "--out")
+        _check_ray_options(args)
         return _run_batch(items, args, load, out)
-    image = _read_image(args.image)
+    image = read_image(args.image)
     targets = parse_targets(args.targets)
     _check_writable(out, "--out")  # before the model loads and the search runs
     model = _load(load, args)
@@ -233,14 +255,7 @@ def _check_writable(folder: Path, option: str) -> None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise UsageError(f"{option} {str(folder)!r} cannot be written: {_strip(error)}") from None
-
-
-def _read_image(path) -> object:
-    try:
-        return to_rgb_array(Path(path))
-    except (OSError, TypeError, ValueError) as error:
-        raise ValueError(f"cannot read image {str(path)!r}: {_strip(error)}") from None
+        raise UsageError(f"{option} {str(folder)!r} cannot be written: {strip(error)}") from None
 
 
 def _check_served(args) -> None:
@@ -256,13 +271,17 @@ def _check_served(args) -> None:
 
 
 def _load(load: Loader, args):
-    _say(f"loading model {args.model!r}...")
-    began = time.perf_counter()
-    if args.model.startswith(SERVED):  # a server: nothing to load, options of its own
+    model_of = functools.partial(_model_of, load, args)
+    return load_announced(model_of, args.model, args.device, args.dtype)
+
+
+def _model_of(load: Loader, args, spec: str, device, dtype):
+    """--model with every option of the command line: a server's (openai:URL), or `load`'s."""
+    if spec.startswith(SERVED):  # a server: nothing to load, options of its own
         from .models import load_model as load_served
 
-        model = load_served(
-            args.model,
+        return load_served(
+            spec,
             model=args.served_model,
             api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
             concurrency=args.concurrency,
@@ -270,10 +289,7 @@ def _load(load: Loader, args):
             # answers kept beside the results: a resumed batch does not pay for them again
             cache_file=Path(args.out) / ".served-cache.sqlite",
         )
-    else:
-        model = load(args.model, args.device, args.dtype)
-    _say(f"model ready in {time.perf_counter() - began:.1f} s")
-    return model
+    return load(spec, device, dtype)
 
 
 def _options(args) -> dict:
@@ -286,207 +302,22 @@ def _options(args) -> dict:
     }
 
 
-def explain_one(model, image, prompt, targets, **explainer_options) -> Explanation:
-    """Generate, explain with a progress bar, and measure every token's reliance."""
-    explainer = Explainer(model, **explainer_options)
-    run = explainer.start(image, prompt=prompt, targets=targets)
-    _say(f"caption: {run.generation.text.strip()!r}")
-    cost = estimated_images(explainer.search, run.n_regions, **explainer.search_options)
-    _say(f"{run.n_regions} regions, {explainer.search} search: about {cost:,} images")
-    progress = Progress(run.total_steps)
-    for _ in run:
-        progress.update(run.images_scored)
-    progress.close(run.images_scored)
-    explanation = run.explanation()
-    if explanation.n_targets < len(explanation.generation):  # colour the other tokens too
-        explanation.generated_reliance = explainer.token_reliance(image, explanation.generation)
-    return explanation
-
-
-def write_outputs(explanation: Explanation, folder: Path) -> list[Path]:
-    """result.json, result.npz, figure.png and explanation.html in `folder`."""
-    from .export import explanation_to_html
-    from .figures import explanation_figure
-
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "result.json").write_text(json.dumps(explanation.to_dict()), encoding="utf-8")
-    explanation.save(folder / "result.npz")
-    explanation_figure(explanation, path=folder / "figure.png", dpi=150)
-    explanation_to_html(explanation, folder / "explanation.html")
-    return [folder / name for name in OUTPUTS]
-
-
-def summary_line(explanation: Explanation, where: Path) -> str:
-    return (
-        f"{explanation.generation.text.strip()!r} | {explanation.n_targets} of "
-        f"{len(explanation.generation)} tokens, {explanation.n_regions} regions, "
-        f"{explanation.search} | insertion AUC {explanation.insertion_auc:.3f}, deletion AUC "
-        f"{explanation.deletion_auc:.3f} | {explanation.images_scored} images in "
-        f"{explanation.seconds:.1f} s | {where}"
-    )
-
-
 # -- batches -----------------------------------------------------------------------------------
-def read_manifest(path: Path) -> list[dict]:
-    """Items of a JSON-lines manifest: {"image", "prompt"?, "targets"?, "id"?} per line.
-
-    Relative image paths are relative to the manifest's folder. A line that is not a valid
-    item becomes an item with an "error", so that the batch reports it and goes on.
-    """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read manifest {str(path)!r}: {_strip(error)}") from None
-    items: list[dict] = []
-    seen: set[str] = set()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        item = {"line": number}
-        try:
-            entry = json.loads(line)
-            if not isinstance(entry, dict) or not isinstance(entry.get("image"), str):
-                raise ValueError('expected a JSON object with an "image" path')
-            unknown = set(entry) - {"image", "prompt", "targets", "id"}
-            if unknown:
-                raise ValueError(f"unknown keys {sorted(unknown)}; use image, prompt, targets, id")
-            image = Path(entry["image"])
-            item["image"] = image if image.is_absolute() else path.parent / image
-            item["prompt"] = entry.get("prompt")  # absent or null: --prompt
-            if item["prompt"] is not None:
-                if not isinstance(item["prompt"], str):
-                    raise ValueError(f"prompt must be a string, got {item['prompt']!r}")
-                resolve_prompt(item["prompt"])
-            if "targets" in entry:  # absent: --targets; null: all
-                item["targets"] = entry["targets"]
-            item["id"] = _item_id(entry.get("id"), number, image)
-        except ValueError as error:  # json.JSONDecodeError is a ValueError
-            item["id"] = f"line{number:04d}"
-            item["error"] = f"manifest line {number}: {_strip(error)}"
-        if item["id"] in seen:
-            item["error"] = f"manifest line {number}: id {item['id']!r} is used twice"
-            item["id"] = f"line{number:04d}"
-        seen.add(item["id"])
-        items.append(item)
-    if not items:
-        raise UsageError(f"manifest {str(path)!r} has no items")
-    return items
-
-
-def _item_id(given, number: int, image: Path) -> str:
-    if given is not None:
-        if not isinstance(given, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", given):
-            raise ValueError(f"id must be letters, digits, '.', '_' or '-', got {given!r}")
-        return given
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", image.stem).strip("-") or "image"
-    return f"{number:04d}-{stem}"
-
-
 def _run_batch(items: list[dict], args, load: Loader, out: Path) -> int:
-    """Explain every item not finished yet; a failing item is recorded and the batch goes on.
-
-    An item is finished when out/ID holds result.json and an item.json equal to what the
-    item asks now (image content, prompt, targets, model and options): an edited manifest
-    shifts the ids of items without one, and a folder of another item must not count.
-    Outputs are written to a hidden folder first and renamed into place, so a killed run
-    leaves no half-written item.
-    """
-    for stale in out.glob(".*.partial"):
-        shutil.rmtree(stale, ignore_errors=True)
-    for item in items:
-        item["asked"] = _asked(item, args)
-    todo = [item for item in items if not _finished(out / item["id"], item["asked"])]
-    skipped = len(items) - len(todo)
-    _say(f"batch: {len(items)} items, {skipped} already done, {len(todo)} to explain")
-    model = _load(load, args) if any("error" not in item for item in todo) else None
-    failed = 0
-    for count, item in enumerate(todo, start=1):
-        _say(f"[{count}/{len(todo)}] {item['id']}")
-        folder = out / item["id"]
-        try:
-            if "error" in item:
-                raise ValueError(item["error"])
-            image = _read_image(item["image"])
-            targets = parse_targets(item.get("targets", args.targets))
-            prompt = item["prompt"] or args.prompt
-            explanation = explain_one(model, image, prompt, targets, **_options(args))
-            partial = out / f".{item['id']}.partial"
-            write_outputs(explanation, partial)
-            (partial / "item.json").write_text(json.dumps(item["asked"]), encoding="utf-8")
-            if folder.exists():  # an earlier try's error record, or another item's result
-                shutil.rmtree(folder)
-            partial.rename(folder)
-            print(summary_line(explanation, folder), flush=True)
-        except KeyboardInterrupt:
-            raise
-        except Exception as error:  # recorded; the batch goes on
-            failed += 1
-            message = _describe(error)
-            _say(f"  failed: {message}")
-            record = {"id": item["id"], "line": item["line"], "error": message}
-            try:  # a folder left here is an earlier or another item's: not this one's result
-                shutil.rmtree(folder, ignore_errors=True)
-                folder.mkdir(parents=True, exist_ok=True)
-                (folder / "error.json").write_text(json.dumps(record), encoding="utf-8")
-            except OSError as unwritten:
-                _say(f"  and its error record could not be written: {_strip(unwritten)}")
-    done = len(items) - failed
-    _write_summary(items, out)
+    """The batch on the batch runner (here, or on Ray workers); exit 1 if any item failed."""
+    report = run_batch(
+        items, args.model, out=out, workers=args.workers, ray=args.ray,
+        gpus_per_worker=args.gpus_per_worker, prompt=args.prompt, targets=args.targets,
+        device=args.device, dtype=args.dtype, load=functools.partial(_model_of, load, args),
+        record={"served_model": args.served_model} if args.served_model else None,
+        **_options(args),
+    )  # fmt: skip
     print(
-        f"batch: {done} of {len(items)} done ({skipped} skipped as already done), "
-        f"{failed} failed | {out / 'summary.json'}",
+        f"batch: {report.done} of {len(report.rows)} done ({report.skipped} skipped as already "
+        f"done), {report.failed} failed | {out / 'summary.json'}",
         flush=True,
     )
-    return 1 if failed else 0
-
-
-def _asked(item: dict, args) -> dict:
-    """What an item asks for, as recorded next to its result (item.json)."""
-    image = item.get("image")
-    try:
-        content = hashlib.sha256(Path(image).read_bytes()).hexdigest() if image else None
-    except OSError:
-        content = None  # unreadable: the item will fail and be recorded
-    return {
-        "image": str(image),
-        "image_sha256": content,
-        "prompt": item.get("prompt") or args.prompt,
-        "targets": item.get("targets", args.targets),
-        "model": args.model,
-        **({"served_model": args.served_model} if args.served_model else {}),
-        **_options(args),
-    }
-
-
-def _finished(folder: Path, asked: dict) -> bool:
-    try:
-        recorded = json.loads((folder / "item.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return recorded == asked and (folder / "result.json").exists()
-
-
-def _write_summary(items: list[dict], out: Path) -> None:
-    rows = []
-    for item in items:
-        folder = out / item["id"]
-        row = {"id": item["id"], "line": item["line"], "image": str(item.get("image", ""))}
-        if _finished(folder, item["asked"]):
-            data = json.loads((folder / "result.json").read_text(encoding="utf-8"))
-            row.update(
-                status="done",
-                caption=data["generation"]["text"],
-                insertion_auc=data["insertion_auc"],
-                deletion_auc=data["deletion_auc"],
-                images_scored=data["images_scored"],
-                seconds=data["seconds"],
-            )
-        else:
-            error = folder / "error.json"
-            message = json.loads(error.read_text())["error"] if error.exists() else "not run"
-            row.update(status="failed", error=message)
-        rows.append(row)
-    (out / "summary.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    return 1 if report.failed else 0
 
 
 # -- demo ----------------------------------------------------------------------------------------
@@ -526,8 +357,8 @@ def _demo(args, load: Loader, launch) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     if kept:
-        _say(f"keeping your edited copy {notebook} (delete it to start from a fresh one)")
-    _say(f"opening {notebook} in JupyterLab (Ctrl-C to stop)")
+        say(f"keeping your edited copy {notebook} (delete it to start from a fresh one)")
+    say(f"opening {notebook} in JupyterLab (Ctrl-C to stop)")
     return int(launch(command, cwd=str(folder)) or 0)
 
 
@@ -599,6 +430,7 @@ def _benchmark_commands(commands) -> None:
         command.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
         command.add_argument("--dtype", default=None, help="e.g. float32, bfloat16, float16")
     evaluate.add_argument("--out", metavar="DIR", help="the run's folder")
+    _ray_options(evaluate, "the items")
     prepare.add_argument("--out", required=True, metavar="LIST", help="the list to write (.json)")
 
 
@@ -613,7 +445,7 @@ def _evaluate(args, load: Loader) -> int:
         try:
             result = EvaluationResult.from_folder(Path(args.report))
         except ValueError as error:
-            raise UsageError(f"--report: {_strip(error)}") from None
+            raise UsageError(f"--report: {strip(error)}") from None
         result.save(Path(args.report))
         print(result.table() + result.summary(), flush=True)
         return 0
@@ -625,7 +457,7 @@ def _evaluate(args, load: Loader) -> int:
         fill = _parse_fill(args.fill)
         fill_image(np.zeros((1, 1, 3), np.uint8), fill)
     except ValueError as error:
-        raise UsageError(_strip(error)) from None
+        raise UsageError(strip(error)) from None
     items = items[_parse_items(args.items)][: args.limit]
     if not items:
         raise UsageError(f"--items {args.items} selects no item of the list")
@@ -646,8 +478,14 @@ def _evaluate(args, load: Loader) -> int:
         if item.error is None
         and finished_row(out / item.id, asked(item, args.model, options)) is None
     ]
-    model = _load(load, args) if left else None
-    result = evaluate(model, items, out=out, options=options, model_name=args.model)
+    if _check_ray_options(args):  # every worker loads its own model
+        model, setup = None, functools.partial(_load, load, args)
+    else:
+        model, setup = (_load(load, args) if left else None), None
+    result = evaluate(
+        model, items, out=out, options=options, model_name=args.model, workers=args.workers,
+        ray=args.ray, gpus_per_worker=args.gpus_per_worker, setup=setup,
+    )  # fmt: skip
     print(result.table() + result.summary() + f" | {out / 'table.md'}", flush=True)
     return 1 if result.counts["failed"] else 0
 
@@ -664,12 +502,12 @@ def _prepare(args, load: Loader) -> int:
     try:
         sources = read_sources(args.task, Path(args.annotations))
     except ValueError as error:
-        raise UsageError(_strip(error)) from None
+        raise UsageError(strip(error)) from None
     _check_writable(out.parent if str(out.parent) else Path("."), "--out: folder")
     model = _load(load, args)
     entries = prepare(
         args.task, model, Path(args.annotations), Path(args.images), limit=args.limit,
-        prompt=args.prompt, progress=_say,
+        prompt=args.prompt, progress=say,
     )  # fmt: skip
     out.write_text(json.dumps(entries), encoding="utf-8")
     print(f"prepare: {len(entries)} {args.task} items from {len(sources)} in the annotations | "
@@ -700,96 +538,9 @@ def _parse_items(text: str | None) -> slice:
     return slice(start, stop)
 
 
-# -- progress and messages -----------------------------------------------------------------------
-class Progress:
-    """A progress bar on stderr: steps, images scored, elapsed time and ETA.
-
-    On a terminal, tqdm redraws one line that fits the terminal's width (`columns`, default:
-    measured at each redraw) and blanks what a longer earlier line left behind; elsewhere
-    (logs, CI) a plain line is printed every 10%.
-    """
-
-    # the figures first, the bar last: a narrow terminal shortens the bar, then cuts its end
-    FORMAT = (
-        "{desc} step {n_fmt}/{total_fmt} | {images} images | {elapsed} | ETA {remaining} |{bar}|"
-    )
-
-    def __init__(self, total: int, stream=None, columns: int | None = None):
-        self.total = max(1, int(total))
-        self.stream = stream or sys.stderr
-        self.done = 0
-        self.began = time.perf_counter()
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._printed = -1
-        self._bar = None
-        if self.tty:
-            self._bar = _Bar(
-                total=self.total,
-                file=self.stream,
-                desc="explain",
-                bar_format=self.FORMAT,
-                ncols=columns,
-                dynamic_ncols=columns is None,
-            )
-
-    def update(self, images: int) -> None:
-        self.done = min(self.total, self.done + 1)
-        if self._bar is not None:
-            self._bar.images = images
-            self._bar.update(1)
-            return
-        decile = self.done * 10 // self.total
-        if decile > self._printed:
-            self._printed = decile
-            self.stream.write(self.line(images) + "\n")
-            self.stream.flush()
-
-    def close(self, images: int) -> None:
-        if self._bar is not None:
-            self._bar.images = images
-            self._bar.close()  # draws the last state and ends the line
-        elif self._printed < 10:
-            self.stream.write(self.line(images) + "\n")
-        self.stream.flush()
-
-    def line(self, images: int) -> str:
-        """The line as a log shows it (no terminal: a bar of fixed width)."""
-        return _Bar.format_meter(
-            self.done,
-            self.total,
-            time.perf_counter() - self.began,
-            prefix="explain",
-            bar_format=self.FORMAT,
-            images=images,
-        )
-
-
-class _Bar(tqdm):
-    """tqdm with the images scored as a field of the line."""
-
-    images = 0
-
-    @property
-    def format_dict(self):
-        return {**super().format_dict, "images": self.images}
-
-
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
+# -- messages ------------------------------------------------------------------------------------
 def _warn(message, category, filename, lineno, file=None, line=None) -> None:
-    _say(f"{PROG}: warning: {' '.join(str(message).split())}")
-
-
-def _strip(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, (ValueError, TypeError, OSError)):
-        return _strip(error)
-    return f"{type(error).__name__}: {_strip(error)}"
+    say(f"{PROG}: warning: {' '.join(str(message).split())}")
 
 
 if __name__ == "__main__":

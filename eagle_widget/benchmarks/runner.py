@@ -10,6 +10,7 @@ match.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..batch.runner import run_jobs
 from ..engine import Explainer, Explanation, Generation
 from ..engine.hallucination import mitigate
 from ..engine.images import to_rgb_array
@@ -72,6 +74,11 @@ class ItemResult:
 
 
 # -- one item ----------------------------------------------------------------------------
+def evaluate_entry(options: Options, model, entry: tuple) -> ItemResult:
+    """The batch runner's job: an (index, item, asked) entry of `evaluate`'s to-do list."""
+    return evaluate_item(model, entry[1], options)
+
+
 def evaluate_item(model, item: Item, options: Options) -> ItemResult:
     """Explain one item with the answer its list fixes, and measure it. Raises on a bad item."""
     if item.error is not None:
@@ -277,13 +284,19 @@ def evaluate(
     options: Options | None = None,
     model_name: str | None = None,
     progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
+    ray: str | None = None,
+    gpus_per_worker: float = 0.0,
+    setup: Callable[[], object] | None = None,
 ):
     """Explain and measure every item; returns an EvaluationResult (see report.py).
 
     With `out`, every item is recorded there as it finishes and a run resumes: items done
     with the same inputs and options are read back, not run again. A failing item is
     recorded with its error and the run goes on. `model` may be None when nothing is left
-    to run. `progress` receives one line per item (default: stderr).
+    to run. `progress` receives one line per item (default: stderr). `workers` / `ray`
+    run the items on Ray actors that each call `setup()` (a top-level function or a
+    functools.partial of one) to load their own model; see `eagle_widget.batch.run_jobs`.
     """
     from .report import EvaluationResult
 
@@ -314,45 +327,56 @@ def evaluate(
             rows.append({})
     skipped = len(items) - len(todo)
     say(f"{task}: {len(items)} items, {skipped} already done, {len(todo)} to run")
-    if todo and model is None and any(item.error is None for _, item, _ in todo):
+    distributed = workers is not None or ray is not None
+    if distributed and setup is None:
+        raise ValueError("workers and ray need setup: a top-level function that loads the model")
+    needed = any(item.error is None for _, item, _ in todo)
+    if todo and needed and model is None and not distributed:
         raise ValueError("items are left to run but no model was given")
-    began, images = time.perf_counter(), 0
-    for count, (slot, item, wanted) in enumerate(todo, start=1):
-        try:
-            result = evaluate_item(model, item, options)
+    began, images, count = time.perf_counter(), 0, 0
+
+    def write(outcome) -> None:  # the only writer, on this side whatever runs the items
+        nonlocal images, count
+        slot, item, wanted = outcome.item
+        if outcome.ok:
+            result = outcome.result
             images += result.explanation.images_scored
             explanations[item.id] = result.explanation
             row = {"id": item.id, "status": "scored", **result.row, "asked": wanted}
             if folder is not None:
                 row = write_result(folder, item, wanted, result)
             status = f"ins {row['insertion_auc']:.3f} del {row['deletion_auc']:.3f}"
-        except KeyboardInterrupt:
-            raise
-        except Exception as error:  # recorded; the run goes on
-            message = _describe(error)
-            row = {"id": item.id, "status": "failed", "error": message, "asked": wanted}
+        else:  # recorded; the run goes on
+            row = {"id": item.id, "status": "failed", "error": outcome.error, "asked": wanted}
             if folder is not None:
-                row = write_error(folder, item, wanted, message)
-            status = f"failed: {message}"
+                row = write_error(folder, item, wanted, outcome.error)
+            status = f"failed: {outcome.error}"
         rows[slot] = _plain(row)
+        count += 1
         elapsed = time.perf_counter() - began
         eta = elapsed / count * (len(todo) - count)
         say(
             f"[{count}/{len(todo)}] {item.id} | {status} | {images} images | "
             f"{_clock(elapsed)} | ETA {_clock(eta)}"
         )
+
+    run_jobs(
+        todo,
+        functools.partial(evaluate_entry, options),
+        setup=setup if distributed else (lambda: model),
+        write=write,
+        workers=workers,
+        ray=ray,
+        gpus_per_worker=gpus_per_worker,
+        label=lambda entry: entry[1].id,
+        size=lambda result: result.explanation.images_scored,
+        log_dir=folder / "ray-logs" if folder is not None else None,
+    )
     result = EvaluationResult(task, model_name, options.to_dict(), rows, skipped=skipped)
     result.explanations.update(explanations)
     if folder is not None:
         result.save(folder)
     return result
-
-
-def _describe(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if isinstance(error, (ValueError, TypeError, OSError)) else (
-        f"{type(error).__name__}: {text}"
-    )  # fmt: skip
 
 
 def _clock(seconds: float) -> str:

@@ -1,0 +1,14 @@
+"""Batches: explain many images, here or on Ray workers, with one writer and resumable."""
+
+from .explain import BatchReport, read_manifest, run_batch
+from .runner import Outcome, RayNotInstalled, WorkerStats, run_jobs
+
+__all__ = [
+    "BatchReport",
+    "Outcome",
+    "RayNotInstalled",
+    "WorkerStats",
+    "read_manifest",
+    "run_batch",
+    "run_jobs",
+]

@@ -1,0 +1,372 @@
+"""Explaining images to folders: one image, or a manifest of them on the batch runner.
+
+Each explanation writes result.json, result.npz, figure.png and explanation.html. A batch
+item is done when its folder holds result.json and an item.json equal to what the item
+asks now (image content, prompt, targets, model and options), so a batch resumes where it
+stopped and an edited manifest never reuses another item's result.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..console import Progress, say, strip
+from ..engine import Explainer, Explanation
+from ..engine.explainer import resolve_prompt
+from ..engine.images import to_rgb_array
+from ..engine.search import SEARCHES, estimated_images
+from .runner import Outcome, WorkerStats, ray_wanted, run_jobs
+
+OUTPUTS = ("result.json", "result.npz", "figure.png", "explanation.html")
+MANIFEST_KEYS = ("image", "prompt", "targets", "id")
+
+Loader = Callable[[str, "str | None", "str | None"], object]
+
+
+def load_model(spec: str, device: str | None = None, dtype: str | None = None):
+    """The model of `--model`: "demo" (the embedded one), a hub id or a local path."""
+    from .. import models
+
+    if spec == "demo":
+        return models.load_demo_model(device=device, dtype=dtype)
+    return models.load_model(spec, device=device, dtype=dtype)
+
+
+def parse_targets(text):
+    """--targets / manifest targets: "all" or None -> None; "2,5" -> [2, 5]; else a word."""
+    if text is None:
+        return None
+    if isinstance(text, list):
+        return text
+    if isinstance(text, int) and not isinstance(text, bool):
+        return [text]
+    if not isinstance(text, str):
+        raise ValueError(f"targets must be all, token indices or a word, got {text!r}")
+    stripped = text.strip()
+    if stripped.lower() == "all":
+        return None
+    if re.fullmatch(r"\d+(\s*,\s*\d+)*", stripped):
+        return [int(part) for part in stripped.split(",")]
+    if not stripped:
+        raise ValueError('targets is empty: give "all", token indices such as 2,5, or a word')
+    return stripped
+
+
+def read_image(path) -> object:
+    try:
+        return to_rgb_array(Path(path))
+    except (OSError, TypeError, ValueError) as error:
+        raise ValueError(f"cannot read image {str(path)!r}: {strip(error)}") from None
+
+
+# -- one image ---------------------------------------------------------------------------------
+def explain_one(model, image, prompt, targets, **explainer_options) -> Explanation:
+    """Generate, explain with a progress bar, and measure every token's reliance."""
+    explainer = Explainer(model, **explainer_options)
+    run = explainer.start(image, prompt=prompt, targets=targets)
+    say(f"caption: {run.generation.text.strip()!r}")
+    cost = estimated_images(explainer.search, run.n_regions, **explainer.search_options)
+    say(f"{run.n_regions} regions, {explainer.search} search: about {cost:,} images")
+    progress = Progress(run.total_steps)
+    for _ in run:
+        progress.update(run.images_scored)
+    progress.close(run.images_scored)
+    explanation = run.explanation()
+    if explanation.n_targets < len(explanation.generation):  # colour the other tokens too
+        explanation.generated_reliance = explainer.token_reliance(image, explanation.generation)
+    return explanation
+
+
+def write_outputs(explanation: Explanation, folder: Path) -> list[Path]:
+    """result.json, result.npz, figure.png and explanation.html in `folder`."""
+    from ..export import explanation_to_html
+    from ..figures import explanation_figure
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "result.json").write_text(json.dumps(explanation.to_dict()), encoding="utf-8")
+    explanation.save(folder / "result.npz")
+    explanation_figure(explanation, path=folder / "figure.png", dpi=150)
+    explanation_to_html(explanation, folder / "explanation.html")
+    return [folder / name for name in OUTPUTS]
+
+
+def summary_line(explanation: Explanation, where: Path) -> str:
+    return (
+        f"{explanation.generation.text.strip()!r} | {explanation.n_targets} of "
+        f"{len(explanation.generation)} tokens, {explanation.n_regions} regions, "
+        f"{explanation.search} | insertion AUC {explanation.insertion_auc:.3f}, deletion AUC "
+        f"{explanation.deletion_auc:.3f} | {explanation.images_scored} images in "
+        f"{explanation.seconds:.1f} s | {where}"
+    )
+
+
+# -- manifests ---------------------------------------------------------------------------------
+def read_manifest(path: Path) -> list[dict]:
+    """Items of a JSON-lines manifest: {"image", "prompt"?, "targets"?, "id"?} per line.
+
+    Relative image paths are relative to the manifest's folder. A line that is not a valid
+    item becomes an item with an "error", so that the batch reports it and goes on. An
+    unreadable or empty manifest is a ValueError.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read manifest {str(path)!r}: {strip(error)}") from None
+    entries = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                entries.append((number, json.loads(line)))
+            except ValueError as error:  # json.JSONDecodeError is a ValueError
+                entries.append((number, error))
+    if not entries:
+        raise ValueError(f"manifest {str(path)!r} has no items")
+    return check_items(entries, path.parent)
+
+
+def check_items(entries: Sequence[tuple[int, object]], base: Path) -> list[dict]:
+    """Manifest entries (line number, parsed JSON or its error) as items; see read_manifest."""
+    items: list[dict] = []
+    seen: set[str] = set()
+    for number, entry in entries:
+        item = {"line": number}
+        try:
+            if isinstance(entry, Exception):
+                raise entry
+            if not isinstance(entry, dict) or not isinstance(entry.get("image"), str):
+                raise ValueError('expected a JSON object with an "image" path')
+            unknown = set(entry) - set(MANIFEST_KEYS)
+            if unknown:
+                raise ValueError(f"unknown keys {sorted(unknown)}; use image, prompt, targets, id")
+            image = Path(entry["image"])
+            item["image"] = image if image.is_absolute() else base / image
+            item["prompt"] = entry.get("prompt")  # absent or null: --prompt
+            if item["prompt"] is not None:
+                if not isinstance(item["prompt"], str):
+                    raise ValueError(f"prompt must be a string, got {item['prompt']!r}")
+                resolve_prompt(item["prompt"])
+            if "targets" in entry:  # absent: --targets; null: all
+                item["targets"] = entry["targets"]
+            item["id"] = _item_id(entry.get("id"), number, image)
+        except ValueError as error:
+            item["id"] = f"line{number:04d}"
+            item["error"] = f"manifest line {number}: {strip(error)}"
+        if item["id"] in seen:
+            item["error"] = f"manifest line {number}: id {item['id']!r} is used twice"
+            item["id"] = f"line{number:04d}"
+        seen.add(item["id"])
+        items.append(item)
+    return items
+
+
+def _item_id(given, number: int, image: Path) -> str:
+    if given is not None:
+        if not isinstance(given, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", given):
+            raise ValueError(f"id must be letters, digits, '.', '_' or '-', got {given!r}")
+        return given
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", image.stem).strip("-") or "image"
+    return f"{number:04d}-{stem}"
+
+
+# -- batches -----------------------------------------------------------------------------------
+@dataclass
+class BatchReport:
+    """What a batch came to: summary rows (as summary.json), counts and per-worker stats."""
+
+    rows: list[dict]
+    skipped: int
+    workers: list[WorkerStats] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(row["status"] == "failed" for row in self.rows)
+
+    @property
+    def done(self) -> int:
+        return len(self.rows) - self.failed
+
+
+def run_batch(
+    items,
+    model: str = "demo",
+    *,
+    out,
+    workers: int | None = None,
+    ray: str | None = None,
+    gpus_per_worker: float = 0.0,
+    prompt: str | None = None,
+    targets="all",
+    n_regions: int = 50,
+    search: str = "lazy",
+    early_stop: bool = False,
+    max_new_tokens: int = 64,
+    working_size="auto",
+    device: str | None = None,
+    dtype: str | None = None,
+    load: Loader | None = None,
+    record: dict | None = None,
+) -> BatchReport:
+    """Explain every item not done yet into `out`/ID; a failing item is recorded, the rest go on.
+
+    `items`: a JSON-lines manifest path or a list of manifest entries (dicts with "image",
+    optional "prompt", "targets", "id"). `workers=None, ray=None` runs here; `workers=N`
+    runs N Ray actors that each load `model` once (a private local cluster unless `ray`
+    is "auto" or an address; see `runner.run_jobs`). This process alone writes `out`.
+    Outputs go to a hidden folder first and are renamed into place, so a killed run
+    leaves no half-written item. `record`: more of what every item asks, kept in its
+    item.json (a served model's name), so that a change of it redoes the items.
+    """
+    if isinstance(items, (str, Path)):
+        items = read_manifest(Path(items))
+    elif items and not all("line" in item and "id" in item for item in items):
+        items = check_items(list(enumerate(items, start=1)), Path.cwd())
+    if not items:
+        raise ValueError("the batch has no items")
+    if search not in SEARCHES:
+        raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
+    if not isinstance(n_regions, int) or n_regions < 1:
+        raise ValueError(f"n_regions must be a positive integer, got {n_regions!r}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".*.partial"):
+        shutil.rmtree(stale, ignore_errors=True)
+    options = {
+        "n_regions": n_regions,
+        "search": search,
+        "early_stop": early_stop,
+        "max_new_tokens": max_new_tokens,
+        "working_size": working_size,
+    }
+    for item in items:
+        item["asked"] = {**_asked(item, prompt, targets, model, options), **(record or {})}
+    todo = [item for item in items if not _finished(out / item["id"], item["asked"])]
+    skipped = len(items) - len(todo)
+    say(f"batch: {len(items)} items, {skipped} already done, {len(todo)} to explain")
+    write = functools.partial(_write, out)
+    for item in todo:  # a bad manifest line never reaches a worker
+        if "error" in item:
+            write(Outcome(item, error=item["error"]))
+    stats = run_jobs(
+        [item for item in todo if "error" not in item],
+        explain_item,
+        setup=functools.partial(load_announced, load or load_model, model, device, dtype),
+        write=write,
+        workers=workers,
+        ray=ray,
+        gpus_per_worker=gpus_per_worker,
+        label=lambda item: item["id"],
+        size=lambda explanation: explanation.images_scored,
+        log_dir=out / "ray-logs",
+    )
+    rows = _write_summary(items, out)
+    if ray_wanted(workers, ray):
+        for worker in stats:
+            say(worker.line())
+    return BatchReport(rows, skipped, stats)
+
+
+def explain_item(model, item: dict) -> Explanation:
+    """The per-item job (runs on a worker): read the image, explain it, return the result."""
+    asked = item["asked"]
+    image = read_image(asked["image"])
+    targets = parse_targets(asked["targets"])
+    keys = ("n_regions", "search", "early_stop", "max_new_tokens", "working_size")
+    options = {key: asked[key] for key in keys}
+    return explain_one(model, image, asked["prompt"], targets, **options)
+
+
+def load_announced(load: Loader, spec: str, device, dtype):
+    """`load(spec, device, dtype)` between two lines on stderr: what loads, and how long it took."""
+    say(f"loading model {spec!r}...")
+    began = time.perf_counter()
+    model = load(spec, device, dtype)
+    say(f"model ready in {time.perf_counter() - began:.1f} s")
+    return model
+
+
+def _write(out: Path, outcome: Outcome) -> None:
+    """The one writer: an item's outputs renamed into place, or its error record."""
+    item = outcome.item
+    folder = out / item["id"]
+    error = outcome.error
+    if error is None:
+        partial = out / f".{item['id']}.partial"
+        try:
+            write_outputs(outcome.result, partial)
+            (partial / "item.json").write_text(json.dumps(item["asked"]), encoding="utf-8")
+            if folder.exists():  # an earlier try's error record, or another item's result
+                shutil.rmtree(folder)
+            partial.rename(folder)
+            print(summary_line(outcome.result, folder), flush=True)
+            return
+        except KeyboardInterrupt:  # stopped mid-write: leave nothing half-written
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        except Exception as unwritten:  # recorded like a failed item
+            error = f"its outputs could not be written: {strip(unwritten)}"
+    say(f"  {item['id']} failed: {error}")
+    record = {"id": item["id"], "line": item["line"], "error": error}
+    try:  # a folder left here is an earlier or another item's: not this one's result
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "error.json").write_text(json.dumps(record), encoding="utf-8")
+    except OSError as unwritten:
+        say(f"  and its error record could not be written: {strip(unwritten)}")
+
+
+def _asked(item: dict, prompt, targets, model: str, options: dict) -> dict:
+    """What an item asks for, as recorded next to its result (item.json)."""
+    image = item.get("image")
+    try:
+        content = hashlib.sha256(Path(image).read_bytes()).hexdigest() if image else None
+    except OSError:
+        content = None  # unreadable: the item will fail and be recorded
+    return {
+        "image": str(image),
+        "image_sha256": content,
+        "prompt": item.get("prompt") or prompt,
+        "targets": item.get("targets", targets),
+        "model": model,
+        **options,
+    }
+
+
+def _finished(folder: Path, asked: dict) -> bool:
+    try:
+        recorded = json.loads((folder / "item.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return recorded == asked and (folder / "result.json").exists()
+
+
+def _write_summary(items: list[dict], out: Path) -> list[dict]:
+    rows = []
+    for item in items:
+        folder = out / item["id"]
+        row = {"id": item["id"], "line": item["line"], "image": str(item.get("image", ""))}
+        if _finished(folder, item["asked"]):
+            data = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+            row.update(
+                status="done",
+                caption=data["generation"]["text"],
+                insertion_auc=data["insertion_auc"],
+                deletion_auc=data["deletion_auc"],
+                images_scored=data["images_scored"],
+                seconds=data["seconds"],
+            )
+        else:
+            error = folder / "error.json"
+            message = json.loads(error.read_text())["error"] if error.exists() else "not run"
+            row.update(status="failed", error=message)
+        rows.append(row)
+    (out / "summary.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    return rows

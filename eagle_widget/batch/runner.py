@@ -1,0 +1,142 @@
+"""One batch runner: items in, one job per item on workers, every outcome to one writer.
+
+`run_jobs` knows nothing of models or explanations. A worker calls `setup()` once (load
+a model) and then `work(context, item)` per item; the driver hands out items one at a
+time and passes each `Outcome` to `write`, the only code that touches the output. The
+local back end is a loop in this process; the Ray back end (`ray_backend`, imported only
+when asked for) runs one actor per worker. Both call `write` the same way, so both give
+the same files. `setup` and `work` must be top-level functions (or `functools.partial`s
+of them) so that Ray can ship them to its workers by reference.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..console import describe, say
+
+RAY_INSTALL = 'pip install "eagle-widget[ray]"'
+
+
+class RayNotInstalled(RuntimeError):
+    """Workers or a cluster were asked for, but Ray is not installed."""
+
+    def __init__(self):
+        super().__init__(f"Ray is not installed; install it with: {RAY_INSTALL}")
+
+
+@dataclass
+class Outcome:
+    """What one item came to: the job's result, or the one-line message of its error."""
+
+    item: Any
+    result: Any = None
+    error: str | None = None
+    worker: int = 0
+    seconds: float = 0.0
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class WorkerStats:
+    """Per-worker throughput for the summary: items, failures, busy seconds, work units."""
+
+    worker: int
+    items: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    work: int = 0
+
+    def add(self, outcome: Outcome, work: int) -> None:
+        self.items += 1
+        self.failed += not outcome.ok
+        self.seconds += outcome.seconds
+        self.work += work
+
+    def line(self, unit: str = "images") -> str:
+        rate = self.work / self.seconds if self.seconds else 0.0
+        per_item = self.seconds / self.items if self.items else 0.0
+        return (
+            f"worker {self.worker}: {self.items} items ({self.failed} failed), {self.work} "
+            f"{unit} in {self.seconds:.1f} s busy | {rate:.1f} {unit}/s, {per_item:.1f} s/item"
+        )
+
+
+def ray_wanted(workers: int | None, ray: str | None) -> bool:
+    """Workers or a cluster address mean Ray; neither means this process alone."""
+    return workers is not None or ray is not None
+
+
+def check_ray_installed() -> None:
+    """Raise RayNotInstalled now, before anything slow starts."""
+    if importlib.util.find_spec("ray") is None:
+        raise RayNotInstalled()
+
+
+def run_jobs(
+    items: Sequence,
+    work: Callable[[Any, Any], Any],
+    *,
+    setup: Callable[[], Any],
+    write: Callable[[Outcome], None],
+    workers: int | None = None,
+    ray: str | None = None,
+    cpus_per_worker: int = 1,
+    gpus_per_worker: float = 0.0,
+    label: Callable[[Any], str] = str,
+    size: Callable[[Any], int] = lambda result: 0,
+    log_dir=None,
+) -> list[WorkerStats]:
+    """Run `work` on every item and hand each outcome to `write`; returns per-worker stats.
+
+    `workers=None, ray=None`: this process, one item after another. Otherwise Ray:
+    `ray=None` starts a private local cluster (loopback only, its logs copied to `log_dir`)
+    unless this process is already connected to one; `"auto"` joins the cluster of
+    RAY_ADDRESS; any other string is a cluster address (`ray://head:10001`). An error in
+    `work` fails its item only; an error in `setup` ends the run. `size(result)` counts
+    the work of a result (images scored) for the progress bar and the stats.
+    """
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if cpus_per_worker < 1:
+        raise ValueError(f"cpus_per_worker must be at least 1, got {cpus_per_worker}")
+    if gpus_per_worker < 0:
+        raise ValueError(f"gpus_per_worker must be 0 or more, got {gpus_per_worker}")
+    if not ray_wanted(workers, ray):
+        return _run_here(items, work, setup, write, label, size)
+    check_ray_installed()
+    from . import ray_backend
+
+    return ray_backend.run(
+        items, work, setup=setup, write=write, workers=workers, address=ray,
+        cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker, label=label,
+        size=size, log_dir=log_dir,
+    )  # fmt: skip
+
+
+def _run_here(items, work, setup, write, label, size) -> list[WorkerStats]:
+    stats = WorkerStats(0)
+    if not items:
+        return [stats]
+    context = setup()
+    for count, item in enumerate(items, start=1):
+        say(f"[{count}/{len(items)}] {label(item)}")
+        began = time.perf_counter()
+        try:
+            outcome = Outcome(item, result=work(context, item))
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # the item fails; the batch goes on
+            outcome = Outcome(item, error=describe(error))
+        outcome.seconds = time.perf_counter() - began
+        stats.add(outcome, size(outcome.result) if outcome.ok else 0)
+        write(outcome)
+    return [stats]
