@@ -66,6 +66,7 @@ class VLLMServer:
                 start_new_session=True,
             )
         try:
+            self._wait_for_namespace()
             self._wait_healthy()
         except BaseException:
             self.stop()
@@ -91,6 +92,16 @@ class VLLMServer:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
+    def _wait_for_namespace(self) -> None:
+        """unshare makes the namespace a moment after it starts: until then its pid is still
+        in ours, and `inside` would stay here (health checks then never reach the server)."""
+        ours = os.readlink("/proc/thread-self/ns/net")
+        deadline = time.monotonic() + 60
+        while os.readlink(f"/proc/{self.process.pid}/ns/net") == ours:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"vLLM's network namespace was not made:\n{self.tail()}")
+            time.sleep(0.05)
+
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         health = self.url.removesuffix("/v1") + "/health"
@@ -112,6 +123,8 @@ class VLLMServer:
 @contextlib.contextmanager
 def inside(server: VLLMServer):
     """Run the calling thread (and threads it starts) in the server's network namespace."""
+    if os.readlink(f"/proc/{server.process.pid}/ns/net") == os.readlink("/proc/thread-self/ns/net"):
+        raise RuntimeError("the vLLM server is not in a network namespace of its own")
     libc = ctypes.CDLL(None, use_errno=True)
     own = os.open(f"/proc/{os.getpid()}/task/{_thread_id()}/ns/net", os.O_RDONLY)
     theirs = os.open(f"/proc/{server.process.pid}/ns/net", os.O_RDONLY)
