@@ -18,7 +18,8 @@ class DemoModel(HFModel):
 
     def generate(self, image, prompt: str = DEFAULT_PROMPT, max_new_tokens: int = 64) -> Generation:
         array = to_rgb_array(image)
+        generation = super().generate(array, prompt, max_new_tokens)  # bad input raises first
         if not self.noted and not looks_like_a_scene(array):
             self.noted = True
             warnings.warn(NOTE, UnfamiliarImageWarning, stacklevel=2)
-        return super().generate(array, prompt, max_new_tokens)
+        return generation
