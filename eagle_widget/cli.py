@@ -412,7 +412,9 @@ def _benchmark_commands(commands) -> None:
     evaluate.add_argument("--list", metavar="LIST", help="the items (the authors' JSON format)")
     evaluate.add_argument("--images", metavar="DIR", help="folder of the items' images")
     evaluate.add_argument("--report", metavar="RUN", help="only rebuild the report of a run")
-    evaluate.add_argument("--regions", type=_positive_int, default=64, help="superpixels (64)")
+    evaluate.add_argument(
+        "--regions", type=_regions, default=64, help="superpixels (64; at most 256)"
+    )
     evaluate.add_argument("--search", choices=SEARCHES, default="greedy", help="search (greedy)")
     evaluate.add_argument("--early-stop", action="store_true", help="stop once curves settle")
     evaluate.add_argument("--fill", default="0", help="0..255, R,G,B, mean or blur (0: black)")

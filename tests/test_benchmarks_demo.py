@@ -288,6 +288,7 @@ def test_corrupt_items_are_recorded_and_the_rest_is_scored(lists, data, demo, tm
         ("unknown task", "invalid choice: 'coco'"),
         ("wrong format", "not a coco-object list: its first entry lacks"),
         ("no images", "holds none of the list's images"),
+        ("too many regions", "n_regions=10000 is more than 256"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2_before_the_model_loads(
@@ -298,6 +299,8 @@ def test_bad_arguments_are_one_line_and_exit_2_before_the_model_loads(
         args[1] = "coco"
     elif case == "wrong format":
         args[3] = lists["coco-caption"]
+    elif case == "too many regions":
+        args += ["--regions", "10000"]
     else:
         args[5] = tmp_path
     capsys.readouterr()
