@@ -575,3 +575,14 @@ def test_a_local_transformers_checkpoint_end_to_end(image_file, tmp_path):
     assert f"step {saved.n_regions}/{saved.n_regions}" in result.stderr
     assert json.loads((out / "result.json").read_text())["order"] == saved.order
     assert result.stdout.count("\n") == 1 and "insertion AUC" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "flags, expected", [([], 0.01), (["--no-early-stop"], None), (["--early-stop"], 0.01)]
+)
+def test_lazy_stops_early_unless_told_not_to(image_file, tmp_path, capsys, flags, expected):
+    out_dir = tmp_path / "out"
+    argv = ["explain", image_file, "--out", out_dir, "--regions", "16", *flags]
+    code, _, err = run(argv, capsys)
+    assert code == 0, err
+    assert ew.Explanation.load(out_dir / "result.npz").extras.get("early_stop") == expected

@@ -229,6 +229,7 @@ def test_a_misbehaving_model_is_named():
         ({"fill": "grey"}, "fill"),
         ({"batch_size": 0}, "batch_size"),
         ({"early_stop": 2}, "early_stop"),
+        ({"early_stop": "yes"}, "early_stop"),
         ({"search": "greedy", "search_scope": 4}, "no option"),
         ({"fill": float("nan")}, "fill"),
         ({"fill": 127.5}, "whole value"),
@@ -240,6 +241,19 @@ def test_a_misbehaving_model_is_named():
 def test_bad_explainer_settings_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ew.Explainer(two_word_model(), **kwargs)
+
+
+def test_lazy_stops_early_by_default_and_the_result_says_so(tmp_path):
+    model = two_word_model()
+    assert ew.Explainer(model).early_stop == 0.01  # lazy, the default search
+    assert ew.Explainer(model, search="greedy").early_stop is None  # the paper's, to the end
+    assert ew.Explainer(model, search="efficient").early_stop is None
+    assert ew.Explainer(model, search="greedy", early_stop=True).early_stop == 0.01
+    assert ew.Explainer(model, early_stop=False).early_stop is None
+    stopped = ew.explain(model, IMAGE, n_regions=4)
+    assert stopped.extras["early_stop"] == 0.01
+    assert ew.Explanation.load(stopped.save(tmp_path / "r.npz")).extras["early_stop"] == 0.01
+    assert "early_stop" not in ew.explain(model, IMAGE, n_regions=4, early_stop=False).extras
 
 
 def test_a_prompt_must_be_text_and_agree_with_a_given_generation():

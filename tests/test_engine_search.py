@@ -231,3 +231,43 @@ def test_explainer_end_to_end_on_a_block_scene_points_at_the_object():
     assert heat[labels != 9].max() < 1.0
     generation = Generation("p", [1], ["x"], "x", (32, 32))
     assert len(generation.words) == 1
+
+
+def _tail_weights(n):
+    """Three regions carry most of the token, one a little, the rest a trace each."""
+    weights = np.full(n, 0.0005)
+    weights[[5, 20, 11, 28]] = [0.6, 0.25, 0.1, 0.015]
+    weights[np.arange(n) % 7 == 1] += 0.0003  # a known order within the trace
+    return weights
+
+
+@pytest.mark.parametrize("name", ["greedy", "lazy"])  # efficient's back chain leaves few
+def test_early_stop_orders_the_rest_by_the_searchs_estimates_with_no_extra_sweep(name):
+    n = 36
+    weights = _tail_weights(n)
+    objective, _ = make_objective(n, [additive(weights)])
+    steps = list(run_search(name, objective, early_stop=0.01))
+    inserted = [s for s in steps if s.chain == "insert"]
+    last = inserted[-1].images_scored
+    stop = next(i for i, s in enumerate(inserted) if s.images_scored == last)
+    rest = [s.region for s in inserted[stop:]]
+    assert len(rest) > 10  # it did stop early
+    # the rest follows the estimates, here in the weights' order (an additive scorer)
+    assert np.all(np.diff(weights[rest]) <= 1e-12)
+    # only the prefixes were scored after the stop (a new sweep would double that)
+    assert inserted[stop].images_scored - inserted[stop - 1].images_scored <= 2 * len(rest)
+
+
+def test_lazy_skips_its_refresh_once_the_curves_have_nearly_settled():
+    n = 36
+    weights = _tail_weights(n)
+    costs = {}
+    for early_stop in (None, 0.01):
+        objective, _ = make_objective(n, [additive(weights)])
+        steps = list(lazy(objective, early_stop=early_stop, refresh_every=1))
+        spent = np.diff([0] + [s.images_scored for s in steps])
+        costs[early_stop] = spent[4:10]  # after the four weighty regions, before any stop
+        assert [s.region for s in steps[:4]] == [5, 20, 11, 28]
+    left = n - 4 - np.arange(6)
+    assert np.all(costs[None] >= 2 * (left - 1))  # refresh_every=1: every candidate each step
+    assert np.all(costs[0.01] <= 2 * (4 + 4))  # within 2x the tolerance: lazy steps only

@@ -207,7 +207,7 @@ def run_batch(
     targets="all",
     n_regions: int = 50,
     search: str = "lazy",
-    early_stop: bool = False,
+    early_stop: bool | str = "auto",
     max_new_tokens: int = 64,
     working_size="auto",
     device: str | None = None,

@@ -42,7 +42,7 @@ class Options:
 
     n_regions: int = 64
     search: str = "greedy"
-    early_stop: bool = False
+    early_stop: bool | str = "auto"  # lazy stops early, greedy and efficient do not
     fill: int | str | tuple = 0
     lambda1: float = 1.0
     lambda2: float = 1.0

@@ -26,6 +26,9 @@ SEARCH_OPTIONS = {
     },
 }
 EARLY_STOP_TOL = 0.01
+# lazy skips its periodic refresh within this many early-stop tolerances of converging: what
+# is left can move the curves by little, and a refresh there costs as much as ten steps
+NEAR = 2
 
 
 class _Progress:
@@ -96,14 +99,24 @@ class _Progress:
         sets[np.arange(len(candidates)), candidates] = False
         return sets
 
-    def finish_by_sweep(self) -> Iterator[Step]:
-        """Order what is left by one batched sweep of single-region gains, then score the
+    def near_convergence(self, factor: float) -> bool:
+        """The placed set is within `factor` x the early-stop tolerance of converging."""
+        if self.early_stop is None:
+            return False
+        margin = factor * self.early_stop
+        return (
+            self.probs[0].mean() >= self.full_insight - margin
+            and self.probs[1].mean() <= self.blank_delete + margin
+        )
+
+    def finish(self, estimates: np.ndarray) -> Iterator[Step]:
+        """Order what is left by the search's last gain estimates (per region; once the
+        curves have settled the rest moves them by little, so no new sweep), then score the
         prefixes of that order so that the curves stay measured, not guessed."""
         rest = self.undecided
         if len(rest) == 0:
             return
-        gains = self.obj.score_sets(self.with_each(rest)).score
-        rest = rest[np.argsort(-gains, kind="stable")]
+        rest = rest[np.argsort(-estimates[rest], kind="stable")]
         prefixes = np.repeat(self.selected[None], len(rest), axis=0)
         for i in range(len(rest)):
             prefixes[i:, rest[i]] = True
@@ -115,12 +128,14 @@ class _Progress:
 def greedy(objective: Objective, early_stop: float | None = None) -> Iterator[Step]:
     """Exact greedy (the paper): every step scores every remaining region."""
     state = _Progress(objective, early_stop)
+    estimate = np.zeros(objective.n_regions)
     while len(candidates := state.undecided):
         scores = objective.score_sets(state.with_each(candidates))
+        estimate[candidates] = scores.score
         best = int(np.argmax(scores.score))
         yield state.insert(candidates[best], scores, best)
         if state.converged(scores, best):
-            yield from state.finish_by_sweep()
+            yield from state.finish(estimate)
             return
 
 
@@ -142,7 +157,8 @@ def lazy(
     partners were hidden keeps a low estimate. So when the region just placed moved a
     target's insertion or deletion probability by more than `noise_tolerance`, its neighbours
     (its likely partners) are re-scored too, and every `refresh_every` steps all candidates
-    are. `refresh_on_rise=True` is stricter and dearer: a re-scored gain that rose by more
+    are, unless the curves are within twice the early-stop tolerance of settling.
+    `refresh_on_rise=True` is stricter and dearer: a re-scored gain that rose by more
     than `noise_tolerance` over its estimate makes this step and the next score every one.
     """
     check_options(
@@ -163,7 +179,8 @@ def lazy(
             return
         fresh: dict[int, tuple[SetScores, int]] = {}
         rose = False
-        if rose_before or step % refresh_every == 0 or len(candidates) <= lazy_batch:
+        refresh = step % refresh_every == 0 and not (step and state.near_convergence(NEAR))
+        if rose_before or refresh or len(candidates) <= lazy_batch:
             to_score = candidates
         else:
             top = candidates[np.argsort(-gain[candidates], kind="stable")[:lazy_batch]]
@@ -198,7 +215,7 @@ def lazy(
         watch = neighbours[best] if moved > noise_tolerance else np.zeros(0, dtype=int)
         yield placed
         if state.converged(scores, row):
-            yield from state.finish_by_sweep()
+            yield from state.finish(gain)
             return
 
 
@@ -242,7 +259,7 @@ def efficient(
         ranking = sorted(candidates.tolist(), key=lambda r: -estimate[r])
         yield state.insert(region, scores, best)
         if state.converged(scores, best):
-            yield from state.finish_by_sweep()
+            yield from state.finish(estimate)
             return
         ranking.remove(region)
         if not ranking:
