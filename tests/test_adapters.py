@@ -8,6 +8,8 @@ probability of every generated token: teacher-forced scoring must reproduce them
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -301,9 +303,7 @@ def test_batch_size_is_picked_when_not_given_and_checked_when_given():
             HFModel(model, processor, batch_size=bad)
 
 
-def test_a_small_model_runs_on_one_thread_during_its_calls_and_restores_the_setting(
-    monkeypatch,
-):
+def test_a_small_model_times_its_threads_and_restores_the_setting(monkeypatch):
     from eagle_widget.models import devices
 
     model, processor = tiny_models.build("llava")
@@ -315,23 +315,27 @@ def test_a_small_model_runs_on_one_thread_during_its_calls_and_restores_the_sett
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        assert adapter.threads == 1  # a tiny model on the CPU
-        adapter.token_probs([image] * 3, gen, [0, 1])
-        assert seen == [1, 1] and torch.get_num_threads() == 2
+        assert adapter.threads is None and adapter.thread_choice is not None
+        adapter.token_probs([image] * 6, gen, [0, 1])  # three batches of two
+        assert seen[:2] == [1, 2]  # each count tried once, then the faster
+        assert seen[2] == adapter.thread_choice.counts()[("score", 2, 2)]
+        assert torch.get_num_threads() == 2
         adapter.threads = 2  # as asked
+        assert adapter.thread_choice is None
         adapter.token_probs([image], gen, [0])
         assert seen[-1] == 2
         adapter.threads = None  # a model above the bound keeps torch's setting
         monkeypatch.setattr(devices, "SMALL_MODEL_PARAMETERS", 10)
-        assert adapter.threads is None
+        assert adapter.thread_choice is None
+        torch.set_num_threads(1)
         adapter.generate(image, PROMPT, max_new_tokens=2)
-        assert seen[-1] == 2 and torch.get_num_threads() == 2
+        assert seen[-1] == 1 and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
     from eagle_widget.models import load_demo_model
 
     monkeypatch.undo()
-    assert load_demo_model().threads == 1 and load_demo_model(threads=3).threads == 3
+    assert load_demo_model().threads is None and load_demo_model(threads=3).threads == 3
     for bad in (0, -1, 1.5, "2", True):
         with pytest.raises(ValueError, match="threads"):
             HFModel(model, processor, threads=bad)
@@ -354,6 +358,88 @@ def test_nested_and_concurrent_thread_limits_restore_the_first_setting():
             assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+class LoadedMachine:
+    """A clock for ThreadChooser: a batch costs what the thread count costs at the moment."""
+
+    def __init__(self, per_image):
+        self.per_image = per_image  # threads -> seconds an image
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def work(self, size):
+        self.now += size * self.per_image[torch.get_num_threads()]
+        return torch.get_num_threads()
+
+
+def test_the_thread_chooser_follows_the_load():
+    from eagle_widget.models.devices import ThreadChooser
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        machine = LoadedMachine({1: 2.4e-3, 2: 1.5e-3})  # idle cores: two threads win
+        chooser = ThreadChooser(clock=machine)
+        used = [chooser.run("score", 32, lambda: machine.work(32)) for _ in range(20)]
+        assert used[:2] == [1, 2] and used[2:].count(1) <= 2  # then two, but for a try or two
+        machine.per_image = {1: 2.4e-3, 2: 9.6e-3}  # another job arrives: a thread waits
+        used = [chooser.run("score", 32, lambda: machine.work(32)) for _ in range(40)]
+        assert used[-1] == 1 and used.count(2) <= 3  # back on one after a try or two
+        # a try that loses waits twice as long before the next: few tries in a long run
+        used = [chooser.run("score", 32, lambda: machine.work(32)) for _ in range(400)]
+        assert 1 <= used.count(2) <= 400 // ThreadChooser.MAX_WAIT + 2
+        # other batch sizes and other calls are timed apart; a slightly faster pair stays on one
+        machine.per_image = {1: 2.0e-3, 2: 1.9e-3}
+        used = [chooser.run("generate", 4, lambda: machine.work(4)) for _ in range(6)]
+        assert used[:2] == [1, 2] and used[2:] == [1] * 4
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+FREE_AND_MEASURE = """
+import sys, numpy as np
+from eagle_widget.models.devices import keep_freed_memory
+kept = keep_freed_memory() if sys.argv[1] == "keep" else None
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096
+block = np.ones(24 * 2**20, np.uint8)  # 24 MB, every page touched
+before = rss()
+del block
+print(kept, (before - rss()) / 2**20)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_freed_batches_stay_with_the_process_for_the_next_one():
+    given_back = {}
+    for mode in ("keep", "default"):
+        out = subprocess.run(
+            [sys.executable, "-c", FREE_AND_MEASURE, mode],
+            capture_output=True, text=True, check=True
+        ).stdout.split()
+        given_back[mode] = float(out[1])
+        assert out[0] == ("True" if mode == "keep" else "None")
+    assert given_back["default"] > 20  # glibc maps a block this large back to the OS...
+    assert given_back["keep"] < 1  # ...unless told to keep it
+
+
+def test_the_demo_model_gives_the_same_bits_on_one_thread_and_on_two():
+    from eagle_widget.models import load_demo_model
+    from eagle_widget.models.demo.scenes import CAPTION_PROMPT, make_scene
+
+    adapter = load_demo_model()
+    image = make_scene(3, n_objects=3).image
+    generation = adapter.generate(image, CAPTION_PROMPT)
+    images = [image, image // 2, np.zeros_like(image)] * 4
+    probs = {}
+    for threads in (1, 2):
+        adapter.threads = threads
+        probs[threads] = adapter.token_probs(images, generation, list(range(len(generation))))
+    assert np.array_equal(probs[1], probs[2])  # so ThreadChooser changes speed, not results
 
 
 def test_pixels_reach_the_model_by_table_only_where_the_processor_maps_them_one_by_one():

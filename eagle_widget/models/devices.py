@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -20,10 +22,14 @@ DTYPES = {
 }
 MAX_BATCH = 64
 CPU_BATCH = 8
+# A small model's batch on the CPU: its matrix products only fill two cores from about 16
+# images on (the demo model: 2.0 ms an image at 8, 1.5 ms at 32 on two idle cores).
+SMALL_CPU_BATCH = 32
 TARGET_ROWS = 64  # logit rows per image the estimate leaves room for (a 64-token sentence)
-# Below this many parameters a CPU forward runs on one thread: its matrix products are too
-# small to share, and beside other jobs a second thread waits for a core (bench_threads.py:
-# the demo model and a 23M Qwen2.5-VL were 2.5x to 10x slower on two threads under load).
+# Below this many parameters a CPU model's threads are chosen by timing (ThreadChooser): on
+# idle cores its batches run faster on all of them, beside other jobs a second thread waits
+# for a core (bench_threads.py: the demo model and a 23M Qwen2.5-VL were 2.5x to 10x slower
+# on two threads under load).
 SMALL_MODEL_PARAMETERS = 100_000_000
 
 
@@ -71,9 +77,12 @@ def default_batch_size(model, sequence_length: int) -> int:
 
     Inference keeps one layer's activations at a time: about sequence x (3 x intermediate +
     8 x hidden) values per image, plus the vision tower's (counted as much again), plus the
-    logits at up to TARGET_ROWS target positions. CPU and MPS get CPU_BATCH.
+    logits at up to TARGET_ROWS target positions. CPU and MPS get CPU_BATCH, a small model
+    on the CPU SMALL_CPU_BATCH.
     """
     device = model.device
+    if device.type == "cpu" and is_small(model):
+        return SMALL_CPU_BATCH
     if device.type != "cuda":
         return CPU_BATCH
     free, _ = torch.cuda.mem_get_info(device)
@@ -102,12 +111,103 @@ def release_memory(device: torch.device) -> None:
         torch.mps.empty_cache()
 
 
-def default_threads(model) -> int | None:
-    """CPU threads for a model's calls: 1 for a small model, None (torch's setting) otherwise."""
-    if model.device.type != "cpu":
-        return None
-    parameters = sum(p.numel() for p in model.parameters())
-    return 1 if parameters < SMALL_MODEL_PARAMETERS else None
+# glibc maps a large freed block back to the OS and the next forward faults it in page by
+# page again: a quarter of a small model's time on two threads (bench_vs_reference.py, greedy
+# at 63 regions: 2.2 against 1.65 ms an image). Blocks under MMAP_THRESHOLD come from the
+# heap instead, and up to TRIM_THRESHOLD of free heap is kept for the next batch.
+MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's largest
+TRIM_THRESHOLD = 1024 * 1024 * 1024
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)
+_malloc_kept = []
+
+
+def keep_freed_memory() -> bool:
+    """Tell glibc's malloc to keep freed blocks for reuse (process-wide, once); False where
+    the C library is not glibc. The process keeps its peak heap, up to TRIM_THRESHOLD."""
+    if _malloc_kept:
+        return _malloc_kept[0]
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        kept = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+        kept = kept and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    except (OSError, AttributeError):  # not Linux, or a C library without mallopt
+        kept = False
+    _malloc_kept.append(kept)
+    return kept
+
+
+def is_small(model) -> bool:
+    return sum(p.numel() for p in model.parameters()) < SMALL_MODEL_PARAMETERS
+
+
+class ThreadChooser:
+    """Runs a small CPU model's batches on one thread or on all of torch's, whichever did
+    more images a second lately: all cores win on an idle machine, one thread beside other
+    jobs. Each kind of call (a label and a batch-size class) tries both counts once, then
+    uses the faster and tries the other again now and then, since the load changes; a try
+    that loses waits twice as long before the next (at most MAX_WAIT batches).
+
+    On the CPU torch gives the demo model the same bits at any thread count (tested), so the
+    choice changes the speed, never the result.
+    """
+
+    WAIT = 8
+    MAX_WAIT = 64
+    MARGIN = 1.1  # more threads must be this much faster: else one, the kinder to neighbours
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter):
+        self.clock = clock
+        self._kinds: dict[tuple, dict] = {}
+        self._lock = threading.Lock()
+
+    def run(self, label: str, size: int, work: Callable[[], object]):
+        """work() on the thread count chosen for (label, size); its time is kept."""
+        most = torch.get_num_threads()
+        if most <= 1:
+            return work()
+        key = (label, max(int(size), 1).bit_length(), most)
+        with self._lock:
+            count, probing = self._pick(self._kinds.setdefault(key, _kind(most)))
+        with cpu_threads(count):
+            began = self.clock()
+            result = work()
+            seconds = self.clock() - began
+        with self._lock:
+            self._record(self._kinds[key], count, seconds / max(int(size), 1), probing)
+        return result
+
+    def counts(self) -> dict[tuple, int]:
+        """The count each kind of call uses now (for benchmarks and tests)."""
+        with self._lock:
+            return {key: self._best(kind) for key, kind in self._kinds.items()}
+
+    def _pick(self, kind: dict) -> tuple[int, bool]:
+        untried = [c for c, rate in kind["rate"].items() if rate is None]
+        if untried:
+            return untried[0], False
+        kind["calls"] += 1
+        best = self._best(kind)
+        if kind["calls"] % kind["wait"] == 0:
+            return next(c for c in kind["rate"] if c != best), True
+        return best, False
+
+    def _record(self, kind: dict, count: int, per_image: float, probing: bool) -> None:
+        before = self._best(kind) if probing else None
+        old = kind["rate"][count]
+        kind["rate"][count] = per_image if old is None else (old + per_image) / 2
+        if probing:
+            won = self._best(kind) == count != before
+            kind["wait"] = self.WAIT if won else min(2 * kind["wait"], self.MAX_WAIT)
+
+    def _best(self, kind: dict) -> int:
+        one, most = kind["rate"].items()
+        if one[1] is None or most[1] is None:
+            return one[0]
+        return most[0] if most[1] * self.MARGIN < one[1] else one[0]
+
+
+def _kind(most: int) -> dict:
+    return {"rate": {1: None, most: None}, "calls": 0, "wait": ThreadChooser.WAIT}
 
 
 _threads_lock = threading.Lock()

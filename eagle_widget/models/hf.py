@@ -23,10 +23,12 @@ from ..engine.explainer import DEFAULT_PROMPT
 from ..engine.images import to_rgb_array
 from ..engine.types import Generation
 from .devices import (
+    ThreadChooser,
     cpu_threads,
     default_batch_size,
-    default_threads,
     is_out_of_memory,
+    is_small,
+    keep_freed_memory,
     release_memory,
     resolve_device,
     resolve_dtype,
@@ -55,9 +57,10 @@ class HFModel:
     batch_size: masked images per forward pass; None picks one from the device and its free
     memory. A CUDA or MPS out-of-memory error halves it and retries, and the run goes on.
     device, dtype: optional, move the model ("cuda", "float16", ...) before wrapping it.
-    threads: torch CPU threads during this adapter's calls; None picks 1 for a model under
-    100M parameters on the CPU (fastest alone, and steady beside other jobs) and leaves
-    torch's setting otherwise.
+    threads: torch CPU threads during this adapter's calls; None times a model under 100M
+    parameters on the CPU at one thread and at all of torch's and keeps the faster (all on
+    idle cores, one beside other jobs: see devices.ThreadChooser), and leaves torch's
+    setting otherwise.
 
     Safety checks, all raising ValueError: a processor that gives a masked copy a different
     token layout than the original (checked per batch and against the generation's prompt);
@@ -93,6 +96,8 @@ class HFModel:
                 device=target, dtype=resolve_dtype(dtype, target) if dtype is not None else None
             )
         self.model = model.eval()
+        if self.device.type == "cpu":
+            keep_freed_memory()
         self.processor = processor
         self.tokenizer = getattr(processor, "tokenizer", None) or processor
         self._batch_size = batch_size
@@ -105,6 +110,7 @@ class HFModel:
         self._last_length = 0
         self._auto_batch: int | None = None
         self._threads = threads
+        self._chooser = ThreadChooser()
         # torchvision-backed image processors resize and normalise on the model's device: on
         # a GPU, preprocessing a batch on the CPU would otherwise take longer than its forward
         self._preprocesses_on_device = _takes_device(getattr(processor, "image_processor", None))
@@ -137,9 +143,16 @@ class HFModel:
 
     @property
     def threads(self) -> int | None:
-        """torch CPU threads during this adapter's calls: as given, else picked by model size
-        (None: torch's own setting)."""
-        return self._threads if self._threads is not None else default_threads(self.model)
+        """torch CPU threads during this adapter's calls as given; None: chosen by timing for
+        a small model on the CPU (see `thread_choice`), torch's own setting otherwise."""
+        return self._threads
+
+    @property
+    def thread_choice(self) -> ThreadChooser | None:
+        """What picks the threads of each call when `threads` is None, or None."""
+        if self._threads is not None or self.device.type != "cpu" or not is_small(self.model):
+            return None
+        return self._chooser
 
     @threads.setter
     def threads(self, value: int | None) -> None:
@@ -223,7 +236,7 @@ class HFModel:
             ]
 
         with torch.inference_mode():
-            return [g for part in self._in_batches(arrays, answers) for g in part]
+            return [g for part in self._in_batches(arrays, answers, "generate") for g in part]
 
     def _answer(self, prompt: str, new_ids: list[int], stops: set[int], size) -> Generation:
         for i, token_id in enumerate(new_ids):
@@ -255,16 +268,20 @@ class HFModel:
         parts = self._in_batches(arrays, lambda c: self._score(c, generation, positions, targets))
         return np.concatenate(parts).astype(np.float64, copy=False)
 
-    def _in_batches(self, items: list, work) -> list:
-        """work(chunk) over chunks of `batch_size` items, in order. An out-of-memory error
-        halves the batch size (kept for later calls) and retries the chunk."""
+    def _in_batches(self, items: list, work, label: str = "score") -> list:
+        """work(chunk) over chunks of `batch_size` items, in order, on the chosen threads. An
+        out-of-memory error halves the batch size (kept for later calls) and retries."""
         parts = []
         start = 0
-        with self._lock, cpu_threads(self.threads):
+        chooser = self.thread_choice
+        with self._lock, cpu_threads(self._threads):
             while start < len(items):
                 chunk = items[start : start + self.batch_size]
                 try:
-                    parts.append(work(chunk))
+                    if chooser is None:
+                        parts.append(work(chunk))
+                    else:
+                        parts.append(chooser.run(label, len(chunk), lambda: work(chunk)))
                 except Exception as error:
                     if not is_out_of_memory(error) or len(chunk) == 1:
                         raise

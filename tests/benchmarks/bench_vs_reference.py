@@ -1,6 +1,6 @@
 """Our searches against the reference's loop, in one run, with a profile by stage; prints JSON.
 
-    python tests/benchmarks/bench_vs_reference.py [--regions 36 64] [--threads 1]
+    python tests/benchmarks/bench_vs_reference.py [--regions 36 64] [--fixed-threads 1]
     python tests/benchmarks/bench_vs_reference.py --model mid --device cuda --dtype bfloat16
 
 The reference loop is written here from method.md's description, not from its code: plain
@@ -13,8 +13,10 @@ Reported per number of regions: wall seconds, images scored, insertion and delet
 the speed-up over the reference; a profile of our greedy and default search by stage
 (masking, image processing, tensor assembly, forward, softmax/gather and checks, input
 checks, objective and search bookkeeping); and the model's bare batched forward on the very
-images our greedy scored, timed in the same run. On a shared machine compare the ratios,
-not the seconds. Models: `demo` (the embedded one, a 64 x 64 scene) or `mid` (a ~25M
+batches our greedy sent, timed in the same run. Threads: ours are timed by the adapter (one
+or all of torch's per kind of batch, see devices.ThreadChooser) unless `--fixed-threads`;
+the reference gets the faster of the two for its one-image calls, timed before it runs. On
+a shared machine compare the ratios, not the seconds. Models: `demo` (the embedded one, a 64 x 64 scene) or `mid` (a ~25M
 Qwen2.5-VL built offline with random weights, the scene scaled to 448 x 448).
 """
 
@@ -44,10 +46,10 @@ from eagle_widget.models.demo.scenes import CAPTION_PROMPT, make_scene  # noqa: 
 from eagle_widget.models.devices import cpu_threads  # noqa: E402
 
 RUNS = (  # (label, search, early_stop)
-    ("greedy", "greedy", False),
-    ("efficient", "efficient", False),
-    ("lazy", "lazy", False),
-    ("lazy +early_stop", "lazy", True),
+    ("greedy", "greedy", "auto"),
+    ("efficient", "efficient", "auto"),
+    ("lazy (default)", "lazy", "auto"),
+    ("lazy, no early stop", "lazy", False),
 )
 
 
@@ -181,27 +183,49 @@ def _sync():
         torch.cuda.synchronize()
 
 
-def bare_forward(adapter, images, generation, positions) -> float:
-    """Seconds per image of the model call alone, inputs prepared beforehand, same batches."""
-    size = adapter.batch_size
+def reference_threads(reference, image, tries: int = 30) -> int:
+    """The faster thread count for the reference's one-image calls: 1 or torch's."""
+    seconds = {}
+    for count in sorted({1, torch.get_num_threads()}):
+        with cpu_threads(count):
+            reference.probs(image)
+            start = time.perf_counter()
+            for _ in range(tries):
+                reference.probs(image)
+            seconds[count] = time.perf_counter() - start
+    return min(seconds, key=seconds.get)
+
+
+def threads_for(adapter, size: int) -> int | None:
+    """The thread count our batches of `size` images ran on: as fixed, or as timed."""
+    if adapter.threads is not None or adapter.thread_choice is None:
+        return adapter.threads
+    key = ("score", size.bit_length(), torch.get_num_threads())
+    return adapter.thread_choice.counts().get(key)
+
+
+def bare_forward(adapter, batches, generation, positions) -> float:
+    """Seconds per image of the model call alone on the batches our greedy sent, inputs
+    prepared beforehand, each on the thread count our calls settled on for its size."""
     stop = max(positions)
     prepared = []
-    with torch.inference_mode(), cpu_threads(adapter.threads):
-        for start in range(0, len(images), size):
-            inputs = adapter._encode(images[start : start + size], generation.prompt)
+    with torch.inference_mode():
+        for images in batches:
+            inputs = adapter._encode(images, generation.prompt)
             length = inputs["input_ids"].shape[1]
             rows = torch.tensor([length - 1 + p for p in positions], device=adapter.device)
-            prepared.append((hf_module._extend(inputs, generation.token_ids[:stop]), rows))
-        adapter.model(**prepared[0][0], logits_to_keep=prepared[0][1], use_cache=False)
+            extended = hf_module._extend(inputs, generation.token_ids[:stop])
+            prepared.append((extended, rows, threads_for(adapter, len(images))))
         best = float("inf")
-        for _ in range(2):
+        for _ in range(3):  # the first round warms up
             _sync()
             start = time.perf_counter()
-            for inputs, rows in prepared:
-                adapter.model(**inputs, logits_to_keep=rows, use_cache=False)
+            for inputs, rows, threads in prepared:
+                with cpu_threads(threads):
+                    adapter.model(**inputs, logits_to_keep=rows, use_cache=False)
             _sync()
             best = min(best, time.perf_counter() - start)
-    return best / len(images)
+    return best / sum(len(images) for images in batches)
 
 
 def load(args):
@@ -222,15 +246,26 @@ def main() -> None:
     parser.add_argument("--regions", type=int, nargs="+", default=[36, 64])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default=None)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: ours)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument(
+        "--fixed-threads", type=int, default=None, help="our calls on this many (default: timed)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="scene seed (3 objects)")
     parser.add_argument("--new-tokens", type=int, default=16, help="answer length, mid model")
-    parser.add_argument("--bare-images", type=int, default=512, help="images for the bare forward")
+    parser.add_argument(
+        "--bare-images",
+        type=int,
+        default=None,
+        help="about this many of greedy's images, every k-th batch, for the bare forward "
+        "(default: all of them for demo, 1024 for mid)",
+    )
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
     adapter, image = load(args)
+    if args.fixed_threads is not None:
+        adapter.threads = args.fixed_threads
     generation = adapter.generate(image, CAPTION_PROMPT, max_new_tokens=args.new_tokens)
     positions = list(range(len(generation)))
     report = {
@@ -239,7 +274,7 @@ def main() -> None:
         "device": str(adapter.device),
         "dtype": str(adapter.dtype).removeprefix("torch."),
         "torch_threads": torch.get_num_threads(),
-        "adapter_threads": getattr(adapter, "threads", None),
+        "adapter_threads": adapter.threads if adapter.threads is not None else "timed",
         "batch_size": adapter.batch_size,
         "image": list(image.shape[:2]),
         "caption": generation.text,
@@ -249,11 +284,12 @@ def main() -> None:
     for n in args.regions:
         labels = superpixels(image, n)
         reference = ReferenceGreedy(adapter, image, generation, positions, labels)
-        with cpu_threads(adapter.threads):
-            reference.probs(image)  # warm-up
+        ref_threads = (
+            adapter.threads if adapter.threads is not None else reference_threads(reference, image)
+        )
         reference.images = 0
         start = time.perf_counter()
-        with cpu_threads(adapter.threads):  # the threads our runs get
+        with cpu_threads(ref_threads):
             ref = reference.run()
         ref_seconds = time.perf_counter() - start
         rows = [{"run": "reference greedy", "seconds": round(ref_seconds, 2), **ref}]
@@ -261,13 +297,17 @@ def main() -> None:
         for label, search, early_stop in RUNS:
             explainer = ew.Explainer(adapter, n_regions=n, search=search, early_stop=early_stop)
             recorded = []
+            most = args.bare_images or (10**6 if args.model == "demo" else 1024)
+            stride = -(-n * (n + 1) // most)  # keep every stride-th batch, spread over the run
+            sent = [0]
             timer = StageTimer(adapter)
             if label == "greedy":  # keep the images it scores, for the bare forward
                 score = adapter._score
 
-                def keeping(images, *rest, _score=score, recorded=recorded):
-                    if len(recorded) < args.bare_images:
-                        recorded.extend(images)
+                def keeping(images, *rest, _score=score, recorded=recorded, sent=sent):
+                    if sent[0] % stride == 0:
+                        recorded.append(list(images))  # one batch as sent
+                    sent[0] += 1
                     return _score(images, *rest)
 
                 adapter._score = keeping
@@ -287,13 +327,13 @@ def main() -> None:
                     "deletion_auc": result.deletion_auc,
                 }
             )
-            if label in ("greedy", "lazy"):
+            if label in ("greedy", "lazy (default)"):
                 profiles[label] = timer.profile(seconds)
             if label == "greedy":  # robust to load that changes between the two timings
                 greedy_over_own_forward = seconds / timer.seconds["forward"]
             if recorded:
-                kept = recorded[: args.bare_images]
-                per_image = bare_forward(adapter, kept, generation, positions)
+                per_image = bare_forward(adapter, recorded, generation, positions)
+                ours_threads = threads_for(adapter, adapter.batch_size)
                 greedy_per_image = seconds / result.images_scored
         for row in rows:
             row["speedup"] = round(ref_seconds / row["seconds"], 1)
@@ -306,6 +346,8 @@ def main() -> None:
             {
                 "regions_asked": n,
                 "regions": int(labels.max()) + 1,
+                "reference_threads": ref_threads,
+                "our_full_batch_threads": ours_threads,
                 "table": rows,
                 "profile_seconds": profiles,
                 "bare_forward_ms_per_image": round(1000 * per_image, 3),
