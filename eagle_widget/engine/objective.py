@@ -71,10 +71,11 @@ class Objective:
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
         if missing:
             rows = np.stack([np.frombuffer(k, dtype=bool) for k in missing])
-            for start in range(0, len(rows), self.batch_size):
+            for chunk in np.array_split(rows, -(-len(rows) // self.batch_size)):
+                # even chunks: 70 rows at 32 go as 24 + 23 + 23, not 32 + 32 + 6 (a small
+                # batch costs nearly as much as a full one on a CPU with several cores)
                 if self.should_stop():
                     raise Cancelled("search stopped by the caller")
-                chunk = rows[start : start + self.batch_size]
                 probs = self._score_images(compose(self.image, self.filler, self.labels, chunk))
                 for row, p in zip(chunk, probs):
                     self._cache[row.tobytes()] = p

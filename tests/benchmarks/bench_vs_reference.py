@@ -9,7 +9,8 @@ arrays, each masked image handed to the processor as a PIL copy, the whole answe
 the softmax taken at every position. It orders the same superpixels of the same image for
 the same sentence-level targets (every caption token) as every search of ours.
 
-Reported per number of regions: wall seconds, images scored, insertion and deletion AUC and
+Reported per number of regions: wall seconds (ours: the median of `--repeats` runs; the
+reference runs once, long enough to average the machine's noise), images scored, insertion and deletion AUC and
 the speed-up over the reference; a profile of our greedy and default search by stage
 (masking, image processing, tensor assembly, forward, softmax/gather and checks, input
 checks, objective and search bookkeeping); and the model's bare batched forward on the very
@@ -158,8 +159,10 @@ class StageTimer:
             else:
                 setattr(owner, name, original)
 
-    def profile(self, total: float) -> dict[str, float]:
-        s = self.seconds
+    def profile(self, total: float, runs: int) -> dict[str, float]:
+        """Seconds per run by stage, over `runs` runs that took `total` seconds."""
+        s = {k: v / runs for k, v in self.seconds.items()}
+        total /= runs
         stages = {
             "masking": s.get("masking", 0.0),
             "image processing": s.get("image processing", 0.0),
@@ -251,6 +254,7 @@ def main() -> None:
         "--fixed-threads", type=int, default=None, help="our calls on this many (default: timed)"
     )
     parser.add_argument("--seed", type=int, default=1, help="scene seed (3 objects)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each of ours (median)")
     parser.add_argument("--new-tokens", type=int, default=16, help="answer length, mid model")
     parser.add_argument(
         "--bare-images",
@@ -292,7 +296,7 @@ def main() -> None:
         with cpu_threads(ref_threads):
             ref = reference.run()
         ref_seconds = time.perf_counter() - start
-        rows = [{"run": "reference greedy", "seconds": round(ref_seconds, 2), **ref}]
+        rows = [{"run": "reference greedy", "seconds": ref_seconds, **ref}]
         profiles = {}
         for label, search, early_stop in RUNS:
             explainer = ew.Explainer(adapter, n_regions=n, search=search, early_stop=early_stop)
@@ -301,8 +305,8 @@ def main() -> None:
             stride = -(-n * (n + 1) // most)  # keep every stride-th batch, spread over the run
             sent = [0]
             timer = StageTimer(adapter)
+            score = adapter._score
             if label == "greedy":  # keep the images it scores, for the bare forward
-                score = adapter._score
 
                 def keeping(images, *rest, _score=score, recorded=recorded, sent=sent):
                     if sent[0] % stride == 0:
@@ -311,26 +315,31 @@ def main() -> None:
                     return _score(images, *rest)
 
                 adapter._score = keeping
-            start = time.perf_counter()
+            times = []
             try:
-                result = explainer.explain(image, generation=generation)
+                for _ in range(args.repeats):  # the median: one short run is at the mercy of noise
+                    start = time.perf_counter()
+                    result = explainer.explain(image, generation=generation)
+                    times.append(time.perf_counter() - start)
+                    if recorded:  # the first run's batches are enough
+                        adapter._score = score
             finally:
-                seconds = time.perf_counter() - start
                 timer.restore()
                 adapter.__dict__.pop("_score", None)
+            seconds = float(np.median(times))
             rows.append(
                 {
                     "run": f"ours {label}",
-                    "seconds": round(seconds, 2),
+                    "seconds": seconds,
                     "images": result.images_scored,
                     "insertion_auc": result.insertion_auc,
                     "deletion_auc": result.deletion_auc,
                 }
             )
             if label in ("greedy", "lazy (default)"):
-                profiles[label] = timer.profile(seconds)
+                profiles[label] = timer.profile(sum(times), len(times))
             if label == "greedy":  # robust to load that changes between the two timings
-                greedy_over_own_forward = seconds / timer.seconds["forward"]
+                greedy_over_own_forward = sum(times) / timer.seconds["forward"]
             if recorded:
                 per_image = bare_forward(adapter, recorded, generation, positions)
                 ours_threads = threads_for(adapter, adapter.batch_size)
@@ -338,6 +347,7 @@ def main() -> None:
         for row in rows:
             row["speedup"] = round(ref_seconds / row["seconds"], 1)
             row["ms_per_image"] = round(1000 * row["seconds"] / row["images"], 2)
+            row["seconds"] = round(row["seconds"], 3)
             row["d_ins_auc"] = round(row["insertion_auc"] - ref["insertion_auc"], 4)
             row["d_del_auc"] = round(row["deletion_auc"] - ref["deletion_auc"], 4)
             row["insertion_auc"] = round(row["insertion_auc"], 4)
