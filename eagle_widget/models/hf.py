@@ -472,9 +472,11 @@ class HFModel:
             _check_image_matters(images, logits)
             index = torch.tensor(targets, device=logits.device).view(1, -1, 1)
             chosen = logits.gather(-1, index.expand(len(images), -1, -1)).squeeze(-1).float()
-            # log-sum-exp in float32 one image at a time: a float32 copy of all the rows
-            # (batch x targets x vocabulary) would be the largest tensor of the whole pass
-            norm = torch.stack([torch.logsumexp(row.float(), dim=-1) for row in logits])
+            if logits.dtype == torch.float32:
+                norm = torch.logsumexp(logits, dim=-1)
+            else:  # one image at a time: a float32 copy of all the rows (batch x targets x
+                # vocabulary) would be the largest tensor of the whole pass
+                norm = torch.stack([torch.logsumexp(row.float(), dim=-1) for row in logits])
             probs = torch.exp(chosen - norm)
         return probs.cpu().numpy().astype(np.float64)
 
