@@ -165,7 +165,7 @@ def test_a_diagnosis_saves_and_loads_its_reliance_and_mitigation_as_typed_fields
     outcome = ew.mitigate(PriorModel(), IMAGE, "q", result, max_area=0.5, fill=(0, 0, 0))
     outcome.correct = "no"
     loaded = ew.Explanation.load(result.save(tmp_path / "d.npz"))
-    assert set(loaded.extras) <= {"image"}  # the typed results are not kept in extras too
+    assert set(loaded.extras) <= {"image", "early_stop"}  # typed results are not kept there too
     prior, visual = loaded.generated_reliance
     assert prior == pytest.approx([0.25]) and visual == pytest.approx([0.6])
     m = loaded.mitigation

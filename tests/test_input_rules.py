@@ -196,6 +196,8 @@ def test_a_search_that_needs_very_many_images_warns_with_the_figure_before_it_st
 
 @pytest.mark.parametrize("search", ["greedy", "efficient", "lazy"])
 def test_the_cost_estimate_is_near_what_a_search_scores(search):
-    result = ew.explain(block_model(), UPRIGHT, n_regions=24, search=search)
+    result = ew.explain(block_model(), UPRIGHT, n_regions=24, search=search, early_stop=False)
     estimate = estimated_images(search, result.n_regions)
     assert abs(estimate - result.images_scored) <= 0.1 * result.images_scored
+    stopped = ew.explain(block_model(), UPRIGHT, n_regions=24, search=search, early_stop=True)
+    assert stopped.images_scored <= result.images_scored  # an early stop only saves

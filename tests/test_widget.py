@@ -388,7 +388,7 @@ def test_a_script_that_ends_with_widgets_still_searching_exits_cleanly(tmp_path)
 # -- errors ------------------------------------------------------------------------------
 def test_a_model_failure_shows_in_the_widget_and_leaves_it_usable():
     model = FlakyModel(caption_model(), fail_after=4)  # reliance and a few batches work
-    widget = make_widget(model)
+    widget = make_widget(model, early_stop=False)  # a search of many batches: it fails midway
     widget.explain([1])
     with pytest.raises(RuntimeError, match="simulated model failure"):  # wait() raises it
         widget.wait(30)

@@ -74,7 +74,8 @@ def explain_one(model, image, prompt, targets, **explainer_options) -> Explanati
     run = explainer.start(image, prompt=prompt, targets=targets)
     say(f"caption: {run.generation.text.strip()!r}")
     cost = estimated_images(explainer.search, run.n_regions, **explainer.search_options)
-    say(f"{run.n_regions} regions, {explainer.search} search: about {cost:,} images")
+    bound = "at most about" if explainer.early_stop is not None else "about"
+    say(f"{run.n_regions} regions, {explainer.search} search: {bound} {cost:,} images")
     progress = Progress(run.total_steps)
     for _ in run:
         progress.update(run.images_scored)

@@ -277,7 +277,8 @@ def max_images(n_regions: int) -> int:
 
 
 def estimated_images(name: str, n_regions: int, **options) -> int:
-    """About how many images a search of `n_regions` regions scores, references included.
+    """About how many images a search of `n_regions` regions scores to the end, references
+    included; an early stop spends fewer (how many fewer depends on the image).
 
     Counts the batches each search makes when nothing steers it off its plan: greedy's
     N(N + 1) less the few its cache holds already; lazy re-scores more where regions

@@ -18,7 +18,13 @@ import time
 import numpy as np
 
 SEED = 4_000_000  # scenes of this benchmark, disjoint from training and other evaluations
-SEARCHES = ("greedy", "lazy", "lazy +early_stop", "efficient")
+# label -> (search, early_stop); "lazy" is the default: it stops early ("auto")
+SEARCHES = {
+    "greedy": ("greedy", "auto"),
+    "lazy": ("lazy", "auto"),
+    "lazy, no early stop": ("lazy", False),
+    "efficient": ("efficient", "auto"),
+}
 
 
 def main() -> None:
@@ -44,7 +50,7 @@ def main() -> None:
             for n in args.regions:
                 explainer = {
                     s: ew.Explainer(
-                        model, n_regions=n, search=s.split()[0], early_stop="early_stop" in s
+                        model, n_regions=n, search=SEARCHES[s][0], early_stop=SEARCHES[s][1]
                     )
                     for s in SEARCHES
                 }

@@ -1,13 +1,14 @@
 """Torch threads for small models, alone and beside a competing load; prints JSON.
 
-    python tests/benchmarks/bench_threads.py [--threads 1 2] [--load 2] [--repeats 3] [--mid]
+    python tests/benchmarks/bench_threads.py [--threads 1 2 auto] [--load 2] [--repeats 3] [--mid]
 
 Times sentence-level explanations of demo scenes (lazy, 36 regions) with the demo model at
 each thread count, first as the machine is, then beside `--load` busy processes (plain
 Python loops, one per core by default: other people's jobs on a shared machine). `--mid`
 adds teacher-forced batches of a ~25M-parameter Qwen2.5-VL built offline (448 x 448).
 Thread counts alternate within each repeat, so both see the same background; the figures
-to compare are the ratios within one run. "auto" is what HFModel picks by itself.
+to compare are the ratios within one run. "auto" is what HFModel does by itself: it times
+one thread against all of torch's per kind of batch and keeps the faster.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def measure(model, work, thread_counts, repeats) -> dict[str, float]:
     seconds: dict[str, list[float]] = {str(t): [] for t in thread_counts}
     for _ in range(repeats):
         for threads in thread_counts:
-            model.threads = threads
+            model.threads = None if threads == "auto" else threads
             start = time.perf_counter()
             work()
             seconds[str(threads)].append(time.perf_counter() - start)
@@ -78,9 +79,15 @@ def measure(model, work, thread_counts, repeats) -> dict[str, float]:
     return {k: round(float(np.median(v)), 2) for k, v in seconds.items()}
 
 
+def _count(text: str):
+    return text if text == "auto" else int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--threads", type=_count, nargs="+", default=[1, 2, "auto"], help='counts, or "auto"'
+    )
     parser.add_argument("--load", type=int, default=os.cpu_count())
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--explanations", type=int, default=2)
@@ -101,7 +108,7 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "torch_default_threads": torch.get_num_threads(),
         "load_average_at_start": os.getloadavg(),
-        "auto": {name.split(":")[0]: model.threads for name, model, _ in cases},
+        "auto": "threads=None: timed per kind of batch (devices.ThreadChooser)",
     }
     for condition in ("as is", f"beside {args.load} busy processes"):
         load = competing_load(args.load) if condition != "as is" else []
