@@ -271,3 +271,19 @@ def test_lazy_skips_its_refresh_once_the_curves_have_nearly_settled():
     left = n - 4 - np.arange(6)
     assert np.all(costs[None] >= 2 * (left - 1))  # refresh_every=1: every candidate each step
     assert np.all(costs[0.01] <= 2 * (4 + 4))  # within 2x the tolerance: lazy steps only
+
+
+@pytest.mark.parametrize("name", ["greedy", "lazy"])
+def test_no_early_stop_where_the_image_does_not_raise_the_targets(name):
+    # a counterfactual answer: the blank image makes it likely, two regions argue against it
+    n = 16
+    weights = np.zeros(n)
+    weights[[2, 9]] = [-0.5, -0.3]
+    runs = {}
+    for early_stop in (None, 0.01):
+        objective, _ = make_objective(n, [additive(weights)], base=[0.9])
+        runs[early_stop] = finish(objective, list(run_search(name, objective, early_stop)))
+    # both ends match (insertion at p_full, deletion at p_blank) from the first steps, but the
+    # middle still holds the order: the search ran to the end
+    assert runs[0.01].images_scored == runs[None].images_scored
+    assert runs[0.01].order == runs[None].order

@@ -26,6 +26,7 @@ SEARCH_OPTIONS = {
     },
 }
 EARLY_STOP_TOL = 0.01
+MIN_RISE = 10  # tolerances the full image must raise the targets by for an early stop
 # lazy skips its periodic refresh within this many early-stop tolerances of converging: what
 # is left can move the curves by little, and a refresh there costs as much as ten steps
 NEAR = 2
@@ -40,8 +41,12 @@ class _Progress:
         self.selected = np.zeros(n, dtype=bool)  # placed at the front (insert chain)
         self.removed = np.zeros(n, dtype=bool)  # placed at the back (opposite chain)
         self.count = 0
-        self.early_stop = early_stop
         p_full, p_blank = objective.references()
+        # an early stop needs curves with somewhere to go: where the image raises the targets
+        # by less than MIN_RISE tolerances (a counterfactual answer, a language-prior word),
+        # both ends match from the first step and say nothing of the middle
+        rises = early_stop is not None and p_full.mean() - p_blank.mean() >= MIN_RISE * early_stop
+        self.early_stop = early_stop if rises else None
         self.full_insight = p_full.mean()
         self.blank_delete = p_blank.mean()
         empty = objective.scores_from_probs(p_blank[None], p_full[None])

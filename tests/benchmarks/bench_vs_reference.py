@@ -207,7 +207,7 @@ def threads_for(adapter, size: int) -> int | None:
     return adapter.thread_choice.counts().get(key)
 
 
-def bare_forward(adapter, batches, generation, positions) -> float:
+def bare_forward(adapter, batches, generation, positions, repeats: int) -> float:
     """Seconds per image of the model call alone on the batches our greedy sent, inputs
     prepared beforehand, each on the thread count our calls settled on for its size."""
     stop = max(positions)
@@ -219,16 +219,17 @@ def bare_forward(adapter, batches, generation, positions) -> float:
             rows = torch.tensor([length - 1 + p for p in positions], device=adapter.device)
             extended = hf_module._extend(inputs, generation.token_ids[:stop])
             prepared.append((extended, rows, threads_for(adapter, len(images))))
-        best = float("inf")
-        for _ in range(3):  # the first round warms up
+        times = []
+        for _ in range(repeats + 1):  # the first round warms up
             _sync()
             start = time.perf_counter()
             for inputs, rows, threads in prepared:
                 with cpu_threads(threads):
                     adapter.model(**inputs, logits_to_keep=rows, use_cache=False)
             _sync()
-            best = min(best, time.perf_counter() - start)
-    return best / sum(len(images) for images in batches)
+            times.append(time.perf_counter() - start)
+    # the median of the timed rounds, as for the searches: the same statistic on both sides
+    return float(np.median(times[1:])) / sum(len(images) for images in batches)
 
 
 def load(args):
@@ -341,7 +342,7 @@ def main() -> None:
             if label == "greedy":  # robust to load that changes between the two timings
                 greedy_over_own_forward = sum(times) / timer.seconds["forward"]
             if recorded:
-                per_image = bare_forward(adapter, recorded, generation, positions)
+                per_image = bare_forward(adapter, recorded, generation, positions, args.repeats)
                 ours_threads = threads_for(adapter, adapter.batch_size)
                 greedy_per_image = seconds / result.images_scored
         for row in rows:
