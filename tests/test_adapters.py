@@ -419,7 +419,9 @@ def test_freed_batches_stay_with_the_process_for_the_next_one():
     for mode in ("keep", "default"):
         out = subprocess.run(
             [sys.executable, "-c", FREE_AND_MEASURE, mode],
-            capture_output=True, text=True, check=True
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
         given_back[mode] = float(out[1])
         assert out[0] == ("True" if mode == "keep" else "None")

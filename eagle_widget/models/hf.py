@@ -281,7 +281,7 @@ class HFModel:
                     if chooser is None:
                         parts.append(work(chunk))
                     else:
-                        parts.append(chooser.run(label, len(chunk), lambda: work(chunk)))
+                        parts.append(chooser.run(label, len(chunk), lambda c=chunk: work(c)))
                 except Exception as error:
                     if not is_out_of_memory(error) or len(chunk) == 1:
                         raise

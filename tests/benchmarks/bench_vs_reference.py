@@ -10,16 +10,17 @@ the softmax taken at every position. It orders the same superpixels of the same 
 the same sentence-level targets (every caption token) as every search of ours.
 
 Reported per number of regions: wall seconds (ours: the median of `--repeats` runs; the
-reference runs once, long enough to average the machine's noise), images scored, insertion and deletion AUC and
-the speed-up over the reference; a profile of our greedy and default search by stage
-(masking, image processing, tensor assembly, forward, softmax/gather and checks, input
-checks, objective and search bookkeeping); and the model's bare batched forward on the very
-batches our greedy sent, one round right after each greedy run (the ratio reported is the
-median over these pairs, each timed under the same background load). Threads: ours are timed by the adapter (one
-or all of torch's per kind of batch, see devices.ThreadChooser) unless `--fixed-threads`;
-the reference gets the faster of the two for its one-image calls, timed before it runs. On
-a shared machine compare the ratios, not the seconds. Models: `demo` (the embedded one, a 64 x 64 scene) or `mid` (a ~25M
-Qwen2.5-VL built offline with random weights, the scene scaled to 448 x 448).
+reference runs once, long enough to average the machine's noise), images scored, insertion
+and deletion AUC and the speed-up over the reference; a profile of our greedy and default
+search by stage (masking, image processing, tensor assembly, forward, softmax/gather and
+checks, input checks, objective and search bookkeeping); and the model's bare batched forward
+on the very batches our greedy sent, one round right after each greedy run (the ratio
+reported is the median over these pairs, each timed under the same background load).
+Threads: ours are timed by the adapter (one or all of torch's per kind of batch, see
+devices.ThreadChooser) unless `--fixed-threads`; the reference gets the faster of the two for
+its one-image calls, timed before it runs. On a shared machine compare the ratios, not the
+seconds. Models: `demo` (the embedded one, a 64 x 64 scene) or `mid` (a ~25M Qwen2.5-VL
+built offline with random weights, the scene scaled to 448 x 448).
 """
 
 from __future__ import annotations
@@ -259,7 +260,7 @@ def main() -> None:
     parser.add_argument("--regions", type=int, nargs="+", default=[36, 64])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default=None)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (torch's)")
     parser.add_argument(
         "--fixed-threads", type=int, default=None, help="our calls on this many (default: timed)"
     )
@@ -318,8 +319,8 @@ def main() -> None:
             score = adapter._score
             if label == "greedy":  # keep the images it scores, for the bare forward
 
-                def keeping(images, *rest, _score=score, recorded=recorded, sent=sent):
-                    if sent[0] % stride == 0:
+                def keeping(images, *rest, _score=score, recorded=recorded, sent=sent, k=stride):
+                    if sent[0] % k == 0:
                         recorded.append(list(images))  # one batch as sent
                     sent[0] += 1
                     return _score(images, *rest)
