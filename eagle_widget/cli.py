@@ -103,6 +103,15 @@ def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=N
         return 1
 
 
+def _early_stop_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--early-stop",
+        action=argparse.BooleanOptionalAction,
+        default="auto",
+        help="stop once the curves settle (default: lazy does, greedy and efficient do not)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Explain what in an image made a VLM say each word.")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -134,12 +143,7 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help='"auto" (default: the model\'s input size), a long side in px, or "full"',
     )
-    explain.add_argument(
-        "--early-stop",
-        action=argparse.BooleanOptionalAction,
-        default="auto",
-        help="stop once the curves settle (default: lazy does, greedy and efficient do not)",
-    )
+    _early_stop_option(explain)
     explain.add_argument("--max-new-tokens", type=_positive_int, default=64)
     explain.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
     explain.add_argument("--dtype", default=None, help="e.g. float32, bfloat16, float16")
@@ -421,12 +425,7 @@ def _benchmark_commands(commands) -> None:
         "--regions", type=_regions, default=64, help="superpixels (64; at most 256)"
     )
     evaluate.add_argument("--search", choices=SEARCHES, default="greedy", help="search (greedy)")
-    evaluate.add_argument(
-        "--early-stop",
-        action=argparse.BooleanOptionalAction,
-        default="auto",
-        help="stop once the curves settle (default: lazy does, greedy and efficient do not)",
-    )
+    _early_stop_option(evaluate)
     evaluate.add_argument("--fill", default="0", help="0..255, R,G,B, mean or blur (0: black)")
     evaluate.add_argument("--max-area", type=float, default=1.0, help="repope: most area removed")
     evaluate.add_argument("--items", metavar="A:B", help="only the list's items A to B-1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -81,7 +82,7 @@ def default_batch_size(model, sequence_length: int) -> int:
     on the CPU SMALL_CPU_BATCH.
     """
     device = model.device
-    if device.type == "cpu" and is_small(model):
+    if device.type == "cpu" and is_small(parameter_count(model)):
         return SMALL_CPU_BATCH
     if device.type != "cuda":
         return CPU_BATCH
@@ -118,26 +119,27 @@ def release_memory(device: torch.device) -> None:
 MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's largest
 TRIM_THRESHOLD = 1024 * 1024 * 1024
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)
-_malloc_kept = []
 
 
+@functools.cache
 def keep_freed_memory() -> bool:
     """Tell glibc's malloc to keep freed blocks for reuse (process-wide, once); False where
     the C library is not glibc. The process keeps its peak heap, up to TRIM_THRESHOLD."""
-    if _malloc_kept:
-        return _malloc_kept[0]
     try:
         libc = ctypes.CDLL("libc.so.6")
         kept = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
-        kept = kept and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+        return kept and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     except (OSError, AttributeError):  # not Linux, or a C library without mallopt
-        kept = False
-    _malloc_kept.append(kept)
-    return kept
+        return False
 
 
-def is_small(model) -> bool:
-    return sum(p.numel() for p in model.parameters()) < SMALL_MODEL_PARAMETERS
+def parameter_count(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def is_small(parameters: int) -> bool:
+    """A model this size runs its CPU batches on threads chosen by timing (ThreadChooser)."""
+    return parameters < SMALL_MODEL_PARAMETERS
 
 
 class ThreadChooser:

@@ -29,6 +29,7 @@ from .devices import (
     is_out_of_memory,
     is_small,
     keep_freed_memory,
+    parameter_count,
     release_memory,
     resolve_device,
     resolve_dtype,
@@ -111,6 +112,7 @@ class HFModel:
         self._auto_batch: int | None = None
         self._threads = threads
         self._chooser = ThreadChooser()
+        self._parameters = parameter_count(self.model)  # counted once: read on every call
         # torchvision-backed image processors resize and normalise on the model's device: on
         # a GPU, preprocessing a batch on the CPU would otherwise take longer than its forward
         self._preprocesses_on_device = _takes_device(getattr(processor, "image_processor", None))
@@ -150,7 +152,8 @@ class HFModel:
     @property
     def thread_choice(self) -> ThreadChooser | None:
         """What picks the threads of each call when `threads` is None, or None."""
-        if self._threads is not None or self.device.type != "cpu" or not is_small(self.model):
+        small = is_small(self._parameters)
+        if self._threads is not None or self.device.type != "cpu" or not small:
             return None
         return self._chooser
 
