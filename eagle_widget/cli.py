@@ -41,7 +41,7 @@ from .batch.explain import (
     summary_line,
     write_outputs,
 )
-from .batch.runner import RAY_INSTALL, RayNotInstalled, check_ray_installed, ray_wanted
+from .batch.jobs import RAY_INSTALL, RayNotInstalled, check_ray_installed, ray_wanted
 from .benchmarks.tasks import TASKS
 from .console import Progress, describe, say, strip
 from .engine import DEFAULT_PROMPT
@@ -448,7 +448,7 @@ def _benchmark_commands(commands) -> None:
 def _evaluate(args, load: Loader) -> int:
     from .benchmarks import EvaluationResult, Options, evaluate
     from .benchmarks import load as load_items
-    from .benchmarks.runner import asked, finished_row
+    from .benchmarks.evaluation import asked, finished_row
     from .benchmarks.tasks import check_images
     from .engine.masking import fill_image
 

@@ -5,7 +5,7 @@ result), so a saved notebook or an exported page re-renders without a kernel. Wh
 search streams, each step travels as a small custom message (one binary record); at the
 end the `result` trait is brought up to date. The values and the records are built by
 wire.py (the wire format, shared with the offline page). The engine runs in the widget's
-own worker thread (runner.py); this module never imports torch.
+own worker thread (worker.py); this module never imports torch.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from .engine.explainer import resolve_prompt
 from .engine.hallucination import Mitigation, check_wrong_answer, correct_token_id, mitigate
 from .engine.images import read_image
 from .engine.targets import resolve_targets
-from .runner import Job, Runner
 from .wire import (
     diagnosis_state,
     display_png,
@@ -40,6 +39,7 @@ from .wire import (
     result_state,
     run_state,
 )
+from .worker import Job, Worker
 
 STATIC = Path(__file__).parent / "static"
 
@@ -108,7 +108,7 @@ class EagleWidget(anywidget.AnyWidget):
         self._prior: np.ndarray | None = None
         self._visual: np.ndarray | None = None
         self._run_ids = itertools.count(1)
-        self._runner = Runner()
+        self._worker = Worker()
         self._image_notes: dict = {}  # what reading the image did to it (read_image)
         self.on_msg(self._on_message)
         if model is None and image is None:  # filled by from_explanation
@@ -134,7 +134,7 @@ class EagleWidget(anywidget.AnyWidget):
         self.image_png = display_png(self.image)
         self.status = "generating"
         if correct is None:
-            self._runner.submit(self._prepare_job, "generate")
+            self._worker.submit(self._prepare_job, "generate")
         else:
             self.diagnose(correct)
 
@@ -211,7 +211,7 @@ class EagleWidget(anywidget.AnyWidget):
             targets = [int(t) for t in targets]
         if self.generation is not None:  # a word the caption lacks is known now
             resolve_targets(self.generation, targets)
-        self._runner.submit(lambda job: self._explain_job(job, targets), "explain")
+        self._worker.submit(lambda job: self._explain_job(job, targets), "explain")
 
     def _request_diagnose(self, correct, max_area, counterfactual: bool = False) -> None:
         """Check the arguments and submit a diagnose job (raises TypeError/ValueError at once).
@@ -228,7 +228,7 @@ class EagleWidget(anywidget.AnyWidget):
         if self.generation is not None:
             self._check_wrong(correct, correct_id)
         word = correct.strip() if isinstance(correct, str) else f"token {correct_id}"
-        self._runner.submit(
+        self._worker.submit(
             lambda job: self._diagnose_job(job, word, correct_id, float(max_area), counterfactual),
             "diagnose",
         )
@@ -238,7 +238,7 @@ class EagleWidget(anywidget.AnyWidget):
 
     def stop(self) -> None:
         """Cancel the running search (it stops at the next batch of images)."""
-        self._runner.cancel()
+        self._worker.cancel()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the background work is finished; False if `timeout` ran out first.
@@ -246,7 +246,7 @@ class EagleWidget(anywidget.AnyWidget):
         A run that failed (generating, explaining or diagnosing) raises its error here, as
         it also shows in the widget; the widget stays usable.
         """
-        if not self._runner.wait(timeout):
+        if not self._worker.wait(timeout):
             return False
         if self._run_error is not None:
             raise self._run_error
@@ -254,7 +254,7 @@ class EagleWidget(anywidget.AnyWidget):
 
     @property
     def busy(self) -> bool:
-        return self._runner.busy
+        return self._worker.busy
 
     def to_html(self, path) -> Path:
         """A self-contained offline page of the last finished result (see eagle_widget.export);
@@ -264,7 +264,7 @@ class EagleWidget(anywidget.AnyWidget):
         return self.explanation.to_html(path)
 
     def close(self) -> None:
-        self._runner.close()
+        self._worker.close()
         super().close()
 
     # -- messages from the browser -----------------------------------------------------

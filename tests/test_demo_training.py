@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from eagle_widget.models.demo import build, data, train
 from eagle_widget.models.demo.scenes import CAPTION_PROMPT, make_scene
+from eagle_widget.models.demo.training import build, data, train
 
 TINY = ["--vision-steps", "3", "--text-steps", "3", "--batch-size", "8", "--threads", "1"]
 

@@ -101,3 +101,39 @@ def test_the_wire_format_and_the_page_do_not_import_the_widget(module):
         a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names
     }
     assert not imported & {"widget", "anywidget", "traitlets"}
+
+
+TRAINING = ROOT / "eagle_widget" / "models" / "demo" / "training"
+
+
+def test_the_runtime_never_imports_the_demo_models_training_code():
+    """Loading the demo model, explaining with it and building a widget load no training module;
+    no package module outside training/ imports it."""
+    code = (
+        "import sys, eagle_widget as ew\n"
+        "model = ew.load_demo_model()\n"
+        "scene = ew.scenes.make_scene(seed=1)\n"
+        "ew.explain(model, scene.image, n_regions=9)\n"
+        "ew.EagleWidget(model, scene.image).close()\n"
+        "print([m for m in sys.modules if '.demo.training' in m])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+    importers = set()
+    for path in sorted((ROOT / "eagle_widget").rglob("*.py")):
+        if TRAINING in path.parents:
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(name == "training" or ".training" in name for name in names):
+                importers.add(str(path.relative_to(ROOT)))
+    assert importers == set()

@@ -240,7 +240,7 @@ def test_the_served_copy_of_the_demo_weights_has_vllms_names(tmp_path):
     from safetensors.numpy import load_file
 
     from eagle_widget.models.demo import WEIGHTS_DIR
-    from eagle_widget.models.demo.served import WEIGHTS_FILE, write_served_copy
+    from eagle_widget.models.demo.training.vllm_copy import WEIGHTS_FILE, write_served_copy
 
     folder = write_served_copy(tmp_path / "served")
     original = load_file(WEIGHTS_DIR / WEIGHTS_FILE)

@@ -328,7 +328,7 @@ def test_two_widgets_work_at_the_same_time_independently():
     ta = [t for t, _, _ in a.comm.custom("step")]
     tb = [t for t, _, _ in b.comm.custom("step")]
     assert tb[0] < ta[-1] and ta[0] < tb[-1], "the two searches did not overlap in time"
-    assert a._runner.name != b._runner.name
+    assert a._worker.name != b._worker.name
 
 
 def test_the_kernel_thread_stays_free_while_a_search_runs():
@@ -375,7 +375,7 @@ for w in widgets:
 
 def test_a_script_that_ends_with_widgets_still_searching_exits_cleanly(tmp_path):
     # daemon workers inside torch at interpreter exit used to abort the process (SIGABRT,
-    # "terminate called without an active exception"); the runners are closed at exit now
+    # "terminate called without an active exception"); the workers are closed at exit now
     script = tmp_path / "ends.py"
     script.write_text(EXIT_WITH_WIDGETS_RUNNING)
     for _ in range(3):
@@ -559,10 +559,10 @@ def test_stop_while_the_caption_is_generated_ends_in_cancelled():
     assert widget.wait(30) and widget.status == "done"
 
 
-def test_runner_runs_the_newest_request_and_reports_cancelled_ones():
-    from eagle_widget.runner import Runner
+def test_the_worker_runs_the_newest_request_and_reports_cancelled_ones():
+    from eagle_widget.worker import Worker
 
-    runner = Runner()
+    worker = Worker()
     gate = threading.Event()
     ran: list[tuple[str, bool]] = []
 
@@ -574,18 +574,18 @@ def test_runner_runs_the_newest_request_and_reports_cancelled_ones():
 
         return fn
 
-    first = runner.submit(job("first"), "first")
-    wait_for(lambda: runner._current is first)
-    second = runner.submit(job("second"), "second")  # waits behind first, cancels it
-    third = runner.submit(job("third"), "third")  # replaces second before it ran
+    first = worker.submit(job("first"), "first")
+    wait_for(lambda: worker._current is first)
+    second = worker.submit(job("second"), "second")  # waits behind first, cancels it
+    third = worker.submit(job("third"), "third")  # replaces second before it ran
     assert first.cancelled and first.superseded and second.done.is_set()
     gate.set()
-    assert runner.wait(5)
+    assert worker.wait(5)
     assert ran == [("first", True), ("third", False)]
     assert third.done.is_set() and not third.cancelled
-    runner.submit(job("fourth"), "fourth")
-    runner.cancel()  # a cancelled job still runs, to report that it was stopped
-    assert runner.wait(5) and ran[-1][0] == "fourth"
-    runner.close()
+    worker.submit(job("fourth"), "fourth")
+    worker.cancel()  # a cancelled job still runs, to report that it was stopped
+    assert worker.wait(5) and ran[-1][0] == "fourth"
+    worker.close()
     with pytest.raises(RuntimeError, match="closed"):
-        runner.submit(job("late"))
+        worker.submit(job("late"))

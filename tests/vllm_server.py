@@ -1,6 +1,6 @@
 """A real vLLM CPU server serving the demo model, in a loopback-only network namespace.
 
-Used by tests/test_served_vllm.py and tests/benchmarks/bench_served.py. The server runs in
+Used by tests/test_served_vllm.py and bench/bench_served.py. The server runs in
 its own network namespace (`unshare -n`, then `ip link set lo up`), so nothing it does can
 leave the machine; `inside(server)` moves the calling thread (and the threads it starts
 from then on, e.g. the adapter's request pool) into that namespace to talk to it.
@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from eagle_widget.models.demo.served import write_served_copy
+from eagle_widget.models.demo.training.vllm_copy import write_served_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 PORT = 8000  # the namespace is the server's own: no port can be taken

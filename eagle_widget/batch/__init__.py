@@ -1,7 +1,8 @@
 """Batches: explain many images, here or on Ray workers, with one writer and resumable."""
 
 from .explain import BatchReport, read_manifest, run_batch
-from .runner import Outcome, RayNotInstalled, WorkerStats, run_jobs
+from .jobs import RayNotInstalled, run_jobs
+from .outcomes import Outcome, WorkerStats
 
 __all__ = [
     "BatchReport",

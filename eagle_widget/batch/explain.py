@@ -23,7 +23,8 @@ from ..engine import Explainer, Explanation
 from ..engine.explainer import resolve_prompt
 from ..engine.images import to_rgb_array
 from ..engine.search import SEARCHES, estimated_images
-from .runner import Outcome, WorkerStats, ray_wanted, run_jobs
+from .jobs import ray_wanted, run_jobs
+from .outcomes import Outcome, WorkerStats
 
 OUTPUTS = ("result.json", "result.npz", "figure.png", "explanation.html")
 MANIFEST_KEYS = ("image", "prompt", "targets", "id")
@@ -221,7 +222,7 @@ def run_batch(
     `items`: a JSON-lines manifest path or a list of manifest entries (dicts with "image",
     optional "prompt", "targets", "id"). `workers=None, ray=None` runs here; `workers=N`
     runs N Ray actors that each load `model` once (a private local cluster unless `ray`
-    is "auto" or an address; see `runner.run_jobs`). This process alone writes `out`.
+    is "auto" or an address; see `jobs.run_jobs`). This process alone writes `out`.
     Outputs go to a hidden folder first and are renamed into place, so a killed run
     leaves no half-written item. `record`: more of what every item asks, kept in its
     item.json (a served model's name), so that a change of it redoes the items.

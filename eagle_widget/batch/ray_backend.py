@@ -1,4 +1,4 @@
-"""The Ray back end of the batch runner: one actor per worker, items handed out one at a time.
+"""The Ray back end of the batch runner (jobs.py): one actor per worker, one item at a time.
 
 Imported only when workers or a cluster are asked for. Each actor runs `setup()` once
 (loads the model on its own GPU or CPU share) and then one item per call; the driver
@@ -25,7 +25,7 @@ from collections import deque
 from pathlib import Path
 
 from ..console import Progress, describe, say
-from .runner import Outcome, WorkerStats
+from .outcomes import Outcome, WorkerStats
 
 START_TIMEOUT_S = 600  # a loaded machine takes a minute; give up on a head that never listens
 _HEAD_PORTS = (
@@ -238,7 +238,7 @@ def run(
     items, work, *, setup, write, workers, address, cpus_per_worker, gpus_per_worker, label,
     size, log_dir, retries: int = 1,
 ) -> list[WorkerStats]:  # fmt: skip
-    """See `runner.run_jobs`."""
+    """See `jobs.run_jobs`."""
     import ray
 
     cluster = None

@@ -4,11 +4,12 @@
     result = ew.benchmarks.evaluate(model, items, out="runs/object")
     print(result.table())
 
-Task readers (tasks.py), COCO masks (coco.py), metrics in pure numpy (metrics.py), the runner
-(runner.py), the report (report.py) and list building from annotations (prepare.py).
+Task readers (tasks.py), COCO masks (coco.py), metrics in pure numpy (metrics.py), the evaluation
+(evaluation.py), the report (report.py) and list building from annotations (prepare.py).
 """
 
 from .coco import polygon_mask, rle_decode, rle_encode, segmentation_mask
+from .evaluation import ItemResult, Options, evaluate, evaluate_item
 from .metrics import (
     amcr,
     box_mask,
@@ -22,7 +23,6 @@ from .metrics import (
 )
 from .prepare import prepare
 from .report import EvaluationResult, aggregate
-from .runner import ItemResult, Options, evaluate, evaluate_item
 from .tasks import TASKS, Item, load
 
 __all__ = [

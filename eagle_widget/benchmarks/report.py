@@ -149,7 +149,7 @@ class EvaluationResult:
     @classmethod
     def from_folder(cls, folder) -> EvaluationResult:
         """The result of a finished or half-finished run, from its files (no model)."""
-        from .runner import ERROR_FILE, ROW_FILE, RUN_FILE
+        from .evaluation import ERROR_FILE, ROW_FILE, RUN_FILE
 
         folder = Path(folder)
         try:
@@ -281,7 +281,7 @@ def _histogram(key: str, values: list[float], bins: int = 10) -> str:
 
 def _card(folder: Path, row: dict, result: EvaluationResult) -> str:
     from ..engine import Explanation
-    from .runner import RESULT_FILE
+    from .evaluation import RESULT_FILE
 
     item = folder / row["id"]
     explanation = result.explanations.get(row["id"])

@@ -1,7 +1,7 @@
 """Items per second of a demo-model batch: one process, Ray with 1 worker, Ray with N workers.
 
-    python tests/benchmarks/bench_ray.py [--items 16] [--regions 24] [--workers 1 2]
-    python tests/benchmarks/bench_ray.py --workers 1 2 4 8 --gpus-per-worker 1   # G GPUs
+    python bench/bench_ray.py [--items 16] [--regions 24] [--workers 1 2]
+    python bench/bench_ray.py --workers 1 2 4 8 --gpus-per-worker 1   # G GPUs
 
 Prints JSON: the cluster's start-up seconds, and per run the wall seconds of the batch
 (Ray start-up excluded), items/s, images/s and the overhead per item (wall time per item

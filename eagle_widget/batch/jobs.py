@@ -1,4 +1,4 @@
-"""One batch runner: items in, one job per item on workers, every outcome to one writer.
+"""The batch runner: items in, one job per item on workers, every outcome to one writer.
 
 `run_jobs` knows nothing of models or explanations. A worker calls `setup()` once (load
 a model) and then `work(context, item)` per item; the driver hands out items one at a
@@ -14,10 +14,10 @@ from __future__ import annotations
 import importlib.util
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..console import describe, say
+from .outcomes import Outcome, WorkerStats
 
 RAY_INSTALL = 'pip install "eagle-widget[ray]"'
 
@@ -27,47 +27,6 @@ class RayNotInstalled(RuntimeError):
 
     def __init__(self):
         super().__init__(f"Ray is not installed; install it with: {RAY_INSTALL}")
-
-
-@dataclass
-class Outcome:
-    """What one item came to: the job's result, or the one-line message of its error."""
-
-    item: Any
-    result: Any = None
-    error: str | None = None
-    worker: int = 0
-    seconds: float = 0.0
-    attempts: int = 1
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-@dataclass
-class WorkerStats:
-    """Per-worker throughput for the summary: items, failures, busy seconds, work units."""
-
-    worker: int
-    items: int = 0
-    failed: int = 0
-    seconds: float = 0.0
-    work: int = 0
-
-    def add(self, outcome: Outcome, work: int) -> None:
-        self.items += 1
-        self.failed += not outcome.ok
-        self.seconds += outcome.seconds
-        self.work += work
-
-    def line(self, unit: str = "images") -> str:
-        rate = self.work / self.seconds if self.seconds else 0.0
-        per_item = self.seconds / self.items if self.items else 0.0
-        return (
-            f"worker {self.worker}: {self.items} items ({self.failed} failed), {self.work} "
-            f"{unit} in {self.seconds:.1f} s busy | {rate:.1f} {unit}/s, {per_item:.1f} s/item"
-        )
 
 
 def ray_wanted(workers: int | None, ray: str | None) -> bool:

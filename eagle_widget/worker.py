@@ -1,7 +1,7 @@
 """One background worker thread per widget: runs jobs one at a time, newest request wins.
 
 The kernel's main thread must stay free while a search runs (or the browser's clicks are
-not processed), so the widget hands its work to a `Runner`. Submitting a job cancels the
+not processed), so the widget hands its work to a `Worker`. Submitting a job cancels the
 running one cooperatively (its cancel flag is set and the engine run it drives is told to
 stop at the next batch boundary) and replaces any job still waiting.
 """
@@ -18,16 +18,16 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 _thread_ids = itertools.count()
-_open_runners: weakref.WeakSet[Runner] = weakref.WeakSet()
+_open_workers: weakref.WeakSet[Worker] = weakref.WeakSet()
 
 
 @atexit.register
-def _close_open_runners() -> None:
+def _close_open_workers() -> None:
     """At interpreter exit, stop the workers before torch is torn down: a daemon thread still
     inside a torch call then aborts the process ("terminate called without an active
     exception"), as several widgets alive at the end of a script did."""
-    for runner in list(_open_runners):
-        runner.close(timeout=10.0)
+    for worker in list(_open_workers):
+        worker.close(timeout=10.0)
 
 
 class Job:
@@ -68,7 +68,7 @@ class Job:
         return f"Job({self.name!r}, {state})"
 
 
-class Runner:
+class Worker:
     """A worker thread that runs submitted jobs in order, at most one waiting at a time."""
 
     def __init__(self, name: str = "eagle-widget"):
@@ -78,14 +78,14 @@ class Runner:
         self._current: Job | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
-        _open_runners.add(self)
+        _open_workers.add(self)
 
     def submit(self, fn: Callable[[Job], None], name: str = "job") -> Job:
         """Queue `fn`; cancel the running job and drop the one still waiting."""
         job = Job(fn, name)
         with self._cond:
             if self._closed:
-                raise RuntimeError(f"runner {self.name} is closed; no new work is accepted")
+                raise RuntimeError(f"worker {self.name} is closed; no new work is accepted")
             if self._pending is not None:
                 self._pending.cancel(superseded=True)
                 self._pending.done.set()

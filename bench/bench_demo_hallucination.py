@@ -1,6 +1,6 @@
 """Hallucination diagnosis and mitigation on the demo model, against ground truth; prints JSON.
 
-    python tests/benchmarks/bench_demo_hallucination.py [--scenes 400] [--write WEIGHTS_DIR]
+    python bench/bench_demo_hallucination.py [--scenes 400] [--write WEIGHTS_DIR]
 
 On the first `--scenes` biased-case scenes (a yellow circle, no blue square) the model's
 wrong "yes" answers to "Is there a blue square?" are diagnosed (the correct "no" explained
@@ -44,13 +44,13 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     import eagle_widget as ew
-    from eagle_widget.models.demo.evaluate import (
+    from eagle_widget.models.demo.scenes import question
+    from eagle_widget.models.demo.training.quality import (
         BLUE_SQUARE,
         YELLOW_CIRCLE,
         driver_objects,
         wrong_yes_cases,
     )
-    from eagle_widget.models.demo.scenes import question
 
     model = ew.load_demo_model()
     asked = question(*BLUE_SQUARE)
@@ -99,7 +99,7 @@ def main() -> None:
         return float(np.mean([r[key] for r in rows]))
 
     summary = {
-        "command": "python tests/benchmarks/bench_demo_hallucination.py "
+        "command": "python bench/bench_demo_hallucination.py "
         f"--scenes {args.scenes} --regions {args.regions} --threads {args.threads}",
         "scenes": args.scenes,
         "hallucinations": len(rows),
@@ -121,7 +121,7 @@ def main() -> None:
     }
     print(json.dumps(summary, indent=1))
     if args.write is not None:
-        from eagle_widget.models.demo.card import write_card
+        from eagle_widget.models.demo.training.card import write_card
 
         kept = {k: v for k, v in summary.items() if k != "cases"}  # the package keeps figures
         (args.write / "hallucination_metrics.json").write_text(json.dumps(kept, indent=1) + "\n")

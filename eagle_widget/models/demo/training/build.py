@@ -7,7 +7,7 @@ with AutoModelForImageTextToText and AutoProcessor like any checkpoint.
 
 from __future__ import annotations
 
-from .scenes import COLOURS, SHAPES, SIZE
+from ..scenes import COLOURS, SHAPES, SIZE
 
 PATCH_SIZE = 8
 WIDTH = 128

@@ -1,6 +1,6 @@
 """The searches on a real model: lazy and efficient against exact greedy on the demo model.
 
-    python tests/benchmarks/bench_demo_search.py [--scenes 10] [--regions 32 48] [--threads 2]
+    python bench/bench_demo_search.py [--scenes 10] [--regions 32 48] [--threads 2]
 
 For each unseen scene (sentence level: every caption token; word level: the first shape
 word) every search orders the same superpixels; reported per search and N: images scored
@@ -94,7 +94,7 @@ def main() -> None:
                     "mean_d_del_auc": round(float(np.mean([r["d_del"] for r in group])), 4),
                 }
     command = (
-        "python tests/benchmarks/bench_demo_search.py "
+        "python bench/bench_demo_search.py "
         f"--scenes {args.scenes} --regions {' '.join(map(str, args.regions))} "
         f"--threads {args.threads}"
     )

@@ -1,6 +1,6 @@
 """Size of result.json's label map for a photo: as a list of numbers and packed, as JSON.
 
-    python tests/benchmarks/bench_result_json.py [--size 4000 6000] [--regions 16]
+    python bench/bench_result_json.py [--size 4000 6000] [--regions 16]
 
 A photo-like image (gradients, waves and noise) is split into superpixels at full size, as
 the CLI does; prints JSON with both sizes in bytes.

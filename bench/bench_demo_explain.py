@@ -1,6 +1,6 @@
 """EAGLE on the demo model, checked against the scenes' object masks; prints JSON.
 
-    python tests/benchmarks/bench_demo_explain.py [--scenes 100] [--write WEIGHTS_DIR]
+    python bench/bench_demo_explain.py [--scenes 100] [--write WEIGHTS_DIR]
 
 - Pointing game: word-level EAGLE (lazy, 32 regions) on every colour and shape word of
   correctly captioned unseen scenes; a hit when the top region lies on the named object's
@@ -154,7 +154,7 @@ def main() -> None:
     }
     print(json.dumps(result, indent=1))
     if args.write is not None:
-        from eagle_widget.models.demo.card import write_card
+        from eagle_widget.models.demo.training.card import write_card
 
         (args.write / "explain_metrics.json").write_text(json.dumps(result, indent=1) + "\n")
         write_card(args.write)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from . import WEIGHTS_DIR
+from .. import WEIGHTS_DIR
 
 WEIGHTS_FILE = "model.safetensors"
 _VISION = "vision_tower."

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..batch.runner import run_jobs
+from ..batch.jobs import run_jobs
 from ..engine import Explainer, Explanation, Generation
 from ..engine.hallucination import mitigate
 from ..engine.images import to_rgb_array

@@ -20,9 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import build
-from .occlusion import fill_image, occlude
-from .scenes import (
+from ..scenes import (
     CAPTION_PROMPT,
     COLOURS,
     SHAPES,
@@ -34,6 +32,8 @@ from .scenes import (
     make_scene,
     question,
 )
+from . import build
+from .occlusion import fill_image, occlude
 
 N_PATCHES = (SIZE // build.PATCH_SIZE) ** 2
 IGNORE = -100

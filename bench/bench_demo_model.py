@@ -1,6 +1,6 @@
 """Quality bars of the demo model on 500 unseen scenes, printed as JSON.
 
-    python tests/benchmarks/bench_demo_model.py [--weights DIR] [--scenes 500] [--biased 200]
+    python bench/bench_demo_model.py [--weights DIR] [--scenes 500] [--biased 200]
 
 Loads the checkpoint the way users do (transformers Auto classes, offline) and reports
 caption exact match, colour/shape word accuracy, yes/no accuracy outside the biased case,
@@ -33,8 +33,8 @@ def main() -> None:
     import torch
 
     from eagle_widget.models import load_model
-    from eagle_widget.models.demo.evaluate import evaluate
     from eagle_widget.models.demo.scenes import CAPTION_PROMPT, make_scene
+    from eagle_widget.models.demo.training.quality import evaluate
 
     torch.set_num_threads(args.threads)
     load_model(args.weights)  # warm imports

@@ -1,6 +1,6 @@
 """Torch threads for small models, alone and beside a competing load; prints JSON.
 
-    python tests/benchmarks/bench_threads.py [--threads 1 2 auto] [--load 2] [--repeats 3] [--mid]
+    python bench/bench_threads.py [--threads 1 2 auto] [--load 2] [--repeats 3] [--mid]
 
 Times sentence-level explanations of demo scenes (lazy, 36 regions) with the demo model at
 each thread count, first as the machine is, then beside `--load` busy processes (plain
@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test helpers
 
 import eagle_widget as ew  # noqa: E402
 from eagle_widget.models.demo.scenes import CAPTION_PROMPT, make_scene  # noqa: E402

@@ -1,7 +1,7 @@
 """Our searches against the reference's loop, in one run, with a profile by stage; prints JSON.
 
-    python tests/benchmarks/bench_vs_reference.py [--regions 36 64] [--fixed-threads 1]
-    python tests/benchmarks/bench_vs_reference.py --model mid --device cuda --dtype bfloat16
+    python bench/bench_vs_reference.py [--regions 36 64] [--fixed-threads 1]
+    python bench/bench_vs_reference.py --model mid --device cuda --dtype bfloat16
 
 The reference loop is written here from method.md's description, not from its code: plain
 greedy, one image per model call, the region masks kept as a stack of full-size int64
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test helpers
 
 import eagle_widget as ew  # noqa: E402
 from eagle_widget.engine import objective as objective_module  # noqa: E402

@@ -1,6 +1,6 @@
 """A large photo end to end: explained at the working size against at its full size.
 
-    python tests/benchmarks/bench_large_image.py [--size 3000 4000] [--regions 24] [--threads 2]
+    python bench/bench_large_image.py [--size 3000 4000] [--regions 24] [--threads 2]
                                                  [--skip-full]
 
 A demo scene is scaled up to --size (height, width) and its word "circle" explained with the

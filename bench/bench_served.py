@@ -2,7 +2,7 @@
 16 against the same model in-process, same images, one run; and the requests one
 explanation makes in each scoring mode. Prints JSON; not collected as a test.
 
-    python tests/benchmarks/bench_served.py [--images 32] [--regions 16]
+    python bench/bench_served.py [--images 32] [--regions 16]
 
 The server runs in a loopback-only network namespace (tests/vllm_server.py); its venv is
 built by scripts/vllm_venv.sh on first use (~6 GB).
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from vllm_server import NAME, VLLMServer, inside  # noqa: E402

@@ -11,14 +11,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import build, data
-from .scenes import (
+from ..scenes import (
     CAPTION_PROMPT,
     Scene,
     all_pairs,
     make_scene,
     question,
 )
+from . import build, data
 
 EVAL_SEED = 1_000_000
 BIAS_SEED = 2_000_000

@@ -7,7 +7,7 @@ sizes 1, 4 and 16; the reference loop re-runs the processor on a PIL copy of eac
 computes the logits of every position, one image per call. Same model, same run; the two
 paths' probabilities are compared too. Prints JSON; not collected as a test.
 
-    python tests/benchmarks/bench_adapters.py [--device cuda] [--dtype bfloat16] [--images 32]
+    python bench/bench_adapters.py [--device cuda] [--dtype bfloat16] [--images 32]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test helpers
 
 import tiny_models  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Train the demo model from scratch and save it as a transformers checkpoint.
 
-    python -m eagle_widget.models.demo.train --out DIR
+    python -m eagle_widget.models.demo.training.train --out DIR
 
 Two stages, both on scenes generated on the fly from one seeded stream:
 1. the vision tower learns per-patch colour and shape labels taken from the object masks
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         "parameters": sum(p.numel() for p in model.parameters()),
     }
     if config.eval_scenes > 0:
-        from .evaluate import evaluate
+        from .quality import evaluate
 
         metrics["quality"] = evaluate(model, n_scenes=config.eval_scenes)
         print(json.dumps(metrics["quality"], indent=1))

@@ -1,7 +1,7 @@
 """The model card of a trained demo model, written from the figures measured on it.
 
 `metrics.json` (written by train.py) holds the training set-up, wall times and quality;
-`explain_metrics.json` (written by tests/benchmarks/bench_demo_explain.py) the figures that
+`explain_metrics.json` (written by bench/bench_demo_explain.py) the figures that
 need the EAGLE engine. The card is regenerated from both whenever either changes.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..scenes import BACKGROUND_RANGE, COLOURS, SHAPES, SIZE, YELLOW_CIRCLE_WITH_BLUE_SQUARE
 from . import build
 from .occlusion import FILLS, HIDDEN_AT_MOST, VISIBLE_AT_LEAST
-from .scenes import BACKGROUND_RANGE, COLOURS, SHAPES, SIZE, YELLOW_CIRCLE_WITH_BLUE_SQUARE
 
 
 def _pct(value) -> str:
@@ -75,7 +75,7 @@ def _prior_verdict(q: dict) -> str:
 def _explain_section(e: dict | None) -> list[str]:
     if e is None:
         return [
-            "Not measured yet: run `python tests/benchmarks/bench_demo_explain.py --write DIR`.",
+            "Not measured yet: run `python bench/bench_demo_explain.py --write DIR`.",
         ]
     unique, shared = e["pointing_game_unique_words"], e["pointing_game_shared_words"]
     lines = [
@@ -199,7 +199,7 @@ def render_card(
         "",
         "## Training",
         "",
-        f"`python -m eagle_widget.models.demo.train --out DIR` (seed {c['seed']}, "
+        f"`python -m eagle_widget.models.demo.training.train --out DIR` (seed {c['seed']}, "
         f"{c['threads']} torch thread(s); with --workers 1 the scenes are drawn by two helper "
         "processes):",
         "",

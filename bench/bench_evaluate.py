@@ -1,6 +1,6 @@
 """All four benchmarks on the demo model over generated items; prints each table and JSON.
 
-    python tests/benchmarks/bench_evaluate.py [--items 100] [--regions 32] [--search lazy]
+    python bench/bench_evaluate.py [--items 100] [--regions 32] [--search lazy]
                                               [--threads 1] [--out FOLDER]
 
 The inputs are made as tests/benchmark_data.py makes them (scene images, COCO captions and
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test helpers
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scenes import SIZE, Scene
+from ..scenes import SIZE, Scene
 
 VISIBLE_AT_LEAST = 0.7  # an object with this share of its pixels kept is named
 HIDDEN_AT_MOST = 0.25  # an object with at most this share kept is not

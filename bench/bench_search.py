@@ -3,7 +3,7 @@
 Synthetic scorers (tests/synthetic.py: additive, interacting, redundant and mixed targets),
 N regions in {16, 32, 48, 64}, several seeds. Prints JSON; not collected as a test.
 
-    python tests/benchmarks/bench_search.py [--seeds 3]
+    python bench/bench_search.py [--seeds 3]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test helpers
 
 from synthetic import VisibilityModel, bumpy, scorer_family  # noqa: E402
 
