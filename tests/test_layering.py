@@ -137,3 +137,67 @@ def test_the_runtime_never_imports_the_demo_models_training_code():
             if any(name == "training" or ".training" in name for name in names):
                 importers.add(str(path.relative_to(ROOT)))
     assert importers == set()
+
+
+PRESENTATION = {"Explanation.figure", "Explanation.to_html", "Explanation.show"}
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (at any depth, lazily or not), leaving out the
+    imports inside Explanation's presentation methods, the documented way up."""
+    package = ROOT / "eagle_widget"
+    names = {}
+    for path in package.rglob("*.py"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+
+    def targets(module: str, is_package: bool, node: ast.ImportFrom) -> list[str]:
+        here = module.split(".") if is_package else module.split(".")[:-1]
+        base = ".".join(here[: len(here) - node.level + 1] + [node.module or ""]).strip(".")
+        if node.level == 0:
+            base = node.module or ""
+        return [f"{base}.{a.name}" if f"{base}.{a.name}" in names else base for a in node.names]
+
+    graph: dict[str, set[str]] = {}
+    for module, path in names.items():
+        found: set[str] = set()
+        for where, node in _imports_with_place(ast.parse(path.read_text())):
+            if path.name == "explanation.py" and where in PRESENTATION:
+                continue
+            if isinstance(node, ast.ImportFrom):
+                found.update(targets(module, path.name == "__init__.py", node))
+            else:
+                found.update(a.name for a in node.names)
+        graph[module] = {m for m in found if m in names and m != module}
+    return graph
+
+
+def _imports_with_place(tree) -> list[tuple[str, ast.stmt]]:
+    out = []
+
+    def visit(node, where: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = where
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                inner = f"{where}.{child.name}" if where else child.name
+            if isinstance(child, (ast.Import, ast.ImportFrom)):
+                out.append((where, child))
+            visit(child, inner)
+
+    visit(tree, "")
+    return out
+
+
+def test_the_import_graph_has_no_circle_but_the_presentation_methods():
+    graph = _import_graph()
+    circles = []
+    for start in sorted(graph):  # a module that can reach itself again lies on a circle
+        seen, todo = set(), list(graph[start])
+        while todo:
+            module = todo.pop()
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph[module])
+        if start in seen:
+            circles.append(start)
+    assert circles == []
