@@ -418,7 +418,10 @@ def _exec(command: list[str], cwd: str) -> int:
 def _benchmark_commands(commands) -> None:
     evaluate = commands.add_parser("evaluate", help="run one of the paper's benchmarks on a model")
     evaluate.add_argument("task", nargs="?", choices=list(TASKS), help="the benchmark")
-    evaluate.add_argument("--list", metavar="LIST", help="the items (the authors' JSON format)")
+    evaluate.add_argument(
+        "--list", metavar="LIST", action="append",
+        help="the items (the authors' JSON format); repeat to score several lists as one run",
+    )  # fmt: skip
     evaluate.add_argument("--images", metavar="DIR", help="folder of the items' images")
     evaluate.add_argument("--report", metavar="RUN", help="only rebuild the report of a run")
     evaluate.add_argument(
@@ -430,11 +433,29 @@ def _benchmark_commands(commands) -> None:
     evaluate.add_argument("--max-area", type=float, default=1.0, help="repope: most area removed")
     evaluate.add_argument("--items", metavar="A:B", help="only the list's items A to B-1")
     evaluate.add_argument("--limit", type=_positive_int, help="at most this many items")
+    evaluate.add_argument(
+        "--sensitive-margin", type=float, default=0.2,
+        help="sensitive targets: p_full - p_blank above this (0.2, the authors' default)",
+    )  # fmt: skip
+    evaluate.add_argument(
+        "--amcr-rule", choices=["ours", "authors"], default="ours",
+        help="repope: ours (one region removed first, first token id) or the authors' (full "
+        "image first, answer text starts with the label)",
+    )  # fmt: skip
+    evaluate.add_argument(
+        "--mask-rule", choices=["coco", "authors"], default="coco",
+        help="coco-object PG mask polygons: coco (as pycocotools) or the authors' (rounded "
+        "vertices, outline included)",
+    )  # fmt: skip
     prepare = commands.add_parser("prepare", help="make a model's own list from annotations")
     prepare.add_argument("task", choices=list(TASKS), help="the benchmark")
     prepare.add_argument("--annotations", required=True, metavar="FILE", help="COCO JSON, csv, ...")
     prepare.add_argument("--images", required=True, metavar="DIR", help="folder of the images")
     prepare.add_argument("--limit", type=_positive_int, help="at most this many items")
+    prepare.add_argument(
+        "--max-new-tokens", type=_positive_int, default=128,
+        help="longest answer generated (128, the authors' setting)",
+    )  # fmt: skip
     for command in (evaluate, prepare):
         command.add_argument("--prompt", default=None, help="replace the task's prompt/template")
         command.add_argument("--model", default="demo", help="demo (default), a hub id or a path")
@@ -447,9 +468,8 @@ def _benchmark_commands(commands) -> None:
 
 def _evaluate(args, load: Loader) -> int:
     from .benchmarks import EvaluationResult, Options, evaluate
-    from .benchmarks import load as load_items
     from .benchmarks.evaluation import asked, finished_row
-    from .benchmarks.tasks import check_images
+    from .benchmarks.tasks import check_images, load_lists
     from .engine.masking import fill_image
 
     if args.report is not None:
@@ -463,7 +483,7 @@ def _evaluate(args, load: Loader) -> int:
     if args.task is None or args.list is None or args.images is None or args.out is None:
         raise UsageError("give TASK --list LIST --images DIR --out DIR, or --report RUN")
     try:
-        items = load_items(args.task, Path(args.list), Path(args.images), prompt=args.prompt)
+        items = load_lists(args.task, [Path(p) for p in args.list], Path(args.images), args.prompt)
         check_images(items, Path(args.images))
         fill = _parse_fill(args.fill)
         fill_image(np.zeros((1, 1, 3), np.uint8), fill)
@@ -474,12 +494,17 @@ def _evaluate(args, load: Loader) -> int:
         raise UsageError(f"--items {args.items} selects no item of the list")
     if not 0 < args.max_area <= 1:
         raise UsageError(f"--max-area must be in (0, 1], got {args.max_area}")
+    if not 0 <= args.sensitive_margin < 1:
+        raise UsageError(f"--sensitive-margin must be in [0, 1), got {args.sensitive_margin}")
     options = Options(
         n_regions=args.regions,
         search=args.search,
         early_stop=args.early_stop,
         fill=fill,
         max_area=args.max_area,
+        sensitive_margin=args.sensitive_margin,
+        amcr_rule=args.amcr_rule,
+        mask_rule=args.mask_rule,
     )
     out = Path(args.out)
     _check_writable(out, "--out")  # before the model loads
@@ -518,7 +543,7 @@ def _prepare(args, load: Loader) -> int:
     model = _load(load, args)
     entries = prepare(
         args.task, model, Path(args.annotations), Path(args.images), limit=args.limit,
-        prompt=args.prompt, progress=say,
+        prompt=args.prompt, progress=say, max_new_tokens=args.max_new_tokens,
     )  # fmt: skip
     out.write_text(json.dumps(entries), encoding="utf-8")
     print(f"prepare: {len(entries)} {args.task} items from {len(sources)} in the annotations | "

@@ -23,7 +23,7 @@ from .metrics import (
 )
 from .prepare import prepare
 from .report import EvaluationResult, aggregate
-from .tasks import TASKS, Item, load
+from .tasks import TASKS, Item, load, load_lists
 
 __all__ = [
     "TASKS",
@@ -42,6 +42,7 @@ __all__ = [
     "highest_score",
     "insertion_auc",
     "load",
+    "load_lists",
     "pointing_game",
     "polygon_mask",
     "prepare",

@@ -34,6 +34,8 @@ RUN_FILE = "run.json"  # the run's task, model, options and item ids, written fi
 ROW_FILE = "row.json"  # an item's metrics and what it asked for
 RESULT_FILE = "result.npz"  # an item's explanation (curves, order, label map, image)
 ERROR_FILE = "error.json"
+AMCR_RULES = ("ours", "authors")
+MASK_RULES = ("coco", "authors")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,21 @@ class Options:
     lambda2: float = 1.0
     max_area: float = 1.0  # repope: the most area the correction sweep removes
     batch_size: int | None = None
+    sensitive_margin: float = metrics.SENSITIVE_MARGIN  # the authors' flag, 0.2
+    amcr_rule: str = "ours"  # "authors": full image first, answer text prefix (authors.py)
+    mask_rule: str = "coco"  # "authors": polygons filled on rounded vertices, outline in
+
+    def __post_init__(self):
+        if self.amcr_rule not in AMCR_RULES:
+            raise ValueError(
+                f"amcr_rule must be one of {', '.join(AMCR_RULES)}, got {self.amcr_rule!r}"
+            )
+        if self.mask_rule not in MASK_RULES:
+            raise ValueError(
+                f"mask_rule must be one of {', '.join(MASK_RULES)}, got {self.mask_rule!r}"
+            )
+        if not 0 <= self.sensitive_margin < 1:
+            raise ValueError(f"sensitive_margin must be in [0, 1), got {self.sensitive_margin!r}")
 
     def explainer(self, model) -> Explainer:
         return Explainer(
@@ -86,17 +103,26 @@ def evaluate_item(model, item: Item, options: Options) -> ItemResult:
     image = read_image(item.image)
     mask = None
     if item.segmentation is not None:  # a bad polygon fails now, before the search
-        mask = segmentation_mask(item.segmentation, image.shape[:2])
+        mask = segmentation_mask(item.segmentation, image.shape[:2], rule=options.mask_rule)
     generation = answer_of(model, item, image)
     explainer = options.explainer(model)
     counter = [item.counter_id] if item.counter_id is not None else None
     explanation = explainer.explain(
         image, generation=generation, targets=item.targets, target_ids=counter
     )
-    row = explanation_metrics(explanation)
+    row = explanation_metrics(explanation, options.sensitive_margin)
+    if item.list_name:
+        row["list"] = item.list_name
     if item.box is not None:
         row.update(pointing_metrics(explanation.attribution_map("rank"), item.box, mask))
-    if item.counter_id is not None:
+    if item.counter_id is not None and options.amcr_rule == "authors":
+        from .authors import authors_correction
+
+        corrected, removed = authors_correction(
+            model, image, item.prompt, explanation, item.label, options.max_area, options.fill
+        )
+        row.update(corrected=corrected, removed_area=removed)
+    elif item.counter_id is not None:
         outcome = mitigate(
             model, image, item.prompt, explanation, max_area=options.max_area, fill=options.fill
         )
@@ -119,8 +145,10 @@ def answer_of(model, item: Item, image: np.ndarray) -> Generation:
     """The answer the list's generated_ids hold, checked against the model's processor.
 
     The ids must begin with exactly the ids the processor builds for this image and prompt;
-    the rest (up to an end-of-sequence id) is the answer, scored by teacher forcing. A list
-    made for another model, prompt or image size fails here, naming the first difference.
+    the rest is the answer, scored by teacher forcing: up to the first end-of-sequence id, or
+    further up to and including the last target when the list names later tokens (the
+    authors' caption and MMVP lists make the final end token a target, word ''). A list made
+    for another model, prompt or image size fails here, naming the first difference.
     """
     prompt_ids = getattr(model, "prompt_ids", None)
     if not callable(prompt_ids):
@@ -145,7 +173,8 @@ def answer_of(model, item: Item, image: np.ndarray) -> Generation:
     eos = getattr(model, "eos_token_ids", None)
     stops = set(eos()) if callable(eos) else set()
     cut = next((i for i, t in enumerate(answer) if t in stops), len(answer))
-    answer = answer[:cut]
+    last = max(item.targets, default=-1)
+    answer = answer[: max(cut, last + 1)]  # every target the list names is scored
     bad = [t for t in item.targets if not 0 <= t < len(answer)]
     if bad:
         raise ValueError(f"target indices {bad} are outside the answer's {len(answer)} tokens")
@@ -170,9 +199,9 @@ def answer_of(model, item: Item, image: np.ndarray) -> Generation:
     )
 
 
-def explanation_metrics(explanation: Explanation) -> dict:
+def explanation_metrics(explanation: Explanation, margin: float = metrics.SENSITIVE_MARGIN) -> dict:
     """Insertion, deletion and highest score over all targets and over the sensitive ones
-    (None when the item has none)."""
+    (those the image lifts by more than `margin`; None when the item has none)."""
     ins, dele, areas = explanation.insertion_curve, explanation.deletion_curve, explanation.areas
     row = {
         "n_targets": explanation.n_targets,
@@ -180,7 +209,7 @@ def explanation_metrics(explanation: Explanation) -> dict:
         "deletion_auc": metrics.deletion_auc(dele, areas),
         "highest_score": metrics.highest_score(ins),
     }
-    sensitive = metrics.sensitive_targets(explanation.p_full, explanation.p_blank)
+    sensitive = metrics.sensitive_targets(explanation.p_full, explanation.p_blank, margin)
     row["n_sensitive"] = int(len(sensitive))
     some = len(sensitive) > 0
     row["insertion_auc_sensitive"] = metrics.insertion_auc(ins, areas, sensitive) if some else None
@@ -247,6 +276,8 @@ def write_result(out: Path, item: Item, wanted: dict, result: ItemResult) -> dic
 
 def write_error(out: Path, item: Item, wanted: dict, message: str) -> dict:
     row = {"id": item.id, "status": "failed", "error": message, "asked": wanted}
+    if item.list_name:
+        row["list"] = item.list_name
     folder = out / item.id
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -348,6 +379,8 @@ def evaluate(
             status = f"ins {row['insertion_auc']:.3f} del {row['deletion_auc']:.3f}"
         else:  # recorded; the run goes on
             row = {"id": item.id, "status": "failed", "error": outcome.error, "asked": wanted}
+            if item.list_name:
+                row["list"] = item.list_name
             if folder is not None:
                 row = write_error(folder, item, wanted, outcome.error)
             status = f"failed: {outcome.error}"

@@ -95,6 +95,7 @@ class Item:
     words: list[str] | None = None  # the list's answer tokens, when it has them
     digest: str = ""  # sha256 of the entry: a changed entry is a new item
     error: str | None = None
+    list_name: str = ""  # the list file's name (without .json) the entry came from
 
 
 def task_of(name: str) -> Task:
@@ -139,7 +140,34 @@ def load(task: str, list_path, images, prompt: str | None = None) -> list[Item]:
     entries = read_list(task, list_path)
     folder = Path(images)
     template = spec.prompt if prompt is None else prompt
-    return [_item(spec, i, entry, folder, template) for i, entry in enumerate(entries)]
+    name = Path(list_path).stem
+    items = [_item(spec, i, entry, folder, template) for i, entry in enumerate(entries)]
+    for item in items:
+        item.list_name = name
+    return items
+
+
+def load_lists(task: str, list_paths, images, prompt: str | None = None) -> list[Item]:
+    """Items of several lists of one task as one run (e.g. RePOPE's FP and TN lists), in the
+    order given. Every list is read and checked before any item runs. With more than one list,
+    an item's id starts with its list's name, so that equal positions do not collide; with one,
+    ids are those of `load`."""
+    paths = [Path(p) for p in list_paths]
+    if not paths:
+        raise ValueError("give at least one list")
+    names = [p.stem for p in paths]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"lists must have distinct file names, got {', '.join(twice)} twice")
+    items: list[Item] = []
+    for path in paths:
+        loaded = load(task, path, images, prompt)
+        if len(paths) > 1:
+            stem = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-") or "list"
+            for item in loaded:
+                item.id = f"{stem}-{item.id}"
+        items += loaded
+    return items
 
 
 def check_images(items: list[Item], images) -> None:
