@@ -45,6 +45,7 @@ from .batch.jobs import RAY_INSTALL, RayNotInstalled, check_ray_installed, ray_w
 from .benchmarks.tasks import TASKS
 from .console import Progress, describe, say, strip
 from .engine import DEFAULT_PROMPT
+from .engine.baselines import METHODS
 from .engine.explainer import check_n_regions, resolve_prompt
 from .engine.search import SEARCHES
 from .models import SERVED_PREFIX as SERVED
@@ -137,6 +138,12 @@ def _parser() -> argparse.ArgumentParser:
         "--regions", type=_regions, default=50, help="superpixels (50; at most 256)"
     )
     explain.add_argument("--search", choices=SEARCHES, default="lazy", help="search (lazy)")
+    explain.add_argument(
+        "--method",
+        choices=METHODS,
+        default="eagle",
+        help="eagle (default) or a black-box baseline ranked and measured the same way",
+    )
     explain.add_argument(
         "--working-size",
         type=_working_size,
@@ -308,6 +315,7 @@ def _options(args) -> dict:
         "early_stop": args.early_stop,
         "max_new_tokens": args.max_new_tokens,
         "working_size": args.working_size,
+        "method": args.method,
     }
 
 

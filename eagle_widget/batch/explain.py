@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..console import Progress, say, strip
 from ..engine import Explainer, Explanation
+from ..engine.baselines import estimated_method_images
 from ..engine.explainer import resolve_prompt
 from ..engine.images import to_rgb_array
 from ..engine.search import SEARCHES, estimated_images
@@ -74,9 +75,16 @@ def explain_one(model, image, prompt, targets, **explainer_options) -> Explanati
     explainer = Explainer(model, **explainer_options)
     run = explainer.start(image, prompt=prompt, targets=targets)
     say(f"caption: {run.generation.text.strip()!r}")
-    cost = estimated_images(explainer.search, run.n_regions, **explainer.search_options)
-    bound = "at most about" if explainer.early_stop is not None else "about"
-    say(f"{run.n_regions} regions, {explainer.search} search: {bound} {cost:,} images")
+    if explainer.method == "eagle":
+        cost = estimated_images(explainer.search, run.n_regions, **explainer.search_options)
+        bound = "at most about" if explainer.early_stop is not None else "about"
+        say(f"{run.n_regions} regions, {explainer.search} search: {bound} {cost:,} images")
+    else:
+        own = estimated_method_images(explainer.method, run.n_regions, explainer.method_options)
+        say(
+            f"{run.n_regions} regions, {explainer.method}: {own:,} images, then at most "
+            f"{2 * run.n_regions + 2:,} to measure its ranking"
+        )
     progress = Progress(run.total_steps)
     for _ in run:
         progress.update(run.images_scored)
@@ -101,10 +109,11 @@ def write_outputs(explanation: Explanation, folder: Path) -> list[Path]:
 
 
 def summary_line(explanation: Explanation, where: Path) -> str:
+    how = explanation.extras.get("method", {}).get("name") or explanation.search
     return (
         f"{explanation.generation.text.strip()!r} | {explanation.n_targets} of "
         f"{len(explanation.generation)} tokens, {explanation.n_regions} regions, "
-        f"{explanation.search} | insertion AUC {explanation.insertion_auc:.3f}, deletion AUC "
+        f"{how} | insertion AUC {explanation.insertion_auc:.3f}, deletion AUC "
         f"{explanation.deletion_auc:.3f} | {explanation.images_scored} images in "
         f"{explanation.seconds:.1f} s | {where}"
     )
@@ -212,6 +221,7 @@ def run_batch(
     early_stop: bool | str = "auto",
     max_new_tokens: int = 64,
     working_size="auto",
+    method: str = "eagle",
     device: str | None = None,
     dtype: str | None = None,
     load: Loader | None = None,
@@ -248,6 +258,8 @@ def run_batch(
         "max_new_tokens": max_new_tokens,
         "working_size": working_size,
     }
+    if method != "eagle":  # asked only then: folders written before baselines still resume
+        options["method"] = method
     for item in items:
         item["asked"] = {**_asked(item, prompt, targets, model, options), **(record or {})}
     todo = [item for item in items if not _finished(out / item["id"], item["asked"])]
@@ -283,6 +295,7 @@ def explain_item(model, item: dict) -> Explanation:
     targets = parse_targets(asked["targets"])
     keys = ("n_regions", "search", "early_stop", "max_new_tokens", "working_size")
     options = {key: asked[key] for key in keys}
+    options["method"] = asked.get("method", "eagle")
     return explain_one(model, image, asked["prompt"], targets, **options)
 
 

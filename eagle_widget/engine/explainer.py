@@ -10,12 +10,20 @@ from dataclasses import replace
 
 import numpy as np
 
+from .baselines import check_method, estimated_method_images, region_scores
 from .explanation import Explanation
 from .images import read_image, resize, to_rgb_array
 from .masking import fill_image
 from .objective import Objective
 from .regions import superpixels, upscale_labels
-from .search import EARLY_STOP_TOL, check_options, estimated_images, max_images, run_search
+from .search import (
+    EARLY_STOP_TOL,
+    check_options,
+    estimated_images,
+    max_images,
+    ranked,
+    run_search,
+)
 from .targets import resolve_target_ids, resolve_targets
 from .types import Cancelled, Generation, Step
 
@@ -77,16 +85,19 @@ class Explainer:
         batch_size: int | None = None,
         max_new_tokens: int = 64,
         working_size: int | str | None = "auto",
+        method: str = "eagle",
+        method_options: dict | None = None,
         **search_options,
     ):
-        for method in ("generate", "token_probs"):
-            if not callable(getattr(model, method, None)):
+        for member in ("generate", "token_probs"):
+            if not callable(getattr(model, member, None)):
                 raise TypeError(
-                    f"model must have a {method}() method (the model protocol of "
+                    f"model must have a {member}() method (the model protocol of "
                     f"eagle_widget), got {type(model).__name__}"
                 )
         check_n_regions(n_regions)
         check_options(search, **search_options)  # now, not at the first step
+        self.method_options = check_method(method, dict(method_options or {}))
         for name, value in (("lambda1", lambda1), ("lambda2", lambda2)):
             if not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
@@ -116,6 +127,7 @@ class Explainer:
         self.max_new_tokens = max_new_tokens
         self.working_size = working_size
         self.search_options = search_options
+        self.method = method
 
     def check_image(self, image: np.ndarray) -> None:
         """Raise when the image is smaller than the model can use (its `min_image_size`)."""
@@ -275,13 +287,38 @@ class ExplanationRun:
         # a paid API says what the run may cost, and refuses it now rather than half-way
         plan = getattr(explainer.model, "plan", None)
         if callable(plan):
-            plan(max_images(self.n_regions), generation, positions, target_ids)
+            plan(self._most_images(), generation, positions, target_ids)
         self._usage = dict(getattr(explainer.model, "usage", None) or {})
         self._steps: list[Step] = []
         self._started = False
         self._finished = False
         self._seconds = 0.0
         self._references = None
+        self._method_cost: dict | None = None  # a baseline's own images and seconds
+
+    def _most_images(self) -> int:
+        if self.explainer.method == "eagle":
+            return max_images(self.n_regions)
+        own = estimated_method_images(
+            self.explainer.method, self.n_regions, self.explainer.method_options
+        )
+        return own + 2 * self.n_regions + 2
+
+    def _steps_of_method(self) -> Iterator[Step]:
+        """EAGLE's search, or a baseline's region scores ranked and measured by the engine."""
+        explainer = self.explainer
+        if explainer.method == "eagle":
+            return run_search(
+                explainer.search, self._objective, explainer.early_stop, **explainer.search_options
+            )
+        before, began = self.images_scored, time.perf_counter()
+        scores = region_scores(explainer.method, self._objective, explainer.method_options)
+        self._method_cost = {
+            "images": self.images_scored - before,
+            "seconds": time.perf_counter() - began,
+            "region_scores": [float(v) for v in scores],
+        }
+        return ranked(self._objective, scores)
 
     @property
     def total_steps(self) -> int:
@@ -316,13 +353,7 @@ class ExplanationRun:
         began = time.perf_counter()
         try:
             self.anchors()
-            search = run_search(
-                self.explainer.search,
-                self._objective,
-                self.explainer.early_stop,
-                **self.explainer.search_options,
-            )
-            for step in search:
+            for step in self._steps_of_method():
                 self._steps.append(step)
                 yield step
                 if self._cancel.is_set():
@@ -346,7 +377,14 @@ class ExplanationRun:
                 extras["floored_share"] = usage.get("floored", 0) / usage["values"]
         if self.notes:
             extras["image"] = dict(self.notes)
-        if self.explainer.early_stop is not None:
+        if self.explainer.method != "eagle":  # what the method cost, apart from its ranking
+            extras["method"] = {
+                "name": self.explainer.method,
+                "options": dict(self.explainer.method_options),
+                **self._method_cost,
+                "ranking_images": self.images_scored - self._method_cost["images"],
+            }
+        elif self.explainer.early_stop is not None:
             extras["early_stop"] = self.explainer.early_stop
         return Explanation(
             image=self.photo,
@@ -357,7 +395,7 @@ class ExplanationRun:
             steps=front + back,
             p_full=p_full,
             p_blank=p_blank,
-            search=self.explainer.search,
+            search=self.explainer.search if self.explainer.method == "eagle" else "ranked",
             lambda1=self.explainer.lambda1,
             lambda2=self.explainer.lambda2,
             images_scored=self.images_scored,

@@ -18,7 +18,7 @@ from .types import Generation, Step
 
 # 2: token reliance and the mitigation are fields of their own (1 kept them in extras)
 SCHEMA_VERSION = 2
-MAP_KINDS = ("rank", "gain")
+MAP_KINDS = ("rank", "gain", "method")
 # what a figure or the widget says about a result scored from a server's top-k log-probs
 APPROXIMATE_NOTE = "approximate: from the server's top log-probabilities (absent = 0)"
 
@@ -191,6 +191,8 @@ class Explanation:
         """One value in [0, 1] per region id (see attribution_map)."""
         if kind not in MAP_KINDS:
             raise ValueError(f"kind must be one of {MAP_KINDS}, got {kind!r}")
+        if kind == "method":
+            return self._method_values()
         gains = self.gains(target)
         n = self.n_regions
         order = np.asarray(self.order)
@@ -210,6 +212,15 @@ class Explanation:
         values[order] = by_position
         return values
 
+    def _method_values(self) -> np.ndarray:
+        """A baseline's own region scores, negative ones as 0, divided by the largest."""
+        method = self.extras.get("method")
+        if not method:
+            raise ValueError('kind="method" is the map of a baseline; this is an EAGLE result')
+        positive = np.clip(np.asarray(method["region_scores"], dtype=np.float64), 0, None)
+        top = positive.max()
+        return positive / top if top > 0 else np.zeros(self.n_regions)
+
     def attribution_map(self, kind: str = "rank", target: int | None = None) -> np.ndarray:
         """H x W float in [0, 1].
 
@@ -219,6 +230,8 @@ class Explanation:
         sentence-level run the regions are ranked by that token's own gains first.
         "gain": every region carries its own marginal gain of F, negative gains as 0, divided
         by the largest. `target` (a generated-token index) uses that token's column only.
+        "method": a baseline's own region scores (extras["method"]), scaled the same way;
+        its "rank" map is the ranking the engine measured.
         """
         return self.region_values(kind, target)[self.labels]
 

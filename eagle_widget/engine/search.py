@@ -275,6 +275,18 @@ def efficient(
         yield state.remove(int(tail[keep_best]), removal, keep_best)
 
 
+def ranked(objective: Objective, region_scores: np.ndarray) -> Iterator[Step]:
+    """Every region in the order of given scores (highest first, ties by region id), with the
+    curve points measured in one batch: how a baseline's map is measured the engine's way
+    (2N images beside the references)."""
+    scores = np.asarray(region_scores, dtype=np.float64)
+    if scores.shape != (objective.n_regions,) or not np.all(np.isfinite(scores)):
+        raise ValueError(
+            f"region scores must be {objective.n_regions} finite numbers, got shape {scores.shape}"
+        )
+    yield from _Progress(objective, None).finish(scores)
+
+
 def max_images(n_regions: int) -> int:
     """An upper bound on the images any search scores: the full and blank images, then at
     most two images (insertion, deletion) per undecided region and placed region."""
