@@ -28,12 +28,9 @@ from ..engine.hallucination import mitigate
 from ..engine.images import to_rgb_array
 from . import metrics
 from .coco import segmentation_mask
+from .run_files import ERROR_FILE, RESULT_FILE, ROW_FILE, RUN_FILE
 from .tasks import Item
 
-RUN_FILE = "run.json"  # the run's task, model, options and item ids, written first
-ROW_FILE = "row.json"  # an item's metrics and what it asked for
-RESULT_FILE = "result.npz"  # an item's explanation (curves, order, label map, image)
-ERROR_FILE = "error.json"
 AMCR_RULES = ("ours", "authors")
 MASK_RULES = ("coco", "authors")
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import metrics
 from .paper import paper_model, paper_numbers
+from .run_files import ERROR_FILE, RESULT_FILE, ROW_FILE, RUN_FILE
 
 # the paper's columns of each task first, then the variants benchmarks.md asks for beside them
 COLUMNS: dict[str, list[tuple[str, str]]] = {
@@ -149,7 +150,6 @@ class EvaluationResult:
     @classmethod
     def from_folder(cls, folder) -> EvaluationResult:
         """The result of a finished or half-finished run, from its files (no model)."""
-        from .evaluation import ERROR_FILE, ROW_FILE, RUN_FILE
 
         folder = Path(folder)
         try:
@@ -281,7 +281,6 @@ def _histogram(key: str, values: list[float], bins: int = 10) -> str:
 
 def _card(folder: Path, row: dict, result: EvaluationResult) -> str:
     from ..engine import Explanation
-    from .evaluation import RESULT_FILE
 
     item = folder / row["id"]
     explanation = result.explanations.get(row["id"])
