@@ -119,3 +119,18 @@ def write_dataset(folder: Path, demo, n: int, repope_scan: int | None = None) ->
         "truth": truth,
         "hallucinations": len(wrong),
     }
+
+
+def run_cli(args, model=None):
+    """The command line with a loader that counts loads (and fails when given no model)."""
+    from eagle_widget import cli
+
+    loads = []
+
+    def load(spec, device, dtype):
+        loads.append(spec)
+        if model is None:
+            raise AssertionError("the model was loaded")
+        return model
+
+    return cli.main([str(a) for a in args], load=load), loads

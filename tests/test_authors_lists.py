@@ -14,12 +14,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from benchmark_data import CAPTION_PROMPT, QUESTION_TEMPLATE, write_dataset
+from benchmark_data import CAPTION_PROMPT, QUESTION_TEMPLATE, run_cli, write_dataset
 from PIL import Image
 from synthetic import block_image
 
 import eagle_widget as ew
-from eagle_widget import cli
 from eagle_widget.benchmarks import Options, evaluate_item, load, load_lists
 from eagle_widget.benchmarks.authors import authors_correction, first_correction
 from eagle_widget.benchmarks.coco import authors_polygon_mask, polygon_mask, segmentation_mask
@@ -49,16 +48,7 @@ def data(demo, tmp_path_factory):
     return write_dataset(tmp_path_factory.mktemp("authors-data"), demo, N)
 
 
-def run(args, model=None):
-    loads = []
-
-    def load_model(spec, device, dtype):
-        loads.append(spec)
-        if model is None:
-            raise AssertionError("the model was loaded")
-        return model
-
-    return cli.main([str(a) for a in args], load=load_model), loads
+run = run_cli
 
 
 def with_end_token(task: str, entry: dict, eos: int) -> dict:

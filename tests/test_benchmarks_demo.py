@@ -15,10 +15,9 @@ import re
 import numpy as np
 import pytest
 import torch
-from benchmark_data import CAPTION_PROMPT, QUESTION_TEMPLATE, write_dataset
+from benchmark_data import CAPTION_PROMPT, QUESTION_TEMPLATE, run_cli, write_dataset
 
 import eagle_widget as ew
-from eagle_widget import cli
 from eagle_widget.benchmarks import EvaluationResult, Options
 from eagle_widget.benchmarks.report import COLUMNS
 from eagle_widget.engine import Explanation
@@ -48,17 +47,7 @@ def data(demo, tmp_path_factory):
     return write_dataset(tmp_path_factory.mktemp("bench-data"), demo, N)
 
 
-def run(args, model=None):
-    """The command line with a loader that counts loads (and fails when given no model)."""
-    loads = []
-
-    def load(spec, device, dtype):
-        loads.append(spec)
-        if model is None:
-            raise AssertionError("the model was loaded")
-        return model
-
-    return cli.main([str(a) for a in args], load=load), loads
+run = run_cli
 
 
 def evaluate_args(task, data, lists, out, *extra):
