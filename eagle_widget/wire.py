@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Explanation, Step
+from .engine import Explanation, Step, label_codec
 from .engine.masking import fill_image
 
 STATUSES = ("idle", "generating", "explaining", "done", "error", "cancelled")
@@ -115,8 +115,11 @@ def _f32(array) -> bytes:
 def labels_traits(labels: np.ndarray) -> dict[str, Any]:
     """`labels` (uint16 bytes) and `labels_shape` of the map the front end gets: the region of
     each pixel centre of a display_shape grid (region ids and order are unchanged)."""
-    if labels.max() >= 65536:
-        raise ValueError(f"label maps need fewer than 65536 regions, got {labels.max() + 1}")
+    if labels.max() >= label_codec.UINT16_REGIONS:
+        raise ValueError(
+            f"label maps need fewer than {label_codec.UINT16_REGIONS} regions, "
+            f"got {labels.max() + 1}"
+        )
     height, width = labels.shape
     new_h, new_w = display_shape(height, width)
     if (new_h, new_w) != (height, width):
@@ -124,7 +127,7 @@ def labels_traits(labels: np.ndarray) -> dict[str, Any]:
         cols = ((np.arange(new_w) + 0.5) * width / new_w).astype(np.intp)
         labels = labels[rows][:, cols]
     return {
-        "labels": np.ascontiguousarray(labels, dtype="<u2").tobytes(),
+        "labels": label_codec.to_bytes(labels, "<u2"),
         "labels_shape": [int(new_h), int(new_w)],
     }
 

@@ -4,13 +4,12 @@
     result = ew.benchmarks.evaluate(model, items, out="runs/object")
     print(result.table())
 
-Task readers (tasks.py), COCO masks (coco.py), metrics in pure numpy (metrics.py), the evaluation
-(evaluation.py), the report (report.py) and list building from annotations (prepare.py).
+Task readers (tasks.py), COCO masks (coco.py), the metrics (engine/metrics.py owns them), the
+evaluation (evaluation.py), the report (report.py) and list building from annotations
+(prepare.py).
 """
 
-from .coco import polygon_mask, rle_decode, rle_encode, segmentation_mask
-from .evaluation import ItemResult, Options, evaluate, evaluate_item
-from .metrics import (
+from ..engine.metrics import (
     amcr,
     box_mask,
     csr,
@@ -21,6 +20,8 @@ from .metrics import (
     pointing_game,
     sensitive_targets,
 )
+from .coco import polygon_mask, rle_decode, rle_encode, segmentation_mask
+from .evaluation import ItemResult, Options, evaluate, evaluate_item
 from .prepare import prepare
 from .report import EvaluationResult, aggregate
 from .tasks import TASKS, Item, load, load_lists

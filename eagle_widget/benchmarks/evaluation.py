@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ..batch.jobs import run_jobs
-from ..engine import Explainer, Explanation, Generation
+from ..engine import Explainer, Explanation, Generation, metrics
 from ..engine.hallucination import mitigate
 from ..engine.images import to_rgb_array
-from . import metrics
 from .coco import segmentation_mask
 from .run_files import ERROR_FILE, RESULT_FILE, ROW_FILE, RUN_FILE
 from .tasks import Item

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics
+from ..engine import metrics
 from .paper import paper_model, paper_numbers
 from .run_files import ERROR_FILE, RESULT_FILE, ROW_FILE, RUN_FILE
 

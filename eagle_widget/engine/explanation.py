@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import label_codec, metrics
 from .mitigation import Mitigation
 from .regions import region_areas
 from .types import Generation, Step
@@ -146,17 +145,13 @@ class Explanation:
                 curve[point] = getattr(step, attribute)
         return curve
 
-    def _auc(self, curve: np.ndarray) -> np.ndarray:
-        x = self.areas
-        return ((curve[1:] + curve[:-1]) / 2 * np.diff(x)[:, None]).sum(axis=0)
-
     @property
     def insertion_auc_per_target(self) -> np.ndarray:
-        return self._auc(self.insertion_curve)
+        return metrics.auc_per_target(self.insertion_curve, self.areas)
 
     @property
     def deletion_auc_per_target(self) -> np.ndarray:
-        return self._auc(self.deletion_curve)
+        return metrics.auc_per_target(self.deletion_curve, self.areas)
 
     @property
     def insertion_auc(self) -> float:
@@ -284,8 +279,8 @@ class Explanation:
     def to_dict(self, include_labels: bool = True) -> dict:
         """A JSON-able summary: order, steps, curves, AUCs, reliance (and the label map).
 
-        The label map is packed, so that a photo's stays small: {"shape", "dtype", "deflate":
-        base64 of the zlib-compressed rows}; `Explanation.labels_from_dict` unpacks it.
+        The label map is packed (`label_codec.pack`), so that a photo's stays small;
+        `Explanation.labels_from_dict` unpacks it.
         """
         data = self.metadata()
         data.update(
@@ -302,23 +297,20 @@ class Explanation:
             image_size=list(self.labels.shape),
         )
         if include_labels:
-            data["labels"] = _pack_labels(self.labels)
+            data["labels"] = label_codec.pack(self.labels)
         return data
 
     @staticmethod
     def labels_from_dict(data: dict) -> np.ndarray:
         """The label map (H x W int32) of a `to_dict()` result, e.g. a CLI's result.json."""
-        packed = data["labels"]
-        raw = zlib.decompress(base64.b64decode(packed["deflate"]))
-        labels = np.frombuffer(raw, dtype=np.dtype(packed["dtype"]))
-        return labels.reshape(packed["shape"]).astype(np.int32)
+        return label_codec.unpack(data["labels"])
 
     def save(self, path) -> Path:
         """Write a compact .npz: label map, image (PNG), per-step numbers and metadata."""
         path = Path(path)
         steps = self.steps
         arrays = {
-            "labels": self.labels.astype(np.uint16 if self.n_regions < 65536 else np.int32),
+            "labels": self.labels.astype(label_codec.storage_dtype(self.labels)),
             "image_png": np.frombuffer(_png_bytes(self.image), dtype=np.uint8),
             "regions": np.array([s.region for s in steps], dtype=np.int32),
             "removed": np.array([s.chain == "remove" for s in steps], dtype=bool),
@@ -491,17 +483,6 @@ def _png_bytes(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
-
-
-def _pack_labels(labels: np.ndarray) -> dict:
-    """A label map as JSON: a photo's 24 million labels as a few hundred KB, not 80 MB of text."""
-    dtype = np.dtype("<u2") if labels.max(initial=0) < 65536 else np.dtype("<i4")
-    packed = zlib.compress(np.ascontiguousarray(labels, dtype=dtype).tobytes(), 6)
-    return {
-        "shape": list(labels.shape),
-        "dtype": dtype.str,
-        "deflate": base64.b64encode(packed).decode("ascii"),
-    }
 
 
 def _png_array(data: bytes) -> np.ndarray:

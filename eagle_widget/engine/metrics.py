@@ -1,4 +1,6 @@
 """The paper's metrics (benchmarks.md), pure numpy: per item from curves and maps, then means.
+The one owner of every metric: `Explanation`'s AUCs and the benchmark tables both come from
+here.
 
 Curves are (N + 1, T) arrays as `Explanation.insertion_curve` gives them: row k holds the
 targets' probabilities after k regions (kept for insertion, removed for deletion); `areas`
@@ -26,16 +28,21 @@ def _curve(curve, areas) -> tuple[np.ndarray, np.ndarray]:
     return y, x
 
 
+def auc_per_target(curve, areas) -> np.ndarray:
+    """(T,): the trapezoid area under each target's column of `curve` over `areas`."""
+    y, x = _curve(curve, areas)
+    return ((y[1:] + y[:-1]) / 2 * np.diff(x)[:, None]).sum(axis=0)
+
+
 def curve_auc(curve, areas, targets=None) -> float:
     """Trapezoid area under the curve over `areas`, averaged over the target columns (or the
     columns `targets` selects). Insertion and deletion AUC are both this: the deletion curve
     runs over the removed area, which is the same axis."""
-    y, x = _curve(curve, areas)
+    per_target = auc_per_target(curve, areas)
     if targets is not None:
-        y = y[:, targets]
-    if y.shape[1] == 0:
+        per_target = per_target[targets]
+    if per_target.size == 0:
         raise ValueError("no targets to average over")
-    per_target = ((y[1:] + y[:-1]) / 2 * np.diff(x)[:, None]).sum(axis=0)
     return float(per_target.mean())
 
 
