@@ -24,7 +24,7 @@ import traitlets
 from .engine import DEFAULT_PROMPT, Cancelled, Explainer, Explanation, Generation
 from .engine.explainer import resolve_prompt
 from .engine.hallucination import Mitigation, check_wrong_answer, correct_token_id, mitigate
-from .engine.images import read_image
+from .engine.images import Picture, read_image
 from .engine.targets import resolve_targets
 from .wire import (
     diagnosis_state,
@@ -376,7 +376,12 @@ class EagleWidget(anywidget.AnyWidget):
 
     def _explain_job(self, job: Job, targets) -> None:
         def work(attempt: _Attempt) -> None:
-            run = self.explainer.start(self.image, targets=targets, generation=self.generation)
+            run = self.explainer.start(
+                Picture(self.image, self._image_notes),
+                targets=targets,
+                generation=self.generation,
+                reliance="all",
+            )
             attempt.run = run
             job.attach(run)
             self._begin(run, attempt.run_id)
@@ -399,10 +404,7 @@ class EagleWidget(anywidget.AnyWidget):
             record = encode_step(step, rank)
             records.append(record)
             self.send({"type": "step", "run": run_id}, buffers=[record])
-        explanation = run.explanation()
-        explanation.generated_reliance = (self._prior, self._visual)  # of every token
-        explanation.extras.setdefault("image", {}).update(self._image_notes)  # EXIF orientation
-        return explanation
+        return run.explanation()
 
     def _diagnose_job(
         self, job: Job, correct: str, correct_id: int, max_area: float, counterfactual: bool
@@ -412,7 +414,11 @@ class EagleWidget(anywidget.AnyWidget):
             self._check_wrong(correct, correct_id)
             generation = self.generation
             run = self.explainer.start(
-                self.image, targets=[0], generation=generation, target_ids=[correct_id]
+                Picture(self.image, self._image_notes),
+                targets=[0],
+                generation=generation,
+                target_ids=[correct_id],
+                reliance="all",  # the answer's own, beside the correct id's curves
             )
             attempt.run = run
             job.attach(run)

@@ -11,6 +11,7 @@ from synthetic import VisibilityModel, additive, block_image
 
 import eagle_widget as ew
 from eagle_widget.engine import Cancelled, Explanation, Generation, superpixels
+from eagle_widget.engine.images import Picture
 
 BLOCKS = np.repeat(np.repeat(np.arange(16).reshape(4, 4), 8, 0), 8, 1)
 
@@ -133,6 +134,27 @@ def test_reliance_separates_language_prior_from_visual_evidence():
     prior_all, visual_all = explainer.token_reliance(IMAGE, gen)
     np.testing.assert_allclose(prior_all, prior)
     np.testing.assert_allclose(visual_all, visual)
+
+
+def test_a_run_asked_for_every_tokens_reliance_finishes_its_own_result():
+    model = two_word_model()
+    explainer = ew.Explainer(model, n_regions=16)
+    gen = model.generate(IMAGE, "q")
+    prior, visual = explainer.token_reliance(IMAGE, gen)  # as the widget shows it first
+    calls = len(model.calls)
+    picture = Picture(IMAGE, {"exif_orientation": 6})  # an image read once by the caller
+    result = explainer.explain(picture, targets=[1], generation=gen, reliance="all")
+    np.testing.assert_allclose(result.generated_reliance[0], prior)  # all three tokens
+    np.testing.assert_allclose(result.generated_reliance[1], visual)
+    assert result.extras["image"]["exif_orientation"] == 6
+    # the run's search called the model; the reliance it had already measured was not paid again
+    rerun = ew.Explainer(two_word_model(), n_regions=16)
+    rerun.explain(IMAGE, targets=[1], generation=gen)
+    assert len(model.calls) - calls == len(rerun.model.calls)
+    # the default measures the targets only, as before
+    assert explainer.explain(IMAGE, targets=[1], generation=gen).generated_reliance is None
+    with pytest.raises(ValueError, match="reliance must be one of"):
+        explainer.start(IMAGE, targets=[1], generation=gen, reliance="every")
 
 
 def test_counterfactual_target_ids_reach_the_model():

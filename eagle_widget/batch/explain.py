@@ -22,7 +22,8 @@ from ..console import Progress, say, strip
 from ..engine import Explainer, Explanation
 from ..engine.baselines import estimated_method_images
 from ..engine.explainer import resolve_prompt
-from ..engine.images import to_rgb_array
+from ..engine.images import Picture
+from ..engine.images import read_image as engine_read_image
 from ..engine.search import SEARCHES, estimated_images
 from .jobs import ray_wanted, run_jobs
 from .outcomes import Outcome, WorkerStats
@@ -62,9 +63,10 @@ def parse_targets(text):
     return stripped
 
 
-def read_image(path) -> object:
+def read_image(path) -> Picture:
+    """The image file read once: its pixels and notes (EXIF orientation) go to the run."""
     try:
-        return to_rgb_array(Path(path))
+        return Picture(*engine_read_image(Path(path)))
     except (OSError, TypeError, ValueError) as error:
         raise ValueError(f"cannot read image {str(path)!r}: {strip(error)}") from None
 
@@ -73,7 +75,7 @@ def read_image(path) -> object:
 def explain_one(model, image, prompt, targets, **explainer_options) -> Explanation:
     """Generate, explain with a progress bar, and measure every token's reliance."""
     explainer = Explainer(model, **explainer_options)
-    run = explainer.start(image, prompt=prompt, targets=targets)
+    run = explainer.start(image, prompt=prompt, targets=targets, reliance="all")
     say(f"caption: {run.generation.text.strip()!r}")
     if explainer.method == "eagle":
         cost = estimated_images(explainer.search, run.n_regions, **explainer.search_options)
@@ -89,10 +91,7 @@ def explain_one(model, image, prompt, targets, **explainer_options) -> Explanati
     for _ in run:
         progress.update(run.images_scored)
     progress.close(run.images_scored)
-    explanation = run.explanation()
-    if explanation.n_targets < len(explanation.generation):  # colour the other tokens too
-        explanation.generated_reliance = explainer.token_reliance(image, explanation.generation)
-    return explanation
+    return run.explanation()
 
 
 def write_outputs(explanation: Explanation, folder: Path) -> list[Path]:

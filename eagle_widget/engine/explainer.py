@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import warnings
@@ -28,6 +29,7 @@ from .targets import resolve_target_ids, resolve_targets
 from .types import Cancelled, Generation, Step
 
 DEFAULT_PROMPT = "Describe the image."
+RELIANCE = ("targets", "all")  # whose prior / visual split a run measures
 # More regions than this is an error: greedy would need 66,000 images, lazy about 8,600, and
 # each region would be smaller than a few of a vision encoder's patches at its input size.
 MAX_REGIONS = 256
@@ -128,6 +130,7 @@ class Explainer:
         self.working_size = working_size
         self.search_options = search_options
         self.method = method
+        self._last_reliance = None  # (key, (prior, visual)) of _working_reliance
 
     def check_image(self, image: np.ndarray) -> None:
         """Raise when the image is smaller than the model can use (its `min_image_size`)."""
@@ -161,13 +164,24 @@ class Explainer:
         return max(1, round(height * scale)), max(1, round(width * scale))
 
     def start(
-        self, image, prompt=None, targets=None, generation=None, target_ids=None
+        self,
+        image,
+        prompt=None,
+        targets=None,
+        generation=None,
+        target_ids=None,
+        reliance: str = "targets",
     ) -> ExplanationRun:
         """Prepare a run: generate (unless given), segment, resolve targets; iterate it.
 
         A photo larger than the working size (see working_shape) is generated on and searched
-        at that size; the Explanation maps it back to the photo's own size.
+        at that size; the Explanation maps it back to the photo's own size. `reliance`:
+        "targets" measures the prior / visual split of the explained tokens (the curves'
+        ends); "all" also of every generated token (two more images, shared with
+        `token_reliance`), kept as the result's generated_reliance.
         """
+        if reliance not in RELIANCE:
+            raise ValueError(f"reliance must be one of {RELIANCE}, got {reliance!r}")
         photo, notes = read_image(image)
         if prompt is not None or generation is None:
             prompt = resolve_prompt(prompt)
@@ -198,7 +212,9 @@ class Explainer:
         positions = resolve_targets(generation, targets)
         ids = resolve_target_ids(generation, positions, target_ids)
         notes["working_size"] = list(array.shape[:2])
-        run = ExplanationRun(self, array, generation, positions, ids, photo=photo, notes=notes)
+        run = ExplanationRun(
+            self, array, generation, positions, ids, photo=photo, notes=notes, reliance=reliance
+        )
         cost = estimated_images(self.search, run.n_regions, **self.search_options)
         if cost > COST_WARNING_IMAGES:
             warnings.warn(
@@ -214,10 +230,16 @@ class Explainer:
         return iter(self.start(image, prompt, targets, generation, target_ids))
 
     def explain(
-        self, image, prompt=None, targets=None, generation=None, target_ids=None
+        self,
+        image,
+        prompt=None,
+        targets=None,
+        generation=None,
+        target_ids=None,
+        reliance: str = "targets",
     ) -> Explanation:
-        """Run the whole search and return the Explanation."""
-        run = self.start(image, prompt, targets, generation, target_ids)
+        """Run the whole search and return the Explanation (see start for `reliance`)."""
+        run = self.start(image, prompt, targets, generation, target_ids, reliance)
         for _ in run:
             pass
         return run.explanation()
@@ -229,7 +251,20 @@ class Explainer:
         shape = self.working_shape(*array.shape[:2])
         if shape != array.shape[:2]:
             array = resize(array, shape)
-        generation = replace(generation, image_size=shape)
+        return self._working_reliance(array, replace(generation, image_size=shape))
+
+    def _working_reliance(self, array: np.ndarray, generation: Generation):
+        """token_reliance of an image already at the working size. The last answer is kept:
+        the widget shows it before a run and the run's result then holds it, one scoring."""
+        key = (
+            array.shape,
+            hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16).digest(),
+            generation.prompt,
+            tuple(int(t) for t in generation.token_ids),
+        )
+        if self._last_reliance is not None and self._last_reliance[0] == key:
+            prior, visual = self._last_reliance[1]
+            return prior.copy(), visual.copy()
         positions = list(range(len(generation)))
         objective = Objective(
             self.model,
@@ -242,7 +277,8 @@ class Explainer:
             batch_size=self.batch_size,
         )
         p_full, p_blank = objective.references()
-        return p_blank, p_full - p_blank
+        self._last_reliance = (key, (p_blank, p_full - p_blank))
+        return p_blank.copy(), (p_full - p_blank).copy()
 
 
 class ExplanationRun:
@@ -257,9 +293,11 @@ class ExplanationRun:
         target_ids,
         photo: np.ndarray | None = None,
         notes: dict | None = None,
+        reliance: str = "targets",
     ):
         """`image` is what the search scores; `photo` the image given (default: the same),
-        which `labels` and the Explanation are of; `notes` go to its extras["image"]."""
+        which `labels` and the Explanation are of; `notes` go to its extras["image"];
+        `reliance` as Explainer.start says."""
         self.explainer = explainer
         self.image = image
         self.photo = image if photo is None else photo
@@ -267,6 +305,7 @@ class ExplanationRun:
         self.positions = positions
         self.target_ids = target_ids
         self.notes = dict(notes or {})
+        self.reliance = reliance
         self.work_labels = superpixels(image, explainer.n_regions)
         self.labels = upscale_labels(self.work_labels, *self.photo.shape[:2])
         self.n_regions = int(self.work_labels.max()) + 1
@@ -386,6 +425,9 @@ class ExplanationRun:
             }
         elif self.explainer.early_stop is not None:
             extras["early_stop"] = self.explainer.early_stop
+        generated = None
+        if self.reliance == "all":
+            generated = self.explainer._working_reliance(self.image, self.generation)
         return Explanation(
             image=self.photo,
             labels=self.labels,
@@ -402,12 +444,13 @@ class ExplanationRun:
             seconds=self._seconds,
             scoring=getattr(model, "scoring", None) or "exact",
             extras=extras,
+            generated_reliance=generated,
         )
 
 
 def explain(model, image, prompt=None, targets=None, **explainer_kwargs) -> Explanation:
     """Shortcut: Explainer(model, **explainer_kwargs).explain(image, prompt, targets)."""
-    keys = ("generation", "target_ids")
+    keys = ("generation", "target_ids", "reliance")
     run_kwargs = {k: explainer_kwargs.pop(k) for k in keys if k in explainer_kwargs}
     return Explainer(model, **explainer_kwargs).explain(image, prompt, targets, **run_kwargs)
 

@@ -51,7 +51,7 @@ class Explanation:
     images_scored: int = 0
     seconds: float = 0.0
     # (prior, visual) of every GENERATED token, NaN where unknown, when measured for all of
-    # them (Explainer.token_reliance: the command line, diagnose and the widget do)
+    # them (a run started with reliance="all": the command line, diagnose and the widget)
     generated_reliance: tuple[np.ndarray, np.ndarray] | None = None
     mitigation: Mitigation | None = None  # of a counterfactual explanation (mitigate)
     scoring: str = "exact"  # or "approximate": a served model's top-k log-probs, absent = 0

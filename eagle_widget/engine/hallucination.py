@@ -116,11 +116,15 @@ def diagnose(
     diagnosis = Diagnosis(generation, prior, visual, driven)
     if correct_id is not None:
         diagnosis.correct_id = correct_id
+        # reliance="all": the answer's own reliance, for figures and pages (the run scores
+        # the correct id)
         diagnosis.explanation = explainer.explain(
-            array, targets=[0], generation=generation, target_ids=[diagnosis.correct_id]
+            array,
+            targets=[0],
+            generation=generation,
+            target_ids=[diagnosis.correct_id],
+            reliance="all",
         )
-        # the answer's own reliance, for figures and pages (the run scored the correct id)
-        diagnosis.explanation.generated_reliance = (prior, visual)
     return diagnosis
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,15 @@ import numpy as np
 
 class ImageTypeError(TypeError, ValueError):
     """An image of a type we cannot read (a TypeError that is also a ValueError, as api.md says)."""
+
+
+@dataclass(frozen=True)
+class Picture:
+    """An image already read: its pixels and what reading did to them (read_image's notes),
+    so that a caller who reads once (the widget, the batch) hands both to a run."""
+
+    pixels: np.ndarray
+    notes: dict = field(default_factory=dict)
 
 
 def to_rgb_array(image) -> np.ndarray:
@@ -27,6 +37,8 @@ def read_image(image) -> tuple[np.ndarray, dict]:
     applies; so do we, and the notes say so: {"exif_orientation": 6} (2..8; absent when the
     pixels were upright already).
     """
+    if isinstance(image, Picture):
+        return image.pixels, dict(image.notes)
     if isinstance(image, (str, Path)):
         return _read_file(Path(image))
     if _is_pil(image):
