@@ -71,6 +71,8 @@ class EagleWidget(anywidget.AnyWidget):
     _esm = STATIC / "widget.js"
     _css = STATIC / "widget.css"
 
+    # The synced traits are the front end's state. This class owns the list; a test holds
+    # wire.explanation_state and js/src/app.js's TRAITS to it.
     status = traitlets.Unicode("idle").tag(sync=True)
     error_message = traitlets.Unicode("").tag(sync=True)
     prompt = traitlets.Unicode("").tag(sync=True)

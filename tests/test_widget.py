@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import comm
 import numpy as np
@@ -514,6 +516,20 @@ def test_show_explanation_needs_no_model_and_carries_the_same_state():
     assert set(state) == {
         name for name in widget.trait_names(sync=True) if not name.startswith("_")
     } - {"layout", "tabbable", "tooltip"}
+
+
+def _synced_traits() -> set[str]:
+    names = EagleWidget.class_trait_names(sync=True)
+    return {n for n in names if not n.startswith("_")} - {"layout", "tabbable", "tooltip"}
+
+
+def test_the_front_end_listens_to_every_synced_trait_and_no_other():
+    source = (Path(ew.__file__).parents[1] / "js" / "src" / "app.js").read_text()
+    listed = re.search(r"const TRAITS = \[(.*?)\];", source, re.S)
+    assert listed, "app.js has no TRAITS list"
+    assert set(re.findall(r'"(\w+)"', listed.group(1))) == _synced_traits()
+    result = ew.explain(caption_model(), IMAGE, n_regions=16)
+    assert set(explanation_state(result)) == _synced_traits()
 
 
 def test_show_explanation_rejects_other_objects():

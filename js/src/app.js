@@ -24,6 +24,7 @@ import { createSlider } from "./views/slider.js";
 import { createErrorBox, createStatus } from "./views/status.js";
 import { createToolbar } from "./views/toolbar.js";
 
+// every synced trait of EagleWidget (widget.py owns the list; tests/test_widget.py checks this)
 const TRAITS = [
   "status",
   "error_message",
