@@ -2,6 +2,17 @@
 
     python bench/bench_vs_reference.py [--regions 36 64] [--fixed-threads 1]
     python bench/bench_vs_reference.py --model mid --device cuda --dtype bfloat16
+    python bench/bench_vs_reference.py --v2 ../EAGLE/interpretation/efficient_attribution_v2.py
+
+`--v2 PATH` also runs the authors' batched search (their `efficient_attribution_v2.py`, June
+2026, beside its `submodular_vision.py` in their checkout; fetched by the user and imported
+from there at run time, never copied into this repository) on the same label map, image and
+targets: their class calls the model with a B x H x W x 3 batch of masked images, and a small
+wrapper sends each batch to our adapter's `token_probs` in one call. It runs with their
+driver's settings (search_scope 8, pending_samples 4, update_step 10) and their class's
+defaults, at each `--v2-batch` size; its order is then measured by our engine (not counted in
+its time) so that every AUC here is computed one way. `--v2-runs` times each (default 3) and
+reports the median and the spread.
 
 The reference loop is written here from method.md's description, not from its code: plain
 greedy, one image per model call, the region masks kept as a stack of full-size int64
@@ -26,10 +37,12 @@ built offline with random weights, the scene scaled to 448 x 448).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 import time
+import types
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -41,7 +54,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test helpers
 
 import eagle_widget as ew  # noqa: E402
+from eagle_widget.engine import metrics  # noqa: E402
 from eagle_widget.engine import objective as objective_module  # noqa: E402
+from eagle_widget.engine.masking import fill_image  # noqa: E402
 from eagle_widget.engine.objective import Objective  # noqa: E402
 from eagle_widget.engine.regions import superpixels  # noqa: E402
 from eagle_widget.models import hf as hf_module  # noqa: E402
@@ -124,6 +139,82 @@ class ReferenceGreedy:
             "insertion_auc": float(np.trapezoid(ins, x)),
             "deletion_auc": float(np.trapezoid(dele, x)),
         }
+
+
+V2_SETTINGS = {  # label -> their class's keyword arguments
+    "their V2, 8/4/10": {"search_scope": 8, "pending_samples": 4, "update_step": 10},
+    "their V2, class defaults": {},
+}
+
+
+def load_authors_v2(path: Path):
+    """Their EfficientMLLMSubModularExplanationVisionV2, imported from their checkout."""
+    path = Path(path).resolve()
+    if not (path.is_file() and (path.parent / "submodular_vision.py").is_file()):
+        raise SystemExit(
+            f"--v2: {path} is not efficient_attribution_v2.py beside submodular_vision.py"
+        )
+    try:
+        import cv2  # noqa: F401
+    except ImportError:  # their two files import it and never call it
+        sys.modules["cv2"] = types.ModuleType("cv2")
+    package = types.ModuleType("authors_interpretation")
+    package.__path__ = [str(path.parent)]  # their package, without its __init__'s imports
+    sys.modules["authors_interpretation"] = package
+    module = importlib.import_module(f"authors_interpretation.{path.stem}")
+    return module.EfficientMLLMSubModularExplanationVisionV2
+
+
+class BatchesToProtocol:
+    """Their model interface (called with a B x H x W x 3 float batch, returns B x T target
+    probabilities) answered by one token_probs call of our adapter per batch."""
+
+    def __init__(self, adapter, generation, positions):
+        self.adapter, self.generation, self.positions = adapter, generation, positions
+        self.device = torch.device("cpu")  # where they build their masks; the adapter moves it
+        self.images = 0
+
+    def __call__(self, batch):
+        if batch.dim() == 3:
+            batch = batch[None]
+        arrays = batch.round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+        self.images += len(arrays)
+        probs = self.adapter.token_probs(list(arrays), self.generation, self.positions)
+        return torch.as_tensor(np.asarray(probs), dtype=torch.float32)
+
+
+def measured_order(adapter, image, generation, positions, labels, order) -> dict:
+    """Insertion and deletion AUC of a region order, scored by our engine (every prefix)."""
+    n = int(labels.max()) + 1
+    ids = [int(generation.token_ids[p]) for p in positions]
+    objective = Objective(adapter, generation, positions, ids, image, fill_image(image, 0), labels)
+    prefixes = np.zeros((n - 1, n), dtype=bool)
+    for k in range(1, n):
+        prefixes[k - 1 :, order[k - 1]] = True
+    scores = objective.score_sets(prefixes)
+    p_full, p_blank = objective.references()
+    insertion = np.vstack([p_blank, scores.probs_insert, p_full])
+    deletion = np.vstack([p_full, scores.probs_delete, p_blank])
+    areas = np.concatenate([[0.0], np.cumsum(objective.areas[np.asarray(order)])])
+    areas[-1] = 1.0
+    return {
+        "insertion_auc": metrics.curve_auc(insertion, areas),
+        "deletion_auc": metrics.curve_auc(deletion, areas),
+    }
+
+
+def run_authors_v2(v2_class, adapter, image, generation, positions, labels, batch, kwargs):
+    """One run of their search; returns (seconds, images, order)."""
+    model = BatchesToProtocol(adapter, generation, positions)
+    search = v2_class(model, batch_size=batch or None, **kwargs)
+    masks = [(labels == k).astype(np.float32)[..., None] for k in range(int(labels.max()) + 1)]
+    start = time.perf_counter()
+    chosen, _ = search(image.astype(np.float32), masks)
+    seconds = time.perf_counter() - start
+    order = [int(labels[np.asarray(m)[..., 0] > 0][0]) for m in chosen]
+    if sorted(order) != list(range(len(masks))):
+        raise RuntimeError("their search did not return every region once")
+    return seconds, model.images, order
 
 
 class StageTimer:
@@ -242,6 +333,35 @@ class BareForward:
         return (time.perf_counter() - start) / self.images
 
 
+def authors_v2_rows(v2_class, adapter, image, generation, positions, labels, args) -> list:
+    """Their V2 at each setting: the batch size that is fastest for it, its median of runs
+    and their spread, its order's AUCs by our engine."""
+    rows = []
+    for label, kwargs in V2_SETTINGS.items():
+        best = None
+        for batch in args.v2_batch:
+            runs = [
+                run_authors_v2(
+                    v2_class, adapter, image, generation, positions, labels, batch, kwargs
+                )
+                for _ in range(args.v2_runs)
+            ]
+            seconds = [r[0] for r in runs]
+            if best is None or np.median(seconds) < np.median(best[1]):
+                best = (batch, seconds, runs[0][1], runs[0][2])
+        batch, seconds, images, order = best
+        rows.append(
+            {
+                "run": f"{label}, batch {batch or 'all'}",
+                "seconds": float(np.median(seconds)),
+                "spread_seconds": [round(min(seconds), 3), round(max(seconds), 3)],
+                "images": images,
+                **measured_order(adapter, image, generation, positions, labels, order),
+            }
+        )
+    return rows
+
+
 def load(args):
     scene = make_scene(args.seed, n_objects=3)
     if args.model == "demo":
@@ -274,7 +394,13 @@ def main() -> None:
         help="about this many of greedy's images, every k-th batch, for the bare forward "
         "(default: all of them for demo, 1024 for mid)",
     )
+    parser.add_argument("--v2", type=Path, default=None, help="their efficient_attribution_v2.py")
+    parser.add_argument(
+        "--v2-batch", type=int, nargs="+", default=[32, 64, 0], help="their batch_size (0: all)"
+    )
+    parser.add_argument("--v2-runs", type=int, default=3, help="timed runs of each V2 setting")
     args = parser.parse_args()
+    v2_class = load_authors_v2(args.v2) if args.v2 else None
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
@@ -358,6 +484,11 @@ def main() -> None:
                 greedy_over_bare = float(np.median([r for r, _ in ratios]))
                 per_image = float(np.median([b for _, b in ratios]))
                 ours_threads = threads_for(adapter, adapter.batch_size)
+        if v2_class is not None:
+            with cpu_threads(ref_threads):  # their calls are timed as the reference's are
+                rows += authors_v2_rows(
+                    v2_class, adapter, image, generation, positions, labels, args
+                )
         for row in rows:
             row["speedup"] = round(ref_seconds / row["seconds"], 1)
             row["ms_per_image"] = round(1000 * row["seconds"] / row["images"], 2)

@@ -8,7 +8,7 @@ from eagle_widget.engine import Explainer, Generation
 from eagle_widget.engine.explanation import Explanation
 from eagle_widget.engine.objective import Objective
 from eagle_widget.engine.regions import grid_regions, region_neighbours
-from eagle_widget.engine.search import efficient, greedy, lazy, run_search
+from eagle_widget.engine.search import _Progress, efficient, greedy, lazy, run_search
 
 
 def make_objective(n, effects, base=None, lambda1=1.0, lambda2=1.0, cell=4, targets=None):
@@ -241,8 +241,8 @@ def _tail_weights(n):
     return weights
 
 
-@pytest.mark.parametrize("name", ["greedy", "lazy"])  # efficient's back chain leaves few
-def test_early_stop_orders_the_rest_by_the_searchs_estimates_with_no_extra_sweep(name):
+def test_greedy_stops_early_ordering_the_rest_by_its_estimates_with_no_extra_sweep():
+    name = "greedy"  # its estimates are fresh; lazy re-scores its stale ones (next test)
     n = 36
     weights = _tail_weights(n)
     objective, _ = make_objective(n, [additive(weights)])
@@ -256,6 +256,26 @@ def test_early_stop_orders_the_rest_by_the_searchs_estimates_with_no_extra_sweep
     assert np.all(np.diff(weights[rest]) <= 1e-12)
     # only the prefixes were scored after the stop (a new sweep would double that)
     assert inserted[stop].images_scored - inserted[stop - 1].images_scored <= 2 * len(rest)
+
+
+def test_the_finish_sweeps_order_the_rest_by_fresh_gains_not_stale_estimates():
+    n = 16
+    weights = np.linspace(0.01, 0.16, n)  # additive: the fresh gains are the weights
+    cost = {}
+    for sweeps in (0, 2):
+        objective, _ = make_objective(n, [additive(weights)])
+        state = _Progress(objective, None)
+        before = objective.images_scored
+        stale = -weights  # estimates that say the opposite of what the model does now
+        order = [s.region for s in state.finish(stale, sweeps=sweeps)]
+        if sweeps:  # the better half fixed by fresh gains, then half the rest, then the
+            assert order == list(np.argsort(-weights))  # rest in the last sweep's order
+        else:
+            assert order == list(np.argsort(-stale))
+        cost[sweeps] = objective.images_scored - before
+    # each sweep scores every region left and the placed set, as insertion and deletion
+    # images: (16 + 1 + 8 + 1) x 2 at most, some of them already cached
+    assert 0 < cost[2] - cost[0] <= 2 * (n + 1 + n // 2 + 1)
 
 
 def test_lazy_skips_its_refresh_once_the_curves_have_nearly_settled():

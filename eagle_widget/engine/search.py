@@ -30,6 +30,7 @@ MIN_RISE = 10  # tolerances the full image must raise the targets by for an earl
 # lazy skips its periodic refresh within this many early-stop tolerances of converging: what
 # is left can move the curves by little, and a refresh there costs as much as ten steps
 NEAR = 2
+FINISH_SWEEPS = 2  # lazy's fresh sweeps over what is left once the curves settle (finish)
 
 
 class _Progress:
@@ -114,14 +115,37 @@ class _Progress:
             and self.probs[1].mean() <= self.blank_delete + margin
         )
 
-    def finish(self, estimates: np.ndarray) -> Iterator[Step]:
-        """Order what is left by the search's last gain estimates (per region; once the
-        curves have settled the rest moves them by little, so no new sweep), then score the
-        prefixes of that order so that the curves stay measured, not guessed."""
+    def finish(self, estimates: np.ndarray, sweeps: int = 0) -> Iterator[Step]:
+        """Order what is left by the search's last gain estimates (per region), then score
+        the prefixes of that order so that the curves stay measured, not guessed.
+
+        `sweeps`: first re-score what is left against the placed set, one image each, and
+        fix the better half in the order of those fresh gains; again on the other half, up
+        to `sweeps` times (1.5 images per region left for two), the last half left in
+        the last sweep's order. Once the curves have
+        settled the rest moves insertion by little, but deletion can still sink below the
+        blank image's score (the background without the objects says less than no image),
+        and estimates measured against a much smaller set order that tail badly (lazy's,
+        at N ~ 64: up to 0.013 of deletion AUC).
+        """
         rest = self.undecided
         if len(rest) == 0:
             return
         rest = rest[np.argsort(-estimates[rest], kind="stable")]
+        placed = self.selected.copy()
+        fixed: list[int] = []
+        for _ in range(sweeps):
+            if len(rest) < 2:
+                break
+            sets = np.repeat(placed[None], len(rest) + 1, axis=0)
+            sets[np.arange(len(rest)), rest] = True  # the last row: the placed set itself
+            scores = self.obj.score_sets(sets)
+            gains = scores.score[:-1] - scores.score[-1]
+            rest = rest[np.argsort(-gains, kind="stable")]
+            better, rest = rest[: len(rest) // 2], rest[len(rest) // 2 :]
+            fixed.extend(int(r) for r in better)
+            placed[better] = True
+        rest = np.concatenate([np.array(fixed, dtype=int), rest]).astype(int)
         prefixes = np.repeat(self.selected[None], len(rest), axis=0)
         for i in range(len(rest)):
             prefixes[i:, rest[i]] = True
@@ -220,7 +244,7 @@ def lazy(
         watch = neighbours[best] if moved > noise_tolerance else np.zeros(0, dtype=int)
         yield placed
         if state.converged(scores, row):
-            yield from state.finish(gain)
+            yield from state.finish(gain, sweeps=FINISH_SWEEPS)
             return
 
 
