@@ -171,6 +171,22 @@ class CountsUsage(Protocol):
     usage: dict[str, int]
 
 
+# Every optional capability, in the order above (video and prompt attribution will add theirs).
+CAPABILITIES = (
+    Plans,
+    Encodes,
+    GeneratesBatch,
+    GivesPromptIds,
+    GivesEosTokenIds,
+    Decodes,
+    HasBatchSize,
+    HasMinImageSize,
+    HasInputSize,
+    ReportsScoring,
+    CountsUsage,
+)
+
+
 # -- asking -------------------------------------------------------------------------------
 
 
