@@ -44,9 +44,9 @@ from .batch.explain import (
 from .batch.jobs import RAY_INSTALL, RayNotInstalled, check_ray_installed, ray_wanted
 from .benchmarks.tasks import TASKS
 from .console import Progress, describe, say, strip
-from .engine import DEFAULT_PROMPT
+from .engine import DEFAULT_PROMPT, resolve_prompt
 from .engine.baselines import METHODS
-from .engine.explainer import check_n_regions, resolve_prompt
+from .engine.explainer import check_n_regions
 from .engine.search import SEARCHES
 from .models import SERVED_PREFIX as SERVED
 

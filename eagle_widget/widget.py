@@ -21,8 +21,14 @@ import anywidget
 import numpy as np
 import traitlets
 
-from .engine import DEFAULT_PROMPT, Cancelled, Explainer, Explanation, Generation
-from .engine.explainer import resolve_prompt
+from .engine import (
+    DEFAULT_PROMPT,
+    Cancelled,
+    Explainer,
+    Explanation,
+    Generation,
+    resolve_prompt,
+)
 from .engine.hallucination import Mitigation, check_wrong_answer, correct_token_id, mitigate
 from .engine.images import Picture, read_image
 from .engine.targets import resolve_targets

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..console import Progress, say, strip
-from ..engine import Explainer, Explanation
+from ..engine import Explainer, Explanation, resolve_prompt
 from ..engine.baselines import estimated_method_images
-from ..engine.explainer import resolve_prompt
 from ..engine.images import Picture
 from ..engine.images import read_image as engine_read_image
 from ..engine.search import SEARCHES, estimated_images

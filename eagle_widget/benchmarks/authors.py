@@ -15,6 +15,7 @@ import numpy as np
 from ..engine.hallucination import REGENERATE_BATCH
 from ..engine.images import resize, to_rgb_array
 from ..engine.masking import compose, fill_image
+from ..engine.protocol import GeneratesBatch, supports
 from ..engine.regions import downscale_labels, region_areas
 
 
@@ -62,7 +63,7 @@ def authors_correction(
         keep[k, worst_first[:k]] = False
     images = list(compose(array, fill_image(array, fill), labels, keep))
     areas = [0.0, *map(float, removed[:steps])]
-    batched = callable(getattr(model, "generate_batch", None))
+    batched = supports(model, GeneratesBatch)
     size = REGENERATE_BATCH if batched else 1
     for lo in range(0, len(images), size):
         chunk = images[lo : lo + size]

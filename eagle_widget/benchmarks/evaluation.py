@@ -26,6 +26,7 @@ from ..batch.jobs import run_jobs
 from ..engine import Explainer, Explanation, Generation, metrics
 from ..engine.hallucination import mitigate
 from ..engine.images import to_rgb_array
+from ..engine.protocol import Decodes, GivesPromptIds, eos_token_ids_of, supports
 from .coco import segmentation_mask
 from .run_files import ERROR_FILE, RESULT_FILE, ROW_FILE, RUN_FILE
 from .tasks import Item
@@ -146,13 +147,12 @@ def answer_of(model, item: Item, image: np.ndarray) -> Generation:
     authors' caption and MMVP lists make the final end token a target, word ''). A list made
     for another model, prompt or image size fails here, naming the first difference.
     """
-    prompt_ids = getattr(model, "prompt_ids", None)
-    if not callable(prompt_ids):
+    if not supports(model, GivesPromptIds):
         raise TypeError(
             f"{type(model).__name__} has no prompt_ids(image, prompt): the list's ids cannot "
             "be checked against its processor"
         )
-    expected = list(prompt_ids(image, item.prompt))
+    expected = list(model.prompt_ids(image, item.prompt))
     ids = item.generated_ids
     for position, (have, want) in enumerate(zip(ids, expected)):
         if have != want:
@@ -166,8 +166,7 @@ def answer_of(model, item: Item, image: np.ndarray) -> Generation:
             f"generated_ids hold {len(ids)} ids, no answer after the {len(expected)} prompt ids"
         )
     answer = list(ids[len(expected) :])
-    eos = getattr(model, "eos_token_ids", None)
-    stops = set(eos()) if callable(eos) else set()
+    stops = eos_token_ids_of(model)
     cut = next((i for i, t in enumerate(answer) if t in stops), len(answer))
     last = max(item.targets, default=-1)
     answer = answer[: max(cut, last + 1)]  # every target the list names is scored
@@ -179,9 +178,8 @@ def answer_of(model, item: Item, image: np.ndarray) -> Generation:
             raise ValueError(
                 f"answer token {index} is id {answer[index]} but the list names id {wanted}"
             )
-    decode = getattr(model, "decode", None)
-    if callable(decode):
-        tokens = list(decode(answer))
+    if supports(model, Decodes):
+        tokens = list(model.decode(answer))
     elif item.words is not None and len(item.words) == len(answer):
         tokens = list(item.words)
     else:

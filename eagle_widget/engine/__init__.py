@@ -1,10 +1,11 @@
 """The EAGLE engine: numpy and the model protocol only (no torch, no widget)."""
 
-from .explainer import DEFAULT_PROMPT, Explainer, ExplanationRun, explain
+from .explainer import Explainer, ExplanationRun, explain
 from .explanation import Explanation
 from .images import to_rgb_array
+from .protocol import DEFAULT_PROMPT, VisionLanguageModel, resolve_prompt
 from .regions import superpixels
-from .types import Cancelled, Generation, Step, VisionLanguageModel
+from .types import Cancelled, Generation, Step
 
 __all__ = [
     "DEFAULT_PROMPT",
@@ -16,6 +17,7 @@ __all__ = [
     "Step",
     "VisionLanguageModel",
     "explain",
+    "resolve_prompt",
     "superpixels",
     "to_rgb_array",
 ]

@@ -16,6 +16,16 @@ from .explanation import Explanation
 from .images import read_image, resize, to_rgb_array
 from .masking import fill_image
 from .objective import Objective
+from .protocol import (
+    Plans,
+    check_model,
+    input_size_of,
+    min_image_size_of,
+    resolve_prompt,
+    scoring_of,
+    supports,
+    usage_of,
+)
 from .regions import superpixels, upscale_labels
 from .search import (
     EARLY_STOP_TOL,
@@ -28,7 +38,6 @@ from .search import (
 from .targets import resolve_target_ids, resolve_targets
 from .types import Cancelled, Generation, Step
 
-DEFAULT_PROMPT = "Describe the image."
 RELIANCE = ("targets", "all")  # whose prior / visual split a run measures
 # More regions than this is an error: greedy would need 66,000 images, lazy about 8,600, and
 # each region would be smaller than a few of a vision encoder's patches at its input size.
@@ -41,19 +50,6 @@ DEFAULT_WORKING_SIDE = 1024
 
 class CostWarning(UserWarning):
     """A search that will score very many images (see Explainer's n_regions and search)."""
-
-
-def resolve_prompt(prompt, default: str | None = DEFAULT_PROMPT) -> str:
-    """The one rule for prompts everywhere: None means `default` (with no default, a prompt
-    is required); a string must hold more than whitespace. Checked before any model work."""
-    if prompt is None and default is not None:
-        return default
-    if prompt is not None and not isinstance(prompt, str):
-        raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
-    if prompt is None or not prompt.strip():
-        or_none = f" or None (for {default!r})" if default is not None else ""
-        raise ValueError(f"prompt must be a non-empty string{or_none}, got {prompt!r}")
-    return prompt
 
 
 def check_n_regions(n_regions) -> int:
@@ -91,12 +87,7 @@ class Explainer:
         method_options: dict | None = None,
         **search_options,
     ):
-        for member in ("generate", "token_probs"):
-            if not callable(getattr(model, member, None)):
-                raise TypeError(
-                    f"model must have a {member}() method (the model protocol of "
-                    f"eagle_widget), got {type(model).__name__}"
-                )
+        check_model(model)
         check_n_regions(n_regions)
         check_options(search, **search_options)  # now, not at the first step
         self.method_options = check_method(method, dict(method_options or {}))
@@ -134,7 +125,7 @@ class Explainer:
 
     def check_image(self, image: np.ndarray) -> None:
         """Raise when the image is smaller than the model can use (its `min_image_size`)."""
-        least = _size_attribute(self.model, "min_image_size")
+        least = min_image_size_of(self.model)
         height, width = image.shape[:2]
         if least and min(height, width) < least:
             raise ValueError(
@@ -153,11 +144,11 @@ class Explainer:
         if self.working_size is None:
             return height, width
         if self.working_size == "auto":
-            side = _size_attribute(self.model, "input_size")
+            side = input_size_of(self.model)
             scale = side / min(height, width) if side else DEFAULT_WORKING_SIDE / max(height, width)
         else:
             scale = self.working_size / max(height, width)
-        least = _size_attribute(self.model, "min_image_size") or 1
+        least = min_image_size_of(self.model) or 1
         scale = min(1.0, max(scale, least / min(height, width)))
         if scale == 1.0:
             return height, width
@@ -324,10 +315,9 @@ class ExplanationRun:
             should_stop=self._cancel.is_set,
         )
         # a paid API says what the run may cost, and refuses it now rather than half-way
-        plan = getattr(explainer.model, "plan", None)
-        if callable(plan):
-            plan(self._most_images(), generation, positions, target_ids)
-        self._usage = dict(getattr(explainer.model, "usage", None) or {})
+        if supports(explainer.model, Plans):
+            explainer.model.plan(self._most_images(), generation, positions, target_ids)
+        self._usage = usage_of(explainer.model)
         self._steps: list[Step] = []
         self._started = False
         self._finished = False
@@ -410,7 +400,7 @@ class ExplanationRun:
         model = self.explainer.model
         extras = {}
         if self._usage:  # requests this run sent (cached images cost none)
-            usage = {k: v - self._usage.get(k, 0) for k, v in model.usage.items()}
+            usage = {k: v - self._usage.get(k, 0) for k, v in usage_of(model).items()}
             extras["requests"] = usage.get("requests", 0)
             if usage.get("values"):
                 extras["floored_share"] = usage.get("floored", 0) / usage["values"]
@@ -442,7 +432,7 @@ class ExplanationRun:
             lambda2=self.explainer.lambda2,
             images_scored=self.images_scored,
             seconds=self._seconds,
-            scoring=getattr(model, "scoring", None) or "exact",
+            scoring=scoring_of(model),
             extras=extras,
             generated_reliance=generated,
         )
@@ -453,14 +443,6 @@ def explain(model, image, prompt=None, targets=None, **explainer_kwargs) -> Expl
     keys = ("generation", "target_ids", "reliance")
     run_kwargs = {k: explainer_kwargs.pop(k) for k in keys if k in explainer_kwargs}
     return Explainer(model, **explainer_kwargs).explain(image, prompt, targets, **run_kwargs)
-
-
-def _size_attribute(model, name: str) -> int | None:
-    """An optional size the model may declare (min_image_size, input_size): a positive int."""
-    value = getattr(model, name, None)
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
-        return int(value)
-    return None
 
 
 def _early_stop_tolerance(early_stop, search: str) -> float | None:

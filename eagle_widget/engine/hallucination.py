@@ -13,11 +13,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .explainer import Explainer, resolve_prompt
+from .explainer import Explainer
 from .explanation import Explanation
 from .images import resize, to_rgb_array
 from .masking import compose, fill_image
 from .mitigation import Mitigation
+from .protocol import Encodes, GeneratesBatch, resolve_prompt, supports
 from .regions import downscale_labels, region_areas
 from .types import Cancelled, Generation
 
@@ -67,12 +68,11 @@ def correct_token_id(model, correct) -> int:
         return int(correct)
     if not isinstance(correct, str) or not correct.strip():
         raise ValueError(f"correct must be a word of the answer or a token id, got {correct!r}")
-    encode = getattr(model, "encode", None)
-    if not callable(encode):
+    if not supports(model, Encodes):
         raise TypeError(
             f"{type(model).__name__} has no encode(text) method: pass correct as a token id"
         )
-    ids = encode(correct)  # an adapter raises when its tokenizer does not know the word
+    ids = model.encode(correct)  # an adapter raises when its tokenizer does not know the word
     if not ids:
         raise ValueError(f"the model's tokenizer gives no token for {correct!r}")
     return int(ids[0])
@@ -199,7 +199,7 @@ def mitigate(
 
 def _regenerations(model, images, prompt, max_new_tokens, stop):
     """(first cut index, answers) per model call, in cut order; Cancelled when told to stop."""
-    batched = callable(getattr(model, "generate_batch", None))
+    batched = supports(model, GeneratesBatch)
     size = REGENERATE_BATCH if batched else 1
     for lo in range(0, len(images), size):
         if stop():

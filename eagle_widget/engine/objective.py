@@ -13,10 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .masking import compose
+from .protocol import VisionLanguageModel, batch_size_of
 from .regions import region_areas
-from .types import Cancelled, Generation, VisionLanguageModel
-
-DEFAULT_BATCH_SIZE = 32
+from .types import Cancelled, Generation
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ class Objective:
         self.areas = region_areas(labels, self.n_regions)
         self.lambda1 = float(lambda1)
         self.lambda2 = float(lambda2)
-        self.batch_size = batch_size or _model_batch_size(model)
+        self.batch_size = batch_size or batch_size_of(model)
         self.should_stop = should_stop or (lambda: False)
         self.images_scored = 0
         self._cache: dict[bytes, np.ndarray] = {}
@@ -130,8 +129,3 @@ class Objective:
     def area(self, regions: np.ndarray) -> float:
         """Covered fraction of the image for a boolean region vector."""
         return float(self.areas[np.asarray(regions, dtype=bool)].sum())
-
-
-def _model_batch_size(model) -> int:
-    size = getattr(model, "batch_size", None)
-    return int(size) if isinstance(size, (int, np.integer)) and size > 0 else DEFAULT_BATCH_SIZE

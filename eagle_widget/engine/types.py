@@ -1,10 +1,9 @@
-"""The data that crosses the boundary between models, engine and front ends."""
+"""The data that crosses the boundary between models, engine and front ends (the model
+protocol itself: protocol.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -82,26 +81,6 @@ class Generation:
             text=data["text"],
             image_size=(int(data["image_size"][0]), int(data["image_size"][1])),
         )
-
-
-@runtime_checkable
-class VisionLanguageModel(Protocol):
-    """Anything with these two methods can be explained."""
-
-    def generate(self, image, prompt: str, max_new_tokens: int = 64) -> Generation: ...
-
-    def token_probs(
-        self,
-        images: Sequence[np.ndarray],
-        generation: Generation,
-        positions: Sequence[int],
-        token_ids: Sequence[int] | None = None,
-    ) -> np.ndarray:
-        """P(token at each position | masked image, prompt, generated prefix), teacher-forced.
-
-        Returns a float array of shape (len(images), len(positions)).
-        """
-        ...
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..engine.explainer import DEFAULT_PROMPT
 from ..engine.images import to_rgb_array
+from ..engine.protocol import DEFAULT_PROMPT
 from ..engine.types import Generation
 from .devices import (
     ThreadChooser,

@@ -31,10 +31,10 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 import numpy as np
 
 from ..engine.images import to_rgb_array
+from ..engine.protocol import DEFAULT_PROMPT
 from ..engine.types import Generation
 from .text import decode_tokens
 
-DEFAULT_PROMPT = "Describe the image."
 EXACT, APPROXIMATE = "exact", "approximate"
 MODES = (EXACT, APPROXIMATE)
 TOP_LOGPROBS = 20  # the most OpenAI's API returns per position

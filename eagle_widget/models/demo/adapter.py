@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import warnings
 
-from ...engine import DEFAULT_PROMPT
 from ...engine.images import to_rgb_array
+from ...engine.protocol import DEFAULT_PROMPT
 from ...engine.types import Generation
 from ..hf import HFModel
 from .familiar import NOTE, UnfamiliarImageWarning, looks_like_a_scene

@@ -1,0 +1,251 @@
+"""The model protocol: what a model must have to be explained, and what else it may offer.
+
+Any object with `generate` and `token_probs` (VisionLanguageModel) can be explained. Each
+optional capability below is a small named Protocol: a model that has its member gets the
+behaviour it names, one that lacks it gets the documented fallback. Callers ask by name,
+`supports(model, Encodes)` for a method, or an accessor such as `batch_size_of(model)` for a
+declared value, and never probe a model's members themselves (tests/test_protocol.py checks
+that no other package module does). The adapters in eagle_widget.models show each one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .types import Generation
+
+DEFAULT_PROMPT = "Describe the image."
+# Masked images per token_probs call for a model that declares no batch_size.
+DEFAULT_BATCH_SIZE = 32
+# How a model's token_probs scores when it does not say (see ReportsScoring).
+DEFAULT_SCORING = "exact"
+
+
+def resolve_prompt(prompt, default: str | None = DEFAULT_PROMPT) -> str:
+    """The one rule for prompts everywhere: None means `default` (with no default, a prompt
+    is required); a string must hold more than whitespace. Checked before any model work."""
+    if prompt is None and default is not None:
+        return default
+    if prompt is not None and not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+    if prompt is None or not prompt.strip():
+        or_none = f" or None (for {default!r})" if default is not None else ""
+        raise ValueError(f"prompt must be a non-empty string{or_none}, got {prompt!r}")
+    return prompt
+
+
+# -- the core -----------------------------------------------------------------------------
+
+
+@runtime_checkable
+class VisionLanguageModel(Protocol):
+    """Anything with these two methods can be explained."""
+
+    def generate(self, image, prompt: str, max_new_tokens: int = 64) -> Generation: ...
+
+    def token_probs(
+        self,
+        images: Sequence[np.ndarray],
+        generation: Generation,
+        positions: Sequence[int],
+        token_ids: Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """P(token at each position | masked image, prompt, generated prefix), teacher-forced.
+
+        Returns a float array of shape (len(images), len(positions)).
+        """
+        ...
+
+
+# -- optional methods: ask with supports(model, Capability) --------------------------------
+
+
+@runtime_checkable
+class Plans(Protocol):
+    """Says what a run will cost before it starts, and refuses one it will not pay for.
+
+    The engine calls it once per run (ExplanationRun) with the most images the run may
+    score; a paid API (OpenAIModel) logs the request bound and raises past max_requests.
+    Without it a run starts at once.
+    """
+
+    def plan(self, max_images: int, generation: Generation, positions, token_ids=None) -> int: ...
+
+
+@runtime_checkable
+class Encodes(Protocol):
+    """Token ids of a text as it would open an answer: how a correct answer given as a word
+    (diagnose, mitigate, the widget's and CLI's `correct`, the benchmarks' counterfactuals)
+    becomes a target id. Without it the correct answer must be given as a token id."""
+
+    def encode(self, text: str) -> list[int]: ...
+
+
+@runtime_checkable
+class GeneratesBatch(Protocol):
+    """Greedy answers for several images of one size in one call. Mitigation and the
+    authors' hallucination benchmark regenerate masked images several per call with it,
+    one generate() call per image without it."""
+
+    def generate_batch(
+        self, images: Sequence[np.ndarray], prompt: str, max_new_tokens: int = 64
+    ) -> list[Generation]: ...
+
+
+@runtime_checkable
+class GivesPromptIds(Protocol):
+    """The ids the processor builds for an image and a prompt (chat template, image tokens):
+    how the benchmarks check that an authors' list of generated ids belongs to this model,
+    prompt and image size. The authors' lists cannot be run without it."""
+
+    def prompt_ids(self, image, prompt: str = DEFAULT_PROMPT) -> list[int]: ...
+
+
+@runtime_checkable
+class GivesEosTokenIds(Protocol):
+    """Ids that end an answer: where the benchmarks cut an authors' list of generated ids.
+    Without it nothing is cut (eos_token_ids_of gives an empty set)."""
+
+    def eos_token_ids(self) -> set[int]: ...
+
+
+@runtime_checkable
+class Decodes(Protocol):
+    """The text each token id adds to an answer, as Generation.tokens holds it: how the
+    benchmarks spell the answer of an authors' list. Without it they use the list's own
+    words, or name each token by its id. (OpenAIModel.decode gives the joined text instead;
+    it has no prompt_ids, so the authors' lists never reach it.)"""
+
+    def decode(self, ids: Sequence[int]) -> list[str]: ...
+
+
+# -- optional values: read with the accessor next to each -----------------------------------
+
+
+@runtime_checkable
+class HasBatchSize(Protocol):
+    """Masked images per token_probs call, a positive int. The engine's objective splits
+    every batch it scores into chunks of this many (an Explainer's batch_size overrides it);
+    DEFAULT_BATCH_SIZE without it."""
+
+    batch_size: int
+
+
+@runtime_checkable
+class HasMinImageSize(Protocol):
+    """The smallest side (pixels) the model can use, e.g. one patch of its vision encoder.
+    The Explainer (and so the widget, the CLI and diagnose) refuses a smaller image before
+    any model work and never shrinks a large one below it. No limit without it."""
+
+    min_image_size: int
+
+
+@runtime_checkable
+class HasInputSize(Protocol):
+    """The side of the square the model's processor shrinks (or crops) every image to; None
+    where the processor tiles the image or picks a resolution from it. With
+    working_size="auto" the Explainer searches at that short side; without it (or with
+    None), at a long side of explainer.DEFAULT_WORKING_SIDE."""
+
+    input_size: int | None
+
+
+@runtime_checkable
+class ReportsScoring(Protocol):
+    """How token_probs scores: "exact", or "approximate" (a hosted API's top-k log-probs),
+    None while not yet known. The Explanation records it; the widget, the figures and the
+    offline page say when it is approximate. DEFAULT_SCORING without it."""
+
+    scoring: str | None
+
+
+@runtime_checkable
+class CountsUsage(Protocol):
+    """Running counts of what the model has been asked: "requests" sent, probability
+    "values" returned and how many were "floored" (below a top-k list). The engine puts what
+    one run added into the Explanation's extras (requests, floored_share). None without it."""
+
+    usage: dict[str, int]
+
+
+# Every optional capability, in the order above (video and prompt attribution will add theirs).
+CAPABILITIES = (
+    Plans,
+    Encodes,
+    GeneratesBatch,
+    GivesPromptIds,
+    GivesEosTokenIds,
+    Decodes,
+    HasBatchSize,
+    HasMinImageSize,
+    HasInputSize,
+    ReportsScoring,
+    CountsUsage,
+)
+
+
+# -- asking -------------------------------------------------------------------------------
+
+
+def _methods(capability: type) -> list[str]:
+    return [name for name, value in vars(capability).items() if callable(value) and name[0] != "_"]
+
+
+def supports(model, capability: type) -> bool:
+    """Whether `model` has every method of `capability` (e.g. Encodes). A member that is
+    missing, None or not callable does not count."""
+    methods = _methods(capability)
+    if not methods:
+        raise TypeError(f"{capability.__name__} declares a value: read it with its accessor")
+    return all(callable(getattr(model, name, None)) for name in methods)
+
+
+def check_model(model) -> None:
+    """Raise TypeError naming the first core method `model` lacks."""
+    for name in _methods(VisionLanguageModel):
+        if not callable(getattr(model, name, None)):
+            raise TypeError(
+                f"model must have a {name}() method (the model protocol of "
+                f"eagle_widget), got {type(model).__name__}"
+            )
+
+
+def _positive_int(model, name: str) -> int | None:
+    value = getattr(model, name, None)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
+        return int(value)
+    return None
+
+
+def batch_size_of(model) -> int:
+    """The model's batch_size (HasBatchSize) when a positive int, else DEFAULT_BATCH_SIZE."""
+    size = getattr(model, "batch_size", None)
+    return int(size) if isinstance(size, (int, np.integer)) and size > 0 else DEFAULT_BATCH_SIZE
+
+
+def min_image_size_of(model) -> int | None:
+    """The model's min_image_size (HasMinImageSize) when a positive int, else None."""
+    return _positive_int(model, "min_image_size")
+
+
+def input_size_of(model) -> int | None:
+    """The model's input_size (HasInputSize) when a positive int, else None."""
+    return _positive_int(model, "input_size")
+
+
+def scoring_of(model) -> str:
+    """The model's scoring (ReportsScoring), DEFAULT_SCORING when it has none or None."""
+    return getattr(model, "scoring", None) or DEFAULT_SCORING
+
+
+def usage_of(model) -> dict[str, int]:
+    """A copy of the model's usage counts (CountsUsage), {} when it keeps none."""
+    return dict(getattr(model, "usage", None) or {})
+
+
+def eos_token_ids_of(model) -> set[int]:
+    """The model's end-of-answer ids (GivesEosTokenIds), the empty set without them."""
+    return set(model.eos_token_ids()) if supports(model, GivesEosTokenIds) else set()
