@@ -131,7 +131,7 @@ class RegionPlan:
             return self.grid[0] * self.grid[1]
         return None
 
-    def maps(self, working: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, dict]:
+    def maps(self, working: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray, dict]:
         """(labels at the working image's size, labels at `shape`, the record of how).
 
         `working` is the image the search scores; `shape` (height, width) the image's own
@@ -142,7 +142,8 @@ class RegionPlan:
         height, width = (int(s) for s in shape)
         if self.kind == "slic":
             work = superpixels(working, self.n_regions)
-            return work, upscale_labels(work, height, width), {"kind": "slic", "n_regions": self.n_regions}
+            record = {"kind": "slic", "n_regions": self.n_regions}
+            return work, upscale_labels(work, height, width), record
         if self.kind == "grid":
             rows, cols = self.grid or grid_shape(height, width, self.n_regions)
             if rows > height or cols > width:
@@ -191,7 +192,7 @@ def region_plan(regions="slic", n_regions: int = 50, grid=None) -> RegionPlan:
         labels, record = checked_label_map(regions)
         return RegionPlan("labels", labels=labels, record=record)
     raise TypeError(
-        "regions must be \"slic\", \"grid\", an H x W label map (numpy array) or a list of "
+        'regions must be "slic", "grid", an H x W label map (numpy array) or a list of '
         f"H x W boolean masks, got {type(regions).__name__}"
     )
 
@@ -314,5 +315,5 @@ def _checked_grid(grid) -> tuple[int, int]:
         raise ValueError(f"grid must be (rows, cols), two positive ints, got {grid!r}")
     rows, cols = int(grid[0]), int(grid[1])
     if rows * cols < 2:
-        raise ValueError(f"grid {rows} x {cols} is one region only; an explanation orders at least 2")
+        raise ValueError(f"grid {rows} x {cols} is one region; an explanation orders at least 2")
     return rows, cols
