@@ -3,7 +3,9 @@ the user's own label map or masks (region_plan checks what `regions=` asks for).
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -153,15 +155,20 @@ class RegionPlan:
             full = block_labels(height, width, rows, cols)
             record = {"kind": "grid", "grid": [rows, cols]}
         else:
-            full = self.labels
-            if full.shape != (height, width):
-                what = "the label map is" if self.kind == "labels" else "the masks are"
-                raise ValueError(
-                    f"{what} {full.shape[0]} x {full.shape[1]} but the image is {height} x "
-                    f"{width} (height x width): give them at the image's own size"
-                )
-            record = dict(self.record)
+            self.check_shape((height, width))
+            full, record = self.labels, dict(self.record)
         return shrunk_labels(full, working.shape[:2]), full, record
+
+    def check_shape(self, shape) -> None:
+        """A label map or masks must be of the image's own (height, width)."""
+        if self.labels is None or self.labels.shape == tuple(shape):
+            return
+        what = "the label map is" if self.kind == "labels" else "the masks are"
+        height, width = self.labels.shape
+        raise ValueError(
+            f"{what} {height} x {width} but the image is {shape[0]} x {shape[1]} (height x "
+            "width): give them at the image's own size"
+        )
 
 
 def region_plan(regions="slic", n_regions: int = 50, grid=None) -> RegionPlan:
@@ -317,3 +324,66 @@ def _checked_grid(grid) -> tuple[int, int]:
     if rows * cols < 2:
         raise ValueError(f"grid {rows} x {cols} is one region; an explanation orders at least 2")
     return rows, cols
+
+
+# -- files of user regions (the command line's --label-map and --masks) -------------------------
+def read_label_map(path) -> np.ndarray:
+    """A label map file: .npy (an H x W integer array) or .png (grey levels, 16-bit levels or
+    palette indices are the ids; an RGB PNG's colours are, as COCO panoptic PNGs write them:
+    R + 256 G + 256^2 B). Checked as region_plan checks a label map."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".npy", ".png"):
+        raise ValueError(f"a label map file is .png or .npy, got {str(path)!r}")
+    if not path.is_file():
+        raise ValueError(f"label map file not found: {path}")
+    if suffix == ".npy":
+        labels = _load_npy(path)
+    else:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as img:
+                mode, labels = img.mode, np.asarray(img)
+        except (UnidentifiedImageError, OSError) as error:
+            raise ValueError(f"cannot read label map {path}: {error}") from None
+        if mode == "RGB":
+            labels = labels.astype(np.int64)
+            labels = labels[..., 0] + 256 * labels[..., 1] + 65536 * labels[..., 2]
+        elif mode not in ("1", "L", "P", "I", "I;16", "I;16B", "I;16L"):
+            raise ValueError(
+                f"label map {path} is a {mode} image: use grey levels, 16-bit grey, a palette "
+                "or RGB colours as ids"
+            )
+    checked_label_map(labels)
+    return labels
+
+
+def read_masks(path) -> list[np.ndarray]:
+    """A masks file: .npz (each array one H x W mask, in the file's order, or one N x H x W
+    array) or .npy (N x H x W). Checked as region_plan checks masks."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".npz", ".npy"):
+        raise ValueError(f"a masks file is .npz or .npy, got {str(path)!r}")
+    if not path.is_file():
+        raise ValueError(f"masks file not found: {path}")
+    if suffix == ".npy":
+        arrays = [_load_npy(path)]
+    else:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = [data[name] for name in data.files]
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
+            raise ValueError(f"cannot read masks {path}: {error}") from None
+    if len(arrays) == 1 and arrays[0].ndim == 3:
+        arrays = list(arrays[0])
+    masks_to_labels(arrays)
+    return arrays
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read {path}: {error}") from None
