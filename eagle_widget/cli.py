@@ -249,7 +249,10 @@ def _region_options(explain) -> None:
         ".npy (N x H x W); the first mask wins a pixel, pixels of none form one more region",
     )
     explain.add_argument(
-        "--grid", type=_grid, metavar="RxC", help="a grid of ROWS x COLS blocks, e.g. 5x5 (--region-kind grid)"
+        "--grid",
+        type=_grid,
+        metavar="RxC",
+        help="a grid of ROWS x COLS blocks, e.g. 5x5 (--region-kind grid)",
     )
 
 
