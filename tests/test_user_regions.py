@@ -276,7 +276,7 @@ def test_the_search_scores_the_map_shrunk_by_nearest_neighbour():
 
 def test_a_region_that_vanishes_at_the_working_size_is_an_error_that_says_what_to_do():
     objects = photo_objects(200, 240)
-    objects[0, 0] = 4  # one pixel: lost when 200 x 240 shrinks to 50 x 60
+    objects[199, 239] = 4  # one pixel: lost when 200 x 240 shrinks to 50 x 60
     model = Untouchable(objects, [0.5], input_size=50)
     with pytest.raises(ValueError, match=r"1 of 5 regions \(4\) vanish at the working size 50"):
         ew.explain(model, bright_image(200, 240), regions=objects)
@@ -361,7 +361,7 @@ def run_cli(argv, capsys, load=None):
 
 def test_the_command_line_explains_the_demo_model_with_the_scenes_masks(scene_files, capsys):
     folder, scene = scene_files
-    blue, square = scene.tokens.index(" blue"), scene.tokens.index(" square")
+    square = scene.tokens.index("square")
     owner = scene.token_objects[square]
     for flag, file in (("--masks", "masks.npz"), ("--label-map", "labels.png")):
         out = folder / f"out{flag}"
@@ -381,12 +381,14 @@ def test_the_command_line_explains_the_demo_model_with_the_scenes_masks(scene_fi
             assert data["regions"] == {"kind": "labels", "ids": [0, 50, 100, 150]}
             assert data["regions"]["ids"][data["order"][0]] == 50 * (owner + 1)
         assert np.array_equal(labels == data["order"][0], scene.objects[owner].mask)
-    assert blue != square
 
 
 def test_the_command_line_grid_and_region_kind(scene_files, capsys):
     folder, scene = scene_files
-    for extra, grid in ((["--grid", "3x5"], [3, 5]), (["--region-kind", "grid", "--regions", "12"], None)):
+    for extra, grid in (
+        (["--grid", "3x5"], [3, 5]),
+        (["--region-kind", "grid", "--regions", "12"], None),
+    ):
         out = folder / f"grid{len(extra)}"
         code, _, stderr = run_cli(
             ["explain", folder / "scene.png", "--targets", "circle", *extra, "--out", out], capsys
