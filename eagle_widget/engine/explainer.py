@@ -71,7 +71,8 @@ def check_n_regions(n_regions) -> int:
 
 
 def check_region_count(count: int, what: str) -> None:
-    """A user's regions (label map, masks, grid): at least 2, at most MAX_REGIONS."""
+    """A user's regions (label map, masks, grid): at most MAX_REGIONS (region_plan holds
+    them to at least 2)."""
     if count > MAX_REGIONS:
         raise ValueError(
             f"{what} has {count} regions, more than {MAX_REGIONS}: the lazy search would score "
