@@ -374,6 +374,9 @@ def test_the_command_line_explains_the_demo_model_with_the_scenes_masks(scene_fi
         assert "4 regions" in stdout
         data = json.loads((out / "result.json").read_text())
         labels = ew.Explanation.labels_from_dict(data)
+        made = "3 masks and the pixels of none" if flag == "--masks" else "a label map"
+        assert f"4 regions ({made}), greedy search" in stderr  # progress, and the page says it
+        assert f"4 regions ({made}), greedy search" in (out / "explanation.html").read_text()
         if flag == "--masks":
             assert data["regions"] == {"kind": "masks", "masks": 3, "uncovered": 3}
             assert data["order"][0] == owner

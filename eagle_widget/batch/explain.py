@@ -23,7 +23,7 @@ from ..engine import Explainer, Explanation
 from ..engine.baselines import estimated_method_images
 from ..engine.explainer import resolve_prompt
 from ..engine.images import to_rgb_array
-from ..engine.regions import region_plan
+from ..engine.regions import region_plan, regions_text
 from ..engine.search import SEARCHES, estimated_images
 from .jobs import ray_wanted, run_jobs
 from .outcomes import Outcome, WorkerStats
@@ -76,14 +76,15 @@ def explain_one(model, image, prompt, targets, **explainer_options) -> Explanati
     explainer = Explainer(model, **explainer_options)
     run = explainer.start(image, prompt=prompt, targets=targets)
     say(f"caption: {run.generation.text.strip()!r}")
+    regions = regions_text(run.n_regions, run.region_record)
     if explainer.method == "eagle":
         cost = estimated_images(explainer.search, run.n_regions, **explainer.search_options)
         bound = "at most about" if explainer.early_stop is not None else "about"
-        say(f"{run.n_regions} regions, {explainer.search} search: {bound} {cost:,} images")
+        say(f"{regions}, {explainer.search} search: {bound} {cost:,} images")
     else:
         own = estimated_method_images(explainer.method, run.n_regions, explainer.method_options)
         say(
-            f"{run.n_regions} regions, {explainer.method}: {own:,} images, then at most "
+            f"{regions}, {explainer.method}: {own:,} images, then at most "
             f"{2 * run.n_regions + 2:,} to measure its ranking"
         )
     progress = Progress(run.total_steps)

@@ -171,6 +171,20 @@ class RegionPlan:
         )
 
 
+def regions_text(n_regions: int, record: dict | None) -> str:
+    """A result's regions in words, "16 regions (a 4 x 4 grid)", for its page and the
+    command line's progress (the count alone when how they were made is not recorded)."""
+    kind = (record or {}).get("kind")
+    if kind == "grid":
+        made = "a {} x {} grid".format(*record["grid"])
+    elif kind == "masks":
+        rest = " and the pixels of none" if record.get("uncovered") is not None else ""
+        made = f"{record['masks']} masks{rest}"
+    else:
+        made = {"slic": "superpixels", "labels": "a label map"}.get(kind)
+    return f"{n_regions} regions" + (f" ({made})" if made else "")
+
+
 def region_plan(regions="slic", n_regions: int = 50, grid=None) -> RegionPlan:
     """Check what `regions=` (and `grid=`) ask for, before any image is seen.
 
