@@ -1,6 +1,8 @@
 """The `eagle-widget` command: explain images from the shell, in batches, or open the demo.
 
     eagle-widget explain IMAGE --prompt TEXT [--model demo|HF-ID|PATH] [--targets ...] --out DIR
+        regions: [--regions N] [--region-kind slic|grid] [--grid RxC | --label-map FILE
+        | --masks FILE]
     eagle-widget explain IMAGE --model openai:URL --served-model NAME [--concurrency 16] ...
     eagle-widget explain --batch MANIFEST.jsonl --out DIR [--workers N] [--ray auto|ADDRESS]
     eagle-widget demo [--html PATH | --dir DIR]
@@ -47,6 +49,7 @@ from .console import Progress, describe, say, strip
 from .engine import DEFAULT_PROMPT, resolve_prompt
 from .engine.baselines import METHODS
 from .engine.explainer import check_n_regions
+from .engine.regions import read_label_map, read_masks, region_plan
 from .engine.search import SEARCHES
 from .models import SERVED_PREFIX as SERVED
 
@@ -135,8 +138,13 @@ def _parser() -> argparse.ArgumentParser:
         help='"all" (default), token indices such as 2,5 or a word of the answer',
     )
     explain.add_argument(
-        "--regions", type=_regions, default=50, help="superpixels (50; at most 256)"
+        "--regions",
+        type=_regions,
+        default=50,
+        metavar="N",
+        help="how many regions: superpixels or grid blocks (50; at most 256)",
     )
+    _region_options(explain)
     explain.add_argument("--search", choices=SEARCHES, default="lazy", help="search (lazy)")
     explain.add_argument(
         "--method",
@@ -219,6 +227,69 @@ def _regions(text: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _region_options(explain) -> None:
+    """How the regions are made: --regions N says how many, these say what kind."""
+    kinds = explain.add_mutually_exclusive_group()
+    kinds.add_argument(
+        "--region-kind",
+        choices=("slic", "grid"),
+        default=None,
+        help="slic: about --regions superpixels (default); grid: about --regions blocks",
+    )
+    kinds.add_argument(
+        "--label-map",
+        metavar="FILE",
+        help="your own regions, one id per pixel of the image: .png (grey or palette index, "
+        "or RGB colour as COCO panoptic) or .npy (H x W ints); ids are renumbered 0..N-1",
+    )
+    kinds.add_argument(
+        "--masks",
+        metavar="FILE",
+        help="your own regions as boolean masks: .npz (one H x W array each, in order) or "
+        ".npy (N x H x W); the first mask wins a pixel, pixels of none form one more region",
+    )
+    explain.add_argument(
+        "--grid",
+        type=_grid,
+        metavar="RxC",
+        help="a grid of ROWS x COLS blocks, e.g. 5x5 (--region-kind grid)",
+    )
+
+
+def _grid(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected ROWSxCOLS such as 5x5, got {text!r}")
+    rows, cols = int(match[1]), int(match[2])
+    try:
+        region_plan("grid", grid=(rows, cols))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return rows, cols
+
+
+def _region_arguments(args, shape=None) -> dict:
+    """regions= and grid= of --region-kind, --grid, --label-map and --masks (files read and
+    checked now, against the image's (height, width) `shape`, before the model loads)."""
+    if args.grid is not None:
+        if args.region_kind == "slic":
+            raise UsageError("--grid makes grid regions: it does not go with --region-kind slic")
+        if args.label_map or args.masks:
+            raise UsageError("--grid does not go with --label-map or --masks")
+        return {"regions": "grid", "grid": args.grid}
+    if not (args.label_map or args.masks):
+        return {"regions": args.region_kind or "slic"}
+    flag, path = ("--label-map", args.label_map) if args.label_map else ("--masks", args.masks)
+    if shape is None:
+        raise UsageError(f"{flag} is of one image: it goes with IMAGE, not --batch")
+    try:
+        regions = read_label_map(path) if args.label_map else read_masks(path)
+        region_plan(regions).check_shape(shape)
+    except ValueError as error:
+        raise UsageError(f"{flag}: {strip(error)}") from None
+    return {"regions": regions}
+
+
 def _working_size(text: str):
     """--working-size: "auto", "full" (the image's own size) or a long side in pixels."""
     if text in ("auto", "full"):
@@ -253,8 +324,10 @@ def _explain(args, load: Loader) -> int:
             raise UsageError(str(error)) from None
         _check_writable(out, "--out")
         _check_ray_options(args)
+        args.region_arguments = _region_arguments(args)
         return _run_batch(items, args, load, out)
     image = read_image(args.image)
+    args.region_arguments = _region_arguments(args, image.pixels.shape[:2])
     targets = parse_targets(args.targets)
     _check_writable(out, "--out")  # before the model loads and the search runs
     model = _load(load, args)
@@ -316,6 +389,7 @@ def _options(args) -> dict:
         "max_new_tokens": args.max_new_tokens,
         "working_size": args.working_size,
         "method": args.method,
+        **args.region_arguments,
     }
 
 

@@ -20,6 +20,7 @@ import zlib
 from pathlib import Path
 
 from .engine import Explanation
+from .engine.regions import regions_text
 from .wire import explanation_state, json_filename
 
 STATIC = Path(__file__).parent / "static"
@@ -59,7 +60,8 @@ def page_html(explanation: Explanation, state: dict) -> str:
         "filename": json_filename(explanation),
     }
     foot = (
-        f"{explanation.n_regions} regions, {explanation.search} search, "
+        f"{regions_text(explanation.n_regions, explanation.regions)}, "
+        f"{explanation.search} search, "
         f"{explanation.images_scored} images scored in {explanation.seconds:.1f} s; "
         f"insertion AUC {explanation.insertion_auc:.3f}, deletion AUC "
         f"{explanation.deletion_auc:.3f}. Saved by eagle-widget; works offline."

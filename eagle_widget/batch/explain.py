@@ -23,6 +23,7 @@ from ..engine import Explainer, Explanation, resolve_prompt
 from ..engine.baselines import estimated_method_images
 from ..engine.images import Picture
 from ..engine.images import read_image as engine_read_image
+from ..engine.regions import region_plan, regions_text
 from ..engine.search import SEARCHES, estimated_images
 from .jobs import ray_wanted, run_jobs
 from .outcomes import Outcome, WorkerStats
@@ -76,14 +77,15 @@ def explain_one(model, image, prompt, targets, **explainer_options) -> Explanati
     explainer = Explainer(model, **explainer_options)
     run = explainer.start(image, prompt=prompt, targets=targets, reliance="all")
     say(f"caption: {run.generation.text.strip()!r}")
+    regions = regions_text(run.n_regions, run.region_record)
     if explainer.method == "eagle":
         cost = estimated_images(explainer.search, run.n_regions, **explainer.search_options)
         bound = "at most about" if explainer.early_stop is not None else "about"
-        say(f"{run.n_regions} regions, {explainer.search} search: {bound} {cost:,} images")
+        say(f"{regions}, {explainer.search} search: {bound} {cost:,} images")
     else:
         own = estimated_method_images(explainer.method, run.n_regions, explainer.method_options)
         say(
-            f"{run.n_regions} regions, {explainer.method}: {own:,} images, then at most "
+            f"{regions}, {explainer.method}: {own:,} images, then at most "
             f"{2 * run.n_regions + 2:,} to measure its ranking"
         )
     progress = Progress(run.total_steps)
@@ -224,6 +226,8 @@ def run_batch(
     dtype: str | None = None,
     load: Loader | None = None,
     record: dict | None = None,
+    regions: str = "slic",
+    grid: tuple[int, int] | None = None,
 ) -> BatchReport:
     """Explain every item not done yet into `out`/ID; a failing item is recorded, the rest go on.
 
@@ -234,6 +238,8 @@ def run_batch(
     Outputs go to a hidden folder first and are renamed into place, so a killed run
     leaves no half-written item. `record`: more of what every item asks, kept in its
     item.json (a served model's name), so that a change of it redoes the items.
+    `regions`: "slic" or "grid" (`grid=(rows, cols)`, or about n_regions blocks); a label
+    map or masks are of one image, so a batch takes none.
     """
     if isinstance(items, (str, Path)):
         items = read_manifest(Path(items))
@@ -245,6 +251,11 @@ def run_batch(
         raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
     if not isinstance(n_regions, int) or n_regions < 1:
         raise ValueError(f"n_regions must be a positive integer, got {n_regions!r}")
+    if not isinstance(regions, str) or regions not in ("slic", "grid"):
+        raise ValueError(
+            'a batch\'s regions are "slic" or "grid" (a label map or masks are of one image)'
+        )
+    region_plan(regions, n_regions, grid)  # a bad grid fails now, not in every item
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob(".*.partial"):
@@ -258,6 +269,10 @@ def run_batch(
     }
     if method != "eagle":  # asked only then: folders written before baselines still resume
         options["method"] = method
+    if regions != "slic":  # likewise for folders written before user regions
+        options["regions"] = regions
+    if grid is not None:
+        options["grid"] = list(grid)
     for item in items:
         item["asked"] = {**_asked(item, prompt, targets, model, options), **(record or {})}
     todo = [item for item in items if not _finished(out / item["id"], item["asked"])]
@@ -294,6 +309,9 @@ def explain_item(model, item: dict) -> Explanation:
     keys = ("n_regions", "search", "early_stop", "max_new_tokens", "working_size")
     options = {key: asked[key] for key in keys}
     options["method"] = asked.get("method", "eagle")
+    options["regions"] = asked.get("regions", "slic")
+    if asked.get("grid") is not None:
+        options["grid"] = tuple(asked["grid"])
     return explain_one(model, image, asked["prompt"], targets, **options)
 
 

@@ -26,7 +26,7 @@ from .protocol import (
     supports,
     usage_of,
 )
-from .regions import superpixels, upscale_labels
+from .regions import RegionPlan, region_plan
 from .search import (
     EARLY_STOP_TOL,
     check_options,
@@ -68,6 +68,17 @@ def check_n_regions(n_regions) -> int:
     return int(n_regions)
 
 
+def check_region_count(count: int, what: str) -> None:
+    """A user's regions (label map, masks, grid): at most MAX_REGIONS (region_plan holds
+    them to at least 2)."""
+    if count > MAX_REGIONS:
+        raise ValueError(
+            f"{what} has {count} regions, more than {MAX_REGIONS}: the lazy search would score "
+            f"about {estimated_images('lazy', count):,} images; merge regions (32 to 64, the "
+            "paper's, resolve objects)"
+        )
+
+
 class Explainer:
     """Explains a vision-language model's tokens by ordering image regions (EAGLE)."""
 
@@ -85,10 +96,22 @@ class Explainer:
         working_size: int | str | None = "auto",
         method: str = "eagle",
         method_options: dict | None = None,
+        regions="slic",
+        grid: tuple[int, int] | None = None,
         **search_options,
     ):
+        """regions: "slic" (about `n_regions` superpixels, the default), "grid" (`grid=(rows,
+        cols)` blocks, or about `n_regions`), an H x W integer label map of the image (any
+        ids >= 0: renumbered 0..N-1 in increasing order, the given ids kept in the result's
+        `regions` record), or a list of H x W boolean masks (overlaps: the first mask wins;
+        pixels no mask holds form one more region, the last). A label map or masks are of
+        the image as given; the search sees them shrunk to the working size (nearest
+        neighbour) and the result returns them at full size. See regions.region_plan."""
         check_model(model)
         check_n_regions(n_regions)
+        self.regions: RegionPlan = region_plan(regions, n_regions, grid)
+        if self.regions.count is not None:
+            check_region_count(self.regions.count, _what(self.regions.kind))
         check_options(search, **search_options)  # now, not at the first step
         self.method_options = check_method(method, dict(method_options or {}))
         for name, value in (("lambda1", lambda1), ("lambda2", lambda2)):
@@ -179,6 +202,7 @@ class Explainer:
         self.check_image(photo)
         shape = self.working_shape(*photo.shape[:2])
         array = photo if shape == photo.shape[:2] else resize(photo, shape)
+        maps = self.region_maps(array, photo.shape[:2])  # a bad label map fails before the model
         if generation is None:
             generation = self.model.generate(array, prompt, max_new_tokens=self.max_new_tokens)
             if not isinstance(generation, Generation):
@@ -204,7 +228,15 @@ class Explainer:
         ids = resolve_target_ids(generation, positions, target_ids)
         notes["working_size"] = list(array.shape[:2])
         run = ExplanationRun(
-            self, array, generation, positions, ids, photo=photo, notes=notes, reliance=reliance
+            self,
+            array,
+            generation,
+            positions,
+            ids,
+            photo=photo,
+            notes=notes,
+            reliance=reliance,
+            maps=maps,
         )
         cost = estimated_images(self.search, run.n_regions, **self.search_options)
         if cost > COST_WARNING_IMAGES:
@@ -215,6 +247,14 @@ class Explainer:
                 stacklevel=2,
             )
         return run
+
+    def region_maps(self, working: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray, dict]:
+        """(labels of the working image, labels at the image's own `shape`, how they were
+        made): the run's regions, checked (see regions.RegionPlan.maps)."""
+        work, full, record = self.regions.maps(working, shape)
+        if self.regions.kind != "slic":
+            check_region_count(int(full.max()) + 1, _what(self.regions.kind))
+        return work, full, record
 
     def stream(self, image, prompt=None, targets=None, generation=None, target_ids=None):
         """Yield one Step per search step as it happens."""
@@ -285,10 +325,12 @@ class ExplanationRun:
         photo: np.ndarray | None = None,
         notes: dict | None = None,
         reliance: str = "targets",
+        maps: tuple[np.ndarray, np.ndarray, dict] | None = None,
     ):
         """`image` is what the search scores; `photo` the image given (default: the same),
         which `labels` and the Explanation are of; `notes` go to its extras["image"];
-        `reliance` as Explainer.start says."""
+        `reliance` as Explainer.start says; `maps` the explainer's region_maps of them
+        (default: made here)."""
         self.explainer = explainer
         self.image = image
         self.photo = image if photo is None else photo
@@ -297,8 +339,9 @@ class ExplanationRun:
         self.target_ids = target_ids
         self.notes = dict(notes or {})
         self.reliance = reliance
-        self.work_labels = superpixels(image, explainer.n_regions)
-        self.labels = upscale_labels(self.work_labels, *self.photo.shape[:2])
+        if maps is None:
+            maps = explainer.region_maps(image, self.photo.shape[:2])
+        self.work_labels, self.labels, self.region_record = maps
         self.n_regions = int(self.work_labels.max()) + 1
         self._cancel = threading.Event()
         self._objective = Objective(
@@ -433,6 +476,7 @@ class ExplanationRun:
             images_scored=self.images_scored,
             seconds=self._seconds,
             scoring=scoring_of(model),
+            regions=dict(self.region_record),
             extras=extras,
             generated_reliance=generated,
         )
@@ -443,6 +487,10 @@ def explain(model, image, prompt=None, targets=None, **explainer_kwargs) -> Expl
     keys = ("generation", "target_ids", "reliance")
     run_kwargs = {k: explainer_kwargs.pop(k) for k in keys if k in explainer_kwargs}
     return Explainer(model, **explainer_kwargs).explain(image, prompt, targets, **run_kwargs)
+
+
+def _what(kind: str) -> str:
+    return {"labels": "the label map", "masks": "the masks"}.get(kind, "the grid")
 
 
 def _early_stop_tolerance(early_stop, search: str) -> float | None:

@@ -16,7 +16,8 @@ from .regions import region_areas
 from .types import Generation, Step
 
 # 2: token reliance and the mitigation are fields of their own (1 kept them in extras)
-SCHEMA_VERSION = 2
+# 3: how the regions were made (`regions`); older files were all superpixels ("slic")
+SCHEMA_VERSION = 3
 MAP_KINDS = ("rank", "gain", "method")
 # what a figure or the widget says about a result scored from a server's top-k log-probs
 APPROXIMATE_NOTE = "approximate: from the server's top log-probabilities (absent = 0)"
@@ -55,6 +56,11 @@ class Explanation:
     generated_reliance: tuple[np.ndarray, np.ndarray] | None = None
     mitigation: Mitigation | None = None  # of a counterfactual explanation (mitigate)
     scoring: str = "exact"  # or "approximate": a served model's top-k log-probs, absent = 0
+    # how the regions were made, JSON-able: {"kind": "slic", "n_regions": 50}, {"kind":
+    # "grid", "grid": [rows, cols]}, {"kind": "labels", "ids": [given label of each region,
+    # when renumbered]} or {"kind": "masks", "masks": n, "uncovered": region id or None};
+    # None when not recorded (an Explanation built by hand)
+    regions: dict | None = None
     extras: dict = field(default_factory=dict)  # anything else to keep; must be JSON-able
 
     def __post_init__(self) -> None:
@@ -273,6 +279,7 @@ class Explanation:
             "generated_reliance": _reliance_dict(self.generated_reliance),
             "mitigation": self.mitigation.to_dict() if self.mitigation else None,
             "scoring": self.scoring,
+            "regions": self.regions,
             "extras": self.extras,
         }
 
@@ -388,6 +395,7 @@ class Explanation:
             seconds=meta["seconds"],
             **_typed_results(meta, version, generation),
             scoring=meta.get("scoring", "exact"),
+            regions=meta.get("regions") if version >= 3 else {"kind": "slic"},
         )
 
     # -- presentation: the engine's only reach upward, imported when called (the engine

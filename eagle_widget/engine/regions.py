@@ -1,6 +1,11 @@
-"""Sub-regions: one H x W label map with labels 0..N-1, from SLIC superpixels."""
+"""Sub-regions: one H x W label map with labels 0..N-1, from SLIC superpixels, a grid, or
+the user's own label map or masks (region_plan checks what `regions=` asks for)."""
 
 from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -32,11 +37,7 @@ def superpixels(image: np.ndarray, n_regions: int = 50) -> np.ndarray:
 
 def grid_regions(height: int, width: int, n_regions: int) -> np.ndarray:
     """A grid of about n_regions rectangular blocks (at least one pixel each)."""
-    rows = max(1, min(height, round(np.sqrt(n_regions * height / width))))
-    cols = max(1, min(width, int(np.ceil(n_regions / rows))))
-    row_of = np.minimum(np.arange(height) * rows // height, rows - 1)
-    col_of = np.minimum(np.arange(width) * cols // width, cols - 1)
-    return _relabel(row_of[:, None] * cols + col_of[None, :])
+    return block_labels(height, width, *grid_shape(height, width, n_regions))
 
 
 def region_areas(labels: np.ndarray, n_regions: int) -> np.ndarray:
@@ -104,3 +105,299 @@ def _relabel(labels: np.ndarray) -> np.ndarray:
     rank = np.empty(len(first), dtype=np.int32)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first), dtype=np.int32)
     return rank[inverse].reshape(labels.shape)
+
+
+# -- regions of the user's choosing ------------------------------------------------------------
+# How the regions of a run are made: "slic" (superpixels of the working image, about
+# n_regions), "grid" (rows x cols blocks), or the user's own label map or masks. Every
+# kind but "slic" is a label map of the image as given, shrunk to the working size.
+REGION_KINDS = ("slic", "grid", "labels", "masks")
+
+
+@dataclass(frozen=True)
+class RegionPlan:
+    """How a run's regions are made; `maps` makes them for one image."""
+
+    kind: str
+    n_regions: int = 50
+    grid: tuple[int, int] | None = None  # None with "grid": about n_regions blocks
+    labels: np.ndarray | None = field(default=None, repr=False)  # "labels"/"masks": 0..N-1
+    record: dict = field(default_factory=dict)  # what the result says of the user's regions
+
+    @property
+    def count(self) -> int | None:
+        """The number of regions when known before an image is seen."""
+        if self.labels is not None:
+            return int(self.labels.max()) + 1
+        if self.grid is not None:
+            return self.grid[0] * self.grid[1]
+        return None
+
+    def maps(self, working: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray, dict]:
+        """(labels at the working image's size, labels at `shape`, the record of how).
+
+        `working` is the image the search scores; `shape` (height, width) the image's own
+        size. SLIC segments the working image and is scaled up; every other kind is a map at
+        the image's own size, shrunk by nearest neighbour (downscale_labels, as mitigation
+        and the authors' sweep shrink a result's map again).
+        """
+        height, width = (int(s) for s in shape)
+        if self.kind == "slic":
+            work = superpixels(working, self.n_regions)
+            record = {"kind": "slic", "n_regions": self.n_regions}
+            return work, upscale_labels(work, height, width), record
+        if self.kind == "grid":
+            rows, cols = self.grid or grid_shape(height, width, self.n_regions)
+            if rows > height or cols > width:
+                raise ValueError(
+                    f"a {rows} x {cols} grid does not fit an image of {height} x {width} pixels"
+                )
+            full = block_labels(height, width, rows, cols)
+            record = {"kind": "grid", "grid": [rows, cols]}
+        else:
+            self.check_shape((height, width))
+            full, record = self.labels, dict(self.record)
+        return shrunk_labels(full, working.shape[:2]), full, record
+
+    def check_shape(self, shape) -> None:
+        """A label map or masks must be of the image's own (height, width)."""
+        if self.labels is None or self.labels.shape == tuple(shape):
+            return
+        what = "the label map is" if self.kind == "labels" else "the masks are"
+        height, width = self.labels.shape
+        raise ValueError(
+            f"{what} {height} x {width} but the image is {shape[0]} x {shape[1]} (height x "
+            "width): give them at the image's own size"
+        )
+
+
+def regions_text(n_regions: int, record: dict | None) -> str:
+    """A result's regions in words, "16 regions (a 4 x 4 grid)", for its page and the
+    command line's progress (the count alone when how they were made is not recorded)."""
+    kind = (record or {}).get("kind")
+    if kind == "grid":
+        made = "a {} x {} grid".format(*record["grid"])
+    elif kind == "masks":
+        rest = " and the pixels of none" if record.get("uncovered") is not None else ""
+        made = f"{record['masks']} masks{rest}"
+    else:
+        made = {"slic": "superpixels", "labels": "a label map"}.get(kind)
+    return f"{n_regions} regions" + (f" ({made})" if made else "")
+
+
+def region_plan(regions="slic", n_regions: int = 50, grid=None) -> RegionPlan:
+    """Check what `regions=` (and `grid=`) ask for, before any image is seen.
+
+    regions: "slic" (about n_regions superpixels), "grid" (grid=(rows, cols) blocks, or
+    about n_regions of them), an H x W integer label map (labels need not be 0..N-1: they
+    are renumbered in increasing order and the result's record keeps the given ids), or a
+    list of H x W boolean masks (the first mask that holds a pixel owns it; pixels no mask
+    holds form one more region, the last). Negative labels, a single region, and masks
+    with no pixel of their own are errors.
+    """
+    if grid is not None and not (isinstance(regions, str) and regions == "grid"):
+        raise ValueError('grid= goes with regions="grid"')
+    if isinstance(regions, str):
+        if regions == "slic":
+            return RegionPlan("slic", n_regions)
+        if regions == "grid":
+            return RegionPlan("grid", n_regions, None if grid is None else _checked_grid(grid))
+        raise ValueError(
+            f'regions must be "slic", "grid", an H x W label map or a list of H x W boolean '
+            f"masks, got {regions!r}"
+        )
+    if isinstance(regions, (list, tuple)):
+        labels, record = masks_to_labels(regions)
+        return RegionPlan("masks", labels=labels, record=record)
+    if isinstance(regions, np.ndarray):
+        labels, record = checked_label_map(regions)
+        return RegionPlan("labels", labels=labels, record=record)
+    raise TypeError(
+        'regions must be "slic", "grid", an H x W label map (numpy array) or a list of '
+        f"H x W boolean masks, got {type(regions).__name__}"
+    )
+
+
+def checked_label_map(labels: np.ndarray) -> tuple[np.ndarray, dict]:
+    """A user's H x W label map as int32 labels 0..N-1, and its record.
+
+    Labels may start anywhere and skip numbers (SAM's, COCO's ids): they are renumbered in
+    increasing order, and the record's "ids" lists the given label of each region then.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(
+            f"a label map is H x W (one region id per pixel), got shape {labels.shape}"
+            + ("; masks go in a list" if labels.ndim == 3 and labels.dtype == bool else "")
+        )
+    if labels.size == 0:
+        raise ValueError(f"the label map is empty: shape {labels.shape}")
+    if labels.dtype == bool:
+        labels = labels.astype(np.int32)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"a label map holds integer region ids, got dtype {labels.dtype}")
+    if labels.min() < 0:
+        raise ValueError(
+            f"the label map holds negative labels (lowest {labels.min()}): region ids are "
+            ">= 0; give unlabelled pixels a region id of their own"
+        )
+    ids, numbered = np.unique(labels, return_inverse=True)
+    if len(ids) < 2:
+        raise ValueError(
+            f"the label map has one region only (every pixel is {ids[0]}): "
+            "an explanation orders at least 2"
+        )
+    record: dict = {"kind": "labels"}
+    if ids[-1] != len(ids) - 1:  # gaps, or not starting at 0
+        record["ids"] = [int(i) for i in ids]
+    return numbered.reshape(labels.shape).astype(np.int32), record
+
+
+def masks_to_labels(masks) -> tuple[np.ndarray, dict]:
+    """A list of H x W boolean masks as one label map (region i = mask i), and its record.
+
+    Where masks overlap the first one wins; pixels no mask holds form one more region (the
+    last id, recorded as "uncovered"). A mask left with no pixel of its own is an error.
+    """
+    if len(masks) == 0:
+        raise ValueError("regions is an empty list: give at least one mask")
+    arrays = []
+    for i, mask in enumerate(masks):
+        mask = np.asarray(mask)
+        if mask.ndim != 2:
+            raise ValueError(f"mask {i} has shape {mask.shape}; a mask is H x W")
+        if mask.dtype != bool:
+            if not np.issubdtype(mask.dtype, np.number) or not np.isin(mask, (0, 1)).all():
+                raise ValueError(f"mask {i} must be boolean (or 0/1), got dtype {mask.dtype}")
+            mask = mask.astype(bool)
+        if arrays and mask.shape != arrays[0].shape:
+            raise ValueError(f"mask {i} is {mask.shape}, mask 0 is {arrays[0].shape}")
+        arrays.append(mask)
+    n = len(arrays)
+    labels = np.full(arrays[0].shape, n, dtype=np.int32)
+    for i in range(n - 1, -1, -1):  # the first mask is written last: it wins
+        labels[arrays[i]] = i
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    empty = [i for i in range(n) if sizes[i] == 0]
+    if empty:
+        raise ValueError(
+            f"mask {empty[0]} has no pixel of its own (it is empty, or earlier masks cover it: "
+            "where masks overlap the first wins)"
+        )
+    uncovered = n if sizes[n] else None
+    if n + (uncovered is not None) < 2:
+        raise ValueError(
+            "the mask covers the whole image: that is one region only; an explanation orders "
+            "at least 2"
+        )
+    return labels, {"kind": "masks", "masks": n, "uncovered": uncovered}
+
+
+def grid_shape(height: int, width: int, n_regions: int) -> tuple[int, int]:
+    """(rows, cols) of about n_regions blocks about as square as the image allows."""
+    rows = max(1, min(height, round(np.sqrt(n_regions * height / width))))
+    cols = max(1, min(width, int(np.ceil(n_regions / rows))))
+    return rows, cols
+
+
+def block_labels(height: int, width: int, rows: int, cols: int) -> np.ndarray:
+    """rows x cols blocks numbered row by row (block heights and widths differ by 1 at most)."""
+    row_of = np.arange(height) * rows // height
+    col_of = np.arange(width) * cols // width
+    return (row_of[:, None] * cols + col_of[None, :]).astype(np.int32)
+
+
+def shrunk_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A label map at a smaller (height, width) by nearest neighbour; an error when a
+    region would vanish (it holds no pixel that the shrink keeps)."""
+    height, width = (int(s) for s in shape)
+    if labels.shape == (height, width):
+        return labels
+    n = int(labels.max()) + 1
+    small = downscale_labels(labels, height, width)
+    lost = np.flatnonzero(np.bincount(small.ravel(), minlength=n) == 0)
+    if len(lost):
+        shown = ", ".join(map(str, lost[:8])) + (", ..." if len(lost) > 8 else "")
+        raise ValueError(
+            f"{len(lost)} of {n} regions ({shown}) vanish at the working size {height} x "
+            f"{width}: merge such small regions into their neighbours, or explain at a "
+            "larger working_size (None: the image's own size)"
+        )
+    return small
+
+
+def _checked_grid(grid) -> tuple[int, int]:
+    if (
+        not isinstance(grid, (tuple, list))
+        or len(grid) != 2
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in grid)
+        or min(grid) < 1
+    ):
+        raise ValueError(f"grid must be (rows, cols), two positive ints, got {grid!r}")
+    rows, cols = int(grid[0]), int(grid[1])
+    if rows * cols < 2:
+        raise ValueError(f"grid {rows} x {cols} is one region; an explanation orders at least 2")
+    return rows, cols
+
+
+# -- files of user regions (the command line's --label-map and --masks) -------------------------
+def read_label_map(path) -> np.ndarray:
+    """A label map file: .npy (an H x W integer array) or .png (grey levels, 16-bit levels or
+    palette indices are the ids; an RGB PNG's colours are, as COCO panoptic PNGs write them:
+    R + 256 G + 256^2 B). Checked as region_plan checks a label map."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".npy", ".png"):
+        raise ValueError(f"a label map file is .png or .npy, got {str(path)!r}")
+    if not path.is_file():
+        raise ValueError(f"label map file not found: {path}")
+    if suffix == ".npy":
+        labels = _load_npy(path)
+    else:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as img:
+                mode, labels = img.mode, np.asarray(img)
+        except (UnidentifiedImageError, OSError) as error:
+            raise ValueError(f"cannot read label map {path}: {error}") from None
+        if mode == "RGB":
+            labels = labels.astype(np.int64)
+            labels = labels[..., 0] + 256 * labels[..., 1] + 65536 * labels[..., 2]
+        elif mode not in ("1", "L", "P", "I", "I;16", "I;16B", "I;16L"):
+            raise ValueError(
+                f"label map {path} is a {mode} image: use grey levels, 16-bit grey, a palette "
+                "or RGB colours as ids"
+            )
+    checked_label_map(labels)
+    return labels
+
+
+def read_masks(path) -> list[np.ndarray]:
+    """A masks file: .npz (each array one H x W mask, in the file's order, or one N x H x W
+    array) or .npy (N x H x W). Checked as region_plan checks masks."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".npz", ".npy"):
+        raise ValueError(f"a masks file is .npz or .npy, got {str(path)!r}")
+    if not path.is_file():
+        raise ValueError(f"masks file not found: {path}")
+    if suffix == ".npy":
+        arrays = [_load_npy(path)]
+    else:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = [data[name] for name in data.files]
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
+            raise ValueError(f"cannot read masks {path}: {error}") from None
+    if len(arrays) == 1 and arrays[0].ndim == 3:
+        arrays = list(arrays[0])
+    masks_to_labels(arrays)
+    return arrays
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read {path}: {error}") from None
