@@ -51,7 +51,11 @@ def executed_notebook(folder: Path, store_widget_state: bool = True) -> Path:
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     client = nbclient.NotebookClient(
         nb, timeout=240, kernel_name="python3", store_widget_state=store_widget_state
     )
