@@ -7,22 +7,20 @@ result as a figure: the map and the caption, or the diagnosis; the image while n
 finished) and a `text/plain` line that says what it shows.
 
 The output has a display id. When a run ends the kernel refreshes it (update_display_data)
-so that a notebook saved afterwards holds the final result, not the empty widget it
-started as. Live front ends (JupyterLab, Notebook 7, VS Code) rank the widget view first,
-so they keep showing the live widget. One case needs care: JupyterLab re-creates a widget
-view whose output is updated while the cell that displayed it still runs (a flicker, and
-the view's own choices lost), so under a live front end such a refresh waits for the next
-cell; JupyterLab ignores it then, VS Code and nbclient keep it.
+so that a notebook run headless (nbclient, `jupyter nbconvert --execute`) holds the final
+result, not the empty widget it started as. Live front ends (JupyterLab, Notebook 7, VS Code)
+rank the widget view first and keep showing the live widget; but JupyterLab re-creates a
+widget view whose output is updated (a flicker, and the view's own choices, such as its map
+mode, lost), so where a widget manager is connected the kernel sends no refresh: there the
+saved picture is the one from when the widget was displayed.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
-
-log = logging.getLogger(__name__)
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PNG = "image/png"
@@ -60,12 +58,6 @@ def _shell():
     return get_ipython()
 
 
-def _request_id(shell) -> str | None:
-    """The id of the request the kernel handles now (from another thread: the latest one)."""
-    header = getattr(getattr(shell, "display_pub", None), "parent_header", None) or {}
-    return header.get("msg_id") if isinstance(header, dict) else None
-
-
 def _live_front_end() -> bool:
     """A widget manager talks to this kernel (JupyterLab, Notebook 7 and VS Code open the
     widgets' control channel when they connect; nbclient and nbconvert do not)."""
@@ -79,10 +71,7 @@ class SnapshotOutput:
 
     def __init__(self) -> None:
         self.display_id = uuid.uuid4().hex
-        self._shown_in: str | None = None  # the request that displayed it last
         self._shown = False
-        self._waiting: tuple[dict, dict] | None = None  # a refresh held for the next cell
-        self._lock = threading.Lock()
 
     @property
     def shown(self) -> bool:
@@ -93,35 +82,14 @@ class SnapshotOutput:
         from IPython.display import display
 
         display(data, metadata=metadata, raw=True, display_id=self.display_id)
-        with self._lock:
-            self._shown = True
-            self._shown_in = _request_id(_shell())
+        self._shown = True
 
-    def refresh(self, data: dict, metadata: dict) -> None:
-        """Bring every output of this display id up to date (nothing before it is shown)."""
-        shell = _shell()
-        if shell is None or not self._shown:
+    def refresh(self, bundle: Callable[[], tuple[dict, dict]]) -> None:
+        """Bring every output of this display id up to date with `bundle()`: only where no
+        live front end draws the widget (and nothing before it is shown)."""
+        if not self._shown or _shell() is None or _live_front_end():
             return
-        with self._lock:
-            if _live_front_end() and _request_id(shell) == self._shown_in:
-                first = self._waiting is None
-                self._waiting = (data, metadata)
-                if first:
-                    shell.events.register("pre_execute", self._send_waiting)
-                return
-            self._waiting = None
-        self._update(data, metadata)
-
-    def _send_waiting(self) -> None:
-        shell = _shell()
-        with self._lock:
-            waiting, self._waiting = self._waiting, None
-        if shell is not None:
-            shell.events.unregister("pre_execute", self._send_waiting)
-        if waiting is not None:
-            self._update(*waiting)
-
-    def _update(self, data: dict, metadata: dict) -> None:
         from IPython.display import update_display
 
+        data, metadata = bundle()
         update_display(data, metadata=metadata, raw=True, display_id=self.display_id)

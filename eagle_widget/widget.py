@@ -289,10 +289,8 @@ class EagleWidget(anywidget.AnyWidget):
 
     def _refresh_output(self) -> None:
         """Bring the displayed outputs up to date with what the widget shows now."""
-        if not self._output.shown:
-            return
         try:
-            self._output.refresh(*self._repr_mimebundle_())
+            self._output.refresh(self._repr_mimebundle_)
         except Exception:  # the saved picture must never break the widget
             log.exception("could not refresh the widget's saved output")
 

@@ -7,8 +7,6 @@ it; the display id's refresh policy is checked on its own with a recording shell
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 from saved_notebook import (
@@ -117,23 +115,13 @@ def test_an_unfinished_widget_shows_its_image_and_a_finished_one_its_figure():
 
 # -- the display id's refreshes -----------------------------------------------------------
 class RecordingShell:
-    """What SnapshotOutput needs of IPython: the request being handled, events, and the
-    display messages it publishes (recorded)."""
+    """What SnapshotOutput needs of IPython (a shell), and the display messages it
+    publishes: (kind, display id, data)."""
 
-    def __init__(self):
-        self.display_pub = type("Publisher", (), {"parent_header": {"msg_id": "cell-1"}})()
-        self.sent: list[tuple[str, str, dict]] = []  # (kind, display id, data)
-        self.callbacks: dict[str, list] = {}
-        self.events = SimpleNamespace(
-            register=lambda name, fn: self.callbacks.setdefault(name, []).append(fn),
-            unregister=lambda name, fn: self.callbacks[name].remove(fn),
-        )
-
-    def request(self, msg_id: str) -> None:
-        self.display_pub.parent_header = {"msg_id": msg_id}
-
-    def install(self, monkeypatch) -> None:
+    def __init__(self, monkeypatch):
         import IPython.display
+
+        self.sent: list[tuple[str, str, dict]] = []
 
         def display(data, *, metadata, raw, display_id):
             assert raw
@@ -147,48 +135,29 @@ class RecordingShell:
         monkeypatch.setattr(IPython.display, "update_display", update_display)
         monkeypatch.setattr(snapshot, "_shell", lambda: self)
 
-    def trigger(self, name: str) -> None:
-        for fn in list(self.callbacks.get(name, [])):
-            fn()
 
-
-@pytest.fixture
-def shell(monkeypatch):
-    recording = RecordingShell()
-    recording.install(monkeypatch)
-    return recording
-
-
-def test_a_refresh_updates_the_displayed_outputs_under_their_display_id(shell, monkeypatch):
+def test_a_refresh_updates_the_displayed_outputs_under_their_display_id(monkeypatch):
+    shell = RecordingShell(monkeypatch)
     monkeypatch.setattr(snapshot, "_live_front_end", lambda: False)  # nbclient
     output = SnapshotOutput()
-    output.refresh({"text/plain": "before"}, {})
+    output.refresh(lambda: ({"text/plain": "before"}, {}))
     assert shell.sent == []  # nothing shown yet: nothing to refresh
     output.show({"text/plain": "shown"}, {})
-    output.refresh({"text/plain": "same cell"}, {})  # a runner takes it in the same cell
-    shell.request("cell-2")
-    output.refresh({"text/plain": "next cell"}, {})
+    output.refresh(lambda: ({"text/plain": "done"}, {}))
     assert shell.sent == [
         ("display", output.display_id, {"text/plain": "shown"}),
-        ("update", output.display_id, {"text/plain": "same cell"}),
-        ("update", output.display_id, {"text/plain": "next cell"}),
+        ("update", output.display_id, {"text/plain": "done"}),
     ]
 
 
-def test_under_a_live_front_end_a_refresh_waits_until_the_displaying_cell_ended(shell, monkeypatch):
-    """JupyterLab re-creates a widget view whose output is updated by its own running cell."""
+def test_no_refresh_reaches_a_live_front_end(monkeypatch):
+    """JupyterLab re-creates a widget view whose output is updated: a flicker, and the
+    view's own choices lost (tests/browser/test_widget_browser.py's diagnosis test)."""
+    shell = RecordingShell(monkeypatch)
     monkeypatch.setattr(snapshot, "_live_front_end", lambda: True)
     output = SnapshotOutput()
     output.show({"text/plain": "shown"}, {})
-    output.refresh({"text/plain": "first"}, {})
-    output.refresh({"text/plain": "latest"}, {})
+    drawn = []
+    output.refresh(lambda: drawn.append(1) or ({"text/plain": "done"}, {}))
     assert [kind for kind, *_ in shell.sent] == ["display"]
-    shell.request("cell-2")
-    shell.trigger("pre_execute")
-    shell.trigger("pre_execute")  # sent once, the latest only
-    output.refresh({"text/plain": "from a click"}, {})  # another request: at once
-    assert shell.sent[1:] == [
-        ("update", output.display_id, {"text/plain": "latest"}),
-        ("update", output.display_id, {"text/plain": "from a click"}),
-    ]
-    assert shell.callbacks["pre_execute"] == []
+    assert drawn == []  # nor is the figure drawn for nothing
