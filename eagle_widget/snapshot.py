@@ -11,7 +11,7 @@ so that a notebook run headless (nbclient, `jupyter nbconvert --execute`) holds 
 result, not the empty widget it started as. Live front ends (JupyterLab, Notebook 7, VS Code)
 rank the widget view first and keep showing the live widget; but JupyterLab re-creates a
 widget view whose output is updated (a flicker, and the view's own choices, such as its map
-mode, lost), so where a widget manager is connected the kernel sends no refresh: there the
+mode, lost), so where a front end draws live views the kernel sends no refresh: there the
 saved picture is the one from when the widget was displayed.
 """
 
@@ -58,12 +58,22 @@ def _shell():
     return get_ipython()
 
 
+_views_drawn = False  # a front end has drawn a live view of a widget in this kernel
+
+
+def note_live_view() -> None:
+    """A front end says it draws a live view (the widget's "view" message)."""
+    global _views_drawn
+    _views_drawn = True
+
+
 def _live_front_end() -> bool:
-    """A widget manager talks to this kernel (JupyterLab, Notebook 7 and VS Code open the
-    widgets' control channel when they connect; nbclient and nbconvert do not)."""
+    """A front end draws live widgets for this kernel: one said so, or a widget manager
+    opened the widgets' control channel (JupyterLab and Notebook 7 do when they connect,
+    before any view reports; nbclient and nbconvert never do either)."""
     from ipywidgets import Widget
 
-    return getattr(Widget, "_control_comm", None) is not None
+    return _views_drawn or getattr(Widget, "_control_comm", None) is not None
 
 
 class SnapshotOutput:

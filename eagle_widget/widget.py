@@ -28,7 +28,7 @@ from .engine.explainer import resolve_prompt
 from .engine.hallucination import Mitigation, check_wrong_answer, correct_token_id, mitigate
 from .engine.images import read_image
 from .engine.targets import resolve_targets
-from .snapshot import PNG, SnapshotOutput, figure_png
+from .snapshot import PNG, SnapshotOutput, figure_png, note_live_view
 from .wire import (
     diagnosis_state,
     display_png,
@@ -346,6 +346,8 @@ class EagleWidget(anywidget.AnyWidget):
             self.stop()
         elif kind == "export_json":
             self._reply_json(content.get("id"))
+        elif kind == "view":
+            note_live_view()
 
     def _reply_json(self, request_id) -> None:
         if self.explanation is None:

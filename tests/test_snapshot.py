@@ -161,3 +161,19 @@ def test_no_refresh_reaches_a_live_front_end(monkeypatch):
     output.refresh(lambda: drawn.append(1) or ({"text/plain": "done"}, {}))
     assert [kind for kind, *_ in shell.sent] == ["display"]
     assert drawn == []  # nor is the figure drawn for nothing
+
+
+def test_a_live_view_that_reports_itself_stops_the_refreshes(monkeypatch):
+    """VS Code opens no control channel: the widget's view says it is drawn."""
+    from ipywidgets import Widget
+
+    monkeypatch.setattr(snapshot, "_views_drawn", False)
+    monkeypatch.setattr(Widget, "_control_comm", None)
+    assert not snapshot._live_front_end()
+    model = caption_model()
+    widget = ew.EagleWidget(model, scene(), explainer=ew.Explainer(model, n_regions=16))
+    try:
+        widget._on_message(widget, {"type": "view"}, [])
+        assert snapshot._live_front_end()
+    finally:
+        widget.close()
