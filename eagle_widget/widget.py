@@ -5,7 +5,9 @@ result), so a saved notebook or an exported page re-renders without a kernel. Wh
 search streams, each step travels as a small custom message (one binary record); at the
 end the `result` trait is brought up to date. The values and the records are built by
 wire.py (the wire format, shared with the offline page). The engine runs in the widget's
-own worker thread (worker.py); this module never imports torch.
+own worker thread (worker.py); this module never imports torch. Where no live widget
+renders, the output shows a PNG of what the widget shows (snapshot.py), refreshed under its
+display id when a run ends.
 """
 
 from __future__ import annotations
