@@ -5,13 +5,17 @@ result), so a saved notebook or an exported page re-renders without a kernel. Wh
 search streams, each step travels as a small custom message (one binary record); at the
 end the `result` trait is brought up to date. The values and the records are built by
 wire.py (the wire format, shared with the offline page). The engine runs in the widget's
-own worker thread (worker.py); this module never imports torch.
+own worker thread (worker.py); this module never imports torch. Where no live widget
+renders, the output shows a PNG of what the widget shows (snapshot.py), refreshed under its
+display id when a run ends.
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +36,7 @@ from .engine import (
 from .engine.hallucination import Mitigation, check_wrong_answer, correct_token_id, mitigate
 from .engine.images import Picture, read_image
 from .engine.targets import resolve_targets
+from .snapshot import PNG, SnapshotOutput, figure_png, note_live_view
 from .wire import (
     diagnosis_state,
     display_png,
@@ -48,6 +53,7 @@ from .wire import (
 from .worker import Job, Worker
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
 
 
 def _is_index(value) -> bool:
@@ -108,6 +114,8 @@ class EagleWidget(anywidget.AnyWidget):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self._output = SnapshotOutput()  # what shows where no live widget renders it
+        self._snapshot: tuple[Any, Any, bytes] | None = None  # (explanation, mitigation, PNG)
         self.error: BaseException | None = None
         self._run_error: BaseException | None = None  # of the last run, for wait() to raise
         self.generation: Generation | None = None
@@ -275,6 +283,57 @@ class EagleWidget(anywidget.AnyWidget):
         self._worker.close()
         super().close()
 
+    # -- the output where no live widget renders it (snapshot.py) ------------------------
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget view, a PNG of what the widget shows and a line saying what it is."""
+        data, metadata = super()._repr_mimebundle_(**kwargs)
+        data = {**data, "text/plain": self._summary()}
+        png = self._snapshot_png()
+        if png:
+            data[PNG] = base64.b64encode(png).decode("ascii")
+        return data, metadata
+
+    def _ipython_display_(self) -> None:
+        """Shown under the widget's display id, so that a finished run refreshes it."""
+        self._output.show(*self._repr_mimebundle_())
+
+    def _refresh_output(self) -> None:
+        """Bring the displayed outputs up to date with what the widget shows now."""
+        try:
+            self._output.refresh(self._repr_mimebundle_)
+        except Exception:  # the saved picture must never break the widget
+            log.exception("could not refresh the widget's saved output")
+
+    def _snapshot_png(self) -> bytes:
+        explanation = self.explanation
+        if explanation is None:
+            return bytes(self.image_png)
+        mitigation = explanation.mitigation
+        cached = self._snapshot
+        if cached is not None and cached[0] is explanation and cached[1] is mitigation:
+            return cached[2]
+        try:
+            png = figure_png(explanation)
+        except Exception:  # the saved picture must never break the widget
+            log.exception("could not draw the widget's result as a figure")
+            return bytes(self.image_png)
+        self._snapshot = (explanation, mitigation, png)
+        return png
+
+    def _summary(self) -> str:
+        caption = self.generation.text if self.generation is not None else ""
+        if self.explanation is not None:
+            text = f"EagleWidget of {caption!r}: {self.explanation!r}"
+        elif caption:
+            text = f"EagleWidget: caption {caption!r}, no word explained yet"
+        elif self.status == "generating":
+            text = "EagleWidget: generating the caption"
+        else:
+            text = "EagleWidget: nothing to show"
+        if self.status == "error" and self.error_message:
+            text += f"; the last run failed: {self.error_message}"
+        return text
+
     # -- messages from the browser -----------------------------------------------------
     def _on_message(self, _widget, content, buffers) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
@@ -297,6 +356,8 @@ class EagleWidget(anywidget.AnyWidget):
             self.stop()
         elif kind == "export_json":
             self._reply_json(content.get("id"))
+        elif kind == "view":
+            note_live_view()
 
     def _reply_json(self, request_id) -> None:
         if self.explanation is None:
@@ -355,6 +416,7 @@ class EagleWidget(anywidget.AnyWidget):
         except Exception as error:  # shown in the widget, kept on .error, raised by wait()
             self._fail(error)
             self._run_error = error
+        self._refresh_output()
 
     def _job(self, job: Job, work) -> None:
         """The frame of an explain or diagnose job: the caption first, then `work(attempt)`.
@@ -376,6 +438,7 @@ class EagleWidget(anywidget.AnyWidget):
             self._end_attempt(attempt)
             self._fail(error)
             self._run_error = error
+        self._refresh_output()  # before wait() returns: a notebook runner saves it
 
     def _end_attempt(self, attempt: _Attempt) -> None:
         seconds = time.perf_counter() - attempt.began

@@ -80,5 +80,7 @@ def test_hallucination_notebook_finds_diagnoses_and_corrects_a_real_hallucinatio
     assert "blue" in text.split("drivers:")[1].splitlines()[0]  # ground truth of the case
     views = [o for o in outputs if WIDGET_VIEW in o.get("data", {})]
     assert len(views) == 1  # the widget in diagnose mode
-    figures = [o for o in outputs if "image/png" in o.get("data", {})]
+    figures = [  # the widget's own output carries a PNG too (eagle_widget/snapshot.py)
+        o for o in outputs if "image/png" in o.get("data", {}) and WIDGET_VIEW not in o["data"]
+    ]
     assert figures, "the three-panel figure is missing"

@@ -21,8 +21,10 @@ var MSG = Object.freeze({
   // view -> kernel: {id}
   REPLY: "reply",
   // kernel -> view: {id, ok, error?, filename?}, payload in buffers[0]
-  NOTE: "note"
+  NOTE: "note",
   // kernel -> view: {text}, a request it refused (bad arguments)
+  VIEW: "view"
+  // view -> kernel: a live view is drawn, so the kernel leaves its output alone
 });
 var CHAINS = Object.freeze(["insert", "remove"]);
 

@@ -21,8 +21,10 @@ var MSG = Object.freeze({
   // view -> kernel: {id}
   REPLY: "reply",
   // kernel -> view: {id, ok, error?, filename?}, payload in buffers[0]
-  NOTE: "note"
+  NOTE: "note",
   // kernel -> view: {text}, a request it refused (bad arguments)
+  VIEW: "view"
+  // view -> kernel: a live view is drawn, so the kernel leaves its output alone
 });
 var CHAINS = Object.freeze(["insert", "remove"]);
 var STEP_HEADER_BYTES = 36;
@@ -1920,6 +1922,7 @@ function mount(model, el) {
 // src/widget.js
 var widget_default = {
   render({ model, el }) {
+    model.send({ type: MSG.VIEW });
     return mount(model, el);
   }
 };

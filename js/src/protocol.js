@@ -83,6 +83,7 @@ export const MSG = Object.freeze({
   EXPORT_JSON: "export_json", // view -> kernel: {id}
   REPLY: "reply", // kernel -> view: {id, ok, error?, filename?}, payload in buffers[0]
   NOTE: "note", // kernel -> view: {text}, a request it refused (bad arguments)
+  VIEW: "view", // view -> kernel: a live view is drawn, so the kernel leaves its output alone
 });
 
 /** Step chains, by their code in a step record. */

@@ -10,6 +10,15 @@ import { activate } from "./ipywidgets.js";
 import { KernelManager, ServerConnection } from "./services.js";
 
 const WIDGET_VIEW = "application/vnd.jupyter.widget-view+json";
+// index.html?kernel=none: VS Code reopening a saved notebook before a kernel is chosen
+const withKernel = new URLSearchParams(location.search).get("kernel") !== "none";
+// VS Code's order of an output's mimetypes (its ipynb deserializer); the first one whose
+// renderer takes it shows, a renderer that cannot throws the error named FALLBACK
+const MIME_ORDER = ["application/vnd.*", "application/vdom.*", "application/geo+json",
+  "application/x-nteract-model-debug+json", "text/html", "application/javascript", "image/gif",
+  "text/latex", "text/markdown", "image/png", "image/svg+xml", "image/jpeg", "application/json",
+  "text/plain"];
+const FALLBACK = "vscode.fallbackToNextRenderer";
 const log = [];
 const logger = (message) => log.push(String(message));
 
@@ -49,9 +58,64 @@ const whenVisible = (el) =>
     seen.observe(el);
   });
 
+function mimeRank(mime) {
+  const i = MIME_ORDER.findIndex((m) => (m.endsWith(".*") ? mime.startsWith(m.slice(0, -1)) : mime === m));
+  return i < 0 ? 100 : i;
+}
+
+function fallback() {
+  const error = new Error("the renderer hands this output on");
+  error.name = FALLBACK;
+  return error;
+}
+
+/** One saved output item with VS Code's renderers, no kernel: vscode-jupyter's widget
+ * renderer hands a widget view on when no kernel is selected (or the kernel lacks the model);
+ * the built-in ones draw images and text. */
+function renderSavedItem(mime, value, target) {
+  if (mime === WIDGET_VIEW) throw fallback();
+  const text = Array.isArray(value) ? value.join("") : value;
+  if (mime === "image/png" || mime === "image/jpeg") {
+    const img = document.createElement("img");
+    img.src = `data:${mime};base64,${text.replace(/\s/g, "")}`;
+    target.append(img);
+  } else if (mime === "text/plain") {
+    const pre = document.createElement("pre");
+    pre.textContent = text;
+    target.append(pre);
+  } else throw fallback();
+}
+
+/** A saved cell's outputs as VS Code shows them with no kernel; returns each output's shown
+ * mimetype (null: VS Code's "could not render" error). */
+function renderSaved(outputs) {
+  const cell = document.createElement("div");
+  cell.className = "cell_container saved";
+  document.getElementById("container").append(cell);
+  return outputs.map((output) => {
+    const item = document.createElement("div");
+    item.className = "output";
+    cell.append(item);
+    const mimes = Object.keys(output.data ?? {}).sort((a, b) => mimeRank(a) - mimeRank(b));
+    for (const mime of mimes) {
+      try {
+        renderSavedItem(mime, output.data[mime], item);
+        item.dataset.mime = mime;
+        return mime;
+      } catch (error) {
+        if (error.name !== FALLBACK) throw error;
+      }
+    }
+    item.textContent = "Could not render content";
+    item.classList.add("error");
+    return null;
+  });
+}
+
 async function start() {
   activate();
   window.vscIPyWidgets8.load();
+  if (!withKernel) return { renderSaved, setTheme, kernel: null };
   const serverSettings = ServerConnection.makeSettings({ baseUrl: `${location.origin}/` });
   const kernel = await new KernelManager({ serverSettings }).startNew({ name: "python3" });
   await kernel.info;
@@ -101,7 +165,7 @@ async function start() {
     return rendering.length;
   }
 
-  return { run, setTheme, kernel };
+  return { run, renderSaved, setTheme, kernel };
 }
 
 window.vscodeHost = { log, forwardedKeys, setTheme, ready: start() };
