@@ -342,7 +342,7 @@ def _run_batch(items: list[dict], args, load: Loader, out: Path) -> int:
 
 
 # the run record's keys that are not the option's name with dashes
-FLAGS = {"n_regions": "--regions", "items": "--items/--limit", "task": "TASK", "model": "--model"}
+FLAGS = {"n_regions": "--regions", "items": "the items (--list, --items, --limit)", "task": "TASK"}
 
 
 def _other_run(error: RunMismatch) -> UsageError:

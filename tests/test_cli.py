@@ -332,7 +332,7 @@ def test_a_batch_resumes_by_the_images_content_from_any_folder(tmp_path, monkeyp
     "extra, named",
     [(["--regions", "9", "--search", "greedy"], "--regions 16 there, 9 now"),
      (["--regions", "16", "--search", "lazy"], "--search 'greedy' there, 'lazy' now"),
-     ([*FAST, "--prompt", "What is red?"], "--prompt null there, 'What is red?' now")],
+     ([*FAST, "--prompt", "What is red?"], "--prompt none there, 'What is red?' now")],
 )  # fmt: skip
 def test_a_batch_into_a_folder_of_other_options_is_refused_before_the_model_loads(
     extra, named, image_file, tmp_path, capsys

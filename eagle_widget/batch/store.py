@@ -74,6 +74,8 @@ def describe_differences(found: list[tuple[str, object, object]], names: dict | 
 def _shown(value) -> str:
     if value is _ABSENT:
         return "unset"
+    if value is None:
+        return "none"
     if isinstance(value, list) and len(value) > 3:  # item ids: how many, first and last
         return f"{len(value)} ({_shown(value[0])} ... {_shown(value[-1])})"
     if isinstance(value, str):
