@@ -44,6 +44,7 @@ from .batch.explain import (
     write_outputs,
 )
 from .batch.jobs import RAY_INSTALL, RayNotInstalled, check_ray_installed, ray_wanted
+from .batch.store import RunMismatch, describe_differences
 from .benchmarks.tasks import TASKS
 from .console import Progress, describe, say, strip
 from .engine import DEFAULT_PROMPT, resolve_prompt
@@ -396,19 +397,36 @@ def _options(args) -> dict:
 # -- batches -----------------------------------------------------------------------------------
 def _run_batch(items: list[dict], args, load: Loader, out: Path) -> int:
     """The batch on the batch runner (here, or on Ray workers); exit 1 if any item failed."""
-    report = run_batch(
-        items, args.model, out=out, workers=args.workers, ray=args.ray,
-        gpus_per_worker=args.gpus_per_worker, prompt=args.prompt, targets=args.targets,
-        device=args.device, dtype=args.dtype, load=functools.partial(_model_of, load, args),
-        record={"served_model": args.served_model} if args.served_model else None,
-        **_options(args),
-    )  # fmt: skip
+    try:
+        report = run_batch(
+            items, args.model, out=out, workers=args.workers, ray=args.ray,
+            gpus_per_worker=args.gpus_per_worker, prompt=args.prompt, targets=args.targets,
+            device=args.device, dtype=args.dtype, load=functools.partial(_model_of, load, args),
+            record={"served_model": args.served_model} if args.served_model else None,
+            **_options(args),
+        )  # fmt: skip
+    except RunMismatch as error:
+        raise _other_run(error) from None
     print(
         f"batch: {report.done} of {len(report.rows)} done ({report.skipped} skipped as already "
         f"done), {report.failed} failed | {out / 'summary.json'}",
         flush=True,
     )
     return 1 if report.failed else 0
+
+
+# the run record's keys that are not the option's name with dashes
+FLAGS = {"n_regions": "--regions", "items": "the items (--list, --items, --limit)", "task": "TASK"}
+
+
+def _other_run(error: RunMismatch) -> UsageError:
+    """A run folder of other options, in the command line's words (one line)."""
+    names = {key: FLAGS.get(key, "--" + key.replace("_", "-")) for key, _, _ in error.differences}
+    return UsageError(
+        f"--out {str(error.folder)!r} holds a run with other options "
+        f"({describe_differences(error.differences, names)}): give another --out for this "
+        "run, or delete that folder to start over"
+    )
 
 
 # -- demo ----------------------------------------------------------------------------------------
@@ -550,7 +568,6 @@ def _benchmark_commands(commands) -> None:
 
 def _evaluate(args, load: Loader) -> int:
     from .benchmarks import EvaluationResult, Options, evaluate
-    from .benchmarks.evaluation import asked, finished_row
     from .benchmarks.tasks import check_images, load_lists
     from .engine.masking import fill_image
 
@@ -590,20 +607,15 @@ def _evaluate(args, load: Loader) -> int:
     )
     out = Path(args.out)
     _check_writable(out, "--out")  # before the model loads
-    left = [
-        item
-        for item in items
-        if item.error is None
-        and finished_row(out / item.id, asked(item, args.model, options)) is None
-    ]
-    if _check_ray_options(args):  # every worker loads its own model
-        model, setup = None, functools.partial(_load, load, args)
-    else:
-        model, setup = (_load(load, args) if left else None), None
-    result = evaluate(
-        model, items, out=out, options=options, model_name=args.model, workers=args.workers,
-        ray=args.ray, gpus_per_worker=args.gpus_per_worker, setup=setup,
-    )  # fmt: skip
+    _check_ray_options(args)
+    try:  # the model loads (here, or on each worker) only if an item is left to run
+        result = evaluate(
+            None, items, out=out, options=options, model_name=args.model, workers=args.workers,
+            ray=args.ray, gpus_per_worker=args.gpus_per_worker,
+            setup=functools.partial(_load, load, args),
+        )  # fmt: skip
+    except RunMismatch as error:
+        raise _other_run(error) from None
     print(result.table() + result.summary() + f" | {out / 'table.md'}", flush=True)
     return 1 if result.counts["failed"] else 0
 

@@ -76,7 +76,7 @@ def comparable(out: Path) -> dict:
     for folder in sorted(p for p in out.iterdir() if p.is_dir() and p.name != "ray-logs"):
         files = {p.name: p for p in folder.iterdir()}
         entry = {"files": sorted(files)}
-        for name in ("result.json", "item.json", "error.json"):
+        for name in ("result.json", "row.json", "error.json"):
             if name in files:
                 data = json.loads(files[name].read_text())
                 data.pop("seconds", None)
@@ -118,7 +118,7 @@ def test_one_and_two_workers_write_what_the_run_without_ray_writes_and_resume(
     # resume: finished items are skipped untouched; a removed one is redone
     kept = tmp_path / "two"
     stamps = {n: (kept / n / "result.npz").stat().st_mtime_ns for n in ("circle", "square")}
-    for name in ("result.json", "item.json"):
+    for name in ("result.json", "row.json"):
         (tmp_path / "two" / "triangle" / name).unlink()
     again = run_batch(manifest, "demo", out=tmp_path / "two", workers=2, **OPTIONS)
     assert again.skipped == 2 and "4 items, 2 already done, 2 to explain" in capsys.readouterr().err

@@ -215,6 +215,25 @@ def test_a_finished_run_is_read_back_without_loading_the_model(runs, lists, data
     assert f"{N} of {N} items scored ({N} read back" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    "extra, named",
+    [(["--search", "greedy"], "--search 'lazy' there, 'greedy' now"),
+     (["--items", "0:4"], "the items (--list, --items, --limit) 8 ("),
+     (["--regions", "12"], "--regions 16 there, 12 now")],
+)  # fmt: skip
+def test_a_run_folder_of_other_options_is_refused_before_the_model_loads(
+    extra, named, runs, lists, data, capsys
+):
+    folder = runs["mmvp"]
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert run([*evaluate_args("mmvp", data, lists, folder), *extra]) == (2, [])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("eagle-widget: error: --out"), err
+    assert named in err and "give another --out for this run" in err
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
 class KilledAfter:
     """The demo model, interrupted (as by Ctrl-C) when its n-th item starts."""
 

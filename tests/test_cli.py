@@ -243,7 +243,7 @@ def test_batch_records_failures_goes_on_and_resumes(image_file, tmp_path, capsys
     code, stdout, err = run(["explain", "--batch", manifest, "--out", out, *FAST], capsys)
     assert code == 1  # some items failed
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["red", "0002-missing", "line0003", "0004-scene", "summary.json"]
+        ["red", "0002-missing", "line0003", "0004-scene", "run.json", "summary.json"]
     )
     assert json.loads((out / "red" / "result.json").read_text())["positions"] == [1]
     assert json.loads((out / "0004-scene" / "result.json").read_text())["positions"] == [4]
@@ -283,10 +283,75 @@ def test_an_edited_manifest_never_reuses_another_items_result(image_file, tmp_pa
     assert code == 0 and "3 items, 0 already done, 3 to explain" in err
     for folder, positions in (("0001-scene", [2]), ("0002-scene", [1]), ("0003-scene", [4])):
         assert json.loads((out / folder / "result.json").read_text())["positions"] == positions
-    # unchanged since: all three are reused; a changed option redoes them
+    # unchanged since: all three are reused
     assert "3 already done" in run(["explain", "--batch", manifest, "--out", out, *FAST], capsys)[2]
-    err = run(["explain", "--batch", manifest, "--out", out, "--regions", "9"], capsys)[2]
-    assert "0 already done, 3 to explain" in err
+
+
+def counting_loader(calls: list):
+    def loader(spec, device, dtype):
+        calls.append(spec)
+        return load(spec, device, dtype)
+
+    return loader
+
+
+def test_a_batch_resumes_by_the_images_content_from_any_folder(tmp_path, monkeypatch, capsys):
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    Image.fromarray(IMAGE).save(tmp_path / "imgs" / "a.png")
+    Image.fromarray(IMAGE[::-1].copy()).save(tmp_path / "imgs" / "b.png")
+    write_manifest(
+        tmp_path, [{"image": "imgs/a.png", "id": "a"}, {"image": "imgs/b.png", "id": "b"}]
+    )
+    out = tmp_path / "out"
+    calls = []
+    monkeypatch.chdir(tmp_path)
+    argv = ["explain", "--batch", "manifest.jsonl", "--out", out, *FAST]
+    assert run(argv, capsys, counting_loader(calls))[0] == 0 and calls == ["demo"]
+    stamps = {name: (out / name / "result.npz").stat().st_mtime_ns for name in "ab"}
+    # the same images through other path strings: nothing runs, no model loads
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    for manifest in ("../manifest.jsonl", tmp_path / "manifest.jsonl"):
+        argv = ["explain", "--batch", manifest, "--out", out, *FAST]
+        code, stdout, err = run(argv, capsys, counting_loader(calls))
+        assert code == 0 and "2 items, 2 already done, 0 to explain" in err, err
+        assert calls == ["demo"]
+    assert {name: (out / name / "result.npz").stat().st_mtime_ns for name in "ab"} == stamps
+    # a changed image under the same path is explained again, the other one is not
+    Image.fromarray(IMAGE[:, ::-1].copy()).save(tmp_path / "imgs" / "a.png")
+    code, stdout, err = run(argv, capsys, counting_loader(calls))
+    assert code == 0 and "2 items, 1 already done, 1 to explain" in err, err
+    assert calls == ["demo", "demo"]
+    assert (out / "a" / "result.npz").stat().st_mtime_ns != stamps["a"]
+    assert (out / "b" / "result.npz").stat().st_mtime_ns == stamps["b"]
+    saved = ew.Explanation.load(out / "a" / "result.npz")
+    assert np.array_equal(saved.image, IMAGE[:, ::-1])
+
+
+@pytest.mark.parametrize(
+    "extra, named",
+    [(["--regions", "9", "--search", "greedy"], "--regions 16 there, 9 now"),
+     (["--regions", "16", "--search", "lazy"], "--search 'greedy' there, 'lazy' now"),
+     ([*FAST, "--prompt", "What is red?"], "--prompt none there, 'What is red?' now")],
+)  # fmt: skip
+def test_a_batch_into_a_folder_of_other_options_is_refused_before_the_model_loads(
+    extra, named, image_file, tmp_path, capsys
+):
+    manifest = write_manifest(tmp_path, [{"image": str(image_file), "id": "x"}])
+    out = tmp_path / "out"
+    assert run(["explain", "--batch", manifest, "--out", out, *FAST], capsys)[0] == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    code, stdout, err = run(
+        ["explain", "--batch", manifest, "--out", out, *extra], capsys, refusing_loader
+    )
+    assert code == 2 and stdout == ""
+    assert err.count("\n") == 1 and err.startswith("eagle-widget: error: --out"), err
+    assert named in err and "give another --out for this run" in err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def refusing_loader(spec, device, dtype):
+    raise AssertionError("the model was loaded although the command was refused")
 
 
 def test_an_unwritable_output_is_refused_before_the_model_loads(image_file, tmp_path, capsys):
@@ -369,7 +434,7 @@ def test_a_killed_batch_resumes_where_it_stopped(image_file, tmp_path):
     assert f"{len(done_before)} already done, {4 - len(done_before)} to explain" in result.stderr
     assert (out / "item0" / "result.npz").stat().st_mtime_ns == stamp
     assert sorted(p.name for p in out.iterdir()) == [
-        "item0", "item1", "item2", "item3", "summary.json"
+        "item0", "item1", "item2", "item3", "run.json", "summary.json"
     ]  # no half-written folder is left behind  # fmt: skip
     for i in range(4):
         assert json.loads((out / f"item{i}" / "result.json").read_text())["positions"] == [i]

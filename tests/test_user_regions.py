@@ -453,8 +453,8 @@ def test_a_batch_takes_a_grid_and_records_it(scene_files, tmp_path, capsys):
     argv = ["explain", "--batch", manifest, "--grid", "2x3", "--targets", "circle"]
     code, _, stderr = run_cli([*argv, "--out", tmp_path / "out"], capsys)
     assert code == 0, stderr
-    item = json.loads((tmp_path / "out" / "one" / "item.json").read_text())
-    assert item["regions"] == "grid" and item["grid"] == [2, 3]
+    asked = json.loads((tmp_path / "out" / "one" / "row.json").read_text())["asked"]
+    assert asked["regions"] == "grid" and asked["grid"] == [2, 3]
     data = json.loads((tmp_path / "out" / "one" / "result.json").read_text())
     assert data["regions"] == {"kind": "grid", "grid": [2, 3]} and len(data["order"]) == 6
     code, _, stderr = run_cli([*argv, "--out", tmp_path / "out"], capsys)  # resumes: done

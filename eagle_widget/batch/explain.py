@@ -1,18 +1,17 @@
 """Explaining images to folders: one image, or a manifest of them on the batch runner.
 
-Each explanation writes result.json, result.npz, figure.png and explanation.html. A batch
-item is done when its folder holds result.json and an item.json equal to what the item
-asks now (image content, prompt, targets, model and options), so a batch resumes where it
-stopped and an edited manifest never reuses another item's result.
+Each explanation writes result.json, result.npz, figure.png and explanation.html. A batch's
+folder is a run folder (`store.RunFolder`): an item is done when its row.json records
+what the item asks now (the image's content, not its path, with prompt, targets, model
+and options), so a batch resumes where it stopped, from any working folder, and an edited
+manifest never reuses another item's result; other options than the folder's are refused.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import re
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,8 +26,10 @@ from ..engine.regions import region_plan, regions_text
 from ..engine.search import SEARCHES, estimated_images
 from .jobs import ray_wanted, run_jobs
 from .outcomes import Outcome, WorkerStats
+from .store import RunFolder, file_sha256
 
 OUTPUTS = ("result.json", "result.npz", "figure.png", "explanation.html")
+SUMMARY_KEYS = ("caption", "insertion_auc", "deletion_auc", "images_scored", "seconds")
 MANIFEST_KEYS = ("image", "prompt", "targets", "id")
 
 Loader = Callable[[str, "str | None", "str | None"], object]
@@ -237,7 +238,9 @@ def run_batch(
     is "auto" or an address; see `jobs.run_jobs`). This process alone writes `out`.
     Outputs go to a hidden folder first and are renamed into place, so a killed run
     leaves no half-written item. `record`: more of what every item asks, kept in its
-    item.json (a served model's name), so that a change of it redoes the items.
+    row.json (a served model's name), so that a change of it redoes the items. A folder
+    holding a batch run with other options (or model, prompt, targets, `record`) is
+    refused with a `store.RunMismatch`, before any model loads.
     `regions`: "slic" or "grid" (`grid=(rows, cols)`, or about n_regions blocks); a label
     map or masks are of one image, so a batch takes none.
     """
@@ -256,29 +259,26 @@ def run_batch(
             'a batch\'s regions are "slic" or "grid" (a label map or masks are of one image)'
         )
     region_plan(regions, n_regions, grid)  # a bad grid fails now, not in every item
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".*.partial"):
-        shutil.rmtree(stale, ignore_errors=True)
     options = {
         "n_regions": n_regions,
         "search": search,
         "early_stop": early_stop,
         "max_new_tokens": max_new_tokens,
         "working_size": working_size,
+        "method": method,
     }
-    if method != "eagle":  # asked only then: folders written before baselines still resume
-        options["method"] = method
-    if regions != "slic":  # likewise for folders written before user regions
+    if regions != "slic":  # asked only then: folders written before user regions resume
         options["regions"] = regions
     if grid is not None:
         options["grid"] = list(grid)
+    store = RunFolder(out, needs=("result.json",))
+    store.start({"model": model, "prompt": prompt, "targets": targets, **options, **(record or {})})
     for item in items:
         item["asked"] = {**_asked(item, prompt, targets, model, options), **(record or {})}
-    todo = [item for item in items if not _finished(out / item["id"], item["asked"])]
+    todo = [item for item in items if store.done(item["id"], item["asked"]) is None]
     skipped = len(items) - len(todo)
     say(f"batch: {len(items)} items, {skipped} already done, {len(todo)} to explain")
-    write = functools.partial(_write, out)
+    write = functools.partial(_write, store)
     for item in todo:  # a bad manifest line never reaches a worker
         if "error" in item:
             write(Outcome(item, error=item["error"]))
@@ -292,9 +292,9 @@ def run_batch(
         gpus_per_worker=gpus_per_worker,
         label=lambda item: item["id"],
         size=lambda explanation: explanation.images_scored,
-        log_dir=out / "ray-logs",
+        log_dir=store.folder / "ray-logs",
     )
-    rows = _write_summary(items, out)
+    rows = _summary(items, store)
     if ray_wanted(workers, ray):
         for worker in stats:
             say(worker.line())
@@ -304,11 +304,10 @@ def run_batch(
 def explain_item(model, item: dict) -> Explanation:
     """The per-item job (runs on a worker): read the image, explain it, return the result."""
     asked = item["asked"]
-    image = read_image(asked["image"])
+    image = read_image(item["image"])
     targets = parse_targets(asked["targets"])
-    keys = ("n_regions", "search", "early_stop", "max_new_tokens", "working_size")
+    keys = ("n_regions", "search", "early_stop", "max_new_tokens", "working_size", "method")
     options = {key: asked[key] for key in keys}
-    options["method"] = asked.get("method", "eagle")
     options["regions"] = asked.get("regions", "slic")
     if asked.get("grid") is not None:
         options["grid"] = tuple(asked["grid"])
@@ -324,46 +323,52 @@ def load_announced(load: Loader, spec: str, device, dtype):
     return model
 
 
-def _write(out: Path, outcome: Outcome) -> None:
-    """The one writer: an item's outputs renamed into place, or its error record."""
+def _write(store: RunFolder, outcome: Outcome) -> None:
+    """The one writer: an item's outputs and row renamed into place, or its error record."""
     item = outcome.item
-    folder = out / item["id"]
     error = outcome.error
     if error is None:
-        partial = out / f".{item['id']}.partial"
+        explanation = outcome.result
+        row = {
+            "id": item["id"],
+            "line": item["line"],
+            "image": str(item["image"]),  # where it was read this time; "asked" holds content
+            "status": "done",
+            **_summary_fields(explanation),
+            "asked": item["asked"],
+        }
         try:
-            write_outputs(outcome.result, partial)
-            (partial / "item.json").write_text(json.dumps(item["asked"]), encoding="utf-8")
-            if folder.exists():  # an earlier try's error record, or another item's result
-                shutil.rmtree(folder)
-            partial.rename(folder)
-            print(summary_line(outcome.result, folder), flush=True)
+            store.write_item(item["id"], row, functools.partial(write_outputs, explanation))
+            print(summary_line(explanation, store.path(item["id"])), flush=True)
             return
-        except KeyboardInterrupt:  # stopped mid-write: leave nothing half-written
-            shutil.rmtree(partial, ignore_errors=True)
+        except KeyboardInterrupt:  # stopped mid-write: the store left nothing half-written
             raise
         except Exception as unwritten:  # recorded like a failed item
             error = f"its outputs could not be written: {strip(unwritten)}"
     say(f"  {item['id']} failed: {error}")
-    record = {"id": item["id"], "line": item["line"], "error": error}
+    record = {"id": item["id"], "line": item["line"], "status": "failed", "error": error,
+              "asked": item["asked"]}  # fmt: skip
     try:  # a folder left here is an earlier or another item's: not this one's result
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "error.json").write_text(json.dumps(record), encoding="utf-8")
+        store.write_error(item["id"], record)
     except OSError as unwritten:
         say(f"  and its error record could not be written: {strip(unwritten)}")
 
 
-def _asked(item: dict, prompt, targets, model: str, options: dict) -> dict:
-    """What an item asks for, as recorded next to its result (item.json)."""
-    image = item.get("image")
-    try:
-        content = hashlib.sha256(Path(image).read_bytes()).hexdigest() if image else None
-    except OSError:
-        content = None  # unreadable: the item will fail and be recorded
+def _summary_fields(explanation: Explanation) -> dict:
     return {
-        "image": str(image),
-        "image_sha256": content,
+        "caption": explanation.generation.text,
+        "insertion_auc": explanation.insertion_auc,
+        "deletion_auc": explanation.deletion_auc,
+        "images_scored": int(explanation.images_scored),
+        "seconds": float(explanation.seconds),
+    }
+
+
+def _asked(item: dict, prompt, targets, model: str, options: dict) -> dict:
+    """What an item asks for, recorded in its row: the image's content, not its path."""
+    image = item.get("image")
+    return {
+        "image_sha256": file_sha256(image) if image else None,  # unreadable: None, it fails
         "prompt": item.get("prompt") or prompt,
         "targets": item.get("targets", targets),
         "model": model,
@@ -371,33 +376,17 @@ def _asked(item: dict, prompt, targets, model: str, options: dict) -> dict:
     }
 
 
-def _finished(folder: Path, asked: dict) -> bool:
-    try:
-        recorded = json.loads((folder / "item.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return recorded == asked and (folder / "result.json").exists()
-
-
-def _write_summary(items: list[dict], out: Path) -> list[dict]:
+def _summary(items: list[dict], store: RunFolder) -> list[dict]:
+    """summary.json: every item of this batch, done (its numbers) or failed (its error)."""
     rows = []
     for item in items:
-        folder = out / item["id"]
         row = {"id": item["id"], "line": item["line"], "image": str(item.get("image", ""))}
-        if _finished(folder, item["asked"]):
-            data = json.loads((folder / "result.json").read_text(encoding="utf-8"))
-            row.update(
-                status="done",
-                caption=data["generation"]["text"],
-                insertion_auc=data["insertion_auc"],
-                deletion_auc=data["deletion_auc"],
-                images_scored=data["images_scored"],
-                seconds=data["seconds"],
-            )
+        done = store.done(item["id"], item["asked"])
+        if done is not None:
+            row.update(status="done", **{key: done[key] for key in SUMMARY_KEYS})
         else:
-            error = folder / "error.json"
-            message = json.loads(error.read_text())["error"] if error.exists() else "not run"
-            row.update(status="failed", error=message)
+            error = store.error(item["id"])
+            row.update(status="failed", error=error["error"] if error else "not run")
         rows.append(row)
-    (out / "summary.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    store.write_summary(rows)
     return rows

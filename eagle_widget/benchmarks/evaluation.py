@@ -2,18 +2,15 @@
 
 `evaluate_item(model, item, options)` does all of an item's work (read its image, rebuild
 the answer from the list's ids, explain, measure) and returns an `ItemResult`; it writes
-nothing, so a back end may run it anywhere. `evaluate` runs the items in order, and the
-`write_*` functions (its only writers) record each result in the run's folder: a run
-resumes where it stopped, an item counting as done when its recorded inputs and options
-match.
+nothing, so a back end may run it anywhere. `evaluate` runs the items in order, and its
+writer records each result in the run's folder (`batch.store.RunFolder`): a run resumes
+where it stopped, an item counting as done when its recorded inputs and options match, and
+a folder holding a run of other options or items is refused.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -23,12 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from ..batch.jobs import run_jobs
+from ..batch.outcomes import Outcome
+from ..batch.store import RunFolder, file_sha256
 from ..engine import Explainer, Explanation, Generation, metrics
 from ..engine.hallucination import mitigate
 from ..engine.images import to_rgb_array
 from ..engine.protocol import Decodes, GivesPromptIds, eos_token_ids_of, supports
 from .coco import segmentation_mask
-from .run_files import ERROR_FILE, RESULT_FILE, ROW_FILE, RUN_FILE
+from .report import RESULT_FILE, EvaluationResult
 from .tasks import Item
 
 AMCR_RULES = ("ours", "authors")
@@ -228,66 +227,34 @@ def pointing_metrics(attribution: np.ndarray, box, mask) -> dict:
 def asked(item: Item, model_name: str, options: Options) -> dict:
     """What an item asks for, recorded beside its result: a changed entry, image, prompt,
     model or option makes it a new item."""
-    try:
-        content = hashlib.sha256(Path(item.image).read_bytes()).hexdigest()
-    except OSError:
-        content = None
     return {
         "task": item.task,
         "entry_sha256": item.digest,
-        "image_sha256": content,
+        "image_sha256": file_sha256(item.image),
         "prompt": item.prompt,
         "model": model_name,
         "options": options.to_dict(),
     }
 
 
-def finished_row(folder: Path, wanted: dict) -> dict | None:
-    """The recorded row of an item done with these inputs, else None."""
-    try:
-        row = json.loads((folder / ROW_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if row.get("asked") != wanted or not (folder / RESULT_FILE).is_file():
-        return None
-    return row
-
-
-def write_result(out: Path, item: Item, wanted: dict, result: ItemResult) -> dict:
-    """result.npz and row.json, written aside and renamed in: a killed run leaves no half item."""
-    row = {"id": item.id, "status": "scored", **result.row, "asked": wanted}
-    partial = out / f".{item.id}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    result.explanation.save(partial / RESULT_FILE)
-    (partial / ROW_FILE).write_text(json.dumps(_plain(row), indent=1), encoding="utf-8")
-    folder = out / item.id
-    if folder.exists():
-        shutil.rmtree(folder)
-    partial.rename(folder)
-    return row
-
-
-def write_error(out: Path, item: Item, wanted: dict, message: str) -> dict:
-    row = {"id": item.id, "status": "failed", "error": message, "asked": wanted}
-    if item.list_name:
-        row["list"] = item.list_name
-    folder = out / item.id
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    (folder / ERROR_FILE).write_text(json.dumps(row, indent=1), encoding="utf-8")
-    return row
-
-
-def write_run(out: Path, task: str, model_name: str, options: Options, items: list[Item]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    run = {
+def run_record(task: str, model_name: str, options: Options, items: list[Item]) -> dict:
+    """run.json: what the whole run asks; a rerun into the folder must ask the same."""
+    return {
         "task": task,
         "model": model_name,
         "options": options.to_dict(),
         "items": [item.id for item in items],
     }
-    (out / RUN_FILE).write_text(json.dumps(run, indent=1), encoding="utf-8")
+
+
+def _row(item: Item, wanted: dict, outcome) -> dict:
+    """The row of an outcome: its metrics, or its error, and what the item asked for."""
+    if outcome.ok:
+        return _plain({"id": item.id, "status": "scored", **outcome.result.row, "asked": wanted})
+    row = {"id": item.id, "status": "failed", "error": outcome.error, "asked": wanted}
+    if item.list_name:
+        row["list"] = item.list_name
+    return row
 
 
 def _plain(value):
@@ -318,13 +285,14 @@ def evaluate(
 
     With `out`, every item is recorded there as it finishes and a run resumes: items done
     with the same inputs and options are read back, not run again. A failing item is
-    recorded with its error and the run goes on. `model` may be None when nothing is left
-    to run. `progress` receives one line per item (default: stderr). `workers` / `ray`
-    run the items on Ray actors that each call `setup()` (a top-level function or a
-    functools.partial of one) to load their own model; see `eagle_widget.batch.run_jobs`.
+    recorded with its error and the run goes on. A folder holding a run of another task,
+    model, options or items is refused (`batch.store.RunMismatch`, a ValueError) before
+    anything runs. `model` may be None when nothing is left to run, or when `setup()`
+    loads it (called only if an item is left). `progress` receives one line per item
+    (default: stderr). `workers` / `ray` run the items on Ray actors that each call
+    `setup()` (a top-level function or a functools.partial of one) to load their own
+    model; see `eagle_widget.batch.run_jobs`.
     """
-    from .report import EvaluationResult
-
     options = options or Options()
     if not items:
         raise ValueError("no items to evaluate")
@@ -334,17 +302,15 @@ def evaluate(
     task = tasks.pop()
     model_name = model_name or (type(model).__name__ if model is not None else "model")
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
-    folder = Path(out) if out is not None else None
-    if folder is not None:
-        for stale in folder.glob(".*.partial"):
-            shutil.rmtree(stale, ignore_errors=True)
-        write_run(folder, task, model_name, options, items)
+    store = RunFolder(out, needs=(RESULT_FILE,)) if out is not None else None
+    if store is not None:  # another run's folder is refused here, before any model loads
+        store.start(run_record(task, model_name, options, items))
     rows: list[dict] = []
     explanations: dict[str, Explanation] = {}
     todo = []
     for item in items:
         wanted = asked(item, model_name, options)
-        done = finished_row(folder / item.id, wanted) if folder is not None else None
+        done = store.done(item.id, wanted) if store is not None else None
         if done is not None:
             rows.append(done)
         else:
@@ -355,30 +321,29 @@ def evaluate(
     distributed = workers is not None or ray is not None
     if distributed and setup is None:
         raise ValueError("workers and ray need setup: a top-level function that loads the model")
-    needed = any(item.error is None for _, item, _ in todo)
-    if todo and needed and model is None and not distributed:
+    runnable = [entry for entry in todo if entry[1].error is None]
+    if runnable and model is None and setup is None:
         raise ValueError("items are left to run but no model was given")
     began, images, count = time.perf_counter(), 0, 0
 
     def write(outcome) -> None:  # the only writer, on this side whatever runs the items
         nonlocal images, count
         slot, item, wanted = outcome.item
+        row = _row(item, wanted, outcome)
         if outcome.ok:
-            result = outcome.result
-            images += result.explanation.images_scored
-            explanations[item.id] = result.explanation
-            row = {"id": item.id, "status": "scored", **result.row, "asked": wanted}
-            if folder is not None:
-                row = write_result(folder, item, wanted, result)
+            images += outcome.result.explanation.images_scored
+            explanations[item.id] = outcome.result.explanation
+            if store is not None:
+                explanation = outcome.result.explanation
+                store.write_item(
+                    item.id, row, lambda folder: explanation.save(folder / RESULT_FILE)
+                )
             status = f"ins {row['insertion_auc']:.3f} del {row['deletion_auc']:.3f}"
         else:  # recorded; the run goes on
-            row = {"id": item.id, "status": "failed", "error": outcome.error, "asked": wanted}
-            if item.list_name:
-                row["list"] = item.list_name
-            if folder is not None:
-                row = write_error(folder, item, wanted, outcome.error)
+            if store is not None:
+                store.write_error(item.id, row)
             status = f"failed: {outcome.error}"
-        rows[slot] = _plain(row)
+        rows[slot] = row
         count += 1
         elapsed = time.perf_counter() - began
         eta = elapsed / count * (len(todo) - count)
@@ -387,22 +352,26 @@ def evaluate(
             f"{_clock(elapsed)} | ETA {_clock(eta)}"
         )
 
+    for entry in todo:  # a bad list entry fails without a model
+        if entry[1].error is not None:
+            write(Outcome(entry, error=entry[1].error))
+    local = (lambda: model) if model is not None else setup  # loaded only if an item runs
     run_jobs(
-        todo,
+        runnable,
         functools.partial(evaluate_entry, options),
-        setup=setup if distributed else (lambda: model),
+        setup=setup if distributed else local,
         write=write,
         workers=workers,
         ray=ray,
         gpus_per_worker=gpus_per_worker,
         label=lambda entry: entry[1].id,
         size=lambda result: result.explanation.images_scored,
-        log_dir=folder / "ray-logs" if folder is not None else None,
+        log_dir=store.path("ray-logs") if store is not None else None,
     )
     result = EvaluationResult(task, model_name, options.to_dict(), rows, skipped=skipped)
     result.explanations.update(explanations)
-    if folder is not None:
-        result.save(folder)
+    if store is not None:
+        result.save(store.folder)
     return result
 
 

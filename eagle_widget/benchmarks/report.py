@@ -1,4 +1,8 @@
-"""A run's result: per-item rows, the task's table (the paper's columns), files and a page."""
+"""A run's result: per-item rows, the task's table (the paper's columns), files and a page.
+
+The run's folder is read and written through `batch.store.RunFolder`; the one file name of
+the benchmarks' own is an item's explanation, RESULT_FILE.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,17 @@ import base64
 import csv
 import html
 import io
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..batch.store import RUN_FILE, RunFolder
 from ..engine import metrics
 from .paper import paper_model, paper_numbers
-from .run_files import ERROR_FILE, RESULT_FILE, ROW_FILE, RUN_FILE
+
+RESULT_FILE = "result.npz"  # an item's explanation (curves, order, label map, image)
 
 # the paper's columns of each task first, then the variants benchmarks.md asks for beside them
 COLUMNS: dict[str, list[tuple[str, str]]] = {
@@ -136,37 +141,26 @@ class EvaluationResult:
 
     def save(self, folder) -> list[Path]:
         """metrics.json, metrics.csv (one row per item), table.md and report.html."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        store = RunFolder(folder)
+        store.folder.mkdir(parents=True, exist_ok=True)
         info = {"task": self.task, "model": self.model, "options": self.options}
-        (folder / "metrics.json").write_text(
-            json.dumps({**info, "metrics": self.metrics}, indent=1), encoding="utf-8"
-        )
-        _write_csv(self.rows, folder / "metrics.csv")
-        (folder / "table.md").write_text(self.table(), encoding="utf-8")
-        write_html(self, folder / "report.html")
-        return [folder / n for n in ("metrics.json", "metrics.csv", "table.md", "report.html")]
+        return [
+            store.write_json("metrics.json", {**info, "metrics": self.metrics}),
+            store.write_text("metrics.csv", _csv(self.rows)),
+            store.write_text("table.md", self.table()),
+            store.write_text("report.html", report_page(self, store)),
+        ]
 
     @classmethod
     def from_folder(cls, folder) -> EvaluationResult:
         """The result of a finished or half-finished run, from its files (no model)."""
-
-        folder = Path(folder)
-        try:
-            run = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise ValueError(
-                f"{str(folder)!r} is not an evaluate run (no readable {RUN_FILE})"
-            ) from None
-        rows = []
-        for item_id in run["items"]:
-            row = {"id": item_id, "status": "pending"}
-            for name in (ROW_FILE, ERROR_FILE):
-                path = folder / item_id / name
-                if path.is_file():
-                    row = json.loads(path.read_text(encoding="utf-8"))
-                    break
-            rows.append(row)
+        store = RunFolder(folder)
+        run = store.run()
+        if run is None:
+            raise ValueError(f"{str(folder)!r} is not an evaluate run (no readable {RUN_FILE})")
+        rows = [
+            store.row(item_id) or {"id": item_id, "status": "pending"} for item_id in run["items"]
+        ]
         return cls(run["task"], run["model"], run["options"], rows, skipped=len(rows))
 
 
@@ -181,14 +175,15 @@ def _row(name: str, values: list, columns) -> str:
     return f"| {name} | {cells} |"
 
 
-def _write_csv(rows: list[dict], path: Path) -> None:
+def _csv(rows: list[dict]) -> str:
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys and k != "asked"]
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=keys, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
 
 
 # -- the offline page -------------------------------------------------------------------------
@@ -205,7 +200,7 @@ a { color: #0b57d0; }
 """
 
 
-def write_html(result: EvaluationResult, path: Path) -> Path:
+def report_page(result: EvaluationResult, store: RunFolder) -> str:
     """report.html: the table, a histogram of each metric, and the best and worst items, each
     linking to its own offline page (written next to its result the first time)."""
     columns = COLUMNS[result.task]
@@ -221,19 +216,18 @@ def write_html(result: EvaluationResult, path: Path) -> Path:
         if values:
             parts.append(_histogram(key, values))
     parts.append("</div>")
-    folder = path.parent
     ranked = sorted(scored, key=lambda r: r["insertion_auc"], reverse=True)
     galleries = (("Best items", ranked[:GALLERY]), ("Worst items", ranked[::-1][:GALLERY]))
     for title, chosen in galleries:
         parts.append(f"<h2>{title} (insertion AUC)</h2><div class='gallery'>")
-        parts += [_card(folder, row, result) for row in chosen]
+        parts += [_card(store, row, result) for row in chosen]
         parts.append("</div>")
     failed = [r for r in result.rows if r.get("status") == "failed"]
     if failed:
         parts.append("<h2>Failed items</h2><ul>")
         parts += [f"<li>{html.escape(r['id'])}: {html.escape(r['error'])}</li>" for r in failed]
         parts.append("</ul>")
-    page = (
+    return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
         "style-src 'unsafe-inline'; img-src data:\">"
@@ -241,8 +235,6 @@ def write_html(result: EvaluationResult, path: Path) -> Path:
         + "\n".join(parts)
         + "</body></html>"
     )
-    path.write_text(page, encoding="utf-8")
-    return path
 
 
 def _html_table(result: EvaluationResult, columns) -> str:
@@ -279,15 +271,14 @@ def _histogram(key: str, values: list[float], bins: int = 10) -> str:
     )
 
 
-def _card(folder: Path, row: dict, result: EvaluationResult) -> str:
+def _card(store: RunFolder, row: dict, result: EvaluationResult) -> str:
     from ..engine import Explanation
 
-    item = folder / row["id"]
     explanation = result.explanations.get(row["id"])
     try:
         if explanation is None:
-            explanation = Explanation.load(item / RESULT_FILE)
-        page = item / "explanation.html"
+            explanation = Explanation.load(store.path(row["id"], RESULT_FILE))
+        page = store.path(row["id"], "explanation.html")
         if not page.exists():
             explanation.to_html(page)
         images = "".join(
