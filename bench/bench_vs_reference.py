@@ -37,7 +37,9 @@ built offline with random weights, the scene scaled to 448 x 448).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import json
 import os
 import sys
@@ -149,6 +151,7 @@ V2_SETTINGS = {  # label -> their class's keyword arguments
 
 def load_authors_v2(path: Path):
     """Their EfficientMLLMSubModularExplanationVisionV2, imported from their checkout."""
+    os.environ.setdefault("TQDM_DISABLE", "1")  # their progress bars, on every step
     path = Path(path).resolve()
     if not (path.is_file() and (path.parent / "submodular_vision.py").is_file()):
         raise SystemExit(
@@ -209,7 +212,8 @@ def run_authors_v2(v2_class, adapter, image, generation, positions, labels, batc
     search = v2_class(model, batch_size=batch or None, **kwargs)
     masks = [(labels == k).astype(np.float32)[..., None] for k in range(int(labels.max()) + 1)]
     start = time.perf_counter()
-    chosen, _ = search(image.astype(np.float32), masks)
+    with contextlib.redirect_stdout(io.StringIO()):  # their class prints its device
+        chosen, _ = search(image.astype(np.float32), masks)
     seconds = time.perf_counter() - start
     order = [int(labels[np.asarray(m)[..., 0] > 0][0]) for m in chosen]
     if sorted(order) != list(range(len(masks))):
