@@ -209,10 +209,11 @@ def measured_order(adapter, image, generation, positions, labels, order) -> dict
 def run_authors_v2(v2_class, adapter, image, generation, positions, labels, batch, kwargs):
     """One run of their search; returns (seconds, images, order)."""
     model = BatchesToProtocol(adapter, generation, positions)
-    search = v2_class(model, batch_size=batch or None, **kwargs)
+    with contextlib.redirect_stdout(io.StringIO()):  # their class prints its device
+        search = v2_class(model, batch_size=batch or None, **kwargs)
     masks = [(labels == k).astype(np.float32)[..., None] for k in range(int(labels.max()) + 1)]
     start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):  # their class prints its device
+    with contextlib.redirect_stdout(io.StringIO()):
         chosen, _ = search(image.astype(np.float32), masks)
     seconds = time.perf_counter() - start
     order = [int(labels[np.asarray(m)[..., 0] > 0][0]) for m in chosen]
