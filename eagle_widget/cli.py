@@ -254,11 +254,11 @@ def _explain(args, load: Loader) -> int:
         _check_writable(out, "--out")
         _check_ray_options(args)
         return _run_batch(items, args, load, out)
-    image = read_image(args.image)
+    image, notes = read_image(args.image)
     targets = parse_targets(args.targets)
     _check_writable(out, "--out")  # before the model loads and the search runs
     model = _load(load, args)
-    explanation = explain_one(model, image, args.prompt, targets, **_options(args))
+    explanation = explain_one(model, image, args.prompt, targets, notes, **_options(args))
     write_outputs(explanation, out)
     print(summary_line(explanation, out), flush=True)
     return 0

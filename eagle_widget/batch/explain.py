@@ -18,11 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..console import Progress, say, strip
 from ..engine import Explainer, Explanation
 from ..engine.baselines import estimated_method_images
 from ..engine.explainer import resolve_prompt
-from ..engine.images import to_rgb_array
+from ..engine.images import read_image as read_image_file
 from ..engine.search import SEARCHES, estimated_images
 from .jobs import ray_wanted, run_jobs
 from .outcomes import Outcome, WorkerStats
@@ -62,16 +64,19 @@ def parse_targets(text):
     return stripped
 
 
-def read_image(path) -> object:
-    try:
-        return to_rgb_array(Path(path))
-    except (OSError, TypeError, ValueError) as error:
-        raise ValueError(f"cannot read image {str(path)!r}: {strip(error)}") from None
+def read_image(path) -> tuple[np.ndarray, dict]:
+    """An image file as an RGB array and the notes of reading it (EXIF orientation, ...),
+    which explain_one keeps in the result as the API does; errors name the path once."""
+    return read_image_file(Path(path))
 
 
 # -- one image ---------------------------------------------------------------------------------
-def explain_one(model, image, prompt, targets, **explainer_options) -> Explanation:
-    """Generate, explain with a progress bar, and measure every token's reliance."""
+def explain_one(
+    model, image, prompt, targets, image_notes: dict | None = None, **explainer_options
+) -> Explanation:
+    """Generate, explain with a progress bar, and measure every token's reliance.
+
+    `image_notes`: what reading the image file did (read_image), kept in extras["image"]."""
     explainer = Explainer(model, **explainer_options)
     run = explainer.start(image, prompt=prompt, targets=targets)
     say(f"caption: {run.generation.text.strip()!r}")
@@ -90,6 +95,7 @@ def explain_one(model, image, prompt, targets, **explainer_options) -> Explanati
         progress.update(run.images_scored)
     progress.close(run.images_scored)
     explanation = run.explanation()
+    explanation.extras.setdefault("image", {}).update(image_notes or {})
     if explanation.n_targets < len(explanation.generation):  # colour the other tokens too
         explanation.generated_reliance = explainer.token_reliance(image, explanation.generation)
     return explanation
@@ -291,12 +297,12 @@ def run_batch(
 def explain_item(model, item: dict) -> Explanation:
     """The per-item job (runs on a worker): read the image, explain it, return the result."""
     asked = item["asked"]
-    image = read_image(asked["image"])
+    image, notes = read_image(asked["image"])
     targets = parse_targets(asked["targets"])
     keys = ("n_regions", "search", "early_stop", "max_new_tokens", "working_size")
     options = {key: asked[key] for key in keys}
     options["method"] = asked.get("method", "eagle")
-    return explain_one(model, image, asked["prompt"], targets, **options)
+    return explain_one(model, image, asked["prompt"], targets, image_notes=notes, **options)
 
 
 def load_announced(load: Loader, spec: str, device, dtype):

@@ -68,9 +68,9 @@ def _read_file(path: Path) -> tuple[np.ndarray, dict]:
     from PIL import Image, UnidentifiedImageError
 
     if path.is_dir():
-        raise ValueError(f"the image path is a folder, not an image file: {path}")
+        raise ValueError(f"cannot read image {str(path)!r}: it is a folder, not an image file")
     if not path.is_file():
-        raise ValueError(f"image file not found: {path}")
+        raise ValueError(f"cannot read image {str(path)!r}: file not found")
     try:
         with Image.open(path) as img:
             return _from_pil(img)
@@ -79,9 +79,9 @@ def _read_file(path: Path) -> tuple[np.ndarray, dict]:
             read = _read_tiff(path)
             if read is not None:
                 return read
-        raise ValueError(f"cannot read image file {path}: {_reason(error, path)}") from None
+        raise ValueError(f"cannot read image {str(path)!r}: {_reason(error, path)}") from None
     except (OSError, ValueError) as error:
-        raise ValueError(f"cannot read image file {path}: {_reason(error, path)}") from None
+        raise ValueError(f"cannot read image {str(path)!r}: {_reason(error, path)}") from None
 
 
 def _reason(error: BaseException, path: Path) -> str:
