@@ -49,6 +49,7 @@ from .engine.baselines import METHODS
 from .engine.explainer import check_n_regions, resolve_prompt
 from .engine.search import SEARCHES
 from .models import SERVED_PREFIX as SERVED
+from .models.sizes import MIN_IMAGE_SIDE
 
 __all__ = ["OUTPUTS", "Progress", "load_model", "main", "parse_targets", "read_manifest"]
 
@@ -100,7 +101,7 @@ def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=N
     except Exception as error:  # one line, no traceback (EAGLE_WIDGET_DEBUG=1 shows it)
         if os.environ.get("EAGLE_WIDGET_DEBUG"):
             raise
-        say(f"{PROG}: error: {describe(error)}")
+        say(f"{PROG}: error: {_in_flags(error)}")
         return 1
 
 
@@ -255,6 +256,7 @@ def _explain(args, load: Loader) -> int:
         _check_ray_options(args)
         return _run_batch(items, args, load, out)
     image, notes = read_image(args.image)
+    _check_image_size(image, args.model)
     targets = parse_targets(args.targets)
     _check_writable(out, "--out")  # before the model loads and the search runs
     model = _load(load, args)
@@ -262,6 +264,17 @@ def _explain(args, load: Loader) -> int:
     write_outputs(explanation, out)
     print(summary_line(explanation, out), flush=True)
     return 0
+
+
+def _check_image_size(image: np.ndarray, spec: str) -> None:
+    """A side below every transformers model's minimum is refused before one loads (seconds);
+    a model's own, larger minimum (a patch) is checked once it has loaded."""
+    height, width = image.shape[:2]
+    if not spec.startswith(SERVED) and min(height, width) < MIN_IMAGE_SIDE:
+        raise ValueError(
+            f"the image is {height} x {width} pixels (height x width); --model {spec} needs "
+            f"at least {MIN_IMAGE_SIDE} x {MIN_IMAGE_SIDE}"
+        )
 
 
 def _check_writable(folder: Path, option: str) -> None:
@@ -583,6 +596,18 @@ def _parse_items(text: str | None) -> slice:
 
 
 # -- messages ------------------------------------------------------------------------------------
+def _in_flags(error: BaseException) -> str:
+    """The error in the command line's words: options as flags, not Python parameters."""
+    from .models.served import RequestBudgetError
+
+    if isinstance(error, RequestBudgetError):
+        return (
+            f"this run could make {error.requests} requests, more than --max-requests "
+            f"{error.limit}: use fewer --regions or --targets, or raise --max-requests"
+        )
+    return describe(error)
+
+
 def _warn(message, category, filename, lineno, file=None, line=None) -> None:
     say(f"{PROG}: warning: {' '.join(str(message).split())}")
 

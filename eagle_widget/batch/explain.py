@@ -143,8 +143,9 @@ def read_manifest(path: Path) -> list[dict]:
         if line.strip():
             try:
                 entries.append((number, json.loads(line)))
-            except ValueError as error:  # json.JSONDecodeError is a ValueError
-                entries.append((number, error))
+            except json.JSONDecodeError as error:  # its "line 1 column 1" is of the line alone
+                entries.append((number, ValueError(f"not valid JSON ({error.msg} at column "
+                                                   f"{error.colno})")))  # fmt: skip
     if not entries:
         raise ValueError(f"manifest {str(path)!r} has no items")
     return check_items(entries, path.parent)
