@@ -1,13 +1,16 @@
 """The `eagle-widget` command: explain images from the shell, in batches, or open the demo.
 
-    eagle-widget explain IMAGE --prompt TEXT [--model demo|HF-ID|PATH] [--targets ...] --out DIR
+    eagle-widget --version
+    eagle-widget explain IMAGE --prompt TEXT [--model demo|HF-ID|PATH] [--targets ...] [--out DIR]
     eagle-widget explain IMAGE --model openai:URL --served-model NAME [--concurrency 16] ...
     eagle-widget explain --batch MANIFEST.jsonl --out DIR [--workers N] [--ray auto|ADDRESS]
     eagle-widget demo [--html PATH | --dir DIR]
     eagle-widget evaluate TASK --list LIST.json --images DIR --out DIR   (or --report DIR)
     eagle-widget prepare TASK --annotations FILE --images DIR --out LIST.json
 
-Each explanation writes result.json, result.npz, figure.png and explanation.html. Progress
+Each explanation writes result.json, result.npz, figure.png and explanation.html, in --out
+(default eagle-widget-results/NAME: the image's or the manifest's file name without its
+suffix, under the current folder). Progress
 goes to stderr, the one-line summary to stdout. Bad input ends with one line on stderr and
 a non-zero exit status (2 for bad arguments, 1 for anything that failed), no traceback.
 """
@@ -28,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import __version__
 from .batch.explain import (
     OUTPUTS,
     Loader,
@@ -55,6 +59,7 @@ __all__ = ["OUTPUTS", "Progress", "load_model", "main", "parse_targets", "read_m
 
 PROG = "eagle-widget"
 QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "01-quickstart.ipynb"
+DEFAULT_OUT = Path("eagle-widget-results")  # explain's folder of folders, one per image/batch
 DEMO_SEED = 1
 DEMO_REGIONS = 32
 
@@ -79,6 +84,9 @@ def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=N
     """
     try:
         args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        if args.version:
+            print(f"{PROG} {__version__}", flush=True)
+            return 0
         with warnings.catch_warnings():
             warnings.showwarning = _warn  # one line, like every other message here
             if args.command == "explain":
@@ -116,6 +124,7 @@ def _early_stop_option(command: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Explain what in an image made a VLM say each word.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
     explain = commands.add_parser("explain", help="explain one image or a batch of images")
     explain.add_argument("image", nargs="?", help="image file (PNG, JPEG, ...)")
@@ -155,7 +164,11 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--max-new-tokens", type=_positive_int, default=64)
     explain.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
     explain.add_argument("--dtype", default=None, help="e.g. float32, bfloat16, float16")
-    explain.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    explain.add_argument(
+        "--out",
+        metavar="DIR",
+        help=f"output folder (default {DEFAULT_OUT}/NAME: the image's or manifest's name)",
+    )
     _ray_options(explain, "--batch")
     demo = commands.add_parser("demo", help="open a copy of the quickstart notebook in JupyterLab")
     demo.add_argument("--html", metavar="PATH", help="write the demo as an offline page instead")
@@ -237,6 +250,8 @@ def _explain(args, load: Loader) -> int:
     if (args.image is None) == (args.batch is None):
         raise UsageError("give either an IMAGE or --batch MANIFEST.jsonl")
     _check_served(args)
+    if args.out is None:  # the served cache (_model_of) lives in it too
+        args.out = str(DEFAULT_OUT / Path(args.image or args.batch).stem)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a file, expected a folder")
@@ -498,8 +513,9 @@ def _evaluate(args, load: Loader) -> int:
             result = EvaluationResult.from_folder(Path(args.report))
         except ValueError as error:
             raise UsageError(f"--report: {strip(error)}") from None
-        result.save(Path(args.report))
-        print(result.table() + result.summary(), flush=True)
+        written = result.save(Path(args.report))
+        report = next(path for path in written if path.name == "report.html")
+        print(result.table() + result.summary() + f" | {report}", flush=True)
         return 0
     if args.task is None or args.list is None or args.images is None or args.out is None:
         raise UsageError("give TASK --list LIST --images DIR --out DIR, or --report RUN")

@@ -242,6 +242,7 @@ def test_a_killed_run_reports_what_it_has_and_resumes_where_it_stopped(
     assert run(["evaluate", "--report", out]) == (0, [])
     report = capsys.readouterr().out
     assert "2 of 4 items scored" in report and "2 not run" in report
+    assert report.rstrip().endswith(f"| {out / 'report.html'}")  # where to open it
     half = EvaluationResult.from_folder(out)
     assert [r["status"] for r in half.rows] == ["scored", "scored", "pending", "pending"]
     assert run(args, demo) == (0, ["demo"])

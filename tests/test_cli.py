@@ -180,7 +180,6 @@ def test_model_options_reach_the_loader(image_file, tmp_path, capsys):
         (["explain", "{image}", "--out", "{out}", "--search", "fast"], 2, "--search"),
         (["explain", "{image}", "--out", "{out}", "--targets", "circle"], 1, "'circle' does not"),
         (["explain", "{image}", "--out", "{out}", "--targets", "9"], 1, "out of range"),
-        (["explain", "{image}"], 2, "--out"),
         (["explain", "--out", "{out}"], 2, "either an IMAGE or --batch"),
         (["explain", "{image}", "--batch", "{image}", "--out", "{out}"], 2, "either an IMAGE"),
         (["explain", "{image}", "--out", "{image}"], 2, "is a file"),
