@@ -137,8 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--api-key-env", metavar="VAR", help="with openai:URL: the variable holding the API key"
     )
-    explain.add_argument("--concurrency", type=_positive_int, default=16, help="requests (16)")
-    explain.add_argument("--max-requests", type=_positive_int, help="refuse dearer runs")
+    explain.add_argument(
+        "--concurrency", type=_positive_int, help="with openai:URL: requests in flight (16)"
+    )
+    explain.add_argument(
+        "--max-requests", type=_positive_int, help="with openai:URL: refuse dearer runs"
+    )
     explain.add_argument(
         "--targets",
         default="all",
@@ -171,7 +175,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     _ray_options(explain, "--batch")
     demo = commands.add_parser("demo", help="open a copy of the quickstart notebook in JupyterLab")
-    demo.add_argument("--html", metavar="PATH", help="write the demo as an offline page instead")
+    demo.add_argument(
+        "--html",
+        metavar="PATH",
+        help="write the demo as an offline page instead (missing folders are created)",
+    )
     demo.add_argument(
         "--dir",
         metavar="DIR",
@@ -302,11 +310,18 @@ def _check_writable(folder: Path, option: str) -> None:
         raise UsageError(f"{option} {str(folder)!r} cannot be written: {strip(error)}") from None
 
 
+# the options of a served model only, and their argparse names
+SERVED_OPTIONS = {"--served-model": "served_model", "--api-key-env": "api_key_env",
+                  "--concurrency": "concurrency", "--max-requests": "max_requests"}  # fmt: skip
+
+
 def _check_served(args) -> None:
     """The served-model options: complete for openai:URL, absent otherwise."""
     if not args.model.startswith(SERVED):
-        if args.served_model or args.api_key_env:
-            raise UsageError("--served-model and --api-key-env go with --model openai:URL")
+        given = [flag for flag, value in SERVED_OPTIONS.items() if getattr(args, value) is not None]
+        if given:
+            verb = "goes" if len(given) == 1 else "go"
+            raise UsageError(f"{' and '.join(given)} {verb} with --model openai:URL")
         return
     if not args.served_model:
         raise UsageError("--model openai:URL needs --served-model NAME (the server's model name)")
@@ -328,7 +343,8 @@ def _model_of(load: Loader, args, spec: str, device, dtype):
             spec,
             model=args.served_model,
             api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
-            concurrency=args.concurrency,
+            # absent: the adapter's own default
+            **({"concurrency": args.concurrency} if args.concurrency else {}),
             max_requests=args.max_requests,
             # answers kept beside the results: a resumed batch does not pay for them again
             cache_file=Path(args.out) / ".served-cache.sqlite",
@@ -371,11 +387,9 @@ def _demo(args, load: Loader, launch) -> int:
         path = Path(args.html)
         if path.suffix.lower() not in (".html", ".htm"):
             raise UsageError(f"--html must name a .html file, got {str(path)!r}")
-        if not path.parent.is_dir():
-            raise UsageError(f"--html: folder {str(path.parent)!r} does not exist")
         if path.is_dir():
             raise UsageError(f"--html {str(path)!r} is a folder, expected a file name")
-        _check_writable(path.parent, "--html: folder")
+        _check_writable(path.parent, "--html: folder")  # created, as prepare --out's is
         from .models.demo.scenes import CAPTION_PROMPT, make_scene
 
         model = load("demo", None, None)

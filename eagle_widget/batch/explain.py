@@ -243,6 +243,8 @@ def run_batch(
     Outputs go to a hidden folder first and are renamed into place, so a killed run
     leaves no half-written item. `record`: more of what every item asks, kept in its
     item.json (a served model's name), so that a change of it redoes the items.
+    How items are explained is given as keywords (n_regions=, search=, ...), as for
+    Explainer and `benchmarks.evaluate`.
     """
     if isinstance(items, (str, Path)):
         items = read_manifest(Path(items))
