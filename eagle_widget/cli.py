@@ -1,6 +1,7 @@
 """The `eagle-widget` command: explain images from the shell, in batches, or open the demo.
 
-    eagle-widget explain IMAGE --prompt TEXT [--model demo|HF-ID|PATH] [--targets ...] --out DIR
+    eagle-widget --version
+    eagle-widget explain IMAGE --prompt TEXT [--model demo|HF-ID|PATH] [--targets ...] [--out DIR]
         regions: [--regions N] [--region-kind slic|grid] [--grid RxC | --label-map FILE
         | --masks FILE]
     eagle-widget explain IMAGE --model openai:URL --served-model NAME [--concurrency 16] ...
@@ -9,7 +10,9 @@
     eagle-widget evaluate TASK --list LIST.json --images DIR --out DIR   (or --report DIR)
     eagle-widget prepare TASK --annotations FILE --images DIR --out LIST.json
 
-Each explanation writes result.json, result.npz, figure.png and explanation.html. Progress
+Each explanation writes result.json, result.npz, figure.png and explanation.html, in --out
+(default eagle-widget-results/NAME: the image's or the manifest's file name without its
+suffix, under the current folder). Progress
 goes to stderr, the one-line summary to stdout. Bad input ends with one line on stderr and
 a non-zero exit status (2 for bad arguments, 1 for anything that failed), no traceback.
 """
@@ -30,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import __version__
 from .batch.explain import (
     OUTPUTS,
     Loader,
@@ -53,11 +57,13 @@ from .engine.explainer import check_n_regions
 from .engine.regions import read_label_map, read_masks, region_plan
 from .engine.search import SEARCHES
 from .models import SERVED_PREFIX as SERVED
+from .models.sizes import MIN_IMAGE_SIDE
 
 __all__ = ["OUTPUTS", "Progress", "load_model", "main", "parse_targets", "read_manifest"]
 
 PROG = "eagle-widget"
 QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "01-quickstart.ipynb"
+DEFAULT_OUT = Path("eagle-widget-results")  # explain's folder of folders, one per image/batch
 DEMO_SEED = 1
 DEMO_REGIONS = 32
 
@@ -82,6 +88,9 @@ def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=N
     """
     try:
         args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        if args.version:
+            print(f"{PROG} {__version__}", flush=True)
+            return 0
         with warnings.catch_warnings():
             warnings.showwarning = _warn  # one line, like every other message here
             if args.command == "explain":
@@ -104,7 +113,7 @@ def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=N
     except Exception as error:  # one line, no traceback (EAGLE_WIDGET_DEBUG=1 shows it)
         if os.environ.get("EAGLE_WIDGET_DEBUG"):
             raise
-        say(f"{PROG}: error: {describe(error)}")
+        say(f"{PROG}: error: {_in_flags(error)}")
         return 1
 
 
@@ -119,6 +128,7 @@ def _early_stop_option(command: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Explain what in an image made a VLM say each word.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
     explain = commands.add_parser("explain", help="explain one image or a batch of images")
     explain.add_argument("image", nargs="?", help="image file (PNG, JPEG, ...)")
@@ -131,8 +141,12 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--api-key-env", metavar="VAR", help="with openai:URL: the variable holding the API key"
     )
-    explain.add_argument("--concurrency", type=_positive_int, default=16, help="requests (16)")
-    explain.add_argument("--max-requests", type=_positive_int, help="refuse dearer runs")
+    explain.add_argument(
+        "--concurrency", type=_positive_int, help="with openai:URL: requests in flight (16)"
+    )
+    explain.add_argument(
+        "--max-requests", type=_positive_int, help="with openai:URL: refuse dearer runs"
+    )
     explain.add_argument(
         "--targets",
         default="all",
@@ -163,10 +177,18 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--max-new-tokens", type=_positive_int, default=64)
     explain.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1, mps")
     explain.add_argument("--dtype", default=None, help="e.g. float32, bfloat16, float16")
-    explain.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    explain.add_argument(
+        "--out",
+        metavar="DIR",
+        help=f"output folder (default {DEFAULT_OUT}/NAME: the image's or manifest's name)",
+    )
     _ray_options(explain, "--batch")
     demo = commands.add_parser("demo", help="open a copy of the quickstart notebook in JupyterLab")
-    demo.add_argument("--html", metavar="PATH", help="write the demo as an offline page instead")
+    demo.add_argument(
+        "--html",
+        metavar="PATH",
+        help="write the demo as an offline page instead (missing folders are created)",
+    )
     demo.add_argument(
         "--dir",
         metavar="DIR",
@@ -308,6 +330,8 @@ def _explain(args, load: Loader) -> int:
     if (args.image is None) == (args.batch is None):
         raise UsageError("give either an IMAGE or --batch MANIFEST.jsonl")
     _check_served(args)
+    if args.out is None:  # the served cache (_model_of) lives in it too
+        args.out = str(DEFAULT_OUT / Path(args.image or args.batch).stem)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a file, expected a folder")
@@ -328,6 +352,7 @@ def _explain(args, load: Loader) -> int:
         args.region_arguments = _region_arguments(args)
         return _run_batch(items, args, load, out)
     image = read_image(args.image)
+    _check_image_size(image.pixels, args.model)
     args.region_arguments = _region_arguments(args, image.pixels.shape[:2])
     targets = parse_targets(args.targets)
     _check_writable(out, "--out")  # before the model loads and the search runs
@@ -336,6 +361,17 @@ def _explain(args, load: Loader) -> int:
     write_outputs(explanation, out)
     print(summary_line(explanation, out), flush=True)
     return 0
+
+
+def _check_image_size(image: np.ndarray, spec: str) -> None:
+    """A side below every transformers model's minimum is refused before one loads (seconds);
+    a model's own, larger minimum (a patch) is checked once it has loaded."""
+    height, width = image.shape[:2]
+    if not spec.startswith(SERVED) and min(height, width) < MIN_IMAGE_SIDE:
+        raise ValueError(
+            f"the image is {height} x {width} pixels (height x width); --model {spec} needs "
+            f"at least {MIN_IMAGE_SIDE} x {MIN_IMAGE_SIDE}"
+        )
 
 
 def _check_writable(folder: Path, option: str) -> None:
@@ -348,11 +384,18 @@ def _check_writable(folder: Path, option: str) -> None:
         raise UsageError(f"{option} {str(folder)!r} cannot be written: {strip(error)}") from None
 
 
+# the options of a served model only, and their argparse names
+SERVED_OPTIONS = {"--served-model": "served_model", "--api-key-env": "api_key_env",
+                  "--concurrency": "concurrency", "--max-requests": "max_requests"}  # fmt: skip
+
+
 def _check_served(args) -> None:
     """The served-model options: complete for openai:URL, absent otherwise."""
     if not args.model.startswith(SERVED):
-        if args.served_model or args.api_key_env:
-            raise UsageError("--served-model and --api-key-env go with --model openai:URL")
+        given = [flag for flag, value in SERVED_OPTIONS.items() if getattr(args, value) is not None]
+        if given:
+            verb = "goes" if len(given) == 1 else "go"
+            raise UsageError(f"{' and '.join(given)} {verb} with --model openai:URL")
         return
     if not args.served_model:
         raise UsageError("--model openai:URL needs --served-model NAME (the server's model name)")
@@ -374,7 +417,8 @@ def _model_of(load: Loader, args, spec: str, device, dtype):
             spec,
             model=args.served_model,
             api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
-            concurrency=args.concurrency,
+            # absent: the adapter's own default
+            **({"concurrency": args.concurrency} if args.concurrency else {}),
             max_requests=args.max_requests,
             # answers kept beside the results: a resumed batch does not pay for them again
             cache_file=Path(args.out) / ".served-cache.sqlite",
@@ -435,11 +479,9 @@ def _demo(args, load: Loader, launch) -> int:
         path = Path(args.html)
         if path.suffix.lower() not in (".html", ".htm"):
             raise UsageError(f"--html must name a .html file, got {str(path)!r}")
-        if not path.parent.is_dir():
-            raise UsageError(f"--html: folder {str(path.parent)!r} does not exist")
         if path.is_dir():
             raise UsageError(f"--html {str(path)!r} is a folder, expected a file name")
-        _check_writable(path.parent, "--html: folder")
+        _check_writable(path.parent, "--html: folder")  # created, as prepare --out's is
         from .models.demo.scenes import CAPTION_PROMPT, make_scene
 
         model = load("demo", None, None)
@@ -576,8 +618,9 @@ def _evaluate(args, load: Loader) -> int:
             result = EvaluationResult.from_folder(Path(args.report))
         except ValueError as error:
             raise UsageError(f"--report: {strip(error)}") from None
-        result.save(Path(args.report))
-        print(result.table() + result.summary(), flush=True)
+        written = result.save(Path(args.report))
+        report = next(path for path in written if path.name == "report.html")
+        print(result.table() + result.summary() + f" | {report}", flush=True)
         return 0
     if args.task is None or args.list is None or args.images is None or args.out is None:
         raise UsageError("give TASK --list LIST --images DIR --out DIR, or --report RUN")
@@ -669,6 +712,18 @@ def _parse_items(text: str | None) -> slice:
 
 
 # -- messages ------------------------------------------------------------------------------------
+def _in_flags(error: BaseException) -> str:
+    """The error in the command line's words: options as flags, not Python parameters."""
+    from .models.served import RequestBudgetError
+
+    if isinstance(error, RequestBudgetError):
+        return (
+            f"this run could make {error.requests} requests, more than --max-requests "
+            f"{error.limit}: use fewer --regions or --targets, or raise --max-requests"
+        )
+    return describe(error)
+
+
 def _warn(message, category, filename, lineno, file=None, line=None) -> None:
     say(f"{PROG}: warning: {' '.join(str(message).split())}")
 

@@ -98,7 +98,9 @@ def strip(error: BaseException) -> str:
 
 
 def describe(error: BaseException) -> str:
-    """One line for an error: the message of a bad-input error, else its type and message."""
-    if isinstance(error, (ValueError, TypeError, OSError)):
+    """One line for an error: the message of a bad-input error or of one of eagle-widget's
+    own errors (written to be read, e.g. a ServerError), else its type and message."""
+    ours = type(error).__module__.split(".")[0] == "eagle_widget"
+    if ours or isinstance(error, (ValueError, TypeError, OSError)):
         return strip(error)
     return f"{type(error).__name__}: {strip(error)}"

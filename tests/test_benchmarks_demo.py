@@ -18,7 +18,7 @@ import torch
 from benchmark_data import CAPTION_PROMPT, QUESTION_TEMPLATE, run_cli, write_dataset
 
 import eagle_widget as ew
-from eagle_widget.benchmarks import EvaluationResult, Options
+from eagle_widget.benchmarks import EvaluationResult
 from eagle_widget.benchmarks.report import COLUMNS
 from eagle_widget.engine import Explanation
 from eagle_widget.models.demo.scenes import SHAPES
@@ -261,6 +261,7 @@ def test_a_killed_run_reports_what_it_has_and_resumes_where_it_stopped(
     assert run(["evaluate", "--report", out]) == (0, [])
     report = capsys.readouterr().out
     assert "2 of 4 items scored" in report and "2 not run" in report
+    assert report.rstrip().endswith(f"| {out / 'report.html'}")  # where to open it
     half = EvaluationResult.from_folder(out)
     assert [r["status"] for r in half.rows] == ["scored", "scored", "pending", "pending"]
     assert run(args, demo) == (0, ["demo"])
@@ -278,9 +279,8 @@ def test_corrupt_items_are_recorded_and_the_rest_is_scored(lists, data, demo, tm
     listed = tmp_path / "broken.json"
     listed.write_text(json.dumps(good))
     items = ew.benchmarks.load("coco-object", listed, data["images"], prompt=CAPTION_PROMPT)
-    result = ew.benchmarks.evaluate(
-        demo, items, out=tmp_path / "run", options=Options(n_regions=8, search="lazy")
-    )
+    # the options as keywords, as for run_batch (issue 23 s2 row 11); options=Options(...) works too
+    result = ew.benchmarks.evaluate(demo, items, out=tmp_path / "run", n_regions=8, search="lazy")
     rows = result.rows
     assert [r["status"] for r in rows] == ["failed", "failed", "failed", "scored"]
     assert "missing.png" in rows[0]["error"] and "not found" in rows[0]["error"]

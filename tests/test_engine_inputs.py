@@ -15,7 +15,7 @@ def test_images_of_every_accepted_kind_become_rgb_uint8(tmp_path):
     Image.fromarray(rgb).save(path)
     for given in (rgb, Image.fromarray(rgb), path, str(path)):
         np.testing.assert_array_equal(to_rgb_array(given), rgb)
-    rgba = np.dstack([rgb, np.full((12, 10), 7, np.uint8)])
+    rgba = np.dstack([rgb, np.full((12, 10), 255, np.uint8)])  # opaque; see test_image_files
     np.testing.assert_array_equal(to_rgb_array(rgba), rgb)
     gray = rgb[:, :, 0]
     assert to_rgb_array(gray).shape == (12, 10, 3)

@@ -185,3 +185,26 @@ def test_word_level_page_explains_what_it_holds(browser, word, tmp_path):
         assert page.errors == []
     finally:
         page.close()
+
+
+@pytest.mark.browser
+def test_the_reliance_legend_has_an_entry_for_the_hatched_bar(browser, sentence, tmp_path):
+    """Issue 23 s2 row 15: a word's bar turns hatched where the image lowers p; say so."""
+    page = OfflinePage(browser, sentence.to_html(tmp_path / "sentence.html"))
+    try:
+        entry = page.page.locator("[data-role=reliance] [data-role=legend-lost]")
+        assert entry.count() == 1 and "lowers p" in entry.inner_text()
+        swatch, bar = page.page.evaluate(
+            """() => {
+              const style = (el) => getComputedStyle(el).backgroundImage;
+              const probe = document.createElement("span");
+              probe.className = "ew-bar-lost";
+              document.querySelector(".eagle-widget").append(probe);
+              return [style(document.querySelector("[data-role=legend-lost] .ew-swatch")),
+                      style(probe)];
+            }"""
+        )
+        assert "repeating-linear-gradient" in swatch and swatch == bar  # the bar's own hatching
+        assert page.errors == []
+    finally:
+        page.close()

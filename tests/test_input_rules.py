@@ -1,6 +1,7 @@
 """What a new user gives: phone photos, folders, blank prompts, absurd region counts, words
 the tokenizer does not know, images too small for the model. One rule each, before model work."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,24 @@ def test_a_phone_photo_is_explained_upright_and_the_result_says_the_orientation_
         assert widget.explanation.extras["image"]["exif_orientation"] == 6
     finally:
         widget.close()
+
+
+def test_the_cli_result_files_record_the_exif_orientation_as_the_api_does(tmp_path, capsys):
+    """Issue 23 s2 row 5: `explain IMAGE` and `explain --batch` kept no exif_orientation."""
+    path = phone_photo(tmp_path / "portrait.jpg")
+
+    def load(spec, device, dtype):
+        return block_model()
+
+    fast = ["--regions", "24", "--targets", "red"]
+    assert cli.main(["explain", str(path), "--out", str(tmp_path / "one"), *fast], load=load) == 0
+    (tmp_path / "m.jsonl").write_text('{"image": "portrait.jpg", "id": "p"}\n')
+    argv = ["explain", "--batch", str(tmp_path / "m.jsonl"), "--out", str(tmp_path / "many")]
+    assert cli.main([*argv, *fast], load=load) == 0, capsys.readouterr().err
+    for folder in (tmp_path / "one", tmp_path / "many" / "p"):
+        data = json.loads((folder / "result.json").read_text())
+        assert data["extras"]["image"]["exif_orientation"] == 6, folder
+        assert ew.Explanation.load(folder / "result.npz").extras["image"]["exif_orientation"] == 6
 
 
 # -- row 8: a folder given as the image ---------------------------------------------------------

@@ -21,7 +21,7 @@ from ..console import Progress, say, strip
 from ..engine import Explainer, Explanation, resolve_prompt
 from ..engine.baselines import estimated_method_images
 from ..engine.images import Picture
-from ..engine.images import read_image as engine_read_image
+from ..engine.images import read_image as read_image_file
 from ..engine.regions import region_plan, regions_text
 from ..engine.search import SEARCHES, estimated_images
 from .jobs import ray_wanted, run_jobs
@@ -65,16 +65,16 @@ def parse_targets(text):
 
 
 def read_image(path) -> Picture:
-    """The image file read once: its pixels and notes (EXIF orientation) go to the run."""
-    try:
-        return Picture(*engine_read_image(Path(path)))
-    except (OSError, TypeError, ValueError) as error:
-        raise ValueError(f"cannot read image {str(path)!r}: {strip(error)}") from None
+    """The image file read once: its pixels and the notes of reading it (EXIF orientation,
+    ...) go to the run, which keeps them as the API does; errors name the path once."""
+    return Picture(*read_image_file(Path(path)))
 
 
 # -- one image ---------------------------------------------------------------------------------
 def explain_one(model, image, prompt, targets, **explainer_options) -> Explanation:
-    """Generate, explain with a progress bar, and measure every token's reliance."""
+    """Generate, explain with a progress bar, and measure every token's reliance.
+
+    `image`: a Picture (read_image) keeps what reading the file did in extras["image"]."""
     explainer = Explainer(model, **explainer_options)
     run = explainer.start(image, prompt=prompt, targets=targets, reliance="all")
     say(f"caption: {run.generation.text.strip()!r}")
@@ -138,8 +138,9 @@ def read_manifest(path: Path) -> list[dict]:
         if line.strip():
             try:
                 entries.append((number, json.loads(line)))
-            except ValueError as error:  # json.JSONDecodeError is a ValueError
-                entries.append((number, error))
+            except json.JSONDecodeError as error:  # its "line 1 column 1" is of the line alone
+                entries.append((number, ValueError(f"not valid JSON ({error.msg} at column "
+                                                   f"{error.colno})")))  # fmt: skip
     if not entries:
         raise ValueError(f"manifest {str(path)!r} has no items")
     return check_items(entries, path.parent)
@@ -241,8 +242,9 @@ def run_batch(
     row.json (a served model's name), so that a change of it redoes the items. A folder
     holding a batch run with other options (or model, prompt, targets, `record`) is
     refused with a `store.RunMismatch`, before any model loads.
-    `regions`: "slic" or "grid" (`grid=(rows, cols)`, or about n_regions blocks); a label
-    map or masks are of one image, so a batch takes none.
+    How items are explained is given as keywords (n_regions=, search=, ...), as for
+    Explainer and `benchmarks.evaluate`. `regions`: "slic" or "grid" (`grid=(rows, cols)`,
+    or about n_regions blocks); a label map or masks are of one image, so a batch takes none.
     """
     if isinstance(items, (str, Path)):
         items = read_manifest(Path(items))

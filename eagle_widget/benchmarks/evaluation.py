@@ -14,7 +14,7 @@ import functools
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +87,20 @@ class ItemResult:
 
 
 # -- one item ----------------------------------------------------------------------------
+def _options_of(options: Options | None, keywords: dict) -> Options:
+    """evaluate's options: an Options, or its fields as keywords (one way, not both)."""
+    names = [f.name for f in fields(Options)]
+    unknown = sorted(set(keywords) - set(names))
+    if unknown:
+        raise TypeError(f"evaluate() got unknown options {unknown}; they are: {', '.join(names)}")
+    if options is not None and keywords:
+        raise ValueError(
+            f"give the options as keywords ({', '.join(sorted(keywords))}) or as "
+            "options=Options(...), not both"
+        )
+    return options if options is not None else Options(**keywords)
+
+
 def evaluate_entry(options: Options, model, entry: tuple) -> ItemResult:
     """The batch runner's job: an (index, item, asked) entry of `evaluate`'s to-do list."""
     return evaluate_item(model, entry[1], options)
@@ -131,10 +145,7 @@ def evaluate_item(model, item: Item, options: Options) -> ItemResult:
 def read_image(path: Path) -> np.ndarray:
     if not Path(path).is_file():
         raise ValueError(f"image {str(path)!r} not found")
-    try:
-        return to_rgb_array(Path(path))
-    except (OSError, TypeError, ValueError) as error:
-        raise ValueError(f"cannot read image {str(path)!r}: {error}") from None
+    return to_rgb_array(Path(path))  # its errors name the path
 
 
 def answer_of(model, item: Item, image: np.ndarray) -> Generation:
@@ -280,8 +291,13 @@ def evaluate(
     ray: str | None = None,
     gpus_per_worker: float = 0.0,
     setup: Callable[[], object] | None = None,
+    **explain_options,
 ):
     """Explain and measure every item; returns an EvaluationResult (see report.py).
+
+    How items are explained: keywords, as for Explainer and run_batch (`n_regions=32,
+    search="lazy"`; the fields of Options, the paper's settings by default). A ready
+    `options=Options(...)` is taken too, but not both.
 
     With `out`, every item is recorded there as it finishes and a run resumes: items done
     with the same inputs and options are read back, not run again. A failing item is
@@ -293,7 +309,7 @@ def evaluate(
     `setup()` (a top-level function or a functools.partial of one) to load their own
     model; see `eagle_widget.batch.run_jobs`.
     """
-    options = options or Options()
+    options = _options_of(options, explain_options)
     if not items:
         raise ValueError("no items to evaluate")
     tasks = {item.task for item in items}

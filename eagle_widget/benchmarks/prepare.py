@@ -87,16 +87,37 @@ def read_sources(task: str, annotations) -> list[dict]:
             return _mmvp_sources(text)
         if task == "repope":
             return _repope_sources(text)
-        data = json.loads(text)
+        data = _json(text, "the file")
         return _coco_sources(data, with_instances=task == "coco-object")
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError) as error:  # the parsers' own say where and what
         kind = {
             "coco-caption": "a COCO captions JSON",
             "coco-object": "a COCO instances JSON",
             "mmvp": "MMVP's Questions.csv",
             "repope": "POPE-style questions (image, text, label)",
         }[task]
-        raise ValueError(f"annotations {str(path)!r} are not {kind}: {error}") from None
+        why = f"{error.args[0]!r} is missing" if isinstance(error, KeyError) else error
+        raise ValueError(f"annotations {str(path)!r} are not {kind}: {why}") from None
+
+
+def _json(text: str, where: str):
+    """Parsed JSON; a ValueError naming `where` (the file, or its line N) and what is wrong."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        at = f"column {error.colno}"  # a line of a JSON-lines file is one line
+        if not where.startswith("line"):
+            at = f"line {error.lineno}, {at}"
+        raise ValueError(f"{where} is not valid JSON ({error.msg} at {at})") from None
+
+
+def _field(record, key: str, where: str):
+    """record[key], or a ValueError naming `where` (e.g. "line 3") and the missing key."""
+    if not isinstance(record, dict):
+        raise ValueError(f"{where} is not a JSON object")
+    if key not in record:
+        raise ValueError(f"{where} has no {key!r}")
+    return record[key]
 
 
 def _coco_sources(data: dict, with_instances: bool) -> list[dict]:
@@ -106,25 +127,36 @@ def _coco_sources(data: dict, with_instances: bool) -> list[dict]:
         raise ValueError('expected "categories" (instances, not captions)')
     if not with_instances and data["annotations"] and "caption" not in data["annotations"][0]:
         raise ValueError('expected annotations with a "caption" (captions, not instances)')
-    names = {c["id"]: c["name"] for c in data.get("categories", [])}
-    sources = {
-        image["id"]: {"file": image["file_name"], "captions": [], "instances": []}
-        for image in data["images"]
+    names = {
+        _field(c, "id", f"categories[{i}]"): _field(c, "name", f"categories[{i}]")
+        for i, c in enumerate(data.get("categories", []))
     }
-    for a in data["annotations"]:
-        source = sources[a["image_id"]]
+    sources = {
+        _field(image, "id", f"images[{i}]"): {
+            "file": _field(image, "file_name", f"images[{i}]"), "captions": [], "instances": [],
+        }
+        for i, image in enumerate(data["images"])
+    }  # fmt: skip
+    for i, a in enumerate(data["annotations"]):
+        where = f"annotations[{i}]"
+        source = sources.get(_field(a, "image_id", where))
+        if source is None:
+            raise ValueError(f"{where}: image_id {a['image_id']!r} is not among the images")
         if with_instances:
-            x, y, w, h = a["bbox"]
+            x, y, w, h = _field(a, "bbox", where)
+            category = _field(a, "category_id", where)
+            if category not in names:
+                raise ValueError(f"{where}: category_id {category!r} is not among the categories")
             source["instances"].append(
                 {
-                    "category": names[a["category_id"]],
+                    "category": names[category],
                     "box": [x, y, x + w, y + h],
-                    "segmentation": a["segmentation"],
+                    "segmentation": _field(a, "segmentation", where),
                     "crowd": bool(a.get("iscrowd", 0)),
                 }
             )
         else:
-            source["captions"].append(a["caption"])
+            source["captions"].append(_field(a, "caption", where))
     return list(sources.values())
 
 
@@ -132,33 +164,39 @@ def _mmvp_sources(text: str) -> list[dict]:
     rows = list(csv.DictReader(text.splitlines()))
     if not rows or not {"Index", "Question", "Options", "Correct Answer"} <= set(rows[0]):
         raise ValueError("expected the columns Index, Question, Options, Correct Answer")
-    return [
-        {
-            "file": str(row["Index"]).strip(),
-            "question_id": int(row["Index"]),
-            "question": row["Question"],
-            "options": row["Options"],
-            "answer": row["Correct Answer"].strip().strip("()").lower(),
-        }
-        for row in rows
-    ]
+    sources = []
+    for number, row in enumerate(rows, start=2):  # line 1 is the header
+        index = str(row["Index"] or "").strip()
+        if not index.isdigit():
+            raise ValueError(f"line {number}: Index {row['Index']!r} is not a number")
+        sources.append(
+            {
+                "file": index,
+                "question_id": int(index),
+                "question": row["Question"],
+                "options": row["Options"],
+                "answer": str(row["Correct Answer"] or "").strip().strip("()").lower(),
+            }
+        )
+    return sources
 
 
 def _repope_sources(text: str) -> list[dict]:
     stripped = text.strip()
-    if stripped.startswith("["):
-        records = json.loads(stripped)
-    else:
-        records = [json.loads(line) for line in stripped.splitlines() if line.strip()]
+    if stripped.startswith("["):  # one array: its items are numbered from 1
+        records = [(f"item {n}", r) for n, r in enumerate(_json(stripped, "the file"), start=1)]
+    else:  # JSON lines: numbered as an editor numbers them
+        lines = enumerate(text.splitlines(), start=1)
+        records = [(f"line {n}", _json(line, f"line {n}")) for n, line in lines if line.strip()]
     sources = []
-    for number, record in enumerate(records):
-        label = str(record["label"]).strip().lower()
+    for number, (where, record) in enumerate(records):
+        label = str(_field(record, "label", where)).strip().lower()
         if label not in ("yes", "no"):
-            raise ValueError(f"label must be yes or no, got {record['label']!r}")
+            raise ValueError(f"{where}: label must be yes or no, got {record['label']!r}")
         sources.append(
             {
-                "file": record["image"],
-                "question": record["text"],
+                "file": _field(record, "image", where),
+                "question": _field(record, "text", where),
                 "label": label,
                 "id": record.get("question_id", number),
             }

@@ -341,15 +341,30 @@ class Explanation:
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"explanation file not found: {path}")
+
+        def not_ours(why: str) -> ValueError:
+            return ValueError(f"{path} is not an eagle-widget explanation file, or it is damaged: "
+                              f"{why}")  # fmt: skip
+
+        # numpy's own messages about other files ("load it unsafely using allow_pickle=") are
+        # advice for numpy's files; ours never hold Python objects, so they are not repeated
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data = np.load(path, allow_pickle=False)
+        except _NOT_OURS:
+            raise not_ours("it is not an .npz archive as Explanation.save writes") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise not_ours("it holds one numpy array, not an archive as Explanation.save writes")
+        with data:
+            if "meta" not in data.files:
+                shown = ", ".join(data.files[:6]) or "none"
+                raise not_ours(f"it has no eagle-widget metadata (its arrays: {shown})")
+            try:
                 return cls._from_arrays(data)
-        except _NewerSchema as error:
-            raise ValueError(f"{path} has {error}") from None
-        except _NOT_OURS as error:
-            raise ValueError(
-                f"{path} is not an eagle-widget explanation file, or it is damaged: {error}"
-            ) from None
+            except _NewerSchema as error:
+                raise ValueError(f"{path} has {error}") from None
+            except _NOT_OURS as error:
+                pickled = "allow_pickle" in str(error)
+                raise not_ours("it holds Python objects" if pickled else str(error)) from None
 
     @classmethod
     def _from_arrays(cls, data) -> Explanation:

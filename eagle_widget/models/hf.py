@@ -35,15 +35,13 @@ from .devices import (
     resolve_dtype,
 )
 from .pixels import PixelTable, read_pixel_table
+from .sizes import MIN_IMAGE_SIDE
 from .text import decode_tokens
 
 # Processor outputs aligned with input_ids, and the value each takes on generated text tokens.
 # A sequence-aligned key missing here stops token_probs: guessing its value is how results
 # go silently wrong (e.g. Qwen's M-RoPE without mm_token_type_ids, Gemma 3 without token_type_ids).
 SEQUENCE_FILL = {"attention_mask": 1, "token_type_ids": 0, "mm_token_type_ids": 0}
-# No image side below this: image processors guess the channel axis from a dimension of 1, 3
-# or 4, and a vision encoder's patch is larger anyway.
-MIN_SIDE = 8
 # Image processors that tile a large image, or pick the resolution from it, have no one
 # input size: a larger photo gives them more to see.
 _DYNAMIC_RESOLUTION = (
@@ -165,14 +163,14 @@ class HFModel:
     @property
     def min_image_size(self) -> int:
         """The smallest image side the model can use: one patch of its vision encoder (the
-        merged patch of Qwen-VL models, whose processors refuse less), at least MIN_SIDE."""
+        merged patch of Qwen-VL models, whose processors refuse less), at least MIN_IMAGE_SIDE."""
         image_processor = getattr(self.processor, "image_processor", None)
         patch = _largest(getattr(image_processor, "patch_size", None))
         if patch is None:
             vision = getattr(self.model.config, "vision_config", None)
             patch = _largest(getattr(vision, "patch_size", None)) or 1
         merge = _largest(getattr(image_processor, "merge_size", None)) or 1
-        return max(MIN_SIDE, patch * merge)
+        return max(MIN_IMAGE_SIDE, patch * merge)
 
     @property
     def input_size(self) -> int | None:

@@ -47,6 +47,17 @@ class ServerError(RuntimeError):
     """The server failed or gave an answer the adapter cannot use; names server and field."""
 
 
+class RequestBudgetError(ValueError):
+    """A run that could make more requests than max_requests allows, refused before any."""
+
+    def __init__(self, requests: int, limit: int):
+        self.requests, self.limit = requests, limit
+        super().__init__(
+            f"this run could make {requests} requests, more than max_requests={limit}: "
+            "use fewer regions or targets, or raise max_requests"
+        )
+
+
 class OpenAIModel:
     """A model behind an OpenAI-compatible chat API, explained through the model protocol.
 
@@ -232,10 +243,7 @@ class OpenAIModel:
             f"({max_images} images x {per_image}, {self.mode} scoring; cached ones are free)"
         )
         if self.max_requests is not None and bound > self.max_requests:
-            raise ValueError(
-                f"this run could make {bound} requests, more than max_requests="
-                f"{self.max_requests}: use fewer regions or targets, or raise max_requests"
-            )
+            raise RequestBudgetError(bound, self.max_requests)
         return bound
 
     # -- helpers users may call --------------------------------------------------------
@@ -423,9 +431,10 @@ class OpenAIModel:
                 f"{self.base_url} answered HTTP {error.status_code}: {_message(error)}"
             ) from error
         except self._openai.APIConnectionError as error:
+            kept = self._cache.stored  # promise a cheaper rerun only where answers are kept
             raise ServerError(
-                f"no answer from {self.base_url} ({error}); the run can be resumed: "
-                "results so far are cached"
+                f"no answer from {self.base_url} ({error})"
+                + (f"; the {kept} answers received so far are cached" if kept else "")
             ) from error
         finally:
             with self._lock:
@@ -486,6 +495,7 @@ class _AnswerCache:
         self._server = server  # answers of one server and model only
         self._lock = threading.Lock()
         self._db = None
+        self.stored = 0  # answers put here by this process
         if path is not None:
             import sqlite3
 
@@ -512,6 +522,7 @@ class _AnswerCache:
         name = self._key(key)
         with self._lock:
             self._memory[name] = value
+            self.stored += 1
             if self._db is not None:
                 self._db.execute(
                     "INSERT OR REPLACE INTO answers VALUES (?, ?)", (name, json.dumps(value))

@@ -21,6 +21,14 @@ export function createReliance() {
       h("br"),
       h("span", { class: "ew-swatch", style: { background: css(RELIANCE_COLORS.visual) } }),
       "visual evidence: p(full image) − p(blank)",
+      h("br"),
+      // the hatched end of a word's bar (caption.js relianceBar): no colour of its own
+      h(
+        "span",
+        { dataset: { role: "legend-lost" } },
+        h("span", { class: "ew-swatch ew-swatch-lost" }),
+        "hatched: the image lowers p (visual evidence below 0)",
+      ),
     ),
   );
   let lastKey = null;
