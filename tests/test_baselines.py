@@ -163,5 +163,8 @@ def test_the_command_line_explains_with_a_baseline(tmp_path, capsys):
     assert code == 0, err
     saved = ew.Explanation.load(out / "result.npz")
     assert saved.extras["method"]["name"] == "occlusion" and saved.extras["method"]["images"] == 16
-    assert "16 regions, occlusion: 16 images, then at most 34 to measure its ranking" in err
+    assert (
+        "16 regions (superpixels), occlusion: 16 images, then at most 34 to measure its ranking"
+        in err
+    )
     assert "16 regions, occlusion | insertion AUC" in stdout
