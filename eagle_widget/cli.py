@@ -578,7 +578,16 @@ def _evaluate(args, load: Loader) -> int:
     from .engine.masking import fill_image
 
     if args.report is not None:
-        try:
+        from .benchmarks.comparison import Comparison
+
+        try:  # a folder of several methods' runs, or one run
+            comparison = Comparison.from_folder(Path(args.report))
+            if comparison is not None:
+                for method, result in comparison.results.items():
+                    result.save(Path(args.report) / method)
+                comparison.save(Path(args.report))
+                print(comparison.table() + comparison.summary(), flush=True)
+                return 0
             result = EvaluationResult.from_folder(Path(args.report))
         except ValueError as error:
             raise UsageError(f"--report: {strip(error)}") from None

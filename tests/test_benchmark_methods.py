@@ -121,3 +121,17 @@ def test_a_bad_method_name_is_refused_before_the_model_loads(data, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert "--method" in err and "'gradcam'" in err and "\n" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_comparison_page_links_each_methods_report_and_report_rebuilds_it(runs, capsys):
+    table = (runs["both"] / "table.md").read_text()
+    page = (runs["both"] / "report.html").read_text()
+    for method in ("eagle", "occlusion"):
+        assert f"href='{method}/report.html'" in page
+        own = (runs["both"] / method / "report.html").read_text()
+        assert "<h2>Distributions</h2>" in own and "Best items" in own  # histograms, gallery
+    (runs["both"] / "table.md").unlink()
+    capsys.readouterr()
+    assert run_cli(["evaluate", "--report", runs["both"]]) == (0, [])
+    assert (runs["both"] / "table.md").read_text() == table
+    assert table in capsys.readouterr().out

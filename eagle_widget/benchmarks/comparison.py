@@ -9,14 +9,15 @@ puts the methods side by side: the task's metrics and the method's own cost per 
 from __future__ import annotations
 
 import dataclasses
+import html
 from pathlib import Path
 
 import numpy as np
 
-from ..batch.store import RunFolder
-from ..engine.baselines import check_method
+from ..batch.store import RUN_FILE, RunFolder
+from ..engine.baselines import METHODS, check_method
 from .evaluation import Options, evaluate, run_record
-from .report import COLUMNS, EvaluationResult, _cell
+from .report import _CSS, COLUMNS, EvaluationResult, _cell
 
 # the cost columns: the method's own images and seconds per item (a baseline's ranking
 # step, the same 2N images for every baseline, is apart: images_scored - method_images)
@@ -52,10 +53,53 @@ class Comparison:
     def failed(self) -> int:
         return sum(r.counts["failed"] for r in self.results.values())
 
-    def save(self, folder) -> Path:
+    def save(self, folder) -> list[Path]:
+        """table.md, and report.html: the table as HTML and each method's own report (its
+        histograms and gallery, in its folder)."""
         store = RunFolder(folder)
         store.folder.mkdir(parents=True, exist_ok=True)
-        return store.write_text("table.md", self.table())
+        return [
+            store.write_text("table.md", self.table()),
+            store.write_text("report.html", self.page()),
+        ]
+
+    def page(self) -> str:
+        first = next(iter(self.results.values()))
+        lines = [line for line in self.table().splitlines() if not line.startswith("|---")]
+        cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+            for row in cells[1:]
+        )
+        links = "".join(
+            f"<li><a href='{html.escape(m)}/report.html'>{html.escape(m)}</a>: "
+            f"{html.escape(r.summary())}</li>"
+            for m, r in self.results.items()
+        )
+        title = f"{first.task} on {first.model}: {', '.join(self.results)}"
+        return (
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
+            "style-src 'unsafe-inline'\">"
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1><table><tr>{head}</tr>{body}</table>"
+            f"<h2>Each method's histograms and gallery</h2><ul>{links}</ul></body></html>"
+        )
+
+    @classmethod
+    def from_folder(cls, folder) -> Comparison | None:
+        """The comparison a folder holds (a run per method folder), or None if it is none."""
+        folder = Path(folder)
+        if (folder / RUN_FILE).exists() or not folder.is_dir():
+            return None
+        found = {
+            sub.name: EvaluationResult.from_folder(sub)
+            for sub in sorted(folder.iterdir())
+            if sub.name in METHODS and (sub / RUN_FILE).exists()
+        }
+        ordered = {m: found[m] for m in METHODS if m in found}
+        return cls(ordered) if ordered else None
 
 
 def own_cost(rows: list[dict]) -> dict:
