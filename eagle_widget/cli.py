@@ -20,6 +20,7 @@ a non-zero exit status (2 for bad arguments, 1 for anything that failed), no tra
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -589,6 +590,11 @@ def _benchmark_commands(commands) -> None:
         help="coco-object PG mask polygons: coco (as pycocotools) or the authors' (rounded "
         "vertices, outline included)",
     )  # fmt: skip
+    evaluate.add_argument(
+        "--method", action="append", metavar="METHOD",
+        help=f"{', '.join(METHODS)} (eagle); repeat to compare methods, one table",
+    )  # fmt: skip
+    evaluate.add_argument("--methods", metavar="A,B", help="methods to compare, comma-separated")
     prepare = commands.add_parser("prepare", help="make a model's own list from annotations")
     prepare.add_argument("task", choices=list(TASKS), help="the benchmark")
     prepare.add_argument("--annotations", required=True, metavar="FILE", help="COCO JSON, csv, ...")
@@ -614,7 +620,16 @@ def _evaluate(args, load: Loader) -> int:
     from .engine.masking import fill_image
 
     if args.report is not None:
-        try:
+        from .benchmarks.comparison import Comparison
+
+        try:  # a folder of several methods' runs, or one run
+            comparison = Comparison.from_folder(Path(args.report))
+            if comparison is not None:
+                for method, result in comparison.results.items():
+                    result.save(Path(args.report) / method)
+                comparison.save(Path(args.report))
+                print(comparison.table() + comparison.summary(), flush=True)
+                return 0
             result = EvaluationResult.from_folder(Path(args.report))
         except ValueError as error:
             raise UsageError(f"--report: {strip(error)}") from None
@@ -638,6 +653,7 @@ def _evaluate(args, load: Loader) -> int:
         raise UsageError(f"--max-area must be in (0, 1], got {args.max_area}")
     if not 0 <= args.sensitive_margin < 1:
         raise UsageError(f"--sensitive-margin must be in [0, 1), got {args.sensitive_margin}")
+    methods = _methods(args)
     options = Options(
         n_regions=args.regions,
         search=args.search,
@@ -651,6 +667,9 @@ def _evaluate(args, load: Loader) -> int:
     out = Path(args.out)
     _check_writable(out, "--out")  # before the model loads
     _check_ray_options(args)
+    if len(methods) > 1:
+        return _compare(args, load, items, options, methods, out)
+    options = dataclasses.replace(options, method=methods[0])
     try:  # the model loads (here, or on each worker) only if an item is left to run
         result = evaluate(
             None, items, out=out, options=options, model_name=args.model, workers=args.workers,
@@ -661,6 +680,35 @@ def _evaluate(args, load: Loader) -> int:
         raise _other_run(error) from None
     print(result.table() + result.summary() + f" | {out / 'table.md'}", flush=True)
     return 1 if result.counts["failed"] else 0
+
+
+def _methods(args) -> list[str]:
+    """--method (repeated) and --methods A,B, in order, each once; eagle when none."""
+    from .benchmarks.comparison import check_methods
+
+    asked = list(args.method or [])
+    if args.methods is not None:
+        asked += [name.strip() for name in args.methods.split(",") if name.strip()]
+    try:
+        return check_methods(asked or ["eagle"])
+    except ValueError as error:
+        raise UsageError(f"--method: {strip(error)}") from None
+
+
+def _compare(args, load: Loader, items, options, methods, out: Path) -> int:
+    """Several methods: a run per method in OUT/<method>, one table in OUT/table.md."""
+    from .benchmarks.comparison import evaluate_methods
+
+    try:
+        comparison = evaluate_methods(
+            None, items, out, methods, options, model_name=args.model, workers=args.workers,
+            ray=args.ray, gpus_per_worker=args.gpus_per_worker,
+            setup=functools.partial(_load, load, args),
+        )  # fmt: skip
+    except RunMismatch as error:
+        raise _other_run(error) from None
+    print(comparison.table() + comparison.summary() + f" | {out / 'table.md'}", flush=True)
+    return 1 if comparison.failed else 0
 
 
 def _prepare(args, load: Loader) -> int:

@@ -23,6 +23,7 @@ from ..batch.jobs import run_jobs
 from ..batch.outcomes import Outcome
 from ..batch.store import RunFolder, file_sha256
 from ..engine import Explainer, Explanation, Generation, metrics
+from ..engine.baselines import check_method
 from ..engine.hallucination import mitigate
 from ..engine.images import to_rgb_array
 from ..engine.protocol import Decodes, GivesPromptIds, eos_token_ids_of, supports
@@ -49,8 +50,10 @@ class Options:
     sensitive_margin: float = metrics.SENSITIVE_MARGIN  # the authors' flag, 0.2
     amcr_rule: str = "ours"  # "authors": full image first, answer text prefix (authors.py)
     mask_rule: str = "coco"  # "authors": polygons filled on rounded vertices, outline in
+    method: str = "eagle"  # or a baseline (engine/baselines.py), ranked and measured alike
 
     def __post_init__(self):
+        check_method(self.method, {})
         if self.amcr_rule not in AMCR_RULES:
             raise ValueError(
                 f"amcr_rule must be one of {', '.join(AMCR_RULES)}, got {self.amcr_rule!r}"
@@ -72,10 +75,13 @@ class Options:
             fill=self.fill,
             early_stop=self.early_stop,
             batch_size=self.batch_size,
+            method=self.method,
         )
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        if self.method == "eagle":  # an EAGLE run records what it recorded before methods
+            del data["method"]
         data["fill"] = list(self.fill) if isinstance(self.fill, tuple) else self.fill
         return data
 
@@ -139,7 +145,17 @@ def evaluate_item(model, item: Item, options: Options) -> ItemResult:
         row.update(corrected=outcome.corrected, removed_area=outcome.removed_area)
     row.update(answer=generation.text, images_scored=explanation.images_scored)
     row["seconds"] = round(explanation.seconds, 3)
+    row.update(method_cost(explanation))
     return ItemResult(row, explanation)
+
+
+def method_cost(explanation: Explanation) -> dict:
+    """A baseline's own images and seconds, apart from the ranking step that measures it
+    (none for EAGLE: its search is its ranking, its row's images_scored and seconds)."""
+    cost = explanation.extras.get("method")
+    if cost is None:
+        return {}
+    return {"method_images": cost["images"], "method_seconds": round(cost["seconds"], 3)}
 
 
 def read_image(path: Path) -> np.ndarray:
