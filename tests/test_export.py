@@ -138,6 +138,8 @@ def test_page_works_offline_and_clicking_a_word_redraws_its_map(browser, sentenc
     try:
         assert page.page.locator(".ew-token").count() == 6
         assert page.page.locator(".ew-token.is-selected").count() == 6
+        # the saved result holds every token's curves: the sentence is offered
+        assert page.page.locator("[data-role=explain-sentence]").is_enabled()
         before = page.canvas()
         page.click_word(1)  # " red": its own map peaks on the RED block
         red = page.canvas()
@@ -164,9 +166,23 @@ def test_word_level_page_explains_what_it_holds(browser, word, tmp_path):
     try:
         assert page.page.locator(".ew-token.is-selected").count() == 1
         assert brightest_block(page.canvas()) == RED
-        page.click_word(2, expect_status="error")  # " square" was not explained
-        message = page.page.locator(".eagle-widget").inner_text()
-        assert "explains \u201cred\u201d only" in message
+        # a saved word-level result offers only what it holds: no sentence button, no
+        # clickable word it did not explain, hints that say what the page can do
+        assert page.page.locator("[data-role=explain-sentence]").is_hidden()
+        hint = page.page.locator("[data-role=hint]").inner_text()
+        assert "Click an explained word to see its map" in hint
+        assert "explain it" not in page.page.locator(".eagle-widget").inner_text()
+        square = page.page.locator("[data-word-index='2']")
+        assert square.get_attribute("role") is None and square.get_attribute("data-unexplained") == "true"
+        assert page.page.locator("[data-word-index='1']").get_attribute("role") == "button"
+        square.hover()
+        page.page.wait_for_timeout(150)
+        legend = page.page.locator(".ew-legend-hint").inner_text()
+        assert "not explained in this saved result" in legend
+        square.click()  # " square" was not explained: nothing happens, no error
+        page.page.wait_for_timeout(150)
+        assert page.page.locator(".eagle-widget").get_attribute("data-status") == "done"
+        assert page.page.locator("[data-role=error]").is_hidden()
         assert page.page.locator(".ew-token.is-pending").count() == 0
         assert page.page.locator(".ew-token.is-selected").count() == 1
         page.click_word(1)

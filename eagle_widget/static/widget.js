@@ -723,6 +723,24 @@ function containKeys(root) {
   };
 }
 
+// src/offer.js
+function offerOf({ hasModel, tokens, run }) {
+  const n = tokens?.length ?? 0;
+  const explained = new Set(hasModel ? [] : run?.explained ?? run?.targets ?? []);
+  const holds = (i) => hasModel || explained.has(i);
+  const all = n > 0 && Array.from({ length: n }, (_, i) => i).every(holds);
+  return {
+    saved: !hasModel,
+    sentence: all,
+    /** a word (its token indices) can be clicked: one of its tokens is held */
+    clickable: (indices) => indices.some(holds),
+    hint: hasModel ? "Click a word to explain it, shift-click to add words, hover to preview a word's own map." : "Click an explained word to see its map, shift-click to add explained words, hover to preview a word's own map.",
+    legend: hasModel ? "Click a word to explain it." : "Click an explained word to see its map.",
+    /** the hover hint of a word that is not a target of the run on screen */
+    notShown: (word, indices) => hasModel ? `“${word}” is not a target of this run: click it to explain it.` : indices.some(holds) ? `“${word}” is not shown in this view: click it to see its map.` : `“${word}” is not explained in this saved result.`
+  };
+}
+
 // src/overlay.js
 var MAP_MODES = Object.freeze(["heat", "kept", "removed", "diagnose"]);
 var HIDDEN = [0, 0, 0, 255];
@@ -956,7 +974,7 @@ function createCaption({ onPick, onHover }) {
   let key = null;
   let tokenEls = [];
   let wordEls = [];
-  function build(tokens, words, reliance) {
+  function build(tokens, words, reliance, clickable) {
     el.replaceChildren();
     tokenEls = [];
     wordEls = words.map(([start, stop], w) => {
@@ -972,7 +990,12 @@ function createCaption({ onPick, onHover }) {
         tokenEls[t] = span;
         return span;
       });
-      const word = h(
+      const canPick = clickable(indices);
+      const hover = {
+        onmouseenter: () => onHover(indices),
+        onmouseleave: () => onHover(null)
+      };
+      const word = canPick ? h(
         "span",
         {
           class: "ew-word",
@@ -986,10 +1009,18 @@ function createCaption({ onPick, onHover }) {
               onPick(indices, event.shiftKey);
             }
           },
-          onmouseenter: () => onHover(indices),
-          onmouseleave: () => onHover(null),
+          ...hover,
           onfocus: () => onHover(indices),
           onblur: () => onHover(null)
+        },
+        tokenSpans
+      ) : h(
+        "span",
+        {
+          class: "ew-word is-unexplained",
+          dataset: { wordIndex: String(w), unexplained: "true" },
+          title: "not explained in this saved result",
+          ...hover
         },
         tokenSpans
       );
@@ -998,8 +1029,9 @@ function createCaption({ onPick, onHover }) {
     el.append(...wordEls);
   }
   function update(scene) {
-    const { tokens, words, reliance, selected, pending, hover, status } = scene;
-    const nextKey = JSON.stringify([tokens, words, reliance]);
+    const { tokens, words, reliance, selected, pending, hover, status, clickable = () => true } = scene;
+    const offered = words.map(([start, stop]) => clickable(Array.from({ length: stop - start }, (_, i) => start + i)));
+    const nextKey = JSON.stringify([tokens, words, reliance, offered]);
     if (nextKey !== key) {
       key = nextKey;
       if (tokens.length === 0) {
@@ -1009,7 +1041,7 @@ function createCaption({ onPick, onHover }) {
         tokenEls = [];
         wordEls = [];
       } else {
-        build(tokens, words, reliance);
+        build(tokens, words, reliance, clickable);
       }
     }
     const selectedSet = new Set(selected);
@@ -1368,7 +1400,7 @@ function createMask({ onReady }) {
       }
     }
     canvas.dataset.mode = mode;
-    setLegend(legend, mode, Boolean(ready), hint, scene.drives);
+    setLegend(legend, mode, Boolean(ready), hint, scene.drives, scene.idleHint);
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
     canvas.dataset.outlined = String(ready && outlined ? outlined.length : 0);
     if (!ready) return;
@@ -1403,14 +1435,14 @@ function layerOf(pixels, W, H) {
   return layer;
 }
 var RAMP = `linear-gradient(to right, ${Array.from({ length: 11 }, (_, i) => css(sequentialColor(i / 10))).join(", ")})`;
-function setLegend(legend, mode, ready, hint, drives = "") {
-  const key = `${mode}:${ready}:${hint ?? ""}:${drives}`;
+function setLegend(legend, mode, ready, hint, drives = "", idleHint = "Click a word to explain it.") {
+  const key = `${mode}:${ready}:${hint ?? ""}:${drives}:${idleHint}`;
   if (legend.dataset.key === key) return;
   legend.dataset.key = key;
   if (hint) {
     legend.replaceChildren(h("span", { class: "ew-legend-hint" }, hint));
   } else if (!ready) {
-    legend.replaceChildren(h("span", {}, "Click a word to explain it."));
+    legend.replaceChildren(h("span", {}, idleHint));
   } else if (mode === "heat") {
     legend.replaceChildren(
       h("span", {}, "low"),
@@ -1604,8 +1636,9 @@ function createToolbar(actions) {
     png,
     json
   );
-  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords: diagnosisWords2 = null }) {
-    explain.disabled = !canExplain;
+  function update({ busy, canExplain, offersSentence = true, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords: diagnosisWords2 = null }) {
+    explain.hidden = !offersSentence;
+    explain.disabled = !canExplain || !offersSentence;
     diagnose.hidden = diagnoseAs === null;
     diagnose.disabled = !canExplain;
     diagnose.title = diagnoseAs === null ? "" : `what makes it say “${diagnoseAs}”: explain “${diagnoseAs}” as a counterfactual target, find the regions that hold up the given answer and remove them until the answer flips`;
@@ -1683,13 +1716,14 @@ function mount(model, el) {
   const errorBox = createErrorBox({ onDismiss: () => (ui.errorHidden = true, schedule()) });
   const prompt = h("div", { class: "ew-prompt" });
   const note = h("div", { class: "ew-note", role: "status" });
+  const hintLine = h("div", { class: "ew-hint", dataset: { role: "hint" } });
   const side = h("div", { class: "ew-side" }, diagnosisPanel.el, curves.el, reliance.el);
   root.append(
     h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
     toolbar.el,
     errorBox.el,
     h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el, opacity.el), side),
-    h("div", { class: "ew-caption-box" }, prompt, caption.el, h("div", { class: "ew-hint" }, "Click a word to explain it, shift-click to add words, hover to preview a word's own map.")),
+    h("div", { class: "ew-caption-box" }, prompt, caption.el, hintLine),
     note
   );
   el.append(root);
@@ -1768,6 +1802,8 @@ function mount(model, el) {
   }
   function pick(indices, additive) {
     if (model.get("status") === STATUS.GENERATING) return;
+    const offer = offerOf({ hasModel: model.get("has_model"), tokens: model.get("tokens"), run: model.get("run") });
+    if (!offer.clickable(indices)) return;
     let next = indices;
     if (additive) {
       const current = new Set(ui.pending ?? model.get("selection") ?? []);
@@ -1831,12 +1867,13 @@ function mount(model, el) {
     const selection = model.get("selection") ?? [];
     const elapsed = busy && runStartedAt !== null ? (now() - runStartedAt) / 1e3 : null;
     const k = effectiveK();
+    const offer = offerOf({ hasModel: model.get("has_model"), tokens, run: model.get("run") });
     let cols = ui.hover && state.nTargets ? targetColumns(state, ui.hover) : null;
     let hint = null;
     if (cols && cols.length === 0) {
       cols = null;
       const word = ui.hover.map((i) => tokens[i] ?? "").join("").trim();
-      hint = `“${word}” is not a target of this run: click it to explain it.`;
+      hint = offer.notShown(word, ui.hover);
     }
     const canDiagnose = Boolean(diagnosis?.complete && state.complete);
     const diagnosisKey = canDiagnose ? `${diagnosis.run}:${diagnosis.correct}` : null;
@@ -1851,6 +1888,7 @@ function mount(model, el) {
     toolbar.update({
       busy,
       canExplain: tokens.length > 0 && s !== STATUS.GENERATING,
+      offersSentence: offer.sentence,
       mode,
       boundariesOn: ui.boundaries,
       canExportJson: state.complete,
@@ -1876,7 +1914,8 @@ function mount(model, el) {
       boundaries: ui.boundaries,
       highlight: s === STATUS.EXPLAINING ? state.lastRegion : -1,
       colors,
-      hint
+      hint,
+      idleHint: offer.legend
     });
     slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
     opacity.update({ opacity: ui.opacity, enabled: mode === "heat" || mode === "diagnose" });
@@ -1885,7 +1924,8 @@ function mount(model, el) {
     const focus = ui.hover ?? (selection.length ? selection : null);
     reliance.update({ tokens, reliance: rel, focus });
     prompt.textContent = model.get("prompt") ? `Prompt: ${model.get("prompt")}` : "";
-    caption.update({ tokens, words, reliance: rel, selected: selection, pending: ui.pending, hover: ui.hover, status: s });
+    caption.update({ tokens, words, reliance: rel, selected: selection, pending: ui.pending, hover: ui.hover, status: s, clickable: offer.clickable });
+    hintLine.textContent = offer.hint;
     note.textContent = ui.note;
   }
   const ticker = setInterval(() => {

@@ -89,7 +89,7 @@ export function createMask({ onReady }) {
       }
     }
     canvas.dataset.mode = mode;
-    setLegend(legend, mode, Boolean(ready), hint, scene.drives);
+    setLegend(legend, mode, Boolean(ready), hint, scene.drives, scene.idleHint);
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
     canvas.dataset.outlined = String(ready && outlined ? outlined.length : 0);
     if (!ready) return;
@@ -130,15 +130,16 @@ function layerOf(pixels, W, H) {
 
 const RAMP = `linear-gradient(to right, ${Array.from({ length: 11 }, (_, i) => css(sequentialColor(i / 10))).join(", ")})`;
 
-/** drives: what the diagnosis map's high end means (diagnosisWords(...).drives). */
-function setLegend(legend, mode, ready, hint, drives = "") {
-  const key = `${mode}:${ready}:${hint ?? ""}:${drives}`;
+/** drives: what the diagnosis map's high end means (diagnosisWords(...).drives);
+ * idleHint: what to do while no map is shown (offerOf(...).legend). */
+function setLegend(legend, mode, ready, hint, drives = "", idleHint = "Click a word to explain it.") {
+  const key = `${mode}:${ready}:${hint ?? ""}:${drives}:${idleHint}`;
   if (legend.dataset.key === key) return;
   legend.dataset.key = key;
   if (hint) {
     legend.replaceChildren(h("span", { class: "ew-legend-hint" }, hint));
   } else if (!ready) {
-    legend.replaceChildren(h("span", {}, "Click a word to explain it."));
+    legend.replaceChildren(h("span", {}, idleHint));
   } else if (mode === "heat") {
     legend.replaceChildren(
       h("span", {}, "low"),
