@@ -742,7 +742,9 @@ function offerOf({ hasModel, tokens, run }) {
 }
 
 // src/overlay.js
-var MAP_MODES = Object.freeze(["heat", "kept", "removed", "diagnose"]);
+var MAP_MODES = Object.freeze(["focus", "heat", "kept", "removed", "diagnose"]);
+var DEFAULT_MODE = "focus";
+var FOCUS_DIM = 0.6;
 var HIDDEN = [0, 0, 0, 255];
 var PENDING = [0, 0, 0, 0];
 var DEFAULT_OPACITY = 0.6;
@@ -759,6 +761,12 @@ function regionColors(state, mode, k, cols = null, opacity = DEFAULT_OPACITY) {
       const [red, green, blue] = sequentialColor(values[r]);
       rgba.set([red, green, blue, Math.round(255 * opacity * (0.45 + 0.55 * values[r]))], 4 * r);
     }
+    return rgba;
+  }
+  if (mode === "focus") {
+    const top = keptFlags(state, k);
+    const veil = [0, 0, 0, Math.round(255 * FOCUS_DIM)];
+    for (let r = 0; r < N; r++) rgba.set(top[r] ? PENDING : veil, 4 * r);
     return rgba;
   }
   if (mode !== "kept" && mode !== "removed") {
@@ -1410,6 +1418,12 @@ function createMask({ onReady }) {
       highlight: highlight >= 0 ? { region: highlight, color: colors.highlight } : null,
       outline: outlined ? { flags: regionFlags(state.nRegions, outlined), color: colors.outline, width: 3 } : null
     };
+    if (mode === "focus") {
+      const top = keptFlags(state, k);
+      const focus = { ...decorations, outline: decorations.outline ?? { flags: top, color: colors.outline, width: 2 } };
+      ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba, focus), W, H), 0, 0);
+      return;
+    }
     if (heat) {
       ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba, decorations), W, H), 0, 0);
       return;
@@ -1443,6 +1457,11 @@ function setLegend(legend, mode, ready, hint, drives = "", idleHint = "Click a w
     legend.replaceChildren(h("span", { class: "ew-legend-hint" }, hint));
   } else if (!ready) {
     legend.replaceChildren(h("span", {}, idleHint));
+  } else if (mode === "focus") {
+    legend.replaceChildren(
+      h("span", { class: "ew-outline-key" }),
+      h("span", {}, "the top regions in the image's own colours, the rest dimmed (the slider sets how many; Heat map for the gains)")
+    );
   } else if (mode === "heat") {
     legend.replaceChildren(
       h("span", {}, "low"),
@@ -1598,8 +1617,9 @@ function createErrorBox({ onDismiss }) {
 }
 
 // src/views/toolbar.js
-var MODE_LABELS = { heat: "Heat map", kept: "Kept", removed: "Removed", diagnose: "Diagnosis" };
+var MODE_LABELS = { focus: "Top regions", heat: "Heat map", kept: "Kept", removed: "Removed", diagnose: "Diagnosis" };
 var MODE_HINTS = {
+  focus: "the top-k regions in the image's own colours, outlined; the rest dimmed",
   heat: "colour each region by how much it raises the target's score",
   kept: "show only the top-k regions (the insertion image)",
   removed: "fill the top-k regions (the deletion image)",
@@ -1677,7 +1697,7 @@ var TRAITS = [
 ];
 var now = () => globalThis.performance ? performance.now() : Date.now();
 function mount(model, el) {
-  const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
+  const ui = { mode: DEFAULT_MODE, boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
   let state = emptyState();
   let diagnosis = null;
   let diagnosisSeen = null;

@@ -9,7 +9,7 @@ import { captionText, composeExport, exportJson, exportPng } from "./export.js";
 import { statusParts } from "./format.js";
 import { containKeys } from "./keys.js";
 import { offerOf } from "./offer.js";
-import { DEFAULT_OPACITY } from "./overlay.js";
+import { DEFAULT_MODE, DEFAULT_OPACITY } from "./overlay.js";
 import { BUSY, MSG, STATUS } from "./protocol.js";
 import { applyResult, applyStep, emptyState, placedCount, setAnchors, startRun, targetColumns } from "./state.js";
 import { createRequests } from "./requests.js";
@@ -49,7 +49,7 @@ const now = () => (globalThis.performance ? performance.now() : Date.now());
 
 /** Build the widget inside `el`; returns a cleanup function. */
 export function mount(model, el) {
-  const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
+  const ui = { mode: DEFAULT_MODE, boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
   let state = emptyState();
   let diagnosis = null; // readDiagnosis of the trait
   let diagnosisSeen = null; // the finished diagnosis the map last switched to

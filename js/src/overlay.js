@@ -4,7 +4,14 @@ import { sequentialColor } from "./colors.js";
 import { hallucinationValues } from "./diagnosis.js";
 import { keptFlags, normalizeGains, regionGains } from "./state.js";
 
-export const MAP_MODES = Object.freeze(["heat", "kept", "removed", "diagnose"]);
+export const MAP_MODES = Object.freeze(["focus", "heat", "kept", "removed", "diagnose"]);
+
+/** The default view: the top regions in the image's own colours, which a colour map over
+ * them would distort (a blue square under 60% viridis reads half yellow). */
+export const DEFAULT_MODE = "focus";
+
+/** How much the focus view darkens the regions outside the top k. */
+export const FOCUS_DIM = 0.6;
 
 const HIDDEN = [0, 0, 0, 255]; // a filled region of the kept / removed views: where the fill shows
 const PENDING = [0, 0, 0, 0]; // a region the search has not placed yet: the image shows
@@ -20,6 +27,8 @@ export const DEFAULT_OPACITY = 0.6;
  * - "kept": opaque where a region is filled, i.e. all but the top-`k` (the insertion image);
  * - "removed": opaque on the top-`k` regions (the deletion image); the view shows the
  *   model's fill through these opaque regions and the image elsewhere;
+ * - "focus": clear on the top-`k` regions (the image's own colours show), a dark veil of
+ *   FOCUS_DIM over the others (the view outlines the top ones);
  * - "diagnose": coloured like the heat map by 1 - rank map of the correct answer (the
  *   regions that drive a wrong answer are hot); clear until the run is complete.
  */
@@ -36,6 +45,12 @@ export function regionColors(state, mode, k, cols = null, opacity = DEFAULT_OPAC
       const [red, green, blue] = sequentialColor(values[r]);
       rgba.set([red, green, blue, Math.round(255 * opacity * (0.45 + 0.55 * values[r]))], 4 * r);
     }
+    return rgba;
+  }
+  if (mode === "focus") {
+    const top = keptFlags(state, k);
+    const veil = [0, 0, 0, Math.round(255 * FOCUS_DIM)];
+    for (let r = 0; r < N; r++) rgba.set(top[r] ? PENDING : veil, 4 * r);
     return rgba;
   }
   if (mode !== "kept" && mode !== "removed") {

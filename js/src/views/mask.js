@@ -5,6 +5,7 @@ import { css, sequentialColor } from "../colors.js";
 import { regionFlags } from "../diagnosis.js";
 import { h } from "../dom.js";
 import { composeOverlay, displaySize, regionColors } from "../overlay.js";
+import { keptFlags } from "../state.js";
 
 /** Decode PNG bytes into something drawImage accepts. */
 async function decodeImage(bytes) {
@@ -99,6 +100,12 @@ export function createMask({ onReady }) {
       highlight: highlight >= 0 ? { region: highlight, color: colors.highlight } : null,
       outline: outlined ? { flags: regionFlags(state.nRegions, outlined), color: colors.outline, width: 3 } : null,
     };
+    if (mode === "focus") {
+      const top = keptFlags(state, k);
+      const focus = { ...decorations, outline: decorations.outline ?? { flags: top, color: colors.outline, width: 2 } };
+      ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba, focus), W, H), 0, 0);
+      return;
+    }
     if (heat) {
       ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba, decorations), W, H), 0, 0);
       return;
@@ -140,6 +147,11 @@ function setLegend(legend, mode, ready, hint, drives = "", idleHint = "Click a w
     legend.replaceChildren(h("span", { class: "ew-legend-hint" }, hint));
   } else if (!ready) {
     legend.replaceChildren(h("span", {}, idleHint));
+  } else if (mode === "focus") {
+    legend.replaceChildren(
+      h("span", { class: "ew-outline-key" }),
+      h("span", {}, "the top regions in the image's own colours, the rest dimmed (the slider sets how many; Heat map for the gains)"),
+    );
   } else if (mode === "heat") {
     legend.replaceChildren(
       h("span", {}, "low"),

@@ -2,8 +2,9 @@
 import { h } from "../dom.js";
 import { MAP_MODES } from "../overlay.js";
 
-const MODE_LABELS = { heat: "Heat map", kept: "Kept", removed: "Removed", diagnose: "Diagnosis" };
+const MODE_LABELS = { focus: "Top regions", heat: "Heat map", kept: "Kept", removed: "Removed", diagnose: "Diagnosis" };
 const MODE_HINTS = {
+  focus: "the top-k regions in the image's own colours, outlined; the rest dimmed",
   heat: "colour each region by how much it raises the target's score",
   kept: "show only the top-k regions (the insertion image)",
   removed: "fill the top-k regions (the deletion image)",
