@@ -140,6 +140,7 @@ def test_page_works_offline_and_clicking_a_word_redraws_its_map(browser, sentenc
         assert page.page.locator(".ew-token.is-selected").count() == 6
         # the saved result holds every token's curves: the sentence is offered
         assert page.page.locator("[data-role=explain-sentence]").is_enabled()
+        page.show_mode("heat")
         before = page.canvas()
         page.click_word(1)  # " red": its own map peaks on the RED block
         red = page.canvas()
@@ -165,6 +166,7 @@ def test_word_level_page_explains_what_it_holds(browser, word, tmp_path):
     page = OfflinePage(browser, word.to_html(tmp_path / "word.html"))
     try:
         assert page.page.locator(".ew-token.is-selected").count() == 1
+        page.show_mode("heat")
         assert brightest_block(page.canvas()) == RED
         # a saved word-level result offers only what it holds: no sentence button, no
         # clickable word it did not explain, hints that say what the page can do
@@ -198,6 +200,38 @@ def test_word_level_page_explains_what_it_holds(browser, word, tmp_path):
         picture = Image.open(download.value.path())
         map_width = page.page.locator("[data-role=mask-canvas]").evaluate("c => c.width")
         assert picture.format == "PNG" and picture.width > map_width + 100
+        assert page.errors == []
+    finally:
+        page.close()
+
+
+def image_centres(image: np.ndarray) -> np.ndarray:
+    """The image's own RGB at the centre of each of its 4 x 4 blocks, (16, 3)."""
+    h, w = image.shape[:2]
+    return np.array(
+        [image[int((b // 4 + 0.5) * h / 4), int((b % 4 + 0.5) * w / 4), :3] for b in range(16)],
+        dtype=float,
+    )
+
+
+@pytest.mark.browser
+def test_default_view_keeps_the_top_regions_own_colours(browser, word, tmp_path):
+    """Issue 23: under 60% viridis a blue square reads half yellow; the default view shows the
+    top regions untinted (outlined) and dims the rest, so the picture agrees with the caption."""
+    page = OfflinePage(browser, word.to_html(tmp_path / "word.html"))
+    try:
+        assert page.page.locator("[data-role=mask-canvas]").get_attribute("data-mode") == "focus"
+        shown, own = page.canvas(), image_centres(IMAGE)
+        top = set(word.order[:4])  # the slider's default k: a quarter of the 16 regions
+        assert RED in top
+        for b in range(16):
+            if b in top:  # the image's own colour, exactly (within rounding)
+                assert np.abs(shown[b] - own[b]).max() <= 2, (b, shown[b], own[b])
+            else:  # dimmed, the same hue: darker in every channel that has light
+                assert (shown[b] <= own[b] + 1).all() and shown[b].sum() < 0.6 * own[b].sum() + 3, b
+        page.page.screenshot(path=str(tmp_path / "focus.png"), full_page=True)
+        page.show_mode("heat")  # the colour map is still there, and it does tint the image
+        assert np.abs(page.canvas()[RED] - own[RED]).max() > 30
         assert page.errors == []
     finally:
         page.close()
