@@ -748,6 +748,15 @@ var FOCUS_DIM = 0.6;
 var HIDDEN = [0, 0, 0, 255];
 var PENDING = [0, 0, 0, 0];
 var DEFAULT_OPACITY = 0.6;
+function focusFlags(state, k, cols = null) {
+  if (cols === null) return keptFlags(state, k);
+  const gains = regionGains(state, cols);
+  const ranked = Array.from(gains.keys()).filter((r) => !Number.isNaN(gains[r]));
+  ranked.sort((a, b) => gains[b] - gains[a] || a - b);
+  const flags = new Uint8Array(state.nRegions);
+  for (const r of ranked.slice(0, k)) flags[r] = 1;
+  return flags;
+}
 function regionColors(state, mode, k, cols = null, opacity = DEFAULT_OPACITY) {
   const N = state.nRegions;
   const rgba = new Uint8ClampedArray(4 * N);
@@ -764,7 +773,7 @@ function regionColors(state, mode, k, cols = null, opacity = DEFAULT_OPACITY) {
     return rgba;
   }
   if (mode === "focus") {
-    const top = keptFlags(state, k);
+    const top = focusFlags(state, k, cols);
     const veil = [0, 0, 0, Math.round(255 * FOCUS_DIM)];
     for (let r = 0; r < N; r++) rgba.set(top[r] ? PENDING : veil, 4 * r);
     return rgba;
@@ -1419,7 +1428,7 @@ function createMask({ onReady }) {
       outline: outlined ? { flags: regionFlags(state.nRegions, outlined), color: colors.outline, width: 3 } : null
     };
     if (mode === "focus") {
-      const top = keptFlags(state, k);
+      const top = focusFlags(state, k, cols);
       const focus = { ...decorations, outline: decorations.outline ?? { flags: top, color: colors.outline, width: 2 } };
       ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba, focus), W, H), 0, 0);
       return;

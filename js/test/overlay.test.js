@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { sequentialColor } from "../src/colors.js";
-import { DEFAULT_MODE, FOCUS_DIM, composeOverlay, displaySize, regionColors } from "../src/overlay.js";
+import { DEFAULT_MODE, FOCUS_DIM, composeOverlay, focusFlags, displaySize, regionColors } from "../src/overlay.js";
 import { applyStep, startRun } from "../src/state.js";
 
 const pixel = (rgba, width, x, y) => Array.from(rgba.slice(4 * (y * width + x), 4 * (y * width + x) + 4));
@@ -96,4 +96,13 @@ test("the default focus view leaves the top regions clear and veils the rest", (
   assert.deepEqual(alpha(focus), [Math.round(255 * FOCUS_DIM), 0, Math.round(255 * FOCUS_DIM)]);
   assert.deepEqual(Array.from(focus.slice(0, 3)), [0, 0, 0]); // a grey veil, no hue of its own
   assert.deepEqual(alpha(regionColors(s, "focus", 2)), [Math.round(255 * FOCUS_DIM), 0, 0]);
+});
+
+test("a hovered word's focus preview shows its own best regions", () => {
+  const s = threeRegionState();
+  assert.deepEqual(Array.from(focusFlags(s, 1)), [0, 1, 0]); // the run's order
+  // target column 0: region 1 gains (0.7 - p_blank) + ..., region 2 less
+  const own = focusFlags(s, 1, [0]);
+  assert.equal(own.reduce((a, b) => a + b, 0), 1);
+  assert.equal(own[0], 0); // never an unplaced region
 });

@@ -4,8 +4,7 @@ import { toBytes } from "../codecs.js";
 import { css, sequentialColor } from "../colors.js";
 import { regionFlags } from "../diagnosis.js";
 import { h } from "../dom.js";
-import { composeOverlay, displaySize, regionColors } from "../overlay.js";
-import { keptFlags } from "../state.js";
+import { composeOverlay, displaySize, focusFlags, regionColors } from "../overlay.js";
 
 /** Decode PNG bytes into something drawImage accepts. */
 async function decodeImage(bytes) {
@@ -101,7 +100,7 @@ export function createMask({ onReady }) {
       outline: outlined ? { flags: regionFlags(state.nRegions, outlined), color: colors.outline, width: 3 } : null,
     };
     if (mode === "focus") {
-      const top = keptFlags(state, k);
+      const top = focusFlags(state, k, cols);
       const focus = { ...decorations, outline: decorations.outline ?? { flags: top, color: colors.outline, width: 2 } };
       ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba, focus), W, H), 0, 0);
       return;
