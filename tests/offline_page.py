@@ -54,6 +54,14 @@ class OfflinePage:
         centres = self.page.evaluate(f"() => {{ {CANVAS}; {CENTRES} }}")
         return np.array(centres, dtype=float)
 
+    def show_mode(self, mode: str) -> None:
+        """Pick a map mode in the toolbar (the default view is "focus", no colour map)."""
+        self.page.click(f"[data-role=map-mode] [data-mode={mode}]")
+        self.page.wait_for_function(
+            "(m) => document.querySelector('[data-role=mask-canvas]').dataset.mode === m", arg=mode
+        )
+        self.page.wait_for_timeout(150)  # one animation frame at least
+
     def click_word(self, index: int, expect_status: str = "done") -> None:
         self.page.click(f"[data-word-index='{index}']")
         self.page.wait_for_function(

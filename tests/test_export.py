@@ -138,6 +138,9 @@ def test_page_works_offline_and_clicking_a_word_redraws_its_map(browser, sentenc
     try:
         assert page.page.locator(".ew-token").count() == 6
         assert page.page.locator(".ew-token.is-selected").count() == 6
+        # the saved result holds every token's curves: the sentence is offered
+        assert page.page.locator("[data-role=explain-sentence]").is_enabled()
+        page.show_mode("heat")
         before = page.canvas()
         page.click_word(1)  # " red": its own map peaks on the RED block
         red = page.canvas()
@@ -163,10 +166,26 @@ def test_word_level_page_explains_what_it_holds(browser, word, tmp_path):
     page = OfflinePage(browser, word.to_html(tmp_path / "word.html"))
     try:
         assert page.page.locator(".ew-token.is-selected").count() == 1
+        page.show_mode("heat")
         assert brightest_block(page.canvas()) == RED
-        page.click_word(2, expect_status="error")  # " square" was not explained
-        message = page.page.locator(".eagle-widget").inner_text()
-        assert "explains \u201cred\u201d only" in message
+        # a saved word-level result offers only what it holds: no sentence button, no
+        # clickable word it did not explain, hints that say what the page can do
+        assert page.page.locator("[data-role=explain-sentence]").is_hidden()
+        hint = page.page.locator("[data-role=hint]").inner_text()
+        assert "Click an explained word to see its map" in hint
+        assert "explain it" not in page.page.locator(".eagle-widget").inner_text()
+        square = page.page.locator("[data-word-index='2']")
+        assert square.get_attribute("role") is None
+        assert square.get_attribute("data-unexplained") == "true"
+        assert page.page.locator("[data-word-index='1']").get_attribute("role") == "button"
+        square.hover()
+        page.page.wait_for_timeout(150)
+        legend = page.page.locator(".ew-legend-hint").inner_text()
+        assert "not explained in this saved result" in legend
+        square.click()  # " square" was not explained: nothing happens, no error
+        page.page.wait_for_timeout(150)
+        assert page.page.locator(".eagle-widget").get_attribute("data-status") == "done"
+        assert page.page.locator("[data-role=error]").is_hidden()
         assert page.page.locator(".ew-token.is-pending").count() == 0
         assert page.page.locator(".ew-token.is-selected").count() == 1
         page.click_word(1)
@@ -205,6 +224,38 @@ def test_the_reliance_legend_has_an_entry_for_the_hatched_bar(browser, sentence,
             }"""
         )
         assert "repeating-linear-gradient" in swatch and swatch == bar  # the bar's own hatching
+        assert page.errors == []
+    finally:
+        page.close()
+
+
+def image_centres(image: np.ndarray) -> np.ndarray:
+    """The image's own RGB at the centre of each of its 4 x 4 blocks, (16, 3)."""
+    h, w = image.shape[:2]
+    return np.array(
+        [image[int((b // 4 + 0.5) * h / 4), int((b % 4 + 0.5) * w / 4), :3] for b in range(16)],
+        dtype=float,
+    )
+
+
+@pytest.mark.browser
+def test_default_view_keeps_the_top_regions_own_colours(browser, word, tmp_path):
+    """Issue 23: under 60% viridis a blue square reads half yellow; the default view shows the
+    top regions untinted (outlined) and dims the rest, so the picture agrees with the caption."""
+    page = OfflinePage(browser, word.to_html(tmp_path / "word.html"))
+    try:
+        assert page.page.locator("[data-role=mask-canvas]").get_attribute("data-mode") == "focus"
+        shown, own = page.canvas(), image_centres(IMAGE)
+        top = set(word.order[:4])  # the slider's default k: a quarter of the 16 regions
+        assert RED in top
+        for b in range(16):
+            if b in top:  # the image's own colour, exactly (within rounding)
+                assert np.abs(shown[b] - own[b]).max() <= 2, (b, shown[b], own[b])
+            else:  # dimmed, the same hue: darker in every channel that has light
+                assert (shown[b] <= own[b] + 1).all() and shown[b].sum() < 0.6 * own[b].sum() + 3, b
+        page.page.screenshot(path=str(tmp_path / "focus.png"), full_page=True)
+        page.show_mode("heat")  # the colour map is still there, and it does tint the image
+        assert np.abs(page.canvas()[RED] - own[RED]).max() > 30
         assert page.errors == []
     finally:
         page.close()

@@ -72,6 +72,8 @@ function viewOf(full, run, cols, id, nTokens) {
     run: {
       ...run,
       id,
+      explained: run.targets,
+      // every token the saved result holds (src/offer.js)
       targets,
       mode: targets.length === nTokens ? "sentence" : "word",
       p_full: cols.map((j) => run.p_full[j]),

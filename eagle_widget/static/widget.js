@@ -723,11 +723,40 @@ function containKeys(root) {
   };
 }
 
+// src/offer.js
+function offerOf({ hasModel, tokens, run }) {
+  const n = tokens?.length ?? 0;
+  const explained = new Set(hasModel ? [] : run?.explained ?? run?.targets ?? []);
+  const holds = (i) => hasModel || explained.has(i);
+  const all = n > 0 && Array.from({ length: n }, (_, i) => i).every(holds);
+  return {
+    saved: !hasModel,
+    sentence: all,
+    /** a word (its token indices) can be clicked: one of its tokens is held */
+    clickable: (indices) => indices.some(holds),
+    hint: hasModel ? "Click a word to explain it, shift-click to add words, hover to preview a word's own map." : "Click an explained word to see its map, shift-click to add explained words, hover to preview a word's own map.",
+    legend: hasModel ? "Click a word to explain it." : "Click an explained word to see its map.",
+    /** the hover hint of a word that is not a target of the run on screen */
+    notShown: (word, indices) => hasModel ? `“${word}” is not a target of this run: click it to explain it.` : indices.some(holds) ? `“${word}” is not shown in this view: click it to see its map.` : `“${word}” is not explained in this saved result.`
+  };
+}
+
 // src/overlay.js
-var MAP_MODES = Object.freeze(["heat", "kept", "removed", "diagnose"]);
+var MAP_MODES = Object.freeze(["focus", "heat", "kept", "removed", "diagnose"]);
+var DEFAULT_MODE = "focus";
+var FOCUS_DIM = 0.6;
 var HIDDEN = [0, 0, 0, 255];
 var PENDING = [0, 0, 0, 0];
 var DEFAULT_OPACITY = 0.6;
+function focusFlags(state, k, cols = null) {
+  if (cols === null) return keptFlags(state, k);
+  const gains = regionGains(state, cols);
+  const ranked = Array.from(gains.keys()).filter((r) => !Number.isNaN(gains[r]));
+  ranked.sort((a, b) => gains[b] - gains[a] || a - b);
+  const flags = new Uint8Array(state.nRegions);
+  for (const r of ranked.slice(0, k)) flags[r] = 1;
+  return flags;
+}
 function regionColors(state, mode, k, cols = null, opacity = DEFAULT_OPACITY) {
   const N = state.nRegions;
   const rgba = new Uint8ClampedArray(4 * N);
@@ -741,6 +770,12 @@ function regionColors(state, mode, k, cols = null, opacity = DEFAULT_OPACITY) {
       const [red, green, blue] = sequentialColor(values[r]);
       rgba.set([red, green, blue, Math.round(255 * opacity * (0.45 + 0.55 * values[r]))], 4 * r);
     }
+    return rgba;
+  }
+  if (mode === "focus") {
+    const top = focusFlags(state, k, cols);
+    const veil = [0, 0, 0, Math.round(255 * FOCUS_DIM)];
+    for (let r = 0; r < N; r++) rgba.set(top[r] ? PENDING : veil, 4 * r);
     return rgba;
   }
   if (mode !== "kept" && mode !== "removed") {
@@ -956,7 +991,7 @@ function createCaption({ onPick, onHover }) {
   let key = null;
   let tokenEls = [];
   let wordEls = [];
-  function build(tokens, words, reliance) {
+  function build(tokens, words, reliance, clickable) {
     el.replaceChildren();
     tokenEls = [];
     wordEls = words.map(([start, stop], w) => {
@@ -972,7 +1007,12 @@ function createCaption({ onPick, onHover }) {
         tokenEls[t] = span;
         return span;
       });
-      const word = h(
+      const canPick = clickable(indices);
+      const hover = {
+        onmouseenter: () => onHover(indices),
+        onmouseleave: () => onHover(null)
+      };
+      const word = canPick ? h(
         "span",
         {
           class: "ew-word",
@@ -986,10 +1026,18 @@ function createCaption({ onPick, onHover }) {
               onPick(indices, event.shiftKey);
             }
           },
-          onmouseenter: () => onHover(indices),
-          onmouseleave: () => onHover(null),
+          ...hover,
           onfocus: () => onHover(indices),
           onblur: () => onHover(null)
+        },
+        tokenSpans
+      ) : h(
+        "span",
+        {
+          class: "ew-word is-unexplained",
+          dataset: { wordIndex: String(w), unexplained: "true" },
+          title: "not explained in this saved result",
+          ...hover
         },
         tokenSpans
       );
@@ -998,8 +1046,9 @@ function createCaption({ onPick, onHover }) {
     el.append(...wordEls);
   }
   function update(scene) {
-    const { tokens, words, reliance, selected, pending, hover, status } = scene;
-    const nextKey = JSON.stringify([tokens, words, reliance]);
+    const { tokens, words, reliance, selected, pending, hover, status, clickable = () => true } = scene;
+    const offered = words.map(([start, stop]) => clickable(Array.from({ length: stop - start }, (_, i) => start + i)));
+    const nextKey = JSON.stringify([tokens, words, reliance, offered]);
     if (nextKey !== key) {
       key = nextKey;
       if (tokens.length === 0) {
@@ -1009,7 +1058,7 @@ function createCaption({ onPick, onHover }) {
         tokenEls = [];
         wordEls = [];
       } else {
-        build(tokens, words, reliance);
+        build(tokens, words, reliance, clickable);
       }
     }
     const selectedSet = new Set(selected);
@@ -1368,7 +1417,7 @@ function createMask({ onReady }) {
       }
     }
     canvas.dataset.mode = mode;
-    setLegend(legend, mode, Boolean(ready), hint, scene.drives);
+    setLegend(legend, mode, Boolean(ready), hint, scene.drives, scene.idleHint);
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
     canvas.dataset.outlined = String(ready && outlined ? outlined.length : 0);
     if (!ready) return;
@@ -1378,6 +1427,12 @@ function createMask({ onReady }) {
       highlight: highlight >= 0 ? { region: highlight, color: colors.highlight } : null,
       outline: outlined ? { flags: regionFlags(state.nRegions, outlined), color: colors.outline, width: 3 } : null
     };
+    if (mode === "focus") {
+      const top = focusFlags(state, k, cols);
+      const focus = { ...decorations, outline: decorations.outline ?? { flags: top, color: colors.outline, width: 2 } };
+      ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba, focus), W, H), 0, 0);
+      return;
+    }
     if (heat) {
       ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba, decorations), W, H), 0, 0);
       return;
@@ -1403,14 +1458,19 @@ function layerOf(pixels, W, H) {
   return layer;
 }
 var RAMP = `linear-gradient(to right, ${Array.from({ length: 11 }, (_, i) => css(sequentialColor(i / 10))).join(", ")})`;
-function setLegend(legend, mode, ready, hint, drives = "") {
-  const key = `${mode}:${ready}:${hint ?? ""}:${drives}`;
+function setLegend(legend, mode, ready, hint, drives = "", idleHint = "Click a word to explain it.") {
+  const key = `${mode}:${ready}:${hint ?? ""}:${drives}:${idleHint}`;
   if (legend.dataset.key === key) return;
   legend.dataset.key = key;
   if (hint) {
     legend.replaceChildren(h("span", { class: "ew-legend-hint" }, hint));
   } else if (!ready) {
-    legend.replaceChildren(h("span", {}, "Click a word to explain it."));
+    legend.replaceChildren(h("span", {}, idleHint));
+  } else if (mode === "focus") {
+    legend.replaceChildren(
+      h("span", { class: "ew-outline-key" }),
+      h("span", {}, "the top regions in the image's own colours, the rest dimmed (the slider sets how many; Heat map for the gains)")
+    );
   } else if (mode === "heat") {
     legend.replaceChildren(
       h("span", {}, "low"),
@@ -1574,8 +1634,9 @@ function createErrorBox({ onDismiss }) {
 }
 
 // src/views/toolbar.js
-var MODE_LABELS = { heat: "Heat map", kept: "Kept", removed: "Removed", diagnose: "Diagnosis" };
+var MODE_LABELS = { focus: "Top regions", heat: "Heat map", kept: "Kept", removed: "Removed", diagnose: "Diagnosis" };
 var MODE_HINTS = {
+  focus: "the top-k regions in the image's own colours, outlined; the rest dimmed",
   heat: "colour each region by how much it raises the target's score",
   kept: "show only the top-k regions (the insertion image)",
   removed: "fill the top-k regions (the deletion image)",
@@ -1612,8 +1673,9 @@ function createToolbar(actions) {
     png,
     json
   );
-  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords: diagnosisWords2 = null }) {
-    explain.disabled = !canExplain;
+  function update({ busy, canExplain, offersSentence = true, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords: diagnosisWords2 = null }) {
+    explain.hidden = !offersSentence;
+    explain.disabled = !canExplain || !offersSentence;
     diagnose.hidden = diagnoseAs === null;
     diagnose.disabled = !canExplain;
     diagnose.title = diagnoseAs === null ? "" : `what makes it say “${diagnoseAs}”: explain “${diagnoseAs}” as a counterfactual target, find the regions that hold up the given answer and remove them until the answer flips`;
@@ -1652,7 +1714,7 @@ var TRAITS = [
 ];
 var now = () => globalThis.performance ? performance.now() : Date.now();
 function mount(model, el) {
-  const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
+  const ui = { mode: DEFAULT_MODE, boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
   let state = emptyState();
   let diagnosis = null;
   let diagnosisSeen = null;
@@ -1691,13 +1753,14 @@ function mount(model, el) {
   const errorBox = createErrorBox({ onDismiss: () => (ui.errorHidden = true, schedule()) });
   const prompt = h("div", { class: "ew-prompt" });
   const note = h("div", { class: "ew-note", role: "status" });
+  const hintLine = h("div", { class: "ew-hint", dataset: { role: "hint" } });
   const side = h("div", { class: "ew-side" }, diagnosisPanel.el, curves.el, reliance.el);
   root.append(
     h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
     toolbar.el,
     errorBox.el,
     h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el, opacity.el), side),
-    h("div", { class: "ew-caption-box" }, prompt, caption.el, h("div", { class: "ew-hint" }, "Click a word to explain it, shift-click to add words, hover to preview a word's own map.")),
+    h("div", { class: "ew-caption-box" }, prompt, caption.el, hintLine),
     note
   );
   el.append(root);
@@ -1776,6 +1839,8 @@ function mount(model, el) {
   }
   function pick(indices, additive) {
     if (model.get("status") === STATUS.GENERATING) return;
+    const offer = offerOf({ hasModel: model.get("has_model"), tokens: model.get("tokens"), run: model.get("run") });
+    if (!offer.clickable(indices)) return;
     let next = indices;
     if (additive) {
       const current = new Set(ui.pending ?? model.get("selection") ?? []);
@@ -1839,12 +1904,13 @@ function mount(model, el) {
     const selection = model.get("selection") ?? [];
     const elapsed = busy && runStartedAt !== null ? (now() - runStartedAt) / 1e3 : null;
     const k = effectiveK();
+    const offer = offerOf({ hasModel: model.get("has_model"), tokens, run: model.get("run") });
     let cols = ui.hover && state.nTargets ? targetColumns(state, ui.hover) : null;
     let hint = null;
     if (cols && cols.length === 0) {
       cols = null;
       const word = ui.hover.map((i) => tokens[i] ?? "").join("").trim();
-      hint = `“${word}” is not a target of this run: click it to explain it.`;
+      hint = offer.notShown(word, ui.hover);
     }
     const canDiagnose = Boolean(diagnosis?.complete && state.complete);
     const diagnosisKey = canDiagnose ? `${diagnosis.run}:${diagnosis.correct}` : null;
@@ -1859,6 +1925,7 @@ function mount(model, el) {
     toolbar.update({
       busy,
       canExplain: tokens.length > 0 && s !== STATUS.GENERATING,
+      offersSentence: offer.sentence,
       mode,
       boundariesOn: ui.boundaries,
       canExportJson: state.complete,
@@ -1884,7 +1951,8 @@ function mount(model, el) {
       boundaries: ui.boundaries,
       highlight: s === STATUS.EXPLAINING ? state.lastRegion : -1,
       colors,
-      hint
+      hint,
+      idleHint: offer.legend
     });
     slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
     opacity.update({ opacity: ui.opacity, enabled: mode === "heat" || mode === "diagnose" });
@@ -1893,7 +1961,8 @@ function mount(model, el) {
     const focus = ui.hover ?? (selection.length ? selection : null);
     reliance.update({ tokens, reliance: rel, focus });
     prompt.textContent = model.get("prompt") ? `Prompt: ${model.get("prompt")}` : "";
-    caption.update({ tokens, words, reliance: rel, selected: selection, pending: ui.pending, hover: ui.hover, status: s });
+    caption.update({ tokens, words, reliance: rel, selected: selection, pending: ui.pending, hover: ui.hover, status: s, clickable: offer.clickable });
+    hintLine.textContent = offer.hint;
     note.textContent = ui.note;
   }
   const ticker = setInterval(() => {

@@ -8,7 +8,8 @@ import { h } from "./dom.js";
 import { captionText, composeExport, exportJson, exportPng } from "./export.js";
 import { statusParts } from "./format.js";
 import { containKeys } from "./keys.js";
-import { DEFAULT_OPACITY } from "./overlay.js";
+import { offerOf } from "./offer.js";
+import { DEFAULT_MODE, DEFAULT_OPACITY } from "./overlay.js";
 import { BUSY, MSG, STATUS } from "./protocol.js";
 import { applyResult, applyStep, emptyState, placedCount, setAnchors, startRun, targetColumns } from "./state.js";
 import { createRequests } from "./requests.js";
@@ -48,7 +49,7 @@ const now = () => (globalThis.performance ? performance.now() : Date.now());
 
 /** Build the widget inside `el`; returns a cleanup function. */
 export function mount(model, el) {
-  const ui = { mode: "heat", boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
+  const ui = { mode: DEFAULT_MODE, boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
   let state = emptyState();
   let diagnosis = null; // readDiagnosis of the trait
   let diagnosisSeen = null; // the finished diagnosis the map last switched to
@@ -89,13 +90,14 @@ export function mount(model, el) {
   const errorBox = createErrorBox({ onDismiss: () => ((ui.errorHidden = true), schedule()) });
   const prompt = h("div", { class: "ew-prompt" });
   const note = h("div", { class: "ew-note", role: "status" });
+  const hintLine = h("div", { class: "ew-hint", dataset: { role: "hint" } });
   const side = h("div", { class: "ew-side" }, diagnosisPanel.el, curves.el, reliance.el);
   root.append(
     h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
     toolbar.el,
     errorBox.el,
     h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el, opacity.el), side),
-    h("div", { class: "ew-caption-box" }, prompt, caption.el, h("div", { class: "ew-hint" }, "Click a word to explain it, shift-click to add words, hover to preview a word's own map.")),
+    h("div", { class: "ew-caption-box" }, prompt, caption.el, hintLine),
     note,
   );
   el.append(root);
@@ -185,6 +187,8 @@ export function mount(model, el) {
 
   function pick(indices, additive) {
     if (model.get("status") === STATUS.GENERATING) return;
+    const offer = offerOf({ hasModel: model.get("has_model"), tokens: model.get("tokens"), run: model.get("run") });
+    if (!offer.clickable(indices)) return; // a saved result that does not hold the word
     let next = indices;
     if (additive) {
       const current = new Set(ui.pending ?? model.get("selection") ?? []);
@@ -256,12 +260,13 @@ export function mount(model, el) {
     const selection = model.get("selection") ?? [];
     const elapsed = busy && runStartedAt !== null ? (now() - runStartedAt) / 1000 : null;
     const k = effectiveK();
+    const offer = offerOf({ hasModel: model.get("has_model"), tokens, run: model.get("run") });
     let cols = ui.hover && state.nTargets ? targetColumns(state, ui.hover) : null;
     let hint = null;
     if (cols && cols.length === 0) {
       cols = null;
       const word = ui.hover.map((i) => tokens[i] ?? "").join("").trim();
-      hint = `“${word}” is not a target of this run: click it to explain it.`;
+      hint = offer.notShown(word, ui.hover);
     }
 
     // a finished diagnosis shows its map once (the user may switch away); without one the
@@ -280,6 +285,7 @@ export function mount(model, el) {
     toolbar.update({
       busy,
       canExplain: tokens.length > 0 && s !== STATUS.GENERATING,
+      offersSentence: offer.sentence,
       mode,
       boundariesOn: ui.boundaries,
       canExportJson: state.complete,
@@ -306,6 +312,7 @@ export function mount(model, el) {
       highlight: s === STATUS.EXPLAINING ? state.lastRegion : -1,
       colors,
       hint,
+      idleHint: offer.legend,
     });
     slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
     opacity.update({ opacity: ui.opacity, enabled: mode === "heat" || mode === "diagnose" });
@@ -314,7 +321,8 @@ export function mount(model, el) {
     const focus = ui.hover ?? (selection.length ? selection : null);
     reliance.update({ tokens, reliance: rel, focus });
     prompt.textContent = model.get("prompt") ? `Prompt: ${model.get("prompt")}` : "";
-    caption.update({ tokens, words, reliance: rel, selected: selection, pending: ui.pending, hover: ui.hover, status: s });
+    caption.update({ tokens, words, reliance: rel, selected: selection, pending: ui.pending, hover: ui.hover, status: s, clickable: offer.clickable });
+    hintLine.textContent = offer.hint;
     note.textContent = ui.note;
   }
 

@@ -4,13 +4,34 @@ import { sequentialColor } from "./colors.js";
 import { hallucinationValues } from "./diagnosis.js";
 import { keptFlags, normalizeGains, regionGains } from "./state.js";
 
-export const MAP_MODES = Object.freeze(["heat", "kept", "removed", "diagnose"]);
+export const MAP_MODES = Object.freeze(["focus", "heat", "kept", "removed", "diagnose"]);
+
+/** The default view: the top regions in the image's own colours, which a colour map over
+ * them would distort (a blue square under 60% viridis reads half yellow). */
+export const DEFAULT_MODE = "focus";
+
+/** How much the focus view darkens the regions outside the top k. */
+export const FOCUS_DIM = 0.6;
 
 const HIDDEN = [0, 0, 0, 255]; // a filled region of the kept / removed views: where the fill shows
 const PENDING = [0, 0, 0, 0]; // a region the search has not placed yet: the image shows
 
 /** Heat map opacity of the most important region by default; the user can change it. */
 export const DEFAULT_OPACITY = 0.6;
+
+/**
+ * 1 for the regions the focus view shows: the top `k` of the run's order, or with target
+ * columns `cols` (a hovered word's preview) the `k` placed regions of highest gain for them.
+ */
+export function focusFlags(state, k, cols = null) {
+  if (cols === null) return keptFlags(state, k);
+  const gains = regionGains(state, cols);
+  const ranked = Array.from(gains.keys()).filter((r) => !Number.isNaN(gains[r]));
+  ranked.sort((a, b) => gains[b] - gains[a] || a - b);
+  const flags = new Uint8Array(state.nRegions);
+  for (const r of ranked.slice(0, k)) flags[r] = 1;
+  return flags;
+}
 
 /**
  * RGBA (0..255) per region for a map mode:
@@ -20,6 +41,8 @@ export const DEFAULT_OPACITY = 0.6;
  * - "kept": opaque where a region is filled, i.e. all but the top-`k` (the insertion image);
  * - "removed": opaque on the top-`k` regions (the deletion image); the view shows the
  *   model's fill through these opaque regions and the image elsewhere;
+ * - "focus": clear on the top-`k` regions (focusFlags) (the image's own colours show), a dark veil of
+ *   FOCUS_DIM over the others (the view outlines the top ones);
  * - "diagnose": coloured like the heat map by 1 - rank map of the correct answer (the
  *   regions that drive a wrong answer are hot); clear until the run is complete.
  */
@@ -36,6 +59,12 @@ export function regionColors(state, mode, k, cols = null, opacity = DEFAULT_OPAC
       const [red, green, blue] = sequentialColor(values[r]);
       rgba.set([red, green, blue, Math.round(255 * opacity * (0.45 + 0.55 * values[r]))], 4 * r);
     }
+    return rgba;
+  }
+  if (mode === "focus") {
+    const top = focusFlags(state, k, cols);
+    const veil = [0, 0, 0, Math.round(255 * FOCUS_DIM)];
+    for (let r = 0; r < N; r++) rgba.set(top[r] ? PENDING : veil, 4 * r);
     return rgba;
   }
   if (mode !== "kept" && mode !== "removed") {

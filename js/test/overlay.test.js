@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { sequentialColor } from "../src/colors.js";
-import { composeOverlay, displaySize, regionColors } from "../src/overlay.js";
+import { DEFAULT_MODE, FOCUS_DIM, composeOverlay, focusFlags, displaySize, regionColors } from "../src/overlay.js";
 import { applyStep, startRun } from "../src/state.js";
 
 const pixel = (rgba, width, x, y) => Array.from(rgba.slice(4 * (y * width + x), 4 * (y * width + x) + 4));
@@ -57,7 +57,7 @@ test("kept and removed views fill the complementary region sets", () => {
   const alpha = (rgba) => [rgba[3], rgba[7], rgba[11]];
   assert.deepEqual(alpha(kept).map((a) => a > 200), [true, false, true]);
   assert.deepEqual(alpha(removed).map((a) => a > 200), [false, true, false]);
-  assert.throws(() => regionColors(s, "sepia", 1), /map mode must be one of heat, kept, removed/);
+  assert.throws(() => regionColors(s, "sepia", 1), /map mode must be one of focus, heat, kept, removed/);
 });
 
 test("the heat view colours placed regions by gain and leaves the rest clear", () => {
@@ -85,4 +85,24 @@ test("the heat map opacity caps every region's alpha and keeps their order", () 
   assert.equal(faint[7], Math.round(255 * 0.3));
   assert.ok(faint[7] > faint[11] && faint[11] > 0);
   assert.deepEqual(Array.from(regionColors(s, "heat", 0, null, 0).filter((_, i) => i % 4 === 3)), [0, 0, 0]);
+});
+
+test("the default focus view leaves the top regions clear and veils the rest", () => {
+  assert.equal(DEFAULT_MODE, "focus");
+  const s = threeRegionState(); // region 1 placed first, then region 2
+  const focus = regionColors(s, "focus", 1);
+  const alpha = (rgba) => [rgba[3], rgba[7], rgba[11]];
+  // clear (alpha 0) over the top region: the image's own colours show, untinted
+  assert.deepEqual(alpha(focus), [Math.round(255 * FOCUS_DIM), 0, Math.round(255 * FOCUS_DIM)]);
+  assert.deepEqual(Array.from(focus.slice(0, 3)), [0, 0, 0]); // a grey veil, no hue of its own
+  assert.deepEqual(alpha(regionColors(s, "focus", 2)), [Math.round(255 * FOCUS_DIM), 0, 0]);
+});
+
+test("a hovered word's focus preview shows its own best regions", () => {
+  const s = threeRegionState();
+  assert.deepEqual(Array.from(focusFlags(s, 1)), [0, 1, 0]); // the run's order
+  // target column 0: region 1 gains (0.7 - p_blank) + ..., region 2 less
+  const own = focusFlags(s, 1, [0]);
+  assert.equal(own.reduce((a, b) => a + b, 0), 1);
+  assert.equal(own[0], 0); // never an unplaced region
 });

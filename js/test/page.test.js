@@ -37,6 +37,7 @@ test("asking for one explained token shows its own curve column and AUC", async 
   assert.equal(runs, 1);
   assert.deepEqual(model.get("run").targets, [2]);
   assert.deepEqual(model.get("run").p_full, [0.8]);
+  assert.deepEqual(model.get("run").explained, [1, 2]); // what the page holds, for src/offer.js
   assert.deepEqual(Array.from(decodeFloat32(model.get("result").insertion)).map((v) => +v.toFixed(3)), [0.2, 0.3, 0.8]);
   // trapezoids over areas 0, 0.5, 1 of 0.2, 0.3, 0.8
   assert.ok(Math.abs(model.get("result").insertion_auc - 0.4) < 1e-6);

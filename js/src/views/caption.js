@@ -5,6 +5,8 @@ import { displayToken, formatProb } from "../format.js";
 /**
  * words: [[start, stop], ...] token ranges; reliance: {prior: [], visual: []} per token.
  * Callbacks: onPick(tokenIndices, additive) on click (shift adds), onHover(tokenIndices|null).
+ * clickable(tokenIndices): whether a word can be picked (a saved result offers only the words
+ * it holds; the others are plain text with a calm title, hover still previews).
  */
 export function createCaption({ onPick, onHover }) {
   const el = h("div", { class: "ew-caption", dataset: { role: "caption" } });
@@ -12,7 +14,7 @@ export function createCaption({ onPick, onHover }) {
   let tokenEls = [];
   let wordEls = [];
 
-  function build(tokens, words, reliance) {
+  function build(tokens, words, reliance, clickable) {
     el.replaceChildren();
     tokenEls = [];
     wordEls = words.map(([start, stop], w) => {
@@ -28,35 +30,51 @@ export function createCaption({ onPick, onHover }) {
         tokenEls[t] = span;
         return span;
       });
-      const word = h(
-        "span",
-        {
-          class: "ew-word",
-          role: "button",
-          tabindex: "0",
-          dataset: { wordIndex: String(w) },
-          onclick: (event) => onPick(indices, event.shiftKey),
-          onkeydown: (event) => {
-            if (event.key === "Enter" || event.key === " ") {
-              event.preventDefault();
-              onPick(indices, event.shiftKey);
-            }
-          },
-          onmouseenter: () => onHover(indices),
-          onmouseleave: () => onHover(null),
-          onfocus: () => onHover(indices),
-          onblur: () => onHover(null),
-        },
-        tokenSpans,
-      );
+      const canPick = clickable(indices);
+      const hover = {
+        onmouseenter: () => onHover(indices),
+        onmouseleave: () => onHover(null),
+      };
+      const word = canPick
+        ? h(
+            "span",
+            {
+              class: "ew-word",
+              role: "button",
+              tabindex: "0",
+              dataset: { wordIndex: String(w) },
+              onclick: (event) => onPick(indices, event.shiftKey),
+              onkeydown: (event) => {
+                if (event.key === "Enter" || event.key === " ") {
+                  event.preventDefault();
+                  onPick(indices, event.shiftKey);
+                }
+              },
+              ...hover,
+              onfocus: () => onHover(indices),
+              onblur: () => onHover(null),
+            },
+            tokenSpans,
+          )
+        : h(
+            "span",
+            {
+              class: "ew-word is-unexplained",
+              dataset: { wordIndex: String(w), unexplained: "true" },
+              title: "not explained in this saved result",
+              ...hover,
+            },
+            tokenSpans,
+          );
       return word;
     });
     el.append(...wordEls);
   }
 
   function update(scene) {
-    const { tokens, words, reliance, selected, pending, hover, status } = scene;
-    const nextKey = JSON.stringify([tokens, words, reliance]);
+    const { tokens, words, reliance, selected, pending, hover, status, clickable = () => true } = scene;
+    const offered = words.map(([start, stop]) => clickable(Array.from({ length: stop - start }, (_, i) => start + i)));
+    const nextKey = JSON.stringify([tokens, words, reliance, offered]);
     if (nextKey !== key) {
       key = nextKey;
       if (tokens.length === 0) {
@@ -66,7 +84,7 @@ export function createCaption({ onPick, onHover }) {
         tokenEls = [];
         wordEls = [];
       } else {
-        build(tokens, words, reliance);
+        build(tokens, words, reliance, clickable);
       }
     }
     const selectedSet = new Set(selected);

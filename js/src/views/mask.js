@@ -4,7 +4,7 @@ import { toBytes } from "../codecs.js";
 import { css, sequentialColor } from "../colors.js";
 import { regionFlags } from "../diagnosis.js";
 import { h } from "../dom.js";
-import { composeOverlay, displaySize, regionColors } from "../overlay.js";
+import { composeOverlay, displaySize, focusFlags, regionColors } from "../overlay.js";
 
 /** Decode PNG bytes into something drawImage accepts. */
 async function decodeImage(bytes) {
@@ -89,7 +89,7 @@ export function createMask({ onReady }) {
       }
     }
     canvas.dataset.mode = mode;
-    setLegend(legend, mode, Boolean(ready), hint, scene.drives);
+    setLegend(legend, mode, Boolean(ready), hint, scene.drives, scene.idleHint);
     canvas.dataset.placed = String(ready ? state.order.filter((r) => r >= 0).length : 0);
     canvas.dataset.outlined = String(ready && outlined ? outlined.length : 0);
     if (!ready) return;
@@ -99,6 +99,12 @@ export function createMask({ onReady }) {
       highlight: highlight >= 0 ? { region: highlight, color: colors.highlight } : null,
       outline: outlined ? { flags: regionFlags(state.nRegions, outlined), color: colors.outline, width: 3 } : null,
     };
+    if (mode === "focus") {
+      const top = focusFlags(state, k, cols);
+      const focus = { ...decorations, outline: decorations.outline ?? { flags: top, color: colors.outline, width: 2 } };
+      ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba, focus), W, H), 0, 0);
+      return;
+    }
     if (heat) {
       ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba, decorations), W, H), 0, 0);
       return;
@@ -130,15 +136,21 @@ function layerOf(pixels, W, H) {
 
 const RAMP = `linear-gradient(to right, ${Array.from({ length: 11 }, (_, i) => css(sequentialColor(i / 10))).join(", ")})`;
 
-/** drives: what the diagnosis map's high end means (diagnosisWords(...).drives). */
-function setLegend(legend, mode, ready, hint, drives = "") {
-  const key = `${mode}:${ready}:${hint ?? ""}:${drives}`;
+/** drives: what the diagnosis map's high end means (diagnosisWords(...).drives);
+ * idleHint: what to do while no map is shown (offerOf(...).legend). */
+function setLegend(legend, mode, ready, hint, drives = "", idleHint = "Click a word to explain it.") {
+  const key = `${mode}:${ready}:${hint ?? ""}:${drives}:${idleHint}`;
   if (legend.dataset.key === key) return;
   legend.dataset.key = key;
   if (hint) {
     legend.replaceChildren(h("span", { class: "ew-legend-hint" }, hint));
   } else if (!ready) {
-    legend.replaceChildren(h("span", {}, "Click a word to explain it."));
+    legend.replaceChildren(h("span", {}, idleHint));
+  } else if (mode === "focus") {
+    legend.replaceChildren(
+      h("span", { class: "ew-outline-key" }),
+      h("span", {}, "the top regions in the image's own colours, the rest dimmed (the slider sets how many; Heat map for the gains)"),
+    );
   } else if (mode === "heat") {
     legend.replaceChildren(
       h("span", {}, "low"),

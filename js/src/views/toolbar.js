@@ -2,8 +2,9 @@
 import { h } from "../dom.js";
 import { MAP_MODES } from "../overlay.js";
 
-const MODE_LABELS = { heat: "Heat map", kept: "Kept", removed: "Removed", diagnose: "Diagnosis" };
+const MODE_LABELS = { focus: "Top regions", heat: "Heat map", kept: "Kept", removed: "Removed", diagnose: "Diagnosis" };
 const MODE_HINTS = {
+  focus: "the top-k regions in the image's own colours, outlined; the rest dimmed",
   heat: "colour each region by how much it raises the target's score",
   kept: "show only the top-k regions (the insertion image)",
   removed: "fill the top-k regions (the deletion image)",
@@ -47,9 +48,12 @@ export function createToolbar(actions) {
    * diagnoseAs: the correct answer a diagnosis would explain ("no" for a "yes"), or null:
    * the Diagnose button shows only for a yes/no answer of a widget with a model. It asks what
    * makes the model say that answer (a counterfactual: no one said which answer is right).
-   * diagnosisWords: diagnosisWords(...) of the diagnosis shown (its mode button's name). */
-  function update({ busy, canExplain, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords = null }) {
-    explain.disabled = !canExplain;
+   * diagnosisWords: diagnosisWords(...) of the diagnosis shown (its mode button's name).
+   * offersSentence: "Explain sentence" can do something (a model, or a saved result that
+   * holds every token's curves); without it the button is hidden. */
+  function update({ busy, canExplain, offersSentence = true, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords = null }) {
+    explain.hidden = !offersSentence;
+    explain.disabled = !canExplain || !offersSentence;
     diagnose.hidden = diagnoseAs === null;
     diagnose.disabled = !canExplain;
     diagnose.title = diagnoseAs === null ? "" : `what makes it say \u201c${diagnoseAs}\u201d: explain \u201c${diagnoseAs}\u201d as a counterfactual target, find the regions that hold up the given answer and remove them until the answer flips`;
