@@ -101,10 +101,10 @@ def authors_faithfulness(record, margin=0.2):
     return out
 
 
-def authors_map(stack, record):
-    """Their pointing game's map from the region masks and the objective's values (float16,
+def authors_map(stack, record, dtype=np.float16):
+    """Their pointing game's map from the region masks and the objective's values (in float16,
     as theirs): every region gets minus the running sum of |gain|, then scaled to [0, 1]."""
-    single = np.zeros_like(stack[0]).astype(np.float16)
+    single = np.zeros_like(stack[0]).astype(dtype)
     smdl = np.array(record["smdl_score"])
     first = np.mean(1 - np.array(record["org_score"]) + np.array(record["baseline_score"]))
     gains = smdl - np.array([first, *record["smdl_score"][:-1]])
@@ -172,6 +172,10 @@ def test_an_exported_run_reads_back_to_the_runs_numbers(task, extra, lists, data
         assert row["n_sensitive"] > 0 or "insertion_auc_sensitive" not in authors_faithfulness(record)
         stack = np.load(out / "npy" / f"{name}.npy")
         assert stack.shape == (e.n_regions, *e.labels.shape, 1)
+        # their map from the masks and the objective's values is our rank map (in float64:
+        # their float16 quantises it where the top region holds nearly all the gain)
+        theirs = authors_map(stack, record, np.float64)
+        assert np.allclose(theirs, e.attribution_map("rank"), rtol=0, atol=1e-9)
         if task == "coco-object":
             box, mask = authors_pointing(stack, record, e.labels.shape)
             assert (box, mask) == (row["pg_box"], row["pg_mask"])
