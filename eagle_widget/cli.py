@@ -8,6 +8,7 @@
     eagle-widget explain --batch MANIFEST.jsonl --out DIR [--workers N] [--ray auto|ADDRESS]
     eagle-widget demo [--html PATH | --dir DIR]
     eagle-widget evaluate TASK --list LIST.json --images DIR --out DIR   (or --report DIR)
+    eagle-widget export-authors RUN OUT --list LIST.json    (the authors' result layout)
     eagle-widget prepare TASK --annotations FILE --images DIR --out LIST.json
 
 Each explanation writes result.json, result.npz, figure.png and explanation.html, in --out
@@ -102,8 +103,11 @@ def main(argv: Sequence[str] | None = None, load: Loader | None = None, launch=N
                 return _evaluate(args, load or load_model)
             if args.command == "prepare":
                 return _prepare(args, load or load_model)
+            if args.command == "export-authors":
+                return _export_authors(args)
         raise UsageError(
-            f"choose a command: explain, evaluate, prepare or demo (see {PROG} --help)"
+            f"choose a command: explain, evaluate, prepare, export-authors or demo (see {PROG} "
+            "--help)"
         )
     except UsageError as error:
         say(f"{PROG}: error: {error}")
@@ -595,6 +599,20 @@ def _benchmark_commands(commands) -> None:
         help=f"{', '.join(METHODS)} (eagle); repeat to compare methods, one table",
     )  # fmt: skip
     evaluate.add_argument("--methods", metavar="A,B", help="methods to compare, comma-separated")
+        "--maps", metavar="DIR",
+        help="score saved maps (one .npy/.png per item, by item id or image name) instead of "
+        "searching: regions ranked by the map's mean",
+    )  # fmt: skip
+    export = commands.add_parser(
+        "export-authors", help="write a finished evaluate run in the authors' result layout"
+    )
+    export.add_argument("run", metavar="RUN", help="the evaluate run's folder")
+    export.add_argument("out", metavar="OUT", help="folder to write json/ and npy/ into")
+    export.add_argument(
+        "--list", metavar="LIST", action="append", required=True,
+        help="the run's list (repeat in the run's order for several)",
+    )  # fmt: skip
+    export.add_argument("--no-masks", action="store_true", help="write json/ only, no npy/")
     prepare = commands.add_parser("prepare", help="make a model's own list from annotations")
     prepare.add_argument("task", choices=list(TASKS), help="the benchmark")
     prepare.add_argument("--annotations", required=True, metavar="FILE", help="COCO JSON, csv, ...")
@@ -649,11 +667,21 @@ def _evaluate(args, load: Loader) -> int:
     items = items[_parse_items(args.items)][: args.limit]
     if not items:
         raise UsageError(f"--items {args.items} selects no item of the list")
+    if args.maps is not None:
+        from .benchmarks.authors_layout import attach_maps, authors_names
+
+        try:
+            names = authors_names(args.task, [Path(p) for p in args.list], Path(args.images))
+            attach_maps(items, Path(args.maps), names)
+        except ValueError as error:
+            raise UsageError(strip(error)) from None
     if not 0 < args.max_area <= 1:
         raise UsageError(f"--max-area must be in (0, 1], got {args.max_area}")
     if not 0 <= args.sensitive_margin < 1:
         raise UsageError(f"--sensitive-margin must be in [0, 1), got {args.sensitive_margin}")
     methods = _methods(args)
+    if args.maps is not None and methods != ["eagle"]:
+        raise UsageError("--maps scores the saved maps; it takes no --method or --methods")
     options = Options(
         n_regions=args.regions,
         search=args.search,
@@ -709,6 +737,22 @@ def _compare(args, load: Loader, items, options, methods, out: Path) -> int:
         raise _other_run(error) from None
     print(comparison.table() + comparison.summary() + f" | {out / 'table.md'}", flush=True)
     return 1 if comparison.failed else 0
+def _export_authors(args) -> int:
+    from .benchmarks.authors_layout import export_run
+
+    try:
+        done = export_run(
+            Path(args.run), Path(args.out), [Path(p) for p in args.list], not args.no_masks
+        )
+    except ValueError as error:
+        raise UsageError(strip(error)) from None
+    left = f", {len(done['left_out'])} not scored left out" if done["left_out"] else ""
+    print(f"export-authors: {done['written']} {done['task']} items{left} | "
+          f"{Path(args.out) / 'json'}", flush=True)  # fmt: skip
+    if done["task"] == "coco-object" and "interpretation_results" not in str(args.out):
+        say("note: the authors' eval_point_game.py reads npy/ as region masks only when the "
+            "path holds 'interpretation_results'")  # fmt: skip
+    return 0
 
 
 def _prepare(args, load: Loader) -> int:

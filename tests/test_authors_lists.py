@@ -378,7 +378,7 @@ class Ranked:
     [
         (["No", "Yes", "Yes", "Yes", "Yes"], (True, 0.0), [0]),  # ours would start at 1 region
         (["Yes", "Yes", "Not sure", "No", "No"], (True, 0.5), [0, 1, 2]),
-        (["Yes"] * 5, (False, 1.0), [0, 1, 2, 3, 4]),
+        (["Yes"] * 5, (False, 1.0), [0, 1, 2, 3]),  # never the blank image, as theirs
     ],
 )
 def test_the_authors_sweep_on_a_model_regenerates_from_the_full_image(answers, wanted, calls):

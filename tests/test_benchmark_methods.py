@@ -84,9 +84,9 @@ def test_a_baselines_own_cost_is_recorded_apart_from_its_ranking(runs):
         saved = Explanation.load(runs["both"] / "occlusion" / row["id"] / RESULT_FILE)
         n = saved.n_regions
         assert row["method_images"] == n == saved.extras["method"]["images"]
-        assert row["images_scored"] - row["method_images"] == saved.extras["method"][
-            "ranking_images"
-        ]
+        assert (
+            row["images_scored"] - row["method_images"] == saved.extras["method"]["ranking_images"]
+        )
     eagle = EvaluationResult.from_folder(runs["both"] / "eagle").rows
     assert all("method_images" not in row for row in eagle)  # an EAGLE row is as before
     table = (runs["both"] / "table.md").read_text().splitlines()

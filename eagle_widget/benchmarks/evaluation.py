@@ -65,9 +65,11 @@ class Options:
         if not 0 <= self.sensitive_margin < 1:
             raise ValueError(f"sensitive_margin must be in [0, 1), got {self.sensitive_margin!r}")
 
-    def explainer(self, model) -> Explainer:
+    def explainer(self, model, method: str = "eagle", method_options=None) -> Explainer:
         return Explainer(
             model,
+            method=method,
+            method_options=method_options,
             n_regions=self.n_regions,
             search=self.search,
             lambda1=self.lambda1,
@@ -121,7 +123,12 @@ def evaluate_item(model, item: Item, options: Options) -> ItemResult:
     if item.segmentation is not None:  # a bad polygon fails now, before the search
         mask = segmentation_mask(item.segmentation, image.shape[:2], rule=options.mask_rule)
     generation = answer_of(model, item, image)
-    explainer = options.explainer(model)
+    if item.map is None:
+        explainer = options.explainer(model)
+    else:  # evaluate --maps: the item's saved map ranks the regions (authors_layout)
+        from .authors_layout import map_explainer
+
+        explainer = map_explainer(options, model, item.map)
     counter = [item.counter_id] if item.counter_id is not None else None
     explanation = explainer.explain(
         image, generation=generation, targets=item.targets, target_ids=counter
@@ -132,17 +139,20 @@ def evaluate_item(model, item: Item, options: Options) -> ItemResult:
     if item.box is not None:
         row.update(pointing_metrics(explanation.attribution_map("rank"), item.box, mask))
     if item.counter_id is not None and options.amcr_rule == "authors":
-        from .authors import authors_correction
+        from .authors import authors_sweep
 
-        corrected, removed = authors_correction(
+        corrected, removed, revised = authors_sweep(
             model, image, item.prompt, explanation, item.label, options.max_area, options.fill
-        )
-        row.update(corrected=corrected, removed_area=removed)
+        )  # revised: full image first
+        row.update(corrected=corrected, removed_area=removed, revised_answers=revised)
     elif item.counter_id is not None:
         outcome = mitigate(
             model, image, item.prompt, explanation, max_area=options.max_area, fill=options.fill
-        )
+        )  # revised: one region removed first
         row.update(corrected=outcome.corrected, removed_area=outcome.removed_area)
+        row["revised_answers"] = list(outcome.revised)
+    if item.map is not None:
+        row["method"] = "given-map"
     row.update(answer=generation.text, images_scored=explanation.images_scored)
     row["seconds"] = round(explanation.seconds, 3)
     row.update(method_cost(explanation))
@@ -254,7 +264,7 @@ def pointing_metrics(attribution: np.ndarray, box, mask) -> dict:
 def asked(item: Item, model_name: str, options: Options) -> dict:
     """What an item asks for, recorded beside its result: a changed entry, image, prompt,
     model or option makes it a new item."""
-    return {
+    wanted = {
         "task": item.task,
         "entry_sha256": item.digest,
         "image_sha256": file_sha256(item.image),
@@ -262,6 +272,9 @@ def asked(item: Item, model_name: str, options: Options) -> dict:
         "model": model_name,
         "options": options.to_dict(),
     }
+    if item.map is not None:  # evaluate --maps: another map is another item
+        wanted["map_sha256"] = file_sha256(item.map)
+    return wanted
 
 
 def run_record(task: str, model_name: str, options: Options, items: list[Item]) -> dict:

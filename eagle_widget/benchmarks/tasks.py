@@ -96,6 +96,7 @@ class Item:
     digest: str = ""  # sha256 of the entry: a changed entry is a new item
     error: str | None = None
     list_name: str = ""  # the list file's name (without .json) the entry came from
+    map: Path | None = None  # evaluate --maps: a saved attribution map, scored, not searched
 
 
 def task_of(name: str) -> Task:

@@ -13,6 +13,10 @@ models get them too.
   (sum of p(M) * M over masks, divided by masks x density). The masks are sets of the same
   regions (not RISE's upsampled grid cells), so the map lives on the regions it is
   ranked over. Seeded: the same seed gives the same masks.
+- given-map (GIVEN_MAP): a map made elsewhere (a saved result of another tool, one of the
+  authors' baseline maps): a region's score is the map's mean over its pixels, the map
+  brought to the label map's size by nearest neighbour. No images of its own; not a choice
+  of `explain --method` (it needs one map per image: `evaluate --maps`).
 """
 
 from __future__ import annotations
@@ -22,17 +26,20 @@ import numpy as np
 from .objective import Objective
 
 METHODS = ("eagle", "occlusion", "rise")
+GIVEN_MAP = "given-map"
 METHOD_OPTIONS = {
     "eagle": {},
     "occlusion": {},
     "rise": {"masks": 256, "density": 0.5, "seed": 0},
+    GIVEN_MAP: {"map": None},
 }
 
 
 def check_method(method: str, options: dict) -> dict:
     """The method's options with defaults filled in; raise for an unknown method or option."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method not in METHOD_OPTIONS:
+        names = ", ".join(METHOD_OPTIONS)
+        raise ValueError(f"method must be one of {names}, got {method!r}")
     unknown = set(options) - set(METHOD_OPTIONS[method])
     if unknown:
         takes = ", ".join(METHOD_OPTIONS[method]) or "none"
@@ -50,7 +57,46 @@ def check_method(method: str, options: dict) -> dict:
             raise ValueError(f"density must be in (0, 1), got {density!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise ValueError(f"seed must be an int, got {seed!r}")
+    if method == GIVEN_MAP:
+        settings["map"] = checked_map(settings["map"])
     return settings
+
+
+def checked_map(values) -> np.ndarray:
+    """A given map as a 2-D float array of finite numbers, or a ValueError saying why not."""
+    if values is None:
+        raise ValueError(f"method {GIVEN_MAP!r} needs a map: method_options={{'map': array}}")
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"the given map must be numbers, got {type(values).__name__}") from None
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim != 2 or array.size == 0:
+        raise ValueError(f"the given map must be H x W, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"the given map holds {int(np.sum(~np.isfinite(array)))} NaN/inf values")
+    return array
+
+
+def json_options(method: str, options: dict) -> dict:
+    """The method's options as an Explanation's extras keep them: a given map by its shape."""
+    if method != GIVEN_MAP:
+        return dict(options)
+    return {"map_shape": list(np.shape(options["map"]))}
+
+
+def map_region_means(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per region id, the mean of `values` over the region's pixels, the map brought to the
+    label map's size by nearest neighbour (a map of that size is used as it is)."""
+    values = checked_map(values)
+    height, width = labels.shape
+    rows = np.minimum((np.arange(height) + 0.5) * values.shape[0] // height, values.shape[0] - 1)
+    cols = np.minimum((np.arange(width) + 0.5) * values.shape[1] // width, values.shape[1] - 1)
+    sampled = values[rows.astype(int)][:, cols.astype(int)]
+    n = int(labels.max()) + 1
+    counts = np.bincount(labels.ravel(), minlength=n)
+    return np.bincount(labels.ravel(), weights=sampled.ravel(), minlength=n) / counts
 
 
 def estimated_method_images(method: str, n_regions: int, options: dict) -> int:
@@ -62,8 +108,13 @@ def estimated_method_images(method: str, n_regions: int, options: dict) -> int:
     return 0
 
 
-def region_scores(method: str, objective: Objective, options: dict) -> np.ndarray:
-    """One score per region (higher: more important), from the method's own images."""
+def region_scores(
+    method: str, objective: Objective, options: dict, labels: np.ndarray | None = None
+) -> np.ndarray:
+    """One score per region (higher: more important), from the method's own images; a given
+    map's from `labels` (the label map at the image's size; default the objective's)."""
+    if method == GIVEN_MAP:
+        return map_region_means(options["map"], objective.labels if labels is None else labels)
     if method == "occlusion":
         return occlusion(objective)
     if method == "rise":

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .baselines import check_method, estimated_method_images, region_scores
+from .baselines import check_method, estimated_method_images, json_options, region_scores
 from .explanation import Explanation
 from .images import read_image, resize, to_rgb_array
 from .masking import fill_image
@@ -384,7 +384,9 @@ class ExplanationRun:
                 explainer.search, self._objective, explainer.early_stop, **explainer.search_options
             )
         before, began = self.images_scored, time.perf_counter()
-        scores = region_scores(explainer.method, self._objective, explainer.method_options)
+        scores = region_scores(
+            explainer.method, self._objective, explainer.method_options, labels=self.labels
+        )
         self._method_cost = {
             "images": self.images_scored - before,
             "seconds": time.perf_counter() - began,
@@ -452,7 +454,7 @@ class ExplanationRun:
         if self.explainer.method != "eagle":  # what the method cost, apart from its ranking
             extras["method"] = {
                 "name": self.explainer.method,
-                "options": dict(self.explainer.method_options),
+                "options": json_options(self.explainer.method, self.explainer.method_options),
                 **self._method_cost,
                 "ranking_images": self.images_scored - self._method_cost["images"],
             }

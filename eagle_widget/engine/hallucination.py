@@ -175,8 +175,10 @@ def mitigate(
         :, 0
     ]
     found = None  # (cut index, answer)
+    revised: list[str] = []
     for lo, answers in _regenerations(model, images, prompt, max_new_tokens, stop):
         hit = next((i for i, a in enumerate(answers) if a.token_ids[:1] == [correct_id]), None)
+        revised += [a.text for a in answers[: len(answers) if hit is None else hit + 1]]
         if hit is not None:
             found = (lo + hit, answers[hit])
             break
@@ -192,6 +194,7 @@ def mitigate(
         correct_id=correct_id,
         max_area=float(max_area),
         fill=fill,
+        revised=revised,
     )
     explanation.mitigation = outcome
     return outcome

@@ -29,6 +29,9 @@ class Mitigation:
     correct: str | None = None  # the correct answer as a word, when known (for labels)
     fill: Any = 0  # the fill of the removed regions (as Explainer's fill)
     counterfactual: bool = False  # no one said `correct` is right: "what makes it say it"
+    # the text of every answer regenerated, in cut order, up to the corrected one (all cuts
+    # when none was): what the authors' result files keep as "revised answers"
+    revised: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """JSON-able; answers as text, the revised one also token by token."""
@@ -47,6 +50,7 @@ class Mitigation:
             "areas": np.asarray(self.areas, dtype=float).tolist(),
             "p_correct": np.asarray(self.p_correct, dtype=float).tolist(),
             "fill": fill if isinstance(fill, (int, float, str)) else np.asarray(fill).tolist(),
+            "revised": [str(text) for text in self.revised],
         }
 
     @classmethod
@@ -96,4 +100,5 @@ class Mitigation:
             correct=None if correct is None else str(correct),
             fill=data.get("fill", 0),
             counterfactual=bool(data.get("counterfactual", False)),
+            revised=[str(text) for text in data.get("revised", [])],
         )
