@@ -599,6 +599,7 @@ def _benchmark_commands(commands) -> None:
         help=f"{', '.join(METHODS)} (eagle); repeat to compare methods, one table",
     )  # fmt: skip
     evaluate.add_argument("--methods", metavar="A,B", help="methods to compare, comma-separated")
+    evaluate.add_argument(
         "--maps", metavar="DIR",
         help="score saved maps (one .npy/.png per item, by item id or image name) instead of "
         "searching: regions ranked by the map's mean",
@@ -737,6 +738,8 @@ def _compare(args, load: Loader, items, options, methods, out: Path) -> int:
         raise _other_run(error) from None
     print(comparison.table() + comparison.summary() + f" | {out / 'table.md'}", flush=True)
     return 1 if comparison.failed else 0
+
+
 def _export_authors(args) -> int:
     from .benchmarks.authors_layout import export_run
 

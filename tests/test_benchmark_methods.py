@@ -40,8 +40,9 @@ def data(demo, tmp_path_factory):
 
 
 def args_of(data, out, *extra):
-    return ["evaluate", TASK, "--list", data["list"], "--images", data["images"], "--prompt",
-            CAPTION_PROMPT, "--regions", "12", "--search", "lazy", "--out", out, *extra]  # fmt: skip
+    return ["evaluate", TASK, "--list", data["list"], "--images", data["images"],
+            "--prompt", CAPTION_PROMPT, "--regions", "12", "--search", "lazy", "--out", out,
+            *extra]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

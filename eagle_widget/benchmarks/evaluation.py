@@ -65,10 +65,11 @@ class Options:
         if not 0 <= self.sensitive_margin < 1:
             raise ValueError(f"sensitive_margin must be in [0, 1), got {self.sensitive_margin!r}")
 
-    def explainer(self, model, method: str = "eagle", method_options=None) -> Explainer:
+    def explainer(self, model, method: str | None = None, method_options=None) -> Explainer:
+        """The Explainer of these options; `method` (given-map) overrides Options.method."""
         return Explainer(
             model,
-            method=method,
+            method=method or self.method,
             method_options=method_options,
             n_regions=self.n_regions,
             search=self.search,
@@ -77,7 +78,6 @@ class Options:
             fill=self.fill,
             early_stop=self.early_stop,
             batch_size=self.batch_size,
-            method=self.method,
         )
 
     def to_dict(self) -> dict:
