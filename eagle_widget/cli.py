@@ -43,7 +43,6 @@ from .batch.explain import (
     load_announced,
     load_model,
     parse_targets,
-    read_image,
     read_manifest,
     run_batch,
     summary_line,
@@ -56,6 +55,7 @@ from .console import Progress, describe, say, strip
 from .engine import DEFAULT_PROMPT, resolve_prompt
 from .engine.baselines import METHODS
 from .engine.explainer import check_n_regions
+from .engine.images import read_picture
 from .engine.regions import read_label_map, read_masks, region_plan
 from .engine.search import SEARCHES
 from .models import SERVED_PREFIX as SERVED
@@ -356,7 +356,7 @@ def _explain(args, load: Loader) -> int:
         _check_ray_options(args)
         args.region_arguments = _region_arguments(args)
         return _run_batch(items, args, load, out)
-    image = read_image(args.image)
+    image = read_picture(Path(args.image))
     _check_image_size(image.pixels, args.model)
     args.region_arguments = _region_arguments(args, image.pixels.shape[:2])
     targets = parse_targets(args.targets)

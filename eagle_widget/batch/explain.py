@@ -20,8 +20,7 @@ from pathlib import Path
 from ..console import Progress, say, strip
 from ..engine import Explainer, Explanation, resolve_prompt
 from ..engine.baselines import estimated_method_images
-from ..engine.images import Picture
-from ..engine.images import read_image as read_image_file
+from ..engine.images import read_picture
 from ..engine.regions import region_plan, regions_text
 from ..engine.search import SEARCHES, estimated_images
 from .jobs import ray_wanted, run_jobs
@@ -64,17 +63,12 @@ def parse_targets(text):
     return stripped
 
 
-def read_image(path) -> Picture:
-    """The image file read once: its pixels and the notes of reading it (EXIF orientation,
-    ...) go to the run, which keeps them as the API does; errors name the path once."""
-    return Picture(*read_image_file(Path(path)))
-
-
 # -- one image ---------------------------------------------------------------------------------
 def explain_one(model, image, prompt, targets, **explainer_options) -> Explanation:
     """Generate, explain with a progress bar, and measure every token's reliance.
 
-    `image`: a Picture (read_image) keeps what reading the file did in extras["image"]."""
+    `image`: a Picture (engine.images.read_picture) keeps what reading the file did in
+    extras["image"]."""
     explainer = Explainer(model, **explainer_options)
     run = explainer.start(image, prompt=prompt, targets=targets, reliance="all")
     say(f"caption: {run.generation.text.strip()!r}")
@@ -306,7 +300,7 @@ def run_batch(
 def explain_item(model, item: dict) -> Explanation:
     """The per-item job (runs on a worker): read the image, explain it, return the result."""
     asked = item["asked"]
-    image = read_image(item["image"])
+    image = read_picture(Path(item["image"]))
     targets = parse_targets(asked["targets"])
     keys = ("n_regions", "search", "early_stop", "max_new_tokens", "working_size", "method")
     options = {key: asked[key] for key in keys}

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..engine import Explanation
 from ..engine.baselines import GIVEN_MAP, checked_map
-from .run_files import RESULT_FILE
+from .report import RESULT_FILE
 from .tasks import TASKS, Item, load_lists, read_list
 
 MAP_SUFFIXES = (".npy", ".png")

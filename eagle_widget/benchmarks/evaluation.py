@@ -118,7 +118,7 @@ def evaluate_item(model, item: Item, options: Options) -> ItemResult:
     """Explain one item with the answer its list fixes, and measure it. Raises on a bad item."""
     if item.error is not None:
         raise ValueError(item.error)
-    image = read_image(item.image)
+    image = to_rgb_array(Path(item.image))  # its errors name the path
     mask = None
     if item.segmentation is not None:  # a bad polygon fails now, before the search
         mask = segmentation_mask(item.segmentation, image.shape[:2], rule=options.mask_rule)
@@ -166,12 +166,6 @@ def method_cost(explanation: Explanation) -> dict:
     if cost is None:
         return {}
     return {"method_images": cost["images"], "method_seconds": round(cost["seconds"], 3)}
-
-
-def read_image(path: Path) -> np.ndarray:
-    if not Path(path).is_file():
-        raise ValueError(f"image {str(path)!r} not found")
-    return to_rgb_array(Path(path))  # its errors name the path
 
 
 def answer_of(model, item: Item, image: np.ndarray) -> Generation:

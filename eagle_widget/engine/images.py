@@ -67,6 +67,11 @@ def read_image(image) -> tuple[np.ndarray, dict]:
     )
 
 
+def read_picture(image) -> Picture:
+    """read_image's pixels and notes as one Picture: read a file once, hand both to a run."""
+    return Picture(*read_image(image))
+
+
 def _is_pil(image) -> bool:
     try:
         from PIL import Image
