@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -87,3 +88,16 @@ def test_evaluate_takes_its_options_as_keywords_or_one_options_object():
         evaluate(None, [], regions=8)
     with pytest.raises(ValueError, match="n_regions.*or as options=Options.*not both"):
         evaluate(None, [], options=Options(), n_regions=8)
+
+
+# -- row 6: a bound that is a bound ---------------------------------------------------------------
+def test_the_announced_image_count_is_an_estimate_with_a_bound_the_run_keeps(tmp_path, capsys):
+    Image.fromarray(scene(cell=CELL)).save(tmp_path / "scene.png")
+    argv = ["explain", tmp_path / "scene.png", "--regions", "16", "--search", "lazy"]
+    code, out, err = run([*argv, "--out", tmp_path / "out"], capsys)
+    assert code == 0, err
+    line = next(x for x in err.splitlines() if "lazy search: about" in x)
+    assert "at most about" not in line and "fewer if it stops early" in line
+    bound = int(re.search(r"\(at most ([\d,]+)\)", line).group(1).replace(",", ""))
+    saved = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert 0 < saved["images_scored"] <= bound

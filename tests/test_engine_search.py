@@ -8,7 +8,15 @@ from eagle_widget.engine import Explainer, Generation
 from eagle_widget.engine.explanation import Explanation
 from eagle_widget.engine.objective import Objective
 from eagle_widget.engine.regions import grid_regions, region_neighbours
-from eagle_widget.engine.search import _Progress, efficient, greedy, lazy, run_search
+from eagle_widget.engine.search import (
+    _Progress,
+    efficient,
+    estimated_images,
+    greedy,
+    lazy,
+    most_images,
+    run_search,
+)
 
 
 def make_objective(n, effects, base=None, lambda1=1.0, lambda2=1.0, cell=4, targets=None):
@@ -307,3 +315,22 @@ def test_no_early_stop_where_the_image_does_not_raise_the_targets(name):
     # middle still holds the order: the search ran to the end
     assert runs[0.01].images_scored == runs[None].images_scored
     assert runs[0.01].order == runs[None].order
+
+
+@pytest.mark.parametrize("name", ["greedy", "lazy", "efficient"])
+def test_most_images_bounds_every_run_where_the_estimate_may_be_passed(name):
+    """Issue 23 s2 row 6: "at most about N" was exceeded; most_images is a bound, whatever
+    the scorer, the early stop or lazy's strict mode, and the estimate stays under it."""
+    n = 25
+    runs = [(scorer_family(n, seed), stop, {}) for seed in range(4) for stop in (None, 0.01)]
+    runs.append((scorer_family(n, 5), 0.05, {"refresh_on_rise": True} if name == "lazy" else {}))
+    passed = False
+    for effects, stop, options in runs:
+        objective, _ = make_objective(n, effects)
+        list(run_search(name, objective, early_stop=stop, **options))
+        assert objective.images_scored <= most_images(name, n), (name, stop, options)
+        passed |= objective.images_scored > estimated_images(name, n, **options)
+    assert estimated_images(name, n) <= most_images(name, n)
+    assert most_images("greedy", n) == 2 + n * (n + 1)  # greedy scores every region each step
+    if name == "lazy":  # an estimate, not a bound: some of these runs pass it
+        assert passed

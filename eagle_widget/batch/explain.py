@@ -22,7 +22,7 @@ from ..engine import Explainer, Explanation, resolve_prompt
 from ..engine.baselines import estimated_method_images
 from ..engine.images import read_picture
 from ..engine.regions import region_plan, regions_text
-from ..engine.search import SEARCHES, estimated_images
+from ..engine.search import SEARCHES, estimated_images, most_images
 from .jobs import ray_wanted, run_jobs
 from .outcomes import Outcome, WorkerStats
 from .store import RunFolder, file_sha256
@@ -75,8 +75,10 @@ def explain_one(model, image, prompt, targets, **explainer_options) -> Explanati
     regions = regions_text(run.n_regions, run.region_record)
     if explainer.method == "eagle":
         cost = estimated_images(explainer.search, run.n_regions, **explainer.search_options)
-        bound = "at most about" if explainer.early_stop is not None else "about"
-        say(f"{regions}, {explainer.search} search: {bound} {cost:,} images")
+        most = most_images(explainer.search, run.n_regions)
+        fewer = ", fewer if it stops early" if explainer.early_stop is not None else ""
+        bound = f" (at most {most:,})" if most > cost else ""
+        say(f"{regions}, {explainer.search} search: about {cost:,} images{fewer}{bound}")
     else:
         own = estimated_method_images(explainer.method, run.n_regions, explainer.method_options)
         say(

@@ -349,6 +349,30 @@ def estimated_images(name: str, n_regions: int, **options) -> int:
     return total
 
 
+def most_images(name: str, n_regions: int) -> int:
+    """The most images a search of `n_regions` regions can score, references included, a
+    bound that holds whatever the image (estimated_images says what to expect).
+
+    Every step scores each region left at most once (2 images: with it kept and removed), as
+    greedy does always; a search that stops early with L regions left then scores the
+    prefixes of their order (L sets) after lazy's sweeps (finish), which for small L can cost
+    more than the steps they replace.
+    """
+    n = int(n_regions)
+    sweeps = FINISH_SWEEPS if name == "lazy" else 0
+    steps = n * (n + 1)  # images of all n steps: 2 x (n + (n - 1) + ... + 1)
+    worst = steps
+    for left in range(n):  # stopped with `left` regions unplaced
+        sets, rest = left, left
+        for _ in range(sweeps):
+            if rest < 2:
+                break
+            sets += rest + 1
+            rest -= rest // 2
+        worst = max(worst, steps - left * (left + 1) + 2 * sets)
+    return 2 + worst
+
+
 def run_search(
     name: str, objective: Objective, early_stop: float | None = None, **options
 ) -> Iterator[Step]:
