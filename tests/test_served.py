@@ -223,7 +223,7 @@ def test_the_command_line_explains_through_a_server(server, tmp_path, capsys):
     ("options", "message"),
     [
         (["--model", "openai:http://127.0.0.1:9/v1"], "needs --served-model NAME"),
-        (["--served-model", "m"], "go with --model openai:URL"),
+        (["--served-model", "m"], "--served-model goes with --model openai:URL"),
         (
             ["--model", "openai:http://x/v1", "--served-model", "m", "--api-key-env", "NO_SUCH_V"],
             "NO_SUCH_V: that variable is not set",

@@ -35,11 +35,10 @@ Loader = Callable[[str, "str | None", "str | None"], object]
 
 
 def load_model(spec: str, device: str | None = None, dtype: str | None = None):
-    """The model of `--model`: "demo" (the embedded one), a hub id or a local path."""
+    """The model of `--model`: "demo" (the embedded one), a hub id, a local path or
+    openai:URL (see `models.load_model`)."""
     from .. import models
 
-    if spec == "demo":
-        return models.load_demo_model(device=device, dtype=dtype)
     return models.load_model(spec, device=device, dtype=dtype)
 
 

@@ -5,6 +5,7 @@ torch and transformers are imported on first use, so importing this package stay
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,11 +13,15 @@ if TYPE_CHECKING:
     from .served import OpenAIModel
 
 SERVED_PREFIX = "openai:"  # load_model("openai:http://host:8000/v1", model="name")
+DEMO = "demo"  # load_model("demo"): the embedded demo model
 
 
 def load_model(id_or_path: str, device=None, dtype=None, **kwargs) -> HFModel | OpenAIModel:
     """Load any image-text-to-text checkpoint and its processor (see `hf.load_model`), or
-    connect to a served one: "openai:URL" with model= (see `served.OpenAIModel`)."""
+    connect to a served one: "openai:URL" with model= (see `served.OpenAIModel`), or
+    "demo": the embedded demo model (`load_demo_model`), as the command line's --model."""
+    if id_or_path == DEMO and not Path(DEMO).exists():  # a folder named demo is a checkpoint
+        return load_demo_model(device=device, dtype=dtype, **kwargs)
     if isinstance(id_or_path, str) and id_or_path.startswith(SERVED_PREFIX):
         from .served import OpenAIModel
 
