@@ -8,6 +8,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -269,10 +270,13 @@ class Explainer:
         read; `frames` goes with clips only."""
         if is_clip(visual):
             if not supports_video_of(self.model):
+                what = "this is a clip"
+                if isinstance(visual, (str, Path)) and Path(visual).is_dir():
+                    what = f"{str(visual)!r} is a folder, not an image file (a clip's frames)"
                 raise ValueError(
                     f"{type(self.model).__name__} takes images only (it does not declare "
-                    "supports_video = True), and this is a clip: explain one frame of it, or use "
-                    "a model that takes clips"
+                    f"supports_video = True), and {what}: explain one frame of it, or use a "
+                    "model that takes clips"
                 )
             pixels, record = read_clip(visual, frames)
             return pixels, {}, record
