@@ -38,6 +38,7 @@ from eagle_widget.engine.protocol import (
     min_image_size_of,
     scoring_of,
     supports,
+    supports_video_of,
     usage_of,
 )
 from eagle_widget.engine.regions import grid_regions
@@ -137,7 +138,9 @@ def test_the_demo_model_has_the_local_adapters_capabilities(demo):
         "HasBatchSize",
         "HasMinImageSize",
         "HasInputSize",
+        "TakesClips",  # declared, as every transformers adapter does: False, it takes images
     }
+    assert not supports_video_of(demo)
     scene = ew.scenes.make_scene(seed=1)
     generation = demo.generate(scene.image, max_new_tokens=8)
     assert "".join(demo.decode(generation.token_ids)) == generation.text
