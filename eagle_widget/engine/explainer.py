@@ -262,7 +262,9 @@ class Explainer:
             )
         return run
 
-    def read_visual(self, visual, frames: int | None = None) -> tuple[np.ndarray, dict, dict | None]:
+    def read_visual(
+        self, visual, frames: int | None = None
+    ) -> tuple[np.ndarray, dict, dict | None]:
         """(pixels, what reading did to them, the clip's frames record or None for an image).
 
         A clip (a list of frames, an F x H x W x 3 array, a folder of frames, a video file) is

@@ -1,11 +1,11 @@
 """The label map's one byte encoding, shared by every place that stores or sends it.
 
-A label map is H x W ints (a clip's: F x H x W, frame after frame), regions 0..N-1. Its bytes are little-endian uint16 while N fits
-(every real map: SLIC gives hundreds) and int32 beyond. The result file (.npz) stores that
-array; the JSON summary stores the same bytes zlib-compressed as base64 (JSON has no
-binary); the widget's wire sends the same uint16 bytes of a display-sized copy
-(`wire.labels_traits`: the front end reads a Uint16Array), and the offline page carries the
-wire's bytes as they are.
+A label map is H x W ints (a clip's: F x H x W, frame after frame), regions 0..N-1. Its
+bytes are little-endian uint16 while N fits (every real map: SLIC gives hundreds) and int32
+beyond. The result file (.npz) stores that array; the JSON summary stores the same bytes
+zlib-compressed as base64 (JSON has no binary); the widget's wire sends the same uint16
+bytes of a display-sized copy (`wire.labels_traits`: the front end reads a Uint16Array),
+and the offline page carries the wire's bytes as they are.
 """
 
 from __future__ import annotations

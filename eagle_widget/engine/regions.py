@@ -73,7 +73,8 @@ def supervoxels(clip: np.ndarray, n_regions: int = 50) -> np.ndarray:
     space and time)."""
     frames, height, width = clip.shape[:3]
     if n_regions * _MIN_PIXELS_PER_REGION > clip[..., 0].size:
-        return _frame_by_frame([grid_regions(height, width, frame_share(n_regions, frames))] * frames)
+        per_frame = grid_regions(height, width, frame_share(n_regions, frames))
+        return _frame_by_frame([per_frame] * frames)
     scale = min(1.0, _MAX_SLIC_SIDE / max(height, width))
     small = clip if scale == 1.0 else np.stack([_resize_nearest(f, scale) for f in clip])
     labels = _slic(small, n_regions)
@@ -192,8 +193,10 @@ class RegionPlan:
         if self.kind == "supervoxels" and not clip:
             raise ValueError('regions="supervoxels" is for a clip; an image takes "slic"')
         if self.kind in ("slic", "supervoxels"):
-            segment = {"slic": frame_superpixels if clip else superpixels}.get(self.kind, supervoxels)
-            work = segment(working, self.n_regions)
+            if self.kind == "supervoxels":
+                work = supervoxels(working, self.n_regions)
+            else:
+                work = (frame_superpixels if clip else superpixels)(working, self.n_regions)
             record = {"kind": self.kind, "n_regions": self.n_regions}
             if clip and self.kind == "slic":
                 record["per_frame"] = True

@@ -199,7 +199,8 @@ class HFModel:
         """Whether generate and token_probs take clips (F x H x W x 3): a family of
         VIDEO_FAMILIES whose processor has a video processor."""
         family = getattr(self.model.config, "model_type", None)
-        return family in VIDEO_FAMILIES and getattr(self.processor, "video_processor", None) is not None
+        videos = getattr(self.processor, "video_processor", None)
+        return family in VIDEO_FAMILIES and videos is not None
 
     def __repr__(self) -> str:
         name = type(self.model).__name__
