@@ -199,6 +199,25 @@ def test_a_grid_per_frame_finds_the_block_of_the_frame_that_matters():
     assert regions_text(20, result.regions) == "20 regions (a 2 x 2 grid per frame)"
 
 
+@pytest.mark.parametrize("method", ["occlusion", "rise"])
+def test_the_baselines_rank_a_clips_regions_as_they_rank_an_images(method):
+    clip = clip_with_red(3, key=2)
+    result = ew.explain(ClipScorer(), clip, regions="grid", grid=(2, 2), method=method)
+    assert result.search == "ranked" and result.order[0] == 2 * 4 and top_frame(result) == 2
+    assert result.attribution_map("method").shape == (3, 32, 32)
+    with pytest.raises(ValueError, match="takes an H x W map of one image"):
+        ew.explain(
+            ClipScorer(), clip, method="given-map", method_options={"map": np.ones((32, 32))}
+        )
+
+
+def test_the_reliance_of_every_token_is_measured_on_the_clip():
+    result = ew.explain(ClipScorer(), clip_with_red(3, key=0), regions="grid", reliance="all")
+    prior, visual = result.token_reliance()
+    assert prior[0] == pytest.approx(0.05) and visual[0] == pytest.approx(0.9)
+    assert "frames=3" in repr(result)
+
+
 def test_per_frame_superpixels_never_span_frames_and_point_at_the_red_square():
     clip = clip_with_red(4, key=1)
     result = ew.explain(ClipScorer(), clip, n_regions=24)

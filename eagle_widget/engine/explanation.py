@@ -477,8 +477,9 @@ class Explanation:
             if list(self.target_ids) == generated
             else f", scored_ids={list(self.target_ids)[:8]}"
         )
+        frames = f", frames={self.n_frames}" if self.is_clip else ""
         return (
-            f"Explanation(targets={words!r}{counterfactual}, regions={self.n_regions}, "
+            f"Explanation(targets={words!r}{counterfactual}{frames}, regions={self.n_regions}, "
             f"search={self.search!r}, "
             f"insertion_auc={self.insertion_auc:.3f}, deletion_auc={self.deletion_auc:.3f}, "
             f"images_scored={self.images_scored})"
