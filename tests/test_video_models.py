@@ -20,6 +20,7 @@ import torch
 
 import eagle_widget as ew
 from eagle_widget.models import HFModel, load_model
+from eagle_widget.models.hf import VIDEO_FAMILIES
 
 torch.set_num_threads(1)
 
@@ -51,7 +52,12 @@ def official_generate(model, processor, clip: np.ndarray, prompt: str, n: int):
         }
     ]
     inputs = processor.apply_chat_template(
-        messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+        messages,
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        do_sample_frames=False,  # every frame (Qwen3-VL's processor samples them by default)
     )
     assert "pixel_values_videos" in inputs  # the video path, not frames as images
     with torch.no_grad():
@@ -68,10 +74,10 @@ def official_generate(model, processor, clip: np.ndarray, prompt: str, n: int):
     return new, probs.numpy().astype(np.float64)
 
 
-@pytest.fixture(scope="module")
-def qwen(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("qwen2_vl") / "model"
-    tiny_models.save("qwen2_vl", folder)
+@pytest.fixture(scope="module", params=VIDEO_FAMILIES)
+def qwen(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(request.param) / "model"
+    tiny_models.save(request.param, folder)
     return load_model(str(folder), device="cpu", dtype="float32")
 
 
@@ -111,6 +117,15 @@ def test_a_batch_of_masked_clips_equals_the_clips_one_by_one_and_masking_a_frame
     assert np.abs(batched - alone).max() < TOL
     changes = np.abs(batched[1:] - batched[0]).max(axis=1)
     assert changes.min() > 1e-3, f"masking changed the probabilities only by {changes}"
+    # the model sees every frame (no frames sampled away): in a longer clip, masking any one
+    # frame alone matters
+    long = _clip(seed=2, frames=12)
+    answer = qwen.generate(long, PROMPT, max_new_tokens=N_NEW)
+    one_masked = np.repeat(long[None], 12, axis=0)
+    one_masked[np.arange(12), np.arange(12)] = 0
+    probs = qwen.token_probs([long, *one_masked], answer, list(range(len(answer))))
+    changes = np.abs(probs[1:] - probs[0]).max(axis=1)
+    assert changes.min() > 1e-4, f"masking one frame changed the probabilities by {changes}"
     with pytest.raises(ValueError, match="clip 1 has 3 frames but clip 0 has 4"):
         qwen.token_probs([clip, clip[:3]], generation, positions)
     with pytest.raises(ValueError, match=r"has size \(40, 32\)"):

@@ -47,7 +47,7 @@ from .text import decode_tokens
 SEQUENCE_FILL = {"attention_mask": 1, "token_type_ids": 0, "mm_token_type_ids": 0}
 # model_type of the families whose processor's video path this adapter passes clips through,
 # each tested on a tiny offline model (tests/test_video_models.py); others take images only.
-VIDEO_FAMILIES = ("qwen2_vl",)
+VIDEO_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 # Image processors that tile a large image, or pick the resolution from it, have no one
 # input size: a larger photo gives them more to see.
 _DYNAMIC_RESOLUTION = (
@@ -430,7 +430,13 @@ class HFModel:
         video per sample)."""
         clips = images[0].ndim == 4
         text, add_special = self._prompt_text(prompt, video=clips)
-        visuals = {"videos": list(images)} if clips else {"images": [[image] for image in images]}
+        # every frame of a clip is the model's (Qwen3-VL's processor samples frames itself by
+        # default: a masked frame it dropped would change nothing)
+        visuals = (
+            {"videos": list(images), "do_sample_frames": False}
+            if clips
+            else {"images": [[image] for image in images]}
+        )
         inputs = self.processor(
             text=[text] * len(images),
             **visuals,
