@@ -611,6 +611,7 @@ ONEVISION_TEMPLATE = _template(
     "<image>\n",
     "<|im_start|>ROLE\nBODY<|im_end|>\n",
     "<|im_start|>assistant\n",
+    video="<video>\n",
 )
 
 

@@ -47,7 +47,7 @@ from .text import decode_tokens
 SEQUENCE_FILL = {"attention_mask": 1, "token_type_ids": 0, "mm_token_type_ids": 0}
 # model_type of the families whose processor's video path this adapter passes clips through,
 # each tested on a tiny offline model (tests/test_video_models.py); others take images only.
-VIDEO_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+VIDEO_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_onevision")
 # Image processors that tile a large image, or pick the resolution from it, have no one
 # input size: a larger photo gives them more to see.
 _DYNAMIC_RESOLUTION = (
