@@ -346,6 +346,9 @@ def test_a_clip_result_saves_and_loads_with_its_frames(tmp_path):
     assert data["frames"] == result.frames and data["image_size"] == [32, 32]
     assert np.array_equal(ew.Explanation.labels_from_dict(data), result.labels)
     assert np.array_equal(label_codec.unpack(label_codec.pack(result.labels)), result.labels)
+    for draw in (back.figure, back.show, lambda: back.to_html(tmp_path / "clip.html")):
+        with pytest.raises(ValueError, match="a clip's is not drawn yet"):
+            draw()
 
 
 def test_files_written_before_clips_still_load_as_images():

@@ -453,21 +453,32 @@ class Explanation:
     # itself needs none of it; tests/test_layering.py holds that) ---------------------
     def figure(self, **options):
         """A matplotlib figure in the paper's style (see eagle_widget.figures)."""
+        self._not_a_clip("figure()")
         from ..figures import explanation_figure
 
         return explanation_figure(self, **options)
 
     def to_html(self, path) -> Path:
         """One self-contained, offline, interactive HTML page (see eagle_widget.export)."""
+        self._not_a_clip("to_html()")
         from ..export import explanation_to_html
 
         return explanation_to_html(self, path)
 
     def show(self):
         """A widget for this finished result; no model needed."""
+        self._not_a_clip("show()")
         from ..widget import show_explanation
 
         return show_explanation(self)
+
+    def _not_a_clip(self, what: str) -> None:
+        """The front ends draw images only so far: a clip's result says so, not a shape error."""
+        if self.is_clip:
+            raise ValueError(
+                f"{what} draws an image's explanation; a clip's is not drawn yet: read its "
+                "attribution_map() (F x H x W) and region_frames()"
+            )
 
     def __repr__(self) -> str:
         words = " ".join(self.generation.tokens[p].strip() for p in self.positions[:8])
