@@ -30,6 +30,7 @@ from eagle_widget.engine.protocol import (
     HasMinImageSize,
     Plans,
     ReportsScoring,
+    TakesClips,
     VisionLanguageModel,
     batch_size_of,
     eos_token_ids_of,
@@ -37,13 +38,14 @@ from eagle_widget.engine.protocol import (
     min_image_size_of,
     scoring_of,
     supports,
+    supports_video_of,
     usage_of,
 )
 from eagle_widget.engine.regions import grid_regions
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = (Plans, Encodes, GeneratesBatch, GivesPromptIds, GivesEosTokenIds, Decodes)
-VALUES = (HasBatchSize, HasMinImageSize, HasInputSize, ReportsScoring, CountsUsage)
+VALUES = (HasBatchSize, HasMinImageSize, HasInputSize, ReportsScoring, CountsUsage, TakesClips)
 ROWS = COLS = 4
 CELL = 4  # pixels per block side: images of 16 x 16
 
@@ -75,7 +77,7 @@ def minimal_model(**declared) -> VisibilityModel:
 
 
 def test_every_capability_is_listed_once_and_split_into_methods_and_values():
-    assert len(CAPABILITIES) == len(set(CAPABILITIES)) == 11
+    assert len(CAPABILITIES) == len(set(CAPABILITIES)) == 12
     assert set(CAPABILITIES) == set(METHODS) | set(VALUES)
     assert {m for c in CAPABILITIES for m in members(c)} == {
         "plan",
@@ -89,6 +91,7 @@ def test_every_capability_is_listed_once_and_split_into_methods_and_values():
         "prompt_ids",
         "eos_token_ids",
         "decode",
+        "supports_video",
     }
     for capability in CAPABILITIES:
         assert len(members(capability)) == 1, capability.__name__
@@ -135,7 +138,9 @@ def test_the_demo_model_has_the_local_adapters_capabilities(demo):
         "HasBatchSize",
         "HasMinImageSize",
         "HasInputSize",
+        "TakesClips",  # declared, as every transformers adapter does: False, it takes images
     }
+    assert not supports_video_of(demo)
     scene = ew.scenes.make_scene(seed=1)
     generation = demo.generate(scene.image, max_new_tokens=8)
     assert "".join(demo.decode(generation.token_ids)) == generation.text

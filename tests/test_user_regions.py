@@ -228,7 +228,7 @@ def test_bad_masks_are_clear_errors():
         ([a, np.zeros_like(a)], "mask 1 has no pixel of its own"),
         ([np.ones_like(a)], "covers the whole image"),
         ([a.astype(float) * 0.5], "boolean"),
-        ([a[None]], "mask 0 has shape"),
+        ([a[None, None]], "mask 0 has shape"),  # F x H x W is a clip's mask (test_video.py)
     ]
     for masks, message in cases:
         with pytest.raises(ValueError, match=message):

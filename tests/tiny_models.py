@@ -52,15 +52,19 @@ ALPHABET = list(string.ascii_letters + string.digits + string.punctuation + " \n
 SIMPLE_TURNS = (
     "{% macro body(m) %}{% if m['content'] is string %}{{ m['content'] }}{% else %}"
     "{% for c in m['content'] %}{% if c['type'] == 'image' %}IMAGE{% elif c['type'] == "
-    "'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}{% endmacro %}"
+    "'video' %}VIDEO{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}"
+    "{% endif %}{% endmacro %}"
 )
 
 
-def _template(image: str, turn: str, generation_prompt: str, prefix: str = "") -> str:
-    """A Jinja chat template: `turn` holds ROLE and BODY, images become `image`."""
+def _template(
+    image: str, turn: str, generation_prompt: str, prefix: str = "", video: str = ""
+) -> str:
+    """A Jinja chat template: `turn` holds ROLE and BODY, images become `image`, videos
+    `video` (for a family whose processor takes videos)."""
     turn_jinja = turn.replace("ROLE", "{{ m['role'] }}").replace("BODY", "{{ body(m) }}")
     return (
-        SIMPLE_TURNS.replace("IMAGE", image)
+        SIMPLE_TURNS.replace("IMAGE", image).replace("VIDEO", video)
         + prefix
         + "{% for m in messages %}"
         + turn_jinja
@@ -170,6 +174,7 @@ QWEN_TEMPLATE = _template(
     "<|im_start|>ROLE\nBODY<|im_end|>\n",
     "<|im_start|>assistant\n",
     prefix="<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n",
+    video="<|vision_start|><|video_pad|><|vision_end|>",
 )
 
 
@@ -606,6 +611,7 @@ ONEVISION_TEMPLATE = _template(
     "<image>\n",
     "<|im_start|>ROLE\nBODY<|im_end|>\n",
     "<|im_start|>assistant\n",
+    video="<video>\n",
 )
 
 

@@ -90,6 +90,11 @@ def map_region_means(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Per region id, the mean of `values` over the region's pixels, the map brought to the
     label map's size by nearest neighbour (a map of that size is used as it is)."""
     values = checked_map(values)
+    if labels.ndim != 2:
+        raise ValueError(
+            f"method {GIVEN_MAP!r} takes an H x W map of one image; a clip's regions are ranked "
+            "by eagle, occlusion or rise"
+        )
     height, width = labels.shape
     rows = np.minimum((np.arange(height) + 0.5) * values.shape[0] // height, values.shape[0] - 1)
     cols = np.minimum((np.arange(width) + 0.5) * values.shape[1] // width, values.shape[1] - 1)

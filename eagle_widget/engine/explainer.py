@@ -8,12 +8,14 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from .baselines import check_method, estimated_method_images, json_options, region_scores
+from .clips import is_clip, read_clip
 from .explanation import Explanation
-from .images import read_image, resize, to_rgb_array
+from .images import frame_size, read_image, resize
 from .masking import fill_image
 from .objective import Objective
 from .protocol import (
@@ -24,6 +26,7 @@ from .protocol import (
     resolve_prompt,
     scoring_of,
     supports,
+    supports_video_of,
     usage_of,
 )
 from .regions import RegionPlan, region_plan
@@ -106,7 +109,11 @@ class Explainer:
         `regions` record), or a list of H x W boolean masks (overlaps: the first mask wins;
         pixels no mask holds form one more region, the last). A label map or masks are of
         the image as given; the search sees them shrunk to the working size (nearest
-        neighbour) and the result returns them at full size. See regions.region_plan."""
+        neighbour) and the result returns them at full size. For a clip (a model that
+        declares supports_video): "slic" and "grid" are per frame (about `n_regions` in all,
+        or `grid` blocks in each frame: a region never spans frames), "supervoxels" is SLIC
+        over the frames x height x width volume, and label maps and masks are F x H x W.
+        See regions.region_plan."""
         check_model(model)
         check_n_regions(n_regions)
         self.regions: RegionPlan = region_plan(regions, n_regions, grid)
@@ -147,9 +154,10 @@ class Explainer:
         self._last_reliance = None  # (key, (prior, visual)) of _working_reliance
 
     def check_image(self, image: np.ndarray) -> None:
-        """Raise when the image is smaller than the model can use (its `min_image_size`)."""
+        """Raise when the image (a clip's frames) is smaller than the model can use (its
+        `min_image_size`)."""
         least = min_image_size_of(self.model)
-        height, width = image.shape[:2]
+        height, width = frame_size(image)
         if least and min(height, width) < least:
             raise ValueError(
                 f"the image is {height} x {width} pixels (height x width); "
@@ -185,8 +193,12 @@ class Explainer:
         generation=None,
         target_ids=None,
         reliance: str = "targets",
+        frames: int | None = None,
     ) -> ExplanationRun:
         """Prepare a run: generate (unless given), segment, resolve targets; iterate it.
+
+        `image` is an image, or a clip for a model that takes clips (see read_visual;
+        `frames` samples a clip evenly, clips.read_clip).
 
         A photo larger than the working size (see working_shape) is generated on and searched
         at that size; the Explanation maps it back to the photo's own size. `reliance`:
@@ -196,13 +208,14 @@ class Explainer:
         """
         if reliance not in RELIANCE:
             raise ValueError(f"reliance must be one of {RELIANCE}, got {reliance!r}")
-        photo, notes = read_image(image)
         if prompt is not None or generation is None:
             prompt = resolve_prompt(prompt)
+        photo, notes, clip = self.read_visual(image, frames)
         self.check_image(photo)
-        shape = self.working_shape(*photo.shape[:2])
-        array = photo if shape == photo.shape[:2] else resize(photo, shape)
-        maps = self.region_maps(array, photo.shape[:2])  # a bad label map fails before the model
+        size = frame_size(photo)
+        shape = self.working_shape(*size)
+        array = photo if shape == size else resize(photo, shape)
+        maps = self.region_maps(array, photo.shape[:-1])  # a bad label map fails before the model
         if generation is None:
             generation = self.model.generate(array, prompt, max_new_tokens=self.max_new_tokens)
             if not isinstance(generation, Generation):
@@ -217,16 +230,16 @@ class Explainer:
                 f"prompt {prompt!r} is not the prompt the generation answered "
                 f"({generation.prompt!r}); give one of them, or both the same"
             )
-        if tuple(generation.image_size) not in (photo.shape[:2], array.shape[:2]):
+        if tuple(generation.image_size) not in (size, frame_size(array)):
             raise ValueError(
                 f"the generation was made for an image of size {tuple(generation.image_size)} "
-                f"(height, width) but the image is {photo.shape[:2]}"
+                f"(height, width) but the {'frames are' if clip else 'image is'} {size}"
             )
         # the answer to the photo is scored at the working size: the same words, fewer pixels
-        generation = replace(generation, image_size=array.shape[:2])
+        generation = replace(generation, image_size=frame_size(array))
         positions = resolve_targets(generation, targets)
         ids = resolve_target_ids(generation, positions, target_ids)
-        notes["working_size"] = list(array.shape[:2])
+        notes["working_size"] = list(frame_size(array))
         run = ExplanationRun(
             self,
             array,
@@ -237,6 +250,7 @@ class Explainer:
             notes=notes,
             reliance=reliance,
             maps=maps,
+            frames=clip,
         )
         cost = estimated_images(self.search, run.n_regions, **self.search_options)
         if cost > COST_WARNING_IMAGES:
@@ -248,6 +262,31 @@ class Explainer:
             )
         return run
 
+    def read_visual(
+        self, visual, frames: int | None = None
+    ) -> tuple[np.ndarray, dict, dict | None]:
+        """(pixels, what reading did to them, the clip's frames record or None for an image).
+
+        A clip (a list of frames, an F x H x W x 3 array, a folder of frames, a video file) is
+        refused for a model that does not take clips (protocol.TakesClips) before a frame is
+        read; `frames` goes with clips only."""
+        if is_clip(visual):
+            if not supports_video_of(self.model):
+                what = "this is a clip"
+                if isinstance(visual, (str, Path)) and Path(visual).is_dir():
+                    what = f"{str(visual)!r} is a folder, not an image file (a clip's frames)"
+                raise ValueError(
+                    f"{type(self.model).__name__} takes images only (it does not declare "
+                    f"supports_video = True), and {what}: explain one frame of it, or use a "
+                    "model that takes clips"
+                )
+            pixels, record = read_clip(visual, frames)
+            return pixels, {}, record
+        if frames is not None:
+            raise ValueError(f"frames={frames!r} samples a clip, but this is one image")
+        photo, notes = read_image(visual)
+        return photo, notes, None
+
     def region_maps(self, working: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray, dict]:
         """(labels of the working image, labels at the image's own `shape`, how they were
         made): the run's regions, checked (see regions.RegionPlan.maps)."""
@@ -256,9 +295,11 @@ class Explainer:
             check_region_count(int(full.max()) + 1, _what(self.regions.kind))
         return work, full, record
 
-    def stream(self, image, prompt=None, targets=None, generation=None, target_ids=None):
+    def stream(
+        self, image, prompt=None, targets=None, generation=None, target_ids=None, frames=None
+    ):
         """Yield one Step per search step as it happens."""
-        return iter(self.start(image, prompt, targets, generation, target_ids))
+        return iter(self.start(image, prompt, targets, generation, target_ids, frames=frames))
 
     def explain(
         self,
@@ -268,9 +309,11 @@ class Explainer:
         generation=None,
         target_ids=None,
         reliance: str = "targets",
+        frames: int | None = None,
     ) -> Explanation:
-        """Run the whole search and return the Explanation (see start for `reliance`)."""
-        run = self.start(image, prompt, targets, generation, target_ids, reliance)
+        """Run the whole search and return the Explanation (see start for `reliance` and
+        `frames`)."""
+        run = self.start(image, prompt, targets, generation, target_ids, reliance, frames)
         for _ in run:
             pass
         return run.explanation()
@@ -278,9 +321,9 @@ class Explainer:
     def token_reliance(self, image, generation: Generation) -> tuple[np.ndarray, np.ndarray]:
         """(prior, visual) of every generated token from two images: full and fully filled,
         at the working size as a run scores them."""
-        array = to_rgb_array(image)
-        shape = self.working_shape(*array.shape[:2])
-        if shape != array.shape[:2]:
+        array = self.read_visual(image)[0]
+        shape = self.working_shape(*frame_size(array))
+        if shape != frame_size(array):
             array = resize(array, shape)
         return self._working_reliance(array, replace(generation, image_size=shape))
 
@@ -304,7 +347,7 @@ class Explainer:
             [int(generation.token_ids[p]) for p in positions],
             array,
             fill_image(array, self.fill),
-            np.zeros(array.shape[:2], dtype=np.int32),
+            np.zeros(array.shape[:-1], dtype=np.int32),
             batch_size=self.batch_size,
         )
         p_full, p_blank = objective.references()
@@ -326,11 +369,12 @@ class ExplanationRun:
         notes: dict | None = None,
         reliance: str = "targets",
         maps: tuple[np.ndarray, np.ndarray, dict] | None = None,
+        frames: dict | None = None,
     ):
         """`image` is what the search scores; `photo` the image given (default: the same),
         which `labels` and the Explanation are of; `notes` go to its extras["image"];
         `reliance` as Explainer.start says; `maps` the explainer's region_maps of them
-        (default: made here)."""
+        (default: made here); `frames` a clip's frames record (clips.read_clip)."""
         self.explainer = explainer
         self.image = image
         self.photo = image if photo is None else photo
@@ -339,8 +383,9 @@ class ExplanationRun:
         self.target_ids = target_ids
         self.notes = dict(notes or {})
         self.reliance = reliance
+        self.frames = frames
         if maps is None:
-            maps = explainer.region_maps(image, self.photo.shape[:2])
+            maps = explainer.region_maps(image, self.photo.shape[:-1])
         self.work_labels, self.labels, self.region_record = maps
         self.n_regions = int(self.work_labels.max()) + 1
         self._cancel = threading.Event()
@@ -466,7 +511,7 @@ class ExplanationRun:
         return Explanation(
             image=self.photo,
             labels=self.labels,
-            generation=replace(self.generation, image_size=self.photo.shape[:2]),
+            generation=replace(self.generation, image_size=frame_size(self.photo)),
             positions=self.positions,
             target_ids=self.target_ids,
             steps=front + back,
@@ -479,6 +524,7 @@ class ExplanationRun:
             seconds=self._seconds,
             scoring=scoring_of(model),
             regions=dict(self.region_record),
+            frames=self.frames,
             extras=extras,
             generated_reliance=generated,
         )
@@ -486,13 +532,15 @@ class ExplanationRun:
 
 def explain(model, image, prompt=None, targets=None, **explainer_kwargs) -> Explanation:
     """Shortcut: Explainer(model, **explainer_kwargs).explain(image, prompt, targets)."""
-    keys = ("generation", "target_ids", "reliance")
+    keys = ("generation", "target_ids", "reliance", "frames")
     run_kwargs = {k: explainer_kwargs.pop(k) for k in keys if k in explainer_kwargs}
     return Explainer(model, **explainer_kwargs).explain(image, prompt, targets, **run_kwargs)
 
 
 def _what(kind: str) -> str:
-    return {"labels": "the label map", "masks": "the masks"}.get(kind, "the grid")
+    return {"labels": "the label map", "masks": "the masks", "supervoxels": "the supervoxels"}.get(
+        kind, "the grid"
+    )
 
 
 def _early_stop_tolerance(early_stop, search: str) -> float | None:

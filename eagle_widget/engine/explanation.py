@@ -17,7 +17,9 @@ from .types import Generation, Step
 
 # 2: token reliance and the mitigation are fields of their own (1 kept them in extras)
 # 3: how the regions were made (`regions`); older files were all superpixels ("slic")
-SCHEMA_VERSION = 3
+# 4: clips: the frames as PNGs of their own ("frames_png"), an F x H x W label map and the
+#    frames record (`frames`); older files all hold one image
+SCHEMA_VERSION = 4
 MAP_KINDS = ("rank", "gain", "method")
 # what a figure or the widget says about a result scored from a server's top-k log-probs
 APPROXIMATE_NOTE = "approximate: from the server's top log-probabilities (absent = 0)"
@@ -38,8 +40,8 @@ _NOT_OURS = (
 class Explanation:
     """Everything one EAGLE run found; cheap to keep, save and re-render without a model."""
 
-    image: np.ndarray  # H x W x 3 uint8
-    labels: np.ndarray  # H x W int, regions 0..N-1
+    image: np.ndarray  # H x W x 3 uint8, or F x H x W x 3 for a clip (frames in order)
+    labels: np.ndarray  # H x W int (a clip's: F x H x W), regions 0..N-1
     generation: Generation
     positions: list[int]  # explained token indices
     target_ids: list[int]  # ids scored at those positions
@@ -61,6 +63,9 @@ class Explanation:
     # when renumbered]} or {"kind": "masks", "masks": n, "uncovered": region id or None};
     # None when not recorded (an Explanation built by hand)
     regions: dict | None = None
+    # a clip's frames, JSON-able (clips.read_clip): {"source", "count", "indices": the source
+    # frame of each frame, in order, "of", "names"?, "times"?}; None for an image
+    frames: dict | None = None
     extras: dict = field(default_factory=dict)  # anything else to keep; must be JSON-able
 
     def __post_init__(self) -> None:
@@ -74,10 +79,11 @@ class Explanation:
             self._check_mitigation(self.mitigation)
         if sorted(s.region for s in self.steps) != list(range(self.n_regions)):
             raise ValueError("steps must place every region of the label map exactly once")
-        if self.labels.shape != self.image.shape[:2]:
+        if self.labels.shape != self.image.shape[:-1]:
             raise ValueError(
-                f"the label map is {self.labels.shape} but the image {self.image.shape[:2]}"
+                f"the label map is {self.labels.shape} but the image {self.image.shape[:-1]}"
             )
+        self.frames = _checked_frames(self.frames, self.image)
         targets = len(self.positions)
         if len(self.target_ids) != targets:
             raise ValueError(f"{len(self.target_ids)} target ids for {targets} positions")
@@ -114,6 +120,31 @@ class Explanation:
     @property
     def n_regions(self) -> int:
         return int(self.labels.max()) + 1
+
+    @property
+    def is_clip(self) -> bool:
+        """Whether this explains a clip (image F x H x W x 3, labels F x H x W)."""
+        return self.image.ndim == 4
+
+    @property
+    def n_frames(self) -> int | None:
+        """The clip's frame count; None for an image."""
+        return int(self.image.shape[0]) if self.is_clip else None
+
+    @property
+    def frame_times(self) -> list[float] | None:
+        """Seconds into the video of each frame (a video file's clip), else None."""
+        return None if self.frames is None else self.frames.get("times")
+
+    def region_frames(self) -> np.ndarray:
+        """(N, F): the share of each region's pixels in each frame of a clip (a per-frame
+        region's row is one 1; a supervoxel's spreads over the frames it follows)."""
+        if not self.is_clip:
+            raise ValueError("region_frames is of a clip; this explains one image")
+        frames = self.n_frames
+        flat = self.labels.reshape(frames, -1)
+        counts = np.stack([np.bincount(f, minlength=self.n_regions) for f in flat], axis=1)
+        return counts / counts.sum(axis=1, keepdims=True)
 
     @property
     def n_targets(self) -> int:
@@ -223,7 +254,7 @@ class Explanation:
         return positive / top if top > 0 else np.zeros(self.n_regions)
 
     def attribution_map(self, kind: str = "rank", target: int | None = None) -> np.ndarray:
-        """H x W float in [0, 1].
+        """H x W float in [0, 1] (a clip's: F x H x W, its frames in order).
 
         "rank" (the reference's map): the region at rank k gets (c_N - c_k)/(c_N - c_1), where
         c_k sums |gain of F| over the first k regions, so the top region is 1 and the last 0
@@ -280,6 +311,7 @@ class Explanation:
             "mitigation": self.mitigation.to_dict() if self.mitigation else None,
             "scoring": self.scoring,
             "regions": self.regions,
+            "frames": self.frames,
             "extras": self.extras,
         }
 
@@ -301,7 +333,7 @@ class Explanation:
             insertion_auc=self.insertion_auc,
             deletion_auc=self.deletion_auc,
             reliance=self.reliance.tolist(),
-            image_size=list(self.labels.shape),
+            image_size=list(self.labels.shape[-2:]),  # of each frame, for a clip
         )
         if include_labels:
             data["labels"] = label_codec.pack(self.labels)
@@ -309,16 +341,19 @@ class Explanation:
 
     @staticmethod
     def labels_from_dict(data: dict) -> np.ndarray:
-        """The label map (H x W int32) of a `to_dict()` result, e.g. a CLI's result.json."""
+        """The label map (H x W int32; F x H x W of a clip) of a `to_dict()` result, e.g. a
+        CLI's result.json."""
         return label_codec.unpack(data["labels"])
 
     def save(self, path) -> Path:
-        """Write a compact .npz: label map, image (PNG), per-step numbers and metadata."""
+        """Write a compact .npz: label map, image (PNG; a clip's frames: one PNG each, end to
+        end in "frames_png" with their lengths in "frame_png_sizes"), per-step numbers and
+        metadata."""
         path = Path(path)
         steps = self.steps
         arrays = {
             "labels": self.labels.astype(label_codec.storage_dtype(self.labels)),
-            "image_png": np.frombuffer(_png_bytes(self.image), dtype=np.uint8),
+            **_picture_arrays(self.image),
             "regions": np.array([s.region for s in steps], dtype=np.int32),
             "removed": np.array([s.chain == "remove" for s in steps], dtype=bool),
             "step_index": np.array([s.index for s in steps], dtype=np.int32),
@@ -395,7 +430,7 @@ class Explanation:
         ]
         generation = Generation.from_dict(meta["generation"])
         return cls(
-            image=_png_array(bytes(data["image_png"])),
+            image=_picture_of(data),
             labels=data["labels"].astype(np.int32),
             generation=generation,
             positions=meta["positions"],
@@ -411,27 +446,39 @@ class Explanation:
             **_typed_results(meta, version, generation),
             scoring=meta.get("scoring", "exact"),
             regions=meta.get("regions") if version >= 3 else {"kind": "slic"},
+            frames=meta.get("frames") if version >= 4 else None,
         )
 
     # -- presentation: the engine's only reach upward, imported when called (the engine
     # itself needs none of it; tests/test_layering.py holds that) ---------------------
     def figure(self, **options):
         """A matplotlib figure in the paper's style (see eagle_widget.figures)."""
+        self._not_a_clip("figure()")
         from ..figures import explanation_figure
 
         return explanation_figure(self, **options)
 
     def to_html(self, path) -> Path:
         """One self-contained, offline, interactive HTML page (see eagle_widget.export)."""
+        self._not_a_clip("to_html()")
         from ..export import explanation_to_html
 
         return explanation_to_html(self, path)
 
     def show(self):
         """A widget for this finished result; no model needed."""
+        self._not_a_clip("show()")
         from ..widget import show_explanation
 
         return show_explanation(self)
+
+    def _not_a_clip(self, what: str) -> None:
+        """The front ends draw images only so far: a clip's result says so, not a shape error."""
+        if self.is_clip:
+            raise ValueError(
+                f"{what} draws an image's explanation; a clip's is not drawn yet: read its "
+                "attribution_map() (F x H x W) and region_frames()"
+            )
 
     def __repr__(self) -> str:
         words = " ".join(self.generation.tokens[p].strip() for p in self.positions[:8])
@@ -441,8 +488,9 @@ class Explanation:
             if list(self.target_ids) == generated
             else f", scored_ids={list(self.target_ids)[:8]}"
         )
+        frames = f", frames={self.n_frames}" if self.is_clip else ""
         return (
-            f"Explanation(targets={words!r}{counterfactual}, regions={self.n_regions}, "
+            f"Explanation(targets={words!r}{counterfactual}{frames}, regions={self.n_regions}, "
             f"search={self.search!r}, "
             f"insertion_auc={self.insertion_auc:.3f}, deletion_auc={self.deletion_auc:.3f}, "
             f"images_scored={self.images_scored})"
@@ -498,6 +546,48 @@ def _typed_results(meta: dict, version: int, generation: Generation) -> dict:
         "mitigation": None if mitigation is None else Mitigation.from_dict(mitigation, generation),
         "extras": extras,
     }
+
+
+def _checked_frames(frames, image: np.ndarray) -> dict | None:
+    """The frames record of a clip (a plain one, source "array", when none is given); None
+    for an image, which has none."""
+    if image.ndim == 3:
+        if frames is not None:
+            raise ValueError("frames is the record of a clip; this explanation is of one image")
+        return None
+    count = int(image.shape[0])
+    if frames is None:
+        return {"source": "array", "count": count, "indices": list(range(count)), "of": count}
+    if not isinstance(frames, dict) or frames.get("count") != count:
+        raise ValueError(
+            f"frames must be the record of the clip's {count} frames (its 'count'), got "
+            f"{frames!r:.80}"
+        )
+    for key in ("indices", "names", "times"):
+        if key in frames and len(frames[key]) != count:
+            raise ValueError(f"frames[{key!r}] holds {len(frames[key])} values for {count} frames")
+    return frames
+
+
+def _picture_arrays(image: np.ndarray) -> dict:
+    """The .npz arrays of an image ("image_png") or a clip (its frames' PNGs end to end)."""
+    if image.ndim == 3:
+        return {"image_png": np.frombuffer(_png_bytes(image), dtype=np.uint8)}
+    pngs = [_png_bytes(frame) for frame in image]
+    return {
+        "frames_png": np.frombuffer(b"".join(pngs), dtype=np.uint8),
+        "frame_png_sizes": np.array([len(p) for p in pngs], dtype=np.int64),
+    }
+
+
+def _picture_of(data) -> np.ndarray:
+    """The image or clip that _picture_arrays stored."""
+    if "frames_png" not in data.files:
+        return _png_array(bytes(data["image_png"]))
+    blob = bytes(data["frames_png"])
+    ends = np.cumsum(data["frame_png_sizes"])
+    starts = np.concatenate([[0], ends[:-1]])
+    return np.stack([_png_array(blob[a:b]) for a, b in zip(starts, ends)])
 
 
 def _png_bytes(image: np.ndarray) -> bytes:

@@ -238,13 +238,21 @@ def _composite(array: np.ndarray, values: np.ndarray | None, notes: dict) -> np.
     return unit[:, :, :3] * alpha + background * (1 - alpha)
 
 
+def frame_size(visual: np.ndarray) -> tuple[int, int]:
+    """(height, width) of an image (H x W x 3) or of each frame of a clip (F x H x W x 3)."""
+    return int(visual.shape[-3]), int(visual.shape[-2])
+
+
 def resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """An RGB array at (height, width), with Pillow's Lanczos filter (antialiased when shrinking).
+    """An RGB array at (height, width), with Pillow's Lanczos filter (antialiased when shrinking);
+    a clip (F x H x W x 3) frame by frame.
 
     What the engine uses to bring a photo to its working size; do the same to reproduce it.
     """
     from PIL import Image
 
+    if image.ndim == 4:
+        return np.stack([resize(frame, shape) for frame in image])
     height, width = int(shape[0]), int(shape[1])
     picture = Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS)
     return np.asarray(picture, dtype=np.uint8).copy()

@@ -1,11 +1,11 @@
 """The label map's one byte encoding, shared by every place that stores or sends it.
 
-A label map is H x W ints, regions 0..N-1. Its bytes are little-endian uint16 while N fits
-(every real map: SLIC gives hundreds) and int32 beyond. The result file (.npz) stores that
-array; the JSON summary stores the same bytes zlib-compressed as base64 (JSON has no
-binary); the widget's wire sends the same uint16 bytes of a display-sized copy
-(`wire.labels_traits`: the front end reads a Uint16Array), and the offline page carries the
-wire's bytes as they are.
+A label map is H x W ints (a clip's: F x H x W, frame after frame), regions 0..N-1. Its
+bytes are little-endian uint16 while N fits (every real map: SLIC gives hundreds) and int32
+beyond. The result file (.npz) stores that array; the JSON summary stores the same bytes
+zlib-compressed as base64 (JSON has no binary); the widget's wire sends the same uint16
+bytes of a display-sized copy (`wire.labels_traits`: the front end reads a Uint16Array),
+and the offline page carries the wire's bytes as they are.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def storage_dtype(labels: np.ndarray) -> np.dtype:
 
 
 def to_bytes(labels: np.ndarray, dtype: np.dtype | None = None) -> bytes:
-    """The map's rows as bytes of `dtype` (default: storage_dtype)."""
+    """The map's rows (a clip's: frame after frame) as bytes of `dtype` (default: storage_dtype)."""
     dtype = storage_dtype(labels) if dtype is None else np.dtype(dtype)
     return np.ascontiguousarray(labels, dtype=dtype).tobytes()
 
@@ -41,7 +41,7 @@ def pack(labels: np.ndarray) -> dict:
 
 
 def unpack(packed: dict) -> np.ndarray:
-    """The H x W int32 label map of `pack`'s dict."""
+    """The H x W (or F x H x W) int32 label map of `pack`'s dict."""
     raw = zlib.decompress(base64.b64decode(packed["deflate"]))
     labels = np.frombuffer(raw, dtype=np.dtype(packed["dtype"]))
     return labels.reshape(packed["shape"]).astype(np.int32)

@@ -6,7 +6,8 @@ import numpy as np
 
 
 def fill_image(image: np.ndarray, fill) -> np.ndarray:
-    """The image a removed region shows: a colour, the per-channel mean, or a blurred copy."""
+    """The image a removed region shows: a colour, the per-channel mean, or a blurred copy
+    (of a clip: the mean over all its frames, each frame blurred alone)."""
     if isinstance(fill, str):
         if fill == "mean":
             colour = np.round(image.reshape(-1, 3).mean(axis=0)).astype(np.uint8)
@@ -50,6 +51,8 @@ def compose(
 def _blur(image: np.ndarray) -> np.ndarray:
     from skimage.filters import gaussian
 
+    if image.ndim == 4:  # a clip: each frame alone (a blur across frames would mix them)
+        return np.stack([_blur(frame) for frame in image])
     sigma = max(image.shape[:2]) / 20
     blurred = gaussian(image.astype(np.float32) / 255, sigma=sigma, channel_axis=-1)
     return np.clip(np.round(blurred * 255), 0, 255).astype(np.uint8)

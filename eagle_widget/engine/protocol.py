@@ -42,7 +42,13 @@ def resolve_prompt(prompt, default: str | None = DEFAULT_PROMPT) -> str:
 
 @runtime_checkable
 class VisionLanguageModel(Protocol):
-    """Anything with these two methods can be explained."""
+    """Anything with these two methods can be explained.
+
+    A visual input is an image (H x W x 3 uint8) or, for a model that declares
+    supports_video (TakesClips), a clip (F x H x W x 3 uint8, the frames in order): what
+    `generate` gets, and each of the masked `images` that `token_probs` gets. A clip's
+    Generation.image_size is the (height, width) of its frames.
+    """
 
     def generate(self, image, prompt: str, max_new_tokens: int = 64) -> Generation: ...
 
@@ -171,7 +177,17 @@ class CountsUsage(Protocol):
     usage: dict[str, int]
 
 
-# Every optional capability, in the order above (video and prompt attribution will add theirs).
+@runtime_checkable
+class TakesClips(Protocol):
+    """True where generate and token_probs take a clip (F x H x W x 3, frames in order) as
+    well as an image. The Explainer refuses a clip (a list of frames, a 4-D array, a folder
+    or a video file) for a model without it, before any frame is read; an image-only model
+    is explained on images as before. False without it."""
+
+    supports_video: bool
+
+
+# Every optional capability, in the order above (prompt attribution will add its own).
 CAPABILITIES = (
     Plans,
     Encodes,
@@ -184,6 +200,7 @@ CAPABILITIES = (
     HasInputSize,
     ReportsScoring,
     CountsUsage,
+    TakesClips,
 )
 
 
@@ -244,6 +261,11 @@ def scoring_of(model) -> str:
 def usage_of(model) -> dict[str, int]:
     """A copy of the model's usage counts (CountsUsage), {} when it keeps none."""
     return dict(getattr(model, "usage", None) or {})
+
+
+def supports_video_of(model) -> bool:
+    """Whether the model takes clips (TakesClips): its supports_video is True."""
+    return getattr(model, "supports_video", False) is True
 
 
 def eos_token_ids_of(model) -> set[int]:

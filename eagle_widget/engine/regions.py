@@ -1,5 +1,6 @@
-"""Sub-regions: one H x W label map with labels 0..N-1, from SLIC superpixels, a grid, or
-the user's own label map or masks (region_plan checks what `regions=` asks for)."""
+"""Sub-regions: one label map with labels 0..N-1, H x W for an image or F x H x W for a clip,
+from SLIC superpixels, a grid, supervoxels, or the user's own label map or masks
+(region_plan checks what `regions=` asks for)."""
 
 from __future__ import annotations
 
@@ -41,21 +42,60 @@ def grid_regions(height: int, width: int, n_regions: int) -> np.ndarray:
 
 
 def region_areas(labels: np.ndarray, n_regions: int) -> np.ndarray:
-    """Fraction of the image covered by each region."""
+    """Fraction of the image (of a clip: of all its frames' pixels) covered by each region."""
     return np.bincount(labels.ravel(), minlength=n_regions) / labels.size
 
 
 def region_neighbours(labels: np.ndarray, n_regions: int) -> list[np.ndarray]:
-    """For each region, the regions that touch it (4-connected pixels), sorted."""
-    pairs = [
-        np.stack([labels[:, :-1].ravel(), labels[:, 1:].ravel()], axis=1),
-        np.stack([labels[:-1, :].ravel(), labels[1:, :].ravel()], axis=1),
-    ]
+    """For each region, the regions that touch it (4-connected pixels; in a clip also the
+    same pixel in the next or previous frame), sorted."""
+    pairs = []
+    for axis in range(labels.ndim):
+        along = np.moveaxis(labels, axis, 0)
+        pairs.append(np.stack([along[:-1].ravel(), along[1:].ravel()], axis=1))
     pairs = np.concatenate(pairs)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     pairs = np.unique(np.concatenate([pairs, pairs[:, ::-1]]), axis=0)
     starts = np.searchsorted(pairs[:, 0], np.arange(n_regions + 1))
     return [pairs[starts[r] : starts[r + 1], 1] for r in range(n_regions)]
+
+
+def frame_superpixels(clip: np.ndarray, n_regions: int = 50) -> np.ndarray:
+    """F x H x W labels of a clip: about n_regions in all, each frame segmented alone (a
+    region never spans frames), numbered frame by frame."""
+    per_frame = frame_share(n_regions, len(clip))
+    return _frame_by_frame([superpixels(frame, per_frame) for frame in clip])
+
+
+def supervoxels(clip: np.ndarray, n_regions: int = 50) -> np.ndarray:
+    """F x H x W labels of about n_regions regions from SLIC over the whole F x H x W volume:
+    a region may follow an object through the frames (int32 labels 0..N-1, connected in
+    space and time)."""
+    frames, height, width = clip.shape[:3]
+    if n_regions * _MIN_PIXELS_PER_REGION > clip[..., 0].size:
+        per_frame = grid_regions(height, width, frame_share(n_regions, frames))
+        return _frame_by_frame([per_frame] * frames)
+    scale = min(1.0, _MAX_SLIC_SIDE / max(height, width))
+    small = clip if scale == 1.0 else np.stack([_resize_nearest(f, scale) for f in clip])
+    labels = _slic(small, n_regions)
+    if scale != 1.0:
+        labels = upscale_labels(labels, height, width)
+    return _relabel(labels)
+
+
+def frame_share(n_regions: int, frames: int) -> int:
+    """Regions per frame when about n_regions are spread over a clip's frames (at least 1)."""
+    return max(1, round(n_regions / frames))
+
+
+def _frame_by_frame(maps: list[np.ndarray]) -> np.ndarray:
+    """One F x H x W map of per-frame maps (each 0..n_f - 1), frame f's regions numbered after
+    those of the frames before it."""
+    out, offset = [], 0
+    for labels in maps:
+        out.append(labels + offset)
+        offset += int(labels.max()) + 1
+    return np.stack(out).astype(np.int32)
 
 
 def _slic(image: np.ndarray, n_regions: int) -> np.ndarray:
@@ -80,22 +120,23 @@ def _resize_nearest(image: np.ndarray, scale: float) -> np.ndarray:
 
 
 def upscale_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
-    """The label map at height x width (nearest neighbour: no region is lost or split)."""
-    if labels.shape == (height, width):
+    """The label map at height x width (nearest neighbour: no region is lost or split); a
+    clip's (F x H x W) frame by frame."""
+    if labels.shape[-2:] == (height, width):
         return labels
-    small_h, small_w = labels.shape
+    small_h, small_w = labels.shape[-2:]
     rows = np.minimum(np.arange(height) * small_h // height, small_h - 1)
     cols = np.minimum(np.arange(width) * small_w // width, small_w - 1)
-    return labels[rows][:, cols]
+    return labels[..., rows, :][..., cols]
 
 
 def downscale_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
     """The map at height x width that upscale_labels made `labels` from (exactly: each row
-    and column read back is one that upscaling filled from it)."""
-    big_h, big_w = labels.shape
+    and column read back is one that upscaling filled from it); a clip's frame by frame."""
+    big_h, big_w = labels.shape[-2:]
     rows = (np.arange(height) * big_h + height - 1) // height
     cols = (np.arange(width) * big_w + width - 1) // width
-    return labels[rows][:, cols]
+    return labels[..., rows, :][..., cols]
 
 
 def _relabel(labels: np.ndarray) -> np.ndarray:
@@ -109,9 +150,11 @@ def _relabel(labels: np.ndarray) -> np.ndarray:
 
 # -- regions of the user's choosing ------------------------------------------------------------
 # How the regions of a run are made: "slic" (superpixels of the working image, about
-# n_regions), "grid" (rows x cols blocks), or the user's own label map or masks. Every
-# kind but "slic" is a label map of the image as given, shrunk to the working size.
-REGION_KINDS = ("slic", "grid", "labels", "masks")
+# n_regions; of a clip, each frame alone), "grid" (rows x cols blocks; of a clip, per
+# frame), "supervoxels" (a clip only: SLIC over frames x height x width), or the user's own
+# label map or masks. "grid", "labels" and "masks" are label maps of the image as given,
+# shrunk to the working size.
+REGION_KINDS = ("slic", "grid", "supervoxels", "labels", "masks")
 
 
 @dataclass(frozen=True)
@@ -136,38 +179,64 @@ class RegionPlan:
     def maps(self, working: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray, dict]:
         """(labels at the working image's size, labels at `shape`, the record of how).
 
-        `working` is the image the search scores; `shape` (height, width) the image's own
-        size. SLIC segments the working image and is scaled up; every other kind is a map at
-        the image's own size, shrunk by nearest neighbour (downscale_labels, as mitigation
-        and the authors' sweep shrink a result's map again).
+        `working` is the image (or clip) the search scores; `shape` the image's own (height,
+        width), or a clip's (frames, height, width). SLIC and supervoxels segment the
+        working pixels and are scaled up; every other kind is a map at the image's own size,
+        shrunk by nearest neighbour (downscale_labels, as mitigation and the authors' sweep
+        shrink a result's map again). For a clip, "slic" and "grid" are per frame (about
+        n_regions in all; grid=(rows, cols) blocks in each frame) and the record says
+        "per_frame": True.
         """
-        height, width = (int(s) for s in shape)
-        if self.kind == "slic":
-            work = superpixels(working, self.n_regions)
-            record = {"kind": "slic", "n_regions": self.n_regions}
+        shape = tuple(int(s) for s in shape)
+        height, width = shape[-2:]
+        clip = len(shape) == 3
+        if self.kind == "supervoxels" and not clip:
+            raise ValueError('regions="supervoxels" is for a clip; an image takes "slic"')
+        if self.kind in ("slic", "supervoxels"):
+            if self.kind == "supervoxels":
+                work = supervoxels(working, self.n_regions)
+            else:
+                work = (frame_superpixels if clip else superpixels)(working, self.n_regions)
+            record = {"kind": self.kind, "n_regions": self.n_regions}
+            if clip and self.kind == "slic":
+                record["per_frame"] = True
             return work, upscale_labels(work, height, width), record
         if self.kind == "grid":
-            rows, cols = self.grid or grid_shape(height, width, self.n_regions)
+            per_frame = frame_share(self.n_regions, shape[0]) if clip else self.n_regions
+            rows, cols = self.grid or grid_shape(height, width, per_frame)
             if rows > height or cols > width:
                 raise ValueError(
                     f"a {rows} x {cols} grid does not fit an image of {height} x {width} pixels"
                 )
             full = block_labels(height, width, rows, cols)
             record = {"kind": "grid", "grid": [rows, cols]}
+            if clip:
+                full = _frame_by_frame([full] * shape[0])
+                record["per_frame"] = True
         else:
-            self.check_shape((height, width))
+            self.check_shape(shape)
             full, record = self.labels, dict(self.record)
-        return shrunk_labels(full, working.shape[:2]), full, record
+        return shrunk_labels(full, working.shape[-3:-1]), full, record
 
     def check_shape(self, shape) -> None:
-        """A label map or masks must be of the image's own (height, width)."""
+        """A label map or masks must be of the image's own (height, width), or a clip's own
+        (frames, height, width)."""
         if self.labels is None or self.labels.shape == tuple(shape):
             return
         what = "the label map is" if self.kind == "labels" else "the masks are"
-        height, width = self.labels.shape
+        given = " x ".join(map(str, self.labels.shape))
+        axes = "frames x height x width" if len(shape) == 3 else "height x width"
+        hint = "give them at the image's own size"
+        if len(shape) == 3 and self.labels.ndim == 2:
+            hint = (
+                "a clip's regions are F x H x W (np.stack([labels] * F) repeats an image's "
+                "map in every frame, each region then spanning them all)"
+            )
+        elif len(shape) == 2 and self.labels.ndim == 3:
+            hint = "F x H x W is a clip's; for an image a label map is H x W"
         raise ValueError(
-            f"{what} {height} x {width} but the image is {shape[0]} x {shape[1]} (height x "
-            "width): give them at the image's own size"
+            f"{what} {given} but the {'clip' if len(shape) == 3 else 'image'} is "
+            f"{' x '.join(map(str, shape))} ({axes}): {hint}"
         )
 
 
@@ -177,11 +246,15 @@ def regions_text(n_regions: int, record: dict | None) -> str:
     kind = (record or {}).get("kind")
     if kind == "grid":
         made = "a {} x {} grid".format(*record["grid"])
+        made += " per frame" if record.get("per_frame") else ""
     elif kind == "masks":
         rest = " and the pixels of none" if record.get("uncovered") is not None else ""
         made = f"{record['masks']} masks{rest}"
     else:
-        made = {"slic": "superpixels", "labels": "a label map"}.get(kind)
+        made = {"slic": "superpixels", "supervoxels": "supervoxels", "labels": "a label map"}.get(
+            kind
+        )
+        made = made and made + (" per frame" if record.get("per_frame") else "")
     return f"{n_regions} regions" + (f" ({made})" if made else "")
 
 
@@ -189,22 +262,23 @@ def region_plan(regions="slic", n_regions: int = 50, grid=None) -> RegionPlan:
     """Check what `regions=` (and `grid=`) ask for, before any image is seen.
 
     regions: "slic" (about n_regions superpixels), "grid" (grid=(rows, cols) blocks, or
-    about n_regions of them), an H x W integer label map (labels need not be 0..N-1: they
-    are renumbered in increasing order and the result's record keeps the given ids), or a
-    list of H x W boolean masks (the first mask that holds a pixel owns it; pixels no mask
-    holds form one more region, the last). Negative labels, a single region, and masks
-    with no pixel of their own are errors.
+    about n_regions of them), "supervoxels" (a clip only), an H x W integer label map
+    (labels need not be 0..N-1: they are renumbered in increasing order and the result's
+    record keeps the given ids), or a list of H x W boolean masks (the first mask that
+    holds a pixel owns it; pixels no mask holds form one more region, the last). For a clip
+    the maps and masks are F x H x W. Negative labels, a single region, and masks with no
+    pixel of their own are errors.
     """
     if grid is not None and not (isinstance(regions, str) and regions == "grid"):
         raise ValueError('grid= goes with regions="grid"')
     if isinstance(regions, str):
-        if regions == "slic":
-            return RegionPlan("slic", n_regions)
+        if regions in ("slic", "supervoxels"):
+            return RegionPlan(regions, n_regions)
         if regions == "grid":
             return RegionPlan("grid", n_regions, None if grid is None else _checked_grid(grid))
         raise ValueError(
-            f'regions must be "slic", "grid", an H x W label map or a list of H x W boolean '
-            f"masks, got {regions!r}"
+            f'regions must be "slic", "grid", "supervoxels", an H x W (or F x H x W) label map '
+            f"or a list of boolean masks, got {regions!r}"
         )
     if isinstance(regions, (list, tuple)):
         labels, record = masks_to_labels(regions)
@@ -219,15 +293,17 @@ def region_plan(regions="slic", n_regions: int = 50, grid=None) -> RegionPlan:
 
 
 def checked_label_map(labels: np.ndarray) -> tuple[np.ndarray, dict]:
-    """A user's H x W label map as int32 labels 0..N-1, and its record.
+    """A user's H x W label map (F x H x W for a clip) as int32 labels 0..N-1, and its record.
 
     Labels may start anywhere and skip numbers (SAM's, COCO's ids): they are renumbered in
-    increasing order, and the record's "ids" lists the given label of each region then.
+    increasing order, and the record's "ids" lists the given label of each region then. A
+    clip's region may span frames when its id recurs in them.
     """
     labels = np.asarray(labels)
-    if labels.ndim != 2:
+    if labels.ndim not in (2, 3) or (labels.ndim == 3 and labels.dtype == bool):
         raise ValueError(
-            f"a label map is H x W (one region id per pixel), got shape {labels.shape}"
+            "a label map is H x W, or F x H x W for a clip (one integer region id per pixel), "
+            f"got shape {labels.shape}"
             + ("; masks go in a list" if labels.ndim == 3 and labels.dtype == bool else "")
         )
     if labels.size == 0:
@@ -254,7 +330,8 @@ def checked_label_map(labels: np.ndarray) -> tuple[np.ndarray, dict]:
 
 
 def masks_to_labels(masks) -> tuple[np.ndarray, dict]:
-    """A list of H x W boolean masks as one label map (region i = mask i), and its record.
+    """A list of H x W (for a clip F x H x W) boolean masks as one label map (region i = mask
+    i), and its record.
 
     Where masks overlap the first one wins; pixels no mask holds form one more region (the
     last id, recorded as "uncovered"). A mask left with no pixel of its own is an error.
@@ -264,8 +341,10 @@ def masks_to_labels(masks) -> tuple[np.ndarray, dict]:
     arrays = []
     for i, mask in enumerate(masks):
         mask = np.asarray(mask)
-        if mask.ndim != 2:
-            raise ValueError(f"mask {i} has shape {mask.shape}; a mask is H x W")
+        if mask.ndim not in (2, 3):
+            raise ValueError(
+                f"mask {i} has shape {mask.shape}; a mask is H x W, or F x H x W for a clip"
+            )
         if mask.dtype != bool:
             if not np.issubdtype(mask.dtype, np.number) or not np.isin(mask, (0, 1)).all():
                 raise ValueError(f"mask {i} must be boolean (or 0/1), got dtype {mask.dtype}")
@@ -308,10 +387,10 @@ def block_labels(height: int, width: int, rows: int, cols: int) -> np.ndarray:
 
 
 def shrunk_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A label map at a smaller (height, width) by nearest neighbour; an error when a
-    region would vanish (it holds no pixel that the shrink keeps)."""
+    """A label map (a clip's: each frame) at a smaller (height, width) by nearest neighbour;
+    an error when a region would vanish (it holds no pixel that the shrink keeps)."""
     height, width = (int(s) for s in shape)
-    if labels.shape == (height, width):
+    if labels.shape[-2:] == (height, width):
         return labels
     n = int(labels.max()) + 1
     small = downscale_labels(labels, height, width)

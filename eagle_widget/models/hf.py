@@ -5,6 +5,9 @@ the image and the prompt and decodes greedily with the checkpoint's logits proce
 the answer is the model's own argmax. `token_probs` scores a batch of masked copies of the
 image in ONE teacher-forced forward pass over prompt + answer, cut after the last target,
 computing logits only at the target rows.
+
+A clip (F x H x W x 3) goes through the processor's video path as one video, for the
+families in VIDEO_FAMILIES (their adapters declare supports_video).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..engine.images import to_rgb_array
+from ..engine.images import frame_size, to_rgb_array
 from ..engine.protocol import DEFAULT_PROMPT
 from ..engine.types import Generation
 from .devices import (
@@ -42,6 +45,9 @@ from .text import decode_tokens
 # A sequence-aligned key missing here stops token_probs: guessing its value is how results
 # go silently wrong (e.g. Qwen's M-RoPE without mm_token_type_ids, Gemma 3 without token_type_ids).
 SEQUENCE_FILL = {"attention_mask": 1, "token_type_ids": 0, "mm_token_type_ids": 0}
+# model_type of the families whose processor's video path this adapter passes clips through,
+# each tested on a tiny offline model (tests/test_video_models.py); others take images only.
+VIDEO_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_onevision")
 # Image processors that tile a large image, or pick the resolution from it, have no one
 # input size: a larger photo gives them more to see.
 _DYNAMIC_RESOLUTION = (
@@ -188,6 +194,14 @@ class HFModel:
             return _size_field(size, "shortest_edge")
         return None
 
+    @property
+    def supports_video(self) -> bool:
+        """Whether generate and token_probs take clips (F x H x W x 3): a family of
+        VIDEO_FAMILIES whose processor has a video processor."""
+        family = getattr(self.model.config, "model_type", None)
+        videos = getattr(self.processor, "video_processor", None)
+        return family in VIDEO_FAMILIES and videos is not None
+
     def __repr__(self) -> str:
         name = type(self.model).__name__
         return f"HFModel({name}, device={self.device}, dtype={self.dtype})"
@@ -201,7 +215,8 @@ class HFModel:
         self, images: Sequence, prompt: str = DEFAULT_PROMPT, max_new_tokens: int = 64
     ) -> list[Generation]:
         """Greedy answers for several images of one size (e.g. masked copies), `batch_size`
-        images per `generate` call: same size, same prompt, same token layout, no padding."""
+        images per `generate` call: same size, same prompt, same token layout, no padding.
+        Clips (F x H x W x 3) of one frame count and size, where the model takes clips."""
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
         if (
@@ -210,13 +225,14 @@ class HFModel:
             or max_new_tokens < 1
         ):
             raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
-        arrays = [to_rgb_array(image) for image in images]
+        arrays = [self._visual(image) for image in images]
         if not arrays:
             raise ValueError("images is empty: give at least one image")
-        sizes = {a.shape[:2] for a in arrays}
+        sizes = {a.shape[:-1] for a in arrays}
         if len(sizes) > 1:
             raise ValueError(f"images of one batch must share a size, got {sorted(sizes)}")
-        size = (int(arrays[0].shape[0]), int(arrays[0].shape[1]))
+        size = frame_size(arrays[0])
+        layout = arrays[0].shape[:-1]  # a clip's layout depends on its frame count too
         least = self.min_image_size
         if min(size) < least:
             raise ValueError(
@@ -229,7 +245,7 @@ class HFModel:
             inputs = self._encode(chunk, prompt)
             prompt_length = inputs["input_ids"].shape[1]
             for ids in inputs["input_ids"]:
-                self._remember_layout(prompt, size, ids)
+                self._remember_layout(prompt, layout, ids)
             sequences = self._greedy(inputs, max_new_tokens)
             return [
                 self._answer(prompt, row, stops, size)
@@ -265,7 +281,9 @@ class HFModel:
             raise TypeError(f"generation must be an ew.Generation, got {type(generation).__name__}")
         positions = _check_positions(positions, len(generation))
         targets = _check_targets(token_ids, positions, generation, self._vocab_size())
-        arrays = _check_images(images, generation.image_size)
+        if isinstance(images, np.ndarray) and images.ndim == 3:
+            raise ValueError("images must be a sequence of H x W x 3 arrays, got a single image")
+        arrays = _check_images([self._visual(image) for image in images], generation.image_size)
         parts = self._in_batches(arrays, lambda c: self._score(c, generation, positions, targets))
         return np.concatenate(parts).astype(np.float64, copy=False)
 
@@ -311,7 +329,7 @@ class HFModel:
         """The ids the processor builds for `image` and `prompt` (chat template, image tokens),
         the prefix of every sequence generate() returns: how a stored answer is checked to
         belong to this model, image size and prompt."""
-        array = to_rgb_array(image)
+        array = self._visual(image)
         with self._lock, torch.inference_mode():
             return self._encode([array], prompt)["input_ids"][0].tolist()
 
@@ -352,35 +370,50 @@ class HFModel:
         return float(np.abs(probs[0] - probs[1]).max())
 
     # -- internals -------------------------------------------------------------------
+    def _visual(self, value) -> np.ndarray:
+        """An image as to_rgb_array reads it, or a clip (a 4-D array) frame by frame, where
+        the model takes clips."""
+        if not (isinstance(value, np.ndarray) and value.ndim == 4):
+            return to_rgb_array(value)
+        if not self.supports_video:
+            raise ValueError(
+                f"{type(self.model).__name__} is explained on images only here (clips go "
+                f"through the processor's video path for {', '.join(VIDEO_FAMILIES)})"
+            )
+        if len(value) == 0:
+            raise ValueError("the clip has no frames")
+        return np.stack([to_rgb_array(frame) for frame in value])
+
     def _vocab_size(self) -> int:
         embeddings = self.model.get_output_embeddings()
         if embeddings is not None and hasattr(embeddings, "weight"):
             return int(embeddings.weight.shape[0])
         return int(self.model.config.get_text_config().vocab_size)
 
-    def _prompt_text(self, prompt: str) -> tuple[str, bool]:
-        """The chat-template text for one image + prompt, and whether the tokenizer adds BOS."""
-        if prompt not in self._prompt_cache:
+    def _prompt_text(self, prompt: str, video: bool = False) -> tuple[str, bool]:
+        """The chat-template text for one image (or one video) + prompt, and whether the
+        tokenizer adds BOS."""
+        key = (prompt, video)
+        if key not in self._prompt_cache:
             if not getattr(self.processor, "chat_template", None):
                 raise ValueError(
                     f"the processor ({type(self.processor).__name__}) has no chat template; "
                     "set processor.chat_template to the model's template"
                 )
-            messages = [
-                {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}
-            ]
+            visual = {"type": "video" if video else "image"}
+            messages = [{"role": "user", "content": [visual, {"type": "text", "text": prompt}]}]
             text = self.processor.apply_chat_template(
                 messages, add_generation_prompt=True, tokenize=False
             )
             bos = self.tokenizer.bos_token
             # as processor.apply_chat_template(tokenize=True): a template that writes BOS itself
-            self._prompt_cache[prompt] = (text, not (bos and text.startswith(bos)))
-        return self._prompt_cache[prompt]
+            self._prompt_cache[key] = (text, not (bos and text.startswith(bos)))
+        return self._prompt_cache[key]
 
     def _encode(self, images: list[np.ndarray], prompt: str):
         """The processor's inputs for one prompt and several images (one per sample); by table
         lookup where the processor maps pixel values one by one (see pixels.py)."""
-        key = (prompt, images[0].shape[:2])
+        key = (prompt, images[0].shape[:-1])
         table = self._pixel_tables.get(key)
         if table is not None:
             inputs = table.inputs(images)
@@ -393,11 +426,20 @@ class HFModel:
         return inputs
 
     def _process(self, images: list[np.ndarray], prompt: str):
-        """The processor's inputs, on the model's device and in its dtype."""
-        text, add_special = self._prompt_text(prompt)
+        """The processor's inputs, on the model's device and in its dtype (a clip as one
+        video per sample)."""
+        clips = images[0].ndim == 4
+        text, add_special = self._prompt_text(prompt, video=clips)
+        # every frame of a clip is the model's (Qwen3-VL's processor samples frames itself by
+        # default: a masked frame it dropped would change nothing)
+        visuals = (
+            {"videos": list(images), "do_sample_frames": False}
+            if clips
+            else {"images": [[image] for image in images]}
+        )
         inputs = self.processor(
             text=[text] * len(images),
-            images=[[image] for image in images],
+            **visuals,
             return_tensors="pt",
             add_special_tokens=add_special,
             **({"device": self.device} if self._preprocesses_on_device else {}),
@@ -412,8 +454,8 @@ class HFModel:
             moved[key] = value
         return moved
 
-    def _remember_layout(self, prompt: str, size: tuple[int, int], ids: torch.Tensor) -> None:
-        key = (prompt, (int(size[0]), int(size[1])))
+    def _remember_layout(self, prompt: str, size: tuple[int, ...], ids: torch.Tensor) -> None:
+        key = (prompt, tuple(int(s) for s in size))
         known = self._layouts.get(key)
         if known is None:
             self._layouts[key] = ids.detach().to("cpu")
@@ -462,7 +504,7 @@ class HFModel:
                     "the processor gave the masked images different token layouts; every masked "
                     "copy must have the same size as the original image"
                 )
-            self._remember_layout(generation.prompt, generation.image_size, ids[0])
+            self._remember_layout(generation.prompt, images[0].shape[:-1], ids[0])
             prompt_length = ids.shape[1]
             stop = max(positions)  # generated tokens fed as input: those before the last target
             extended = _extend(inputs, generation.token_ids[:stop])
@@ -618,17 +660,20 @@ def _check_targets(
     return targets
 
 
-def _check_images(images: Sequence[np.ndarray], size: tuple[int, int]) -> list[np.ndarray]:
-    if isinstance(images, np.ndarray) and images.ndim == 3:
-        raise ValueError("images must be a sequence of H x W x 3 arrays, got a single image")
-    arrays = [to_rgb_array(image) for image in images]
+def _check_images(arrays: list[np.ndarray], size: tuple[int, int]) -> list[np.ndarray]:
+    """Images (or clips of one frame count) of the generation's (height, width)."""
     if not arrays:
         raise ValueError("images is empty: give at least one image to score")
     for i, array in enumerate(arrays):
-        if array.shape[:2] != tuple(size):
+        if frame_size(array) != tuple(size):
             raise ValueError(
-                f"image {i} has size {array.shape[:2]} (height, width) but the generation was "
+                f"image {i} has size {frame_size(array)} (height, width) but the generation was "
                 f"made for {tuple(size)}: masked copies must keep the original size"
+            )
+        if array.shape != arrays[0].shape:
+            raise ValueError(
+                f"clip {i} has {len(array)} frames but clip 0 has {len(arrays[0])}: the clips "
+                "of one batch are masked copies of one clip"
             )
     return arrays
 
