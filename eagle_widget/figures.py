@@ -284,7 +284,10 @@ def map_figure(
         renderer = figure.canvas.get_renderer()
         font = FontProperties(size=_TOKEN_FONT_PT)
         inner = width - 2 * _MARGIN_IN
-        lines = _layout_tokens(generation.tokens, inner, renderer, font, figure.dpi)
+        bold = font.copy()
+        bold.set_weight("bold")
+        fonts = [bold if i in highlighted else font for i in range(len(generation.tokens))]
+        lines = _layout_tokens(generation.tokens, inner, renderer, fonts, figure.dpi)
         line_h = _TOKEN_FONT_PT / 72 * 1.9
         # vertical budget, top to bottom (inches)
         title_h = 0.35 if title else 0.0
@@ -412,15 +415,17 @@ def map_figure(
     return figure
 
 
-def _layout_tokens(tokens, width_in, renderer, font, dpi):
-    """Wrap token boxes into lines: [[(token index, x inches, text), ...], ...]."""
+def _layout_tokens(tokens, width_in, renderer, fonts, dpi):
+    """Wrap token boxes into lines: [[(token index, x inches, text), ...], ...]; each token
+    measured in its own font (`fonts[i]`: a target is bold, so wider)."""
     pad = _TOKEN_PAD_PT / 72
-    space = renderer.get_text_width_height_descent(" ", font, ismath=False)[0] / dpi
+    space = renderer.get_text_width_height_descent(" ", fonts[0], ismath=False)[0] / dpi
     lines: list[list[tuple[int, float, str]]] = [[]]
     x = 0.0
     for index, token in enumerate(tokens):
         text = display_token(token)
-        w = renderer.get_text_width_height_descent(text, font, ismath=False)[0] / dpi + 2 * pad
+        width = renderer.get_text_width_height_descent(text, fonts[index], ismath=False)[0]
+        w = width / dpi + 2 * pad
         previous = tokens[index - 1] if index else ""
         new_word = index > 0 and (token[:1].isspace() or previous[-1:].isspace())
         gap = (space + 0.02) if new_word else 0.02

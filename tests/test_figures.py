@@ -336,3 +336,21 @@ def test_a_figure_shows_itself_as_png_without_pyplot(word):
     assert figure.canvas.get_renderer() is not None  # the Agg canvas, no GUI backend
     source = open(figures.__file__).read()
     assert "import matplotlib.pyplot" not in source and "import pyplot" not in source
+
+
+def test_a_word_level_figure_logs_no_font_fallbacks_and_its_bold_box_keeps_its_place(word, caplog):
+    """Issue 23 s2 row 9: 22 findfont lines per word-level figure, and the bold target's box
+    (measured in the regular weight) ran into the next word."""
+    tokens = [" an", " enormous", " squarely", "-red", " and", " it"]  # a long bold word
+    generation = dataclasses.replace(word.generation, tokens=tokens, text="".join(tokens))
+    with caplog.at_level("WARNING", logger="matplotlib.font_manager"):
+        figure = dataclasses.replace(word, generation=generation).figure(target=1)
+        figure.canvas.draw()
+    assert [r.getMessage() for r in caplog.records if "findfont" in r.getMessage()] == []
+    texts = token_texts(figure)
+    assert texts[1].get_fontweight() == "bold"
+    boxes = [texts[i].get_bbox_patch().get_window_extent() for i in range(len(texts))]
+    rows = [round(texts[i].get_position()[1], 3) for i in range(len(texts))]
+    for i in range(len(boxes) - 1):
+        if rows[i] == rows[i + 1]:  # neighbours on one line do not overlap
+            assert boxes[i].x1 <= boxes[i + 1].x0 + 0.5, (i, boxes[i], boxes[i + 1])
