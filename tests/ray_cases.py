@@ -217,8 +217,9 @@ def test_ctrl_c_stops_the_cluster_and_keeps_finished_items(cluster, manifest, tm
 
 
 # -- evaluate on the same runner ---------------------------------------------------------------
-def test_evaluate_on_two_workers_scores_what_it_scores_here(cluster, manifest, tmp_path):
+def test_evaluate_on_two_workers_scores_what_it_scores_here(cluster, manifest, tmp_path, capsys):
     import functools
+    import re
 
     import torch
 
@@ -248,10 +249,16 @@ def test_evaluate_on_two_workers_scores_what_it_scores_here(cluster, manifest, t
         )
     finally:
         torch.set_num_threads(threads)
+    capsys.readouterr()
     there = ew.benchmarks.evaluate(
         None, items, out=tmp_path / "two", options=options, model_name="demo",
         workers=2, setup=functools.partial(load_model, "demo", None, None),
     )  # fmt: skip
+    # one progress line per item, on evaluate's clock: no second bar of the workers' own
+    # (issue 23 s2 row 12)
+    err = capsys.readouterr().err
+    assert len(re.findall(r"^\[\d/3\] \S+ \| ins ", err, re.M)) == 3, err
+    assert "batch item" not in err, err
 
     def scored(result):
         return [{k: v for k, v in row.items() if k != "seconds"} for row in result.rows]

@@ -271,7 +271,7 @@ def test_a_killed_run_reports_what_it_has_and_resumes_where_it_stopped(
     assert not list(out.glob(".*.partial"))
 
 
-def test_corrupt_items_are_recorded_and_the_rest_is_scored(lists, data, demo, tmp_path):
+def test_corrupt_items_are_recorded_and_the_rest_is_scored(lists, data, demo, tmp_path, capsys):
     good = entries(lists, "coco-object")[:4]
     good[0]["image_path"] = "missing.png"
     good[1]["segmentation"] = [[1, 2, 3]]
@@ -288,6 +288,9 @@ def test_corrupt_items_are_recorded_and_the_rest_is_scored(lists, data, demo, tm
     assert "position 1" in rows[2]["error"] and "another model" in rows[2]["error"]
     assert result.counts == {"items": 4, "scored": 1, "failed": 3, "pending": 0}
     assert f"| ours ({type(demo).__name__}, 1 items) |" in result.table()
+    # one progress line per item, the item's outcome on it (issue 23 s2 row 12)
+    lines = re.findall(r"^\[\d+/\d+\] .*$", capsys.readouterr().err, re.M)
+    assert len(lines) == 4 and all(" | " in line for line in lines), lines
 
 
 @pytest.mark.parametrize(

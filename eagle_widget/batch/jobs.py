@@ -53,6 +53,7 @@ def run_jobs(
     label: Callable[[Any], str] = str,
     size: Callable[[Any], int] = lambda result: 0,
     log_dir=None,
+    progress: bool = True,
 ) -> list[WorkerStats]:
     """Run `work` on every item and hand each outcome to `write`; returns per-worker stats.
 
@@ -62,6 +63,8 @@ def run_jobs(
     RAY_ADDRESS; any other string is a cluster address (`ray://head:10001`). An error in
     `work` fails its item only; an error in `setup` ends the run. `size(result)` counts
     the work of a result (images scored) for the progress bar and the stats.
+    `progress=False`: no line or bar of its own per item, for a caller whose `write` prints
+    one (evaluate), so that a run shows one progress line per item, on one clock.
     """
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -70,14 +73,14 @@ def run_jobs(
     if gpus_per_worker < 0:
         raise ValueError(f"gpus_per_worker must be 0 or more, got {gpus_per_worker}")
     if not ray_wanted(workers, ray):
-        return _run_here(items, work, setup, write, label, size)
+        return _run_here(items, work, setup, write, label if progress else None, size)
     check_ray_installed()
     from . import ray_backend
 
     return ray_backend.run(
         items, work, setup=setup, write=write, workers=workers, address=ray,
         cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker, label=label,
-        size=size, log_dir=log_dir,
+        size=size, log_dir=log_dir, progress=progress,
     )  # fmt: skip
 
 
@@ -87,7 +90,8 @@ def _run_here(items, work, setup, write, label, size) -> list[WorkerStats]:
         return [stats]
     context = setup()
     for count, item in enumerate(items, start=1):
-        say(f"[{count}/{len(items)}] {label(item)}")
+        if label is not None:
+            say(f"[{count}/{len(items)}] {label(item)}")
         began = time.perf_counter()
         try:
             outcome = Outcome(item, result=work(context, item))

@@ -236,7 +236,7 @@ class Worker:
 
 def run(
     items, work, *, setup, write, workers, address, cpus_per_worker, gpus_per_worker, label,
-    size, log_dir, retries: int = 1,
+    size, log_dir, retries: int = 1, progress: bool = True,
 ) -> list[WorkerStats]:  # fmt: skip
     """See `jobs.run_jobs`."""
     import ray
@@ -258,7 +258,7 @@ def run(
         say(f"Ray ready in {time.perf_counter() - began:.1f} s; {workers} workers")
         return _hand_out(
             ray, items, work, setup, write, workers, cpus_per_worker, gpus_per_worker, label,
-            size, retries,
+            size, retries, progress,
         )  # fmt: skip
     finally:
         if connected_here and ray.is_initialized():
@@ -302,8 +302,18 @@ class _CtrlC:
             self.previous = None
 
 
+class _NoBar:
+    """The progress bar of a caller that prints its own line per item."""
+
+    def update(self, images: int) -> None:
+        pass
+
+    def close(self, images: int) -> None:
+        pass
+
+
 def _hand_out(
-    ray, items, work, setup, write, workers, cpus, gpus, label, size, retries
+    ray, items, work, setup, write, workers, cpus, gpus, label, size, retries, shown
 ) -> list[WorkerStats]:
     actor_class = ray.remote(Worker).options(
         num_cpus=cpus, num_gpus=gpus, max_restarts=0, max_task_retries=0
@@ -312,7 +322,7 @@ def _hand_out(
     actors: dict[int, object] = {}
     running: dict[object, tuple[int, object, int]] = {}  # call -> (worker, item, attempt)
     stats = [WorkerStats(slot) for slot in range(workers)]
-    progress = Progress(len(items), label="batch", unit="item")
+    progress = Progress(len(items), label="batch", unit="item") if shown else _NoBar()
     scored = 0
 
     def hand(slot: int) -> None:

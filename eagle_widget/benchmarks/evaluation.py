@@ -406,6 +406,7 @@ def evaluate(
         label=lambda entry: entry[1].id,
         size=lambda result: result.explanation.images_scored,
         log_dir=store.path("ray-logs") if store is not None else None,
+        progress=False,  # write's line per item is the run's one progress line
     )
     result = EvaluationResult(task, model_name, options.to_dict(), rows, skipped=skipped)
     result.explanations.update(explanations)
