@@ -10,7 +10,6 @@ from ...engine.types import Generation
 from ..hf import HFModel
 from .familiar import NOTE, UnfamiliarImageWarning, answer_problem, looks_like_a_scene
 
-
 DEGRADED = (
     "the demo model degrades on scenes unlike its own (1 to 3 shapes, 9 to 23 pixels of 64 "
     "across, apart), so this answer and its explanation mean little"

@@ -59,6 +59,7 @@ def looks_like_a_scene(image: np.ndarray) -> bool:
     shape = (np.abs(pixels[:, :, None, :] - _PALETTE).max(axis=-1) <= _COLOUR_SPREAD).any(-1)
     return float((background | shape).mean()) >= _FIT_SHARE
 
+
 # Objects of the scenes, at the model's size: 1 to 3 of them, each 9 to 23 pixels across
 # (measured on 500 scenes), a little slack for resizing.
 _OBJECT_EXTENT = (8, 26)
@@ -79,9 +80,7 @@ def object_problem(image: np.ndarray) -> str | None:
     pixels = image.astype(np.int16)
     coloured = pixels.max(axis=-1) - pixels.min(axis=-1) > _GREY_CHROMA
     shapes = [p for p in regionprops(label(coloured, connectivity=2)) if p.area * scale**2 >= 2]
-    extents = [
-        round(max(p.bbox[2] - p.bbox[0], p.bbox[3] - p.bbox[1]) * scale) for p in shapes
-    ]
+    extents = [round(max(p.bbox[2] - p.bbox[0], p.bbox[3] - p.bbox[1]) * scale) for p in shapes]
     low, high = _OBJECT_EXTENT
     if len(shapes) > _MAX_OBJECTS:
         return f"{len(shapes)} shapes (its scenes hold 1 to 3)"
