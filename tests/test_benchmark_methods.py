@@ -11,7 +11,7 @@ from benchmark_data import CAPTION_PROMPT, run_cli, write_dataset
 
 import eagle_widget as ew
 from eagle_widget.benchmarks import EvaluationResult
-from eagle_widget.benchmarks.report import COLUMNS, RESULT_FILE, _cell
+from eagle_widget.benchmarks.report import COLUMNS, RESULT_FILE, cell_text
 from eagle_widget.engine import Explanation
 
 N = 3
@@ -68,7 +68,7 @@ def test_a_two_method_table_holds_each_single_method_runs_numbers(runs, data):
         assert single.counts == {"items": n, "scored": n, "failed": 0, "pending": 0}
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[:2] == [method, str(n)]
-        wanted = [_cell(single.metrics.get(key), key) for key, _ in COLUMNS[TASK]]
+        wanted = [cell_text(single.metrics.get(key), key) for key, _ in COLUMNS[TASK]]
         assert cells[2 : 2 + len(wanted)] == wanted
         # the per-method folder is a complete run: its rows are the single run's, item by item
         part = EvaluationResult.from_folder(runs["both"] / method)

@@ -17,7 +17,7 @@ import numpy as np
 from ..batch.store import RUN_FILE, RunFolder
 from ..engine.baselines import METHODS, check_method
 from .evaluation import Options, evaluate, run_record
-from .report import _CSS, COLUMNS, EvaluationResult, _cell
+from .report import COLUMNS, REPORT_CSS, EvaluationResult, cell_text
 
 # the cost columns: the method's own images and seconds per item (a baseline's ranking
 # step, the same 2N images for every baseline, is apart: images_scored - method_images)
@@ -39,7 +39,7 @@ class Comparison:
         lines = [head, "|---" * (len(columns) + 5) + "|"]
         for method, result in self.results.items():
             m = result.metrics
-            cells = [_cell(m.get(key), key) for key, _ in columns]
+            cells = [cell_text(m.get(key), key) for key, _ in columns]
             cost = own_cost(result.rows)
             cells += [_number(cost["method_images"]), _number(cost["method_seconds"], 3)]
             cells.append(_number(cost["images_scored"]))
@@ -82,7 +82,7 @@ class Comparison:
             "<!doctype html><html><head><meta charset='utf-8'>"
             "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
             "style-src 'unsafe-inline'\">"
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+            f"<title>{html.escape(title)}</title><style>{REPORT_CSS}</style></head><body>"
             f"<h1>{html.escape(title)}</h1><table><tr>{head}</tr>{body}</table>"
             f"<h2>Each method's histograms and gallery</h2><ul>{links}</ul></body></html>"
         )

@@ -164,14 +164,14 @@ class EvaluationResult:
         return cls(run["task"], run["model"], run["options"], rows, skipped=len(rows))
 
 
-def _cell(value, key: str) -> str:
+def cell_text(value, key: str) -> str:
     if value is None:
         return "–"
     return f"{100 * value:.2f}%" if key in PERCENT else f"{value:.4f}"
 
 
 def _row(name: str, values: list, columns) -> str:
-    cells = " | ".join(_cell(v, k) for v, (k, _) in zip(values, columns))
+    cells = " | ".join(cell_text(v, k) for v, (k, _) in zip(values, columns))
     return f"| {name} | {cells} |"
 
 
@@ -187,7 +187,7 @@ def _csv(rows: list[dict]) -> str:
 
 
 # -- the offline page -------------------------------------------------------------------------
-_CSS = """
+REPORT_CSS = """
 body { font: 14px system-ui, sans-serif; margin: 24px; color: #1d1f23; background: #fff; }
 table { border-collapse: collapse; margin: 12px 0; }
 th, td { border: 1px solid #c9ccd1; padding: 4px 8px; text-align: right; }
@@ -231,7 +231,7 @@ def report_page(result: EvaluationResult, store: RunFolder) -> str:
         "<!doctype html><html><head><meta charset='utf-8'>"
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
         "style-src 'unsafe-inline'; img-src data:\">"
-        f"<title>{html.escape(result.task)} report</title><style>{_CSS}</style></head><body>"
+        f"<title>{html.escape(result.task)} report</title><style>{REPORT_CSS}</style></head><body>"
         + "\n".join(parts)
         + "</body></html>"
     )
@@ -246,7 +246,7 @@ def _html_table(result: EvaluationResult, columns) -> str:
         rows.append((f"paper ({paper_model(result.model)})", [paper.get(k) for k, _ in columns]))
     body = "".join(
         f"<tr><td>{html.escape(name)}</td>"
-        + "".join(f"<td>{_cell(v, k)}</td>" for v, (k, _) in zip(values, columns))
+        + "".join(f"<td>{cell_text(v, k)}</td>" for v, (k, _) in zip(values, columns))
         + "</tr>"
         for name, values in rows
     )
