@@ -54,6 +54,7 @@ from .benchmarks.tasks import TASKS
 from .console import Progress, describe, say, strip
 from .engine import DEFAULT_PROMPT, resolve_prompt
 from .engine.baselines import METHODS
+from .engine.clips import is_clip, read_clip
 from .engine.explainer import check_n_regions
 from .engine.images import read_picture
 from .engine.regions import read_label_map, read_masks, region_plan
@@ -136,7 +137,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
     explain = commands.add_parser("explain", help="explain one image or a batch of images")
-    explain.add_argument("image", nargs="?", help="image file (PNG, JPEG, ...)")
+    explain.add_argument(
+        "image", nargs="?",
+        help="image file (PNG, JPEG, ...), or a clip: a folder of frames (natural name order) "
+        "or a video file, for a model that takes clips",
+    )  # fmt: skip
+    explain.add_argument(
+        "--frames", type=_positive_int, metavar="N",
+        help="a clip: N frames sampled evenly (a folder: all; a video file: 8)",
+    )  # fmt: skip
     explain.add_argument("--batch", metavar="MANIFEST", help="JSON lines: image, prompt, targets")
     explain.add_argument("--prompt", default=None, help=f'prompt (default "{DEFAULT_PROMPT}")')
     explain.add_argument(
@@ -260,9 +269,10 @@ def _region_options(explain) -> None:
     kinds = explain.add_mutually_exclusive_group()
     kinds.add_argument(
         "--region-kind",
-        choices=("slic", "grid"),
+        choices=("slic", "grid", "supervoxels"),
         default=None,
-        help="slic: about --regions superpixels (default); grid: about --regions blocks",
+        help="slic: about --regions superpixels (default; a clip's per frame); grid: about "
+        "--regions blocks; supervoxels: a clip's regions that follow objects through time",
     )
     kinds.add_argument(
         "--label-map",
@@ -356,13 +366,24 @@ def _explain(args, load: Loader) -> int:
         _check_ray_options(args)
         args.region_arguments = _region_arguments(args)
         return _run_batch(items, args, load, out)
-    image = read_picture(Path(args.image))
-    _check_image_size(image.pixels, args.model)
-    args.region_arguments = _region_arguments(args, image.pixels.shape[:2])
+    if is_clip(Path(args.image)):  # read now for its errors; the explainer keeps its record
+        try:
+            pixels = read_clip(Path(args.image), args.frames)[0]
+        except ValueError as error:
+            raise UsageError(strip(error)) from None
+        _check_image_size(pixels[0], args.model)
+        args.region_arguments = _region_arguments(args, pixels.shape[:3])
+        image, frames = Path(args.image), {"frames": args.frames}
+    else:
+        if args.frames is not None:
+            raise UsageError("--frames samples a clip (a folder of frames or a video file)")
+        image, frames = read_picture(Path(args.image)), {}
+        _check_image_size(image.pixels, args.model)
+        args.region_arguments = _region_arguments(args, image.pixels.shape[:2])
     targets = parse_targets(args.targets)
     _check_writable(out, "--out")  # before the model loads and the search runs
     model = _load(load, args)
-    explanation = explain_one(model, image, args.prompt, targets, **_options(args))
+    explanation = explain_one(model, image, args.prompt, targets, **_options(args), **frames)
     write_outputs(explanation, out)
     print(summary_line(explanation, out), flush=True)
     return 0

@@ -266,7 +266,10 @@ def map_figure(
         title = APPROXIMATE_NOTE  # say so wherever the result is shown
     values = explanation.attribution_map(map_kind, target)
     image = explanation.image
-    img_h, img_w = image.shape[:2]
+    clip = explanation.is_clip  # the paper's 1 x F panel: each frame under its map
+    img_h, img_w = image.shape[-3:-1]
+    if clip and boxes is not None:
+        raise ValueError("boxes are drawn on an image; this explains a clip")
     box_list = _check_boxes(boxes, img_h, img_w)
     cmap = _resolve_cmap(cmap)
     generation = explanation.generation
@@ -292,8 +295,8 @@ def map_figure(
         # vertical budget, top to bottom (inches)
         title_h = 0.35 if title else 0.0
         cbar_w, cbar_labels = 0.14, 0.55
-        gap = 0.2
-        panels = 2 if show_image else 1
+        gap = 0.08 if clip else 0.2
+        panels = explanation.n_frames if clip else (2 if show_image else 1)
         panel_w = (inner - cbar_w - cbar_labels - gap * (panels - 1) - 0.08) / panels
         panel_h = panel_w * img_h / img_w
         if panel_h > 4.5:  # a tall image: limit the height, keep the aspect
@@ -318,27 +321,41 @@ def map_figure(
         top = title_h + panel_title_h
         used = panels * panel_w + gap * (panels - 1) + 0.08 + cbar_w + cbar_labels
         left = _MARGIN_IN + (inner - used) / 2
-        if show_image:
-            ax_image = figure.add_axes(rect(left, top, panel_w, panel_h))
-            ax_image.set_gid("image")
-            _image_axes(ax_image, image, "image")
-            _draw_boxes(ax_image, box_list)
-            left += panel_w + gap
-        ax_map = figure.add_axes(rect(left, top, panel_w, panel_h))
-        ax_map.set_gid("map")
         if target is not None:
             what = f"\u201c{_words_label(explanation, [target])}\u201d"
         elif highlighted:
             what = f"\u201c{_words_label(explanation, sorted(highlighted))}\u201d"
         else:
             what = "whole caption"
-        # the map over a lightened grey copy, so that the image's own colours don't mix in
-        _image_axes(ax_map, _grey(image), f"{what}: {map_kind} map")
-        overlay = ax_map.imshow(
-            values, cmap=cmap, vmin=0, vmax=1, alpha=alpha, interpolation="nearest"
-        )
-        overlay.set_gid("attribution")
-        _draw_boxes(ax_map, box_list)
+        if clip:  # one colour scale over the clip, so that frames compare
+            times = explanation.frame_times
+            for f in range(panels):
+                ax_frame = figure.add_axes(rect(left, top, panel_w, panel_h))
+                ax_frame.set_gid(f"frame-{f}")
+                when = f" ({times[f]:.1f} s)" if times else ""
+                _image_axes(ax_frame, _grey(image[f]), f"Frame {f + 1}{when}")
+                shown = ax_frame.imshow(
+                    values[f], cmap=cmap, vmin=0, vmax=1, alpha=alpha, interpolation="nearest"
+                )
+                shown.set_gid(f"attribution-{f}")
+                left += panel_w + gap
+            left -= panel_w + gap
+        if show_image and not clip:
+            ax_image = figure.add_axes(rect(left, top, panel_w, panel_h))
+            ax_image.set_gid("image")
+            _image_axes(ax_image, image, "image")
+            _draw_boxes(ax_image, box_list)
+            left += panel_w + gap
+        if not clip:
+            ax_map = figure.add_axes(rect(left, top, panel_w, panel_h))
+            ax_map.set_gid("map")
+            # the map over a lightened grey copy, so that the image's own colours don't mix in
+            _image_axes(ax_map, _grey(image), f"{what}: {map_kind} map")
+            overlay = ax_map.imshow(
+                values, cmap=cmap, vmin=0, vmax=1, alpha=alpha, interpolation="nearest"
+            )
+            overlay.set_gid("attribution")
+            _draw_boxes(ax_map, box_list)
         ax_cbar = figure.add_axes(rect(left + panel_w + 0.08, top, cbar_w, panel_h))
         bar = figure.colorbar(ScalarMappable(Normalize(0, 1), cmap), cax=ax_cbar, ticks=[0, 0.5, 1])
         bar.set_label("region importance", fontsize=9, color=TEXT_COLOR)

@@ -346,9 +346,29 @@ def test_a_clip_result_saves_and_loads_with_its_frames(tmp_path):
     assert data["frames"] == result.frames and data["image_size"] == [32, 32]
     assert np.array_equal(ew.Explanation.labels_from_dict(data), result.labels)
     assert np.array_equal(label_codec.unpack(label_codec.pack(result.labels)), result.labels)
-    for draw in (back.figure, back.show, lambda: back.to_html(tmp_path / "clip.html")):
+    for draw in (back.show, lambda: back.to_html(tmp_path / "clip.html")):
         with pytest.raises(ValueError, match="a clip's is not drawn yet"):
             draw()
+
+
+def test_a_clips_figure_is_the_papers_row_of_frames_each_under_one_colour_scale():
+    """Issue 24: figure() draws the 1 x F panel, "Frame i" over each frame with its map."""
+    result = ew.explain(ClipScorer(), clip_with_red(4, key=2), regions="grid", grid=(2, 2))
+    figure = result.figure()
+    frames = sorted((a for a in figure.axes if (a.get_gid() or "").startswith("frame-")),
+                    key=lambda a: a.get_gid())  # fmt: skip
+    assert [a.get_title() for a in frames] == [f"Frame {i}" for i in range(1, 5)]
+    lefts = [a.get_position().x0 for a in frames]
+    assert lefts == sorted(lefts)  # left to right, in the clip's order
+    maps = [next(i for i in a.images if i.get_gid() == f"attribution-{f}") for f, a in
+            enumerate(frames)]  # fmt: skip
+    assert all(m.get_clim() == (0, 1) for m in maps)  # one scale over the clip
+    shown = [np.asarray(m.get_array()) for m in maps]
+    assert np.array_equal(np.stack(shown), result.attribution_map())
+    assert max(range(4), key=lambda f: shown[f].max()) == 2  # the red square's frame is hottest
+    assert shown[2][4:12, 4:12].min() == 1.0
+    with pytest.raises(ValueError, match="boxes are drawn on an image"):
+        result.figure(boxes=[(0, 0, 4, 4)])
 
 
 def test_files_written_before_clips_still_load_as_images():
@@ -373,3 +393,35 @@ def test_an_explanation_checks_its_frames_record():
         ew.Explanation(**{**fields, "image": result.image[0], "labels": six, "frames": {}})
     with pytest.raises(ValueError, match="region_frames is of a clip"):
         ew.Explanation.load(DATA / "grid-schema3.npz").region_frames()
+
+
+def test_the_command_line_explains_a_folder_of_frames(tmp_path, capsys):
+    """Issue 24: `eagle-widget explain FOLDER` takes a clip; bad clip options fail early."""
+    from eagle_widget import cli
+
+    clip = clip_with_red(3, key=2)  # kept by --frames 2 too (frames 0 and 2)
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for i, name in enumerate(["f2.png", "f10.png", "f1.png"]):  # natural order: f1, f2, f10
+        Image.fromarray(clip[[1, 2, 0][i]]).save(folder / name)  # so f1, f2, f10 = 0, 1, 2
+
+    def run(*argv, model=None):
+        code = cli.main([str(a) for a in argv], load=lambda *_: model or ClipScorer())
+        return code, capsys.readouterr()
+
+    code, seen = run("explain", folder, "--region-kind", "grid", "--grid", "2x2", "--out",
+                     tmp_path / "out")  # fmt: skip
+    assert code == 0, seen.err
+    saved = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert saved["frames"]["names"] == ["f1.png", "f2.png", "f10.png"]
+    back = ew.Explanation.load(tmp_path / "out" / "result.npz")
+    assert back.n_frames == 3 and top_frame(back) == 2  # the red square's frame, f10.png
+    assert (tmp_path / "out" / "figure.png").is_file()
+    assert not (tmp_path / "out" / "explanation.html").exists()  # a clip's page: not yet
+    code, seen = run("explain", folder, "--frames", "2", "--out", tmp_path / "two")
+    assert code == 0 and ew.Explanation.load(tmp_path / "two" / "result.npz").n_frames == 2
+    code, seen = run("explain", folder, "--out", tmp_path / "o", model=ImageOnly())
+    assert code != 0 and "takes images only" in seen.err, seen.err
+    Image.fromarray(clip[0]).save(tmp_path / "one.png")
+    code, seen = run("explain", tmp_path / "one.png", "--frames", "2", "--out", tmp_path / "o")
+    assert code == 2 and "--frames samples a clip" in seen.err

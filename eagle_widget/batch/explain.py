@@ -63,13 +63,15 @@ def parse_targets(text):
 
 
 # -- one image ---------------------------------------------------------------------------------
-def explain_one(model, image, prompt, targets, **explainer_options) -> Explanation:
+def explain_one(
+    model, image, prompt, targets, frames: int | None = None, **explainer_options
+) -> Explanation:
     """Generate, explain with a progress bar, and measure every token's reliance.
 
     `image`: a Picture (engine.images.read_picture) keeps what reading the file did in
-    extras["image"]."""
+    extras["image"]; a clip (a folder of frames, a video file) takes `frames`."""
     explainer = Explainer(model, **explainer_options)
-    run = explainer.start(image, prompt=prompt, targets=targets, reliance="all")
+    run = explainer.start(image, prompt=prompt, targets=targets, reliance="all", frames=frames)
     say(f"caption: {run.generation.text.strip()!r}")
     regions = regions_text(run.n_regions, run.region_record)
     if explainer.method == "eagle":
@@ -92,7 +94,8 @@ def explain_one(model, image, prompt, targets, **explainer_options) -> Explanati
 
 
 def write_outputs(explanation: Explanation, folder: Path) -> list[Path]:
-    """result.json, result.npz, figure.png and explanation.html in `folder`."""
+    """result.json, result.npz, figure.png and explanation.html in `folder` (a clip's page
+    is not drawn yet: its folder has the other three)."""
     from ..export import explanation_to_html
     from ..figures import explanation_figure
 
@@ -100,6 +103,8 @@ def write_outputs(explanation: Explanation, folder: Path) -> list[Path]:
     (folder / "result.json").write_text(json.dumps(explanation.to_dict()), encoding="utf-8")
     explanation.save(folder / "result.npz")
     explanation_figure(explanation, path=folder / "figure.png", dpi=150)
+    if explanation.is_clip:
+        return [folder / name for name in OUTPUTS if name != "explanation.html"]
     explanation_to_html(explanation, folder / "explanation.html")
     return [folder / name for name in OUTPUTS]
 

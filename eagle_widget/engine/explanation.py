@@ -452,8 +452,8 @@ class Explanation:
     # -- presentation: the engine's only reach upward, imported when called (the engine
     # itself needs none of it; tests/test_layering.py holds that) ---------------------
     def figure(self, **options):
-        """A matplotlib figure in the paper's style (see eagle_widget.figures)."""
-        self._not_a_clip("figure()")
+        """A matplotlib figure in the paper's style (see eagle_widget.figures); a clip's map
+        figure is the paper's 1 x F panel, each frame under its map."""
         from ..figures import explanation_figure
 
         return explanation_figure(self, **options)
