@@ -239,7 +239,7 @@ class Explanation:
     # -- modality reliance ------------------------------------------------------------
     @property
     def reliance(self) -> np.ndarray:
-        """(T, 2): per target (prior, visual) = (p_blank, p_full - p_blank), method.md s. 6."""
+        """(T, 2): per target (prior, visual) = (p_blank, p_full - p_blank), docs/method.md s. 6."""
         return np.stack([self.p_blank, self.p_full - self.p_blank], axis=1)
 
     def token_reliance(self) -> tuple[np.ndarray, np.ndarray]:
