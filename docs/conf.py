@@ -33,7 +33,7 @@ source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build"]
 root_doc = "index"
 
-myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
+myst_enable_extensions = ["colon_fence", "deflist"]  # no math: MathJax would come from a CDN
 myst_heading_anchors = 3  # links such as method.md#6-modality-reliance
 
 # Docstrings are written as plain text with `code` in backticks: show those as code, linked

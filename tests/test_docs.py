@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import unquote, urldefrag
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pytest
@@ -58,7 +58,7 @@ def test_every_page_is_built_and_reachable_from_the_front_page(site):
             continue
         seen.add(page)
         for link in filter(_local, _links(page)):
-            todo.append(page.parent / unquote(urldefrag(link).url or page.name))
+            todo.append(page.parent / unquote(urlsplit(link).path or page.name))
     unreachable = sorted(str(p.relative_to(site)) for p in built if p.resolve() not in seen)
     assert not unreachable, f"pages no link leads to: {unreachable}"
 
@@ -69,7 +69,8 @@ def test_no_link_points_at_a_missing_file_or_anchor(site):
         if "_demo" in page.parts or "_sources" in page.parts:
             continue
         for link in filter(_local, _links(page)):
-            target, anchor = urldefrag(link)
+            parts = urlsplit(link)
+            target, anchor = parts.path, parts.fragment
             path = (page.parent / unquote(target)) if target else page
             if not path.exists():
                 broken.append(f"{page.relative_to(site)} -> {link}")
@@ -136,13 +137,15 @@ def examples(tmp_path_factory):
     def run(page: Path) -> list[dict]:
         if page not in done:
             here = Path.cwd()
-            os.chdir(tmp_path_factory.mktemp(page.stem))
+            run.folders[page] = tmp_path_factory.mktemp(page.stem)
+            os.chdir(run.folders[page])
             try:
                 done[page] = run_blocks(python_blocks(DOCS / page))
             finally:
                 os.chdir(here)
         return done[page]
 
+    run.folders = {}
     yield run
     for after in done.values():
         if after:
@@ -177,7 +180,7 @@ def test_getting_started_explains_the_circle_and_streams_one_step_per_region(exa
 def test_the_widget_page_explains_the_circle_in_the_background(examples):
     (names,) = examples(Path("widget.md"))
     result = names["result"]
-    assert [result.generation.tokens[i] for i in result.targets] == [" circle"]
+    assert [result.generation.tokens[i] for i in result.positions] == [" circle"]
     assert names["viewer"].has_model is False
 
 
@@ -216,4 +219,5 @@ def test_the_batch_example_writes_both_items_and_resumes_without_work(examples):
 
 def test_the_demo_page_example_writes_an_offline_page(examples):
     (names,) = examples(Path("demo.md"))
-    assert "eagle-state" in Path(names["page"]).read_text(encoding="utf-8")
+    page = examples.folders[Path("demo.md")] / names["page"]
+    assert "eagle-state" in page.read_text(encoding="utf-8")
