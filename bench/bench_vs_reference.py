@@ -14,7 +14,7 @@ defaults, at each `--v2-batch` size; its order is then measured by our engine (n
 its time) so that every AUC here is computed one way. `--v2-runs` times each (default 3) and
 reports the median and the spread.
 
-The reference loop is written here from method.md's description, not from its code: plain
+The reference loop is written here from docs/method.md's description, not from its code: plain
 greedy, one image per model call, the region masks kept as a stack of full-size int64
 arrays, each masked image handed to the processor as a PIL copy, the whole answer fed and
 the softmax taken at every position. It orders the same superpixels of the same image for

@@ -75,7 +75,7 @@ def reliance_score(prior, visual) -> np.ndarray:
 
     With p_full = prior + visual: (visual - prior) / max(p_full, prior). +1: the image gives
     all of it (p_blank = 0); -1: the blank image does at least as well (the language prior,
-    the hallucination signal of method.md section 6); 0 for a token both call impossible.
+    the hallucination signal of docs/method.md section 6); 0 for a token both call impossible.
     """
     prior = np.asarray(prior, dtype=float)
     visual = np.asarray(visual, dtype=float)
@@ -514,7 +514,7 @@ def curves_figure(
     return figure
 
 
-# -- hallucination and mitigation (method.md section 7) -------------------------------------
+# -- hallucination and mitigation (docs/method.md section 7) -------------------------------------
 def mitigation_sweep(explanation: Explanation) -> dict:
     """What the hallucination figure shows of `explanation.mitigation` (checked), with the
     correct word quoted for labels and the share of the image the sweep tried."""

@@ -180,7 +180,7 @@ class EagleWidget(anywidget.AnyWidget):
         self._from_code("explain", self._request_explain, targets)
 
     def diagnose(self, correct, max_area: float = 0.5) -> None:
-        """Start diagnosing a wrong answer in the background (method.md section 7).
+        """Start diagnosing a wrong answer in the background (docs/method.md section 7).
 
         Explains the correct answer's token (`correct`: a word such as "no", or a token id)
         at the answer's first position as a counterfactual target, then fills the regions

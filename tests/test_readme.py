@@ -1,31 +1,24 @@
-"""The README's Python examples run as written, and say what they really give."""
+"""The README's Python example runs as written, and says what it really gives."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
+from doc_blocks import close_widgets, python_blocks, run_blocks
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.fixture(scope="module")
 def namespace(tmp_path_factory, monkeypatch_module):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert len(blocks) >= 2, "the README lost its Python examples"
+    blocks = python_blocks(README)
+    assert blocks and all(b.skip_reason is None for b in blocks), "the README's example"
     monkeypatch_module.chdir(tmp_path_factory.mktemp("readme"))  # it saves circle.npz
-    names: dict = {}
-    after: list[dict] = []  # the names as each block left them (later blocks reuse some)
-    for block in blocks:
-        exec(compile(block, str(README), "exec"), names)  # noqa: S102 - our own README
-        after.append(dict(names))
+    after = run_blocks(blocks)
     yield after
-    for value in names.values():
-        if hasattr(value, "wait") and hasattr(value, "close"):  # widgets' worker threads
-            value.wait(30)
-            value.close()
+    close_widgets(after[-1])
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +35,20 @@ def test_the_usage_example_explains_the_circle_on_the_circle(namespace):
     top = result.labels == result.order[0]
     assert circle[top].mean() >= 0.5
     assert Path("circle.npz").is_file()
+    assert "eagle-state" in Path("circle.html").read_text(encoding="utf-8")
 
 
-def test_the_hallucination_example_gives_the_outcome_its_comment_states(namespace):
-    namespace = namespace[1]
-    outcome = namespace["outcome"]
-    assert outcome.corrected and outcome.answer.text == "no"
-    assert outcome.removed_area == pytest.approx(0.027, abs=0.0005)
-    metrics = namespace["ew"].hallucination_metrics([outcome])
-    assert metrics["csr_at_10"] == 1.0
-    heat = namespace["diagnosis"].hallucination_map
-    assert heat.shape == namespace["scene"].image.shape[:2] and np.isclose(heat.max(), 1.0)
+def test_the_readme_is_short_and_links_pages_that_exist():
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) < 200
+    root = README.parent
+    links = [link.split("#")[0] for link in re.findall(r"\]\(([^)\s]+)\)", text)]
+    local = [link for link in links if "://" not in link]
+    assert any(link.startswith("docs/") for link in local)
+    missing = [link for link in local if not (root / link).exists()]
+    assert not missing, f"the README links to files that do not exist: {missing}"
+
+
+def test_the_two_commands_are_the_demo_and_the_whole_suite():
+    text = README.read_text(encoding="utf-8")
+    assert "\nbash scripts/demo.sh " in text and "\nbash scripts/test.sh " in text

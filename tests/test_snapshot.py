@@ -75,7 +75,7 @@ def test_nbconvert_renders_a_notebook_with_widget_state_through_the_cdn_html_man
     saved, tmp_path
 ):
     """With the widget state saved, nbconvert's page embeds it and loads the standard HTML
-    manager from a CDN (what the README says); without that state it shows the PNG."""
+    manager from a CDN (what docs/widget.md says); without that state it shows the PNG."""
     import nbformat
 
     folder, nb = saved

@@ -5,7 +5,7 @@ a model) and then `work(context, item)` per item; the driver hands out items one
 time and passes each `Outcome` to `write`, the only code that touches the output. The
 local back end is a loop in this process; the Ray back end (`ray_backend`, imported only
 when asked for) runs one actor per worker. Both call `write` the same way, so both give
-the same files. `setup` and `work` must be top-level functions (or `functools.partial`s
+the same files. `setup` and `work` must be top-level functions (or `functools.partial` objects
 of them) so that Ray can ship them to its workers by reference.
 """
 

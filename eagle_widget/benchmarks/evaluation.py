@@ -37,7 +37,7 @@ MASK_RULES = ("coco", "authors")
 
 @dataclass(frozen=True)
 class Options:
-    """How every item is explained; the paper's settings by default (benchmarks.md)."""
+    """How every item is explained; the paper's settings by default (docs/benchmarks.md)."""
 
     n_regions: int = 64
     search: str = "greedy"

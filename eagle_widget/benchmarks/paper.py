@@ -1,4 +1,4 @@
-"""The paper's own numbers for EAGLE (benchmarks.md), to print beside ours on its models."""
+"""The paper's own numbers for EAGLE (docs/benchmarks.md), to print beside ours on its models."""
 
 from __future__ import annotations
 

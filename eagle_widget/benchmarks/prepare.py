@@ -3,6 +3,7 @@
 The model answers every image once (greedy); the list stores the full ids (the processor's
 prompt ids, then the answer's), so `evaluate` scores exactly this answer later. How items
 are chosen, per task:
+
 - coco-caption (COCO captions JSON): one item per image, every answer token a target.
 - coco-object (COCO instances JSON): the authors did not document their choice; as their
   file name ("single target once") suggests, one item per image, for the first category

@@ -22,7 +22,7 @@ from .paper import paper_model, paper_numbers
 
 RESULT_FILE = "result.npz"  # an item's explanation (curves, order, label map, image)
 
-# the paper's columns of each task first, then the variants benchmarks.md asks for beside them
+# the paper's columns of each task first, then the variants docs/benchmarks.md asks for beside them
 COLUMNS: dict[str, list[tuple[str, str]]] = {
     "coco-caption": [
         ("insertion_auc", "Ins ↑"),

@@ -1,4 +1,4 @@
-"""The four benchmark tasks and readers of the authors' list files (benchmarks.md).
+"""The four benchmark tasks and readers of the authors' list files (docs/benchmarks.md).
 
 A list is a JSON array of objects, one per item, in one of four formats. `load` reads one
 into `Item`s; an entry that cannot be read becomes an Item with an `error`, so that a run

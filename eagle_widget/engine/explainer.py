@@ -531,7 +531,7 @@ class ExplanationRun:
 
 
 def explain(model, image, prompt=None, targets=None, **explainer_kwargs) -> Explanation:
-    """Shortcut: Explainer(model, **explainer_kwargs).explain(image, prompt, targets)."""
+    """Shortcut: `Explainer(model, **explainer_kwargs).explain(image, prompt, targets)`."""
     keys = ("generation", "target_ids", "reliance", "frames")
     run_kwargs = {k: explainer_kwargs.pop(k) for k in keys if k in explainer_kwargs}
     return Explainer(model, **explainer_kwargs).explain(image, prompt, targets, **run_kwargs)

@@ -257,7 +257,7 @@ class Explanation:
         """H x W float in [0, 1] (a clip's: F x H x W, its frames in order).
 
         "rank" (the reference's map): the region at rank k gets (c_N - c_k)/(c_N - c_1), where
-        c_k sums |gain of F| over the first k regions, so the top region is 1 and the last 0
+        c_k sums `|gain of F|` over the first k regions, so the top region is 1 and the last 0
         (when all the gain is the top region's, it alone is 1). For one token of a
         sentence-level run the regions are ranked by that token's own gains first.
         "gain": every region carries its own marginal gain of F, negative gains as 0, divided
@@ -270,7 +270,7 @@ class Explanation:
     # -- modality reliance ------------------------------------------------------------
     @property
     def reliance(self) -> np.ndarray:
-        """(T, 2): per target (prior, visual) = (p_blank, p_full - p_blank), method.md s. 6."""
+        """(T, 2): per target (prior, visual) = (p_blank, p_full - p_blank), docs/method.md s. 6."""
         return np.stack([self.p_blank, self.p_full - self.p_blank], axis=1)
 
     def token_reliance(self) -> tuple[np.ndarray, np.ndarray]:

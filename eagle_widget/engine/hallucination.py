@@ -1,4 +1,4 @@
-"""Hallucination diagnosis and mitigation (method.md section 7), through the model protocol.
+"""Hallucination diagnosis and mitigation (docs/method.md section 7), through the model protocol.
 
 diagnose: per-token reliance (language prior vs visual evidence) and, given the correct
 answer, an explanation of that answer's token as a counterfactual target. mitigate: fill the

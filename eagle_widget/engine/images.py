@@ -14,7 +14,8 @@ ALPHA_BACKGROUND = (255, 255, 255)
 
 
 class ImageTypeError(TypeError, ValueError):
-    """An image of a type we cannot read (a TypeError that is also a ValueError, as api.md says)."""
+    """An image of a type we cannot read (a TypeError that is also a ValueError, which the
+    public API promises for a bad image)."""
 
 
 @dataclass(frozen=True)

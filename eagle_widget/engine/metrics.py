@@ -1,4 +1,4 @@
-"""The paper's metrics (benchmarks.md), pure numpy: per item from curves and maps, then means.
+"""The paper's metrics (docs/benchmarks.md), pure numpy: per item from curves and maps, then means.
 The one owner of every metric: `Explanation`'s AUCs and the benchmark tables both come from
 here.
 

@@ -1,4 +1,4 @@
-"""Served and hosted models (vLLM, SGLang, OpenAI-compatible APIs) behind the model protocol.
+"""Served and hosted models (vLLM, OpenAI-compatible APIs) behind the model protocol.
 
 The official `openai` client does the HTTP (retries with back-off on 429/5xx, timeouts);
 vLLM's own fields travel in `extra_body`. A masked image is scored in one of two modes,
@@ -39,7 +39,7 @@ EXACT, APPROXIMATE = "exact", "approximate"
 MODES = (EXACT, APPROXIMATE)
 TOP_LOGPROBS = 20  # the most OpenAI's API returns per position
 ID_PREFIX = "token_id:"  # how vLLM writes a token with return_tokens_as_token_ids
-# continue the final assistant message instead of opening a new one (vLLM, SGLang)
+# continue the final assistant message instead of opening a new one (vLLM)
 CONTINUE = {"continue_final_message": True, "add_generation_prompt": False}
 
 
