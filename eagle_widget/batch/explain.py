@@ -22,7 +22,7 @@ import numpy as np
 from ..console import Progress, say, strip
 from ..engine import Explainer, Explanation, resolve_prompt
 from ..engine.baselines import estimated_method_images
-from ..engine.images import read_picture
+from ..engine.images import picture_from_bytes, read_picture
 from ..engine.prompt_spans import PROMPT_REGIONS
 from ..engine.regions import region_plan, regions_text
 from ..engine.search import SEARCHES, estimated_images, most_images
@@ -315,6 +315,7 @@ def run_batch(
         label=lambda item: item["id"],
         size=lambda explanation: explanation.images_scored,
         log_dir=store.folder / "ray-logs",
+        pack=with_image_bytes,
     )
     rows = _summary(items, store)
     if ray_wanted(workers, ray):
@@ -323,10 +324,24 @@ def run_batch(
     return BatchReport(rows, skipped, stats)
 
 
+def with_image_bytes(item: dict) -> dict:
+    """The item as it goes to a Ray worker: with its image file's bytes, read on this
+    machine, so that a worker on another needs no shared disk (an unreadable file goes
+    without, and fails on the worker with its own message)."""
+    try:
+        return {**item, "image_bytes": Path(item["image"]).read_bytes()}
+    except (OSError, KeyError, TypeError):
+        return item
+
+
 def explain_item(model, item: dict) -> Explanation:
-    """The per-item job (runs on a worker): read the image, explain it, return the result."""
+    """The per-item job (runs on a worker): read the image (from the bytes the driver sent,
+    else its path), explain it, return the result."""
     asked = item["asked"]
-    image = read_picture(Path(item["image"]))
+    if "image_bytes" in item:
+        image = read_picture(picture_from_bytes(item["image_bytes"], item["image"]))
+    else:
+        image = read_picture(Path(item["image"]))
     targets = parse_targets(asked["targets"])
     keys = ("n_regions", "search", "early_stop", "max_new_tokens", "working_size", "method")
     options = {key: asked[key] for key in keys}
