@@ -46,6 +46,7 @@ from .wire import (
     json_filename,
     labels_traits,
     partial_result_state,
+    prompt_spans_state,
     reliance_state,
     result_state,
     run_state,
@@ -77,7 +78,9 @@ class EagleWidget(anywidget.AnyWidget):
     adds words), "Explain sentence" explains every token, "Stop" cancels. From Python:
     `explain(targets)`, `diagnose(correct)`, `stop()`, `wait()`, and the last result as
     `explanation` (and `mitigation` after a diagnosis). `correct="no"` diagnoses the
-    answer as soon as it is generated.
+    answer as soon as it is generated. `prompt_regions=` ("word", "sentence", "message" or
+    (start, stop) ranges) ranks the prompt's spans beside the image's regions and shows them
+    as chips coloured on the map's scale (docs/prompt-spans.md).
     """
 
     _esm = STATIC / "widget.js"
@@ -99,6 +102,9 @@ class EagleWidget(anywidget.AnyWidget):
     labels = traitlets.Bytes(b"").tag(sync=True)
     labels_shape = traitlets.List(traitlets.Int()).tag(sync=True)
     n_regions = traitlets.Int(0).tag(sync=True)
+    # the prompt's spans searched beside the image's regions (wire.prompt_spans_state); {}
+    # for the image alone
+    prompt_spans = traitlets.Dict().tag(sync=True)
     run = traitlets.Dict({"id": -1}).tag(sync=True)
     result = traitlets.Dict().tag(sync=True)
     diagnosis = traitlets.Dict().tag(sync=True)  # see diagnosis_state; {} when none
@@ -111,6 +117,7 @@ class EagleWidget(anywidget.AnyWidget):
         prompt: str | None = DEFAULT_PROMPT,
         explainer: Explainer | None = None,
         correct=None,
+        prompt_regions=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -136,8 +143,14 @@ class EagleWidget(anywidget.AnyWidget):
                 "EagleWidget needs an image: a path, a PIL image or an H x W x 3 array"
             )
         prompt = resolve_prompt(prompt)
-        if explainer is None:
-            explainer = Explainer(model)  # checks the model protocol
+        if explainer is None:  # checks the model protocol (and that it can hide spans)
+            explainer = Explainer(model, prompt_regions=prompt_regions)
+        elif prompt_regions is not None:
+            # the explainer holds its options, checked against its model when it was made
+            raise ValueError(
+                "prompt_regions is an option of the Explainer: give it to the Explainer "
+                "passed as explainer=, or leave explainer out"
+            )
         elif not isinstance(explainer, Explainer):
             raise TypeError(f"explainer must be an eagle_widget Explainer, got {type(explainer)}")
         elif model is not None and explainer.model is not model:
@@ -540,6 +553,7 @@ class EagleWidget(anywidget.AnyWidget):
             traits = labels_traits(run.labels)
             self.labels, self.labels_shape = traits["labels"], traits["labels_shape"]
             self.n_regions = int(run.n_regions)
+            self.prompt_spans = prompt_spans_state(run.spans, run.n_regions)
             self.selection = positions
             self.error_message = ""
             self.run = run_state(

@@ -139,14 +139,44 @@ def reliance_state(prior, visual) -> dict:
     return {"prior": clean(prior), "visual": clean(visual)}
 
 
+def prompt_spans_state(spans, n_regions: int) -> dict:
+    """The `prompt_spans` trait: the prompt's spans searched beside the image's regions
+    (text, character range, region id) and `n_image_regions`, the id of the first span;
+    {} for the image alone. Sent once per run: the step records carry the spans' ids."""
+    if not spans:
+        return {}
+    return {
+        "n_image_regions": int(n_regions) - len(spans),
+        "spans": [
+            {"text": s.text, "start": int(s.start), "stop": int(s.stop), "region": int(s.region)}
+            for s in spans
+        ],
+    }
+
+
+def source_reliance_state(explanation: Explanation) -> dict | None:
+    """Per explained token its (image, prompt, prior) shares (Explanation.source_reliance),
+    keyed by token index so that a view of some of the targets finds its own; None for a
+    result without prompt spans."""
+    if not explanation.prompt:
+        return None
+    shares = [
+        [None if not np.isfinite(v) else round(float(v), 6) for v in row]
+        for row in explanation.source_reliance
+    ]
+    return {"targets": [int(p) for p in explanation.positions], "shares": shares}
+
+
 def result_state(explanation: Explanation, run_id: int, records: bytes | None = None) -> dict:
-    """The `result` trait of a finished run: final order, curves, AUCs and step records.
+    """The `result` trait of a finished run: final order, curves, AUCs and step records
+    (and, with prompt spans, each target's three-way reliance: source_reliance_state).
 
     `records` are the steps as streamed (search order); without them the records are
     made from the explanation's steps in ranking order.
     """
     if records is None:
         records = b"".join(encode_step(s, rank) for rank, s in enumerate(explanation.steps))
+    sources = source_reliance_state(explanation)
     return {
         "run": run_id,
         "complete": True,
@@ -160,6 +190,7 @@ def result_state(explanation: Explanation, run_id: int, records: bytes | None = 
         "images_scored": int(explanation.images_scored),
         "seconds": float(explanation.seconds),
         "scoring": explanation.scoring,  # "approximate" from a hosted API's top-k
+        **({"source_reliance": sources} if sources else {}),
     }
 
 
@@ -242,6 +273,7 @@ def explanation_state(explanation: Explanation, run_id: int = 0) -> dict[str, An
         "selection": [int(p) for p in explanation.positions],
         **labels_traits(explanation.labels),
         "n_regions": int(explanation.n_regions),
+        "prompt_spans": prompt_spans_state(explanation.spans, explanation.n_regions),
         "run": run_state(
             run_id,
             generation,

@@ -985,6 +985,67 @@ function readThemeColors(root) {
   };
 }
 
+// src/chips.js
+function readSpans(raw) {
+  if (!raw || !Array.isArray(raw.spans) || raw.spans.length === 0) return null;
+  const nImage = raw.n_image_regions ?? 0;
+  const spans = raw.spans.map((s, i) => {
+    if (s.region !== nImage + i) {
+      throw new RangeError(`prompt span ${i} has region ${s.region}, expected ${nImage + i} (ids follow the image's)`);
+    }
+    if (!(s.start >= 0 && s.stop > s.start)) throw new RangeError(`prompt span ${i} has range ${s.start}..${s.stop}`);
+    return { text: String(s.text), start: s.start, stop: s.stop, region: s.region };
+  });
+  return { nImage, spans };
+}
+function promptPieces(prompt, spans) {
+  const pieces = [];
+  let at = 0;
+  spans.forEach((s, i) => {
+    if (s.start < at || s.stop > prompt.length) {
+      throw new RangeError(`prompt span ${i} (${s.start}..${s.stop}) is not inside the prompt after the one before`);
+    }
+    if (s.start > at) pieces.push({ text: prompt.slice(at, s.start), span: null });
+    pieces.push({ text: prompt.slice(s.start, s.stop), span: i });
+    at = s.stop;
+  });
+  if (at < prompt.length) pieces.push({ text: prompt.slice(at), span: null });
+  return pieces;
+}
+function spanChipValues(state, spans, mode, k, cols = null, highlight = -1) {
+  const values = mode === "diagnose" ? hallucinationValues(state, cols) : normalizeGains(regionGains(state, cols));
+  const kept = keptFlags(state, k);
+  const atK = k > 0 && k <= state.nRegions ? state.order[k - 1] : -1;
+  return spans.map((s) => {
+    if (!(s.region >= 0 && s.region < state.nRegions)) {
+      return { value: Number.NaN, kept: false, rank: -1, current: false };
+    }
+    return {
+      value: values[s.region],
+      kept: kept[s.region] === 1,
+      rank: state.rankOf[s.region],
+      current: s.region === atK || s.region === highlight
+    };
+  });
+}
+function sourceShares(raw, focus) {
+  if (!raw || !Array.isArray(raw.targets) || !Array.isArray(raw.shares)) return null;
+  const wanted = focus && focus.length ? new Set(focus) : null;
+  const rows = raw.targets.flatMap((t, j) => {
+    const row = raw.shares[j];
+    const known = row && row.length === 3 && row.every((v) => typeof v === "number" && Number.isFinite(v));
+    return (wanted === null || wanted.has(t)) && known ? [row] : [];
+  });
+  if (rows.length === 0) return null;
+  const mean2 = (i) => rows.reduce((sum, row) => sum + row[i], 0) / rows.length;
+  return { image: mean2(0), prompt: mean2(1), prior: mean2(2), count: rows.length };
+}
+function chipColors(value) {
+  if (Number.isNaN(value)) return null;
+  const t = Math.min(1, Math.max(0, value));
+  return { background: sequentialColor(t), ink: t >= 0.45 ? "dark" : "light" };
+}
+
 // src/views/caption.js
 function createCaption({ onPick, onHover }) {
   const el = h("div", { class: "ew-caption", dataset: { role: "caption" } });
@@ -1108,6 +1169,95 @@ function relianceBar(reliance, index) {
 }
 function clamp01(x) {
   return Math.min(1, Math.max(0, x));
+}
+
+// src/views/chips.js
+var PROMPT_COLOR = [46, 158, 120];
+function createPromptChips() {
+  const el = h("div", { class: "ew-chips", dataset: { role: "prompt-chips" } });
+  let builtFor = null;
+  let chipEls = [];
+  function build(prompt, spans) {
+    chipEls = [];
+    const pieces = promptPieces(prompt, spans.spans).map(({ text, span }) => {
+      if (span === null) return text;
+      const s = spans.spans[span];
+      const chip = h("span", { class: "ew-chip", dataset: { spanIndex: String(span), region: String(s.region) } }, text);
+      chipEls[span] = chip;
+      return chip;
+    });
+    el.replaceChildren(h("span", { class: "ew-chips-label" }, "Prompt: "), ...pieces);
+  }
+  function update({ prompt, spans, state, mode, k, cols, highlight }) {
+    if (!spans) {
+      if (builtFor !== null) el.replaceChildren();
+      builtFor = null;
+      el.hidden = true;
+      el.dataset.ready = "false";
+      return;
+    }
+    el.hidden = false;
+    if (builtFor !== spans) {
+      build(prompt, spans);
+      builtFor = spans;
+    }
+    el.dataset.ready = "true";
+    const values = spanChipValues(state, spans.spans, mode, k, cols, highlight);
+    values.forEach((v, i) => {
+      const chip = chipEls[i];
+      const colors = chipColors(v.value);
+      chip.dataset.value = Number.isNaN(v.value) ? "" : v.value.toFixed(4);
+      chip.dataset.kept = String(v.kept);
+      chip.dataset.current = String(v.current);
+      chip.dataset.ink = colors ? colors.ink : "";
+      chip.style.background = colors ? css(colors.background) : "";
+      const rank = v.rank >= 0 ? `rank ${v.rank + 1} of ${state.nRegions}` : "not placed yet";
+      const value = Number.isNaN(v.value) ? "" : `, value ${v.value.toFixed(2)}`;
+      chip.title = `“${spans.spans[i].text}”: ${rank}${value}${v.kept ? ", in the top set" : ""}`;
+    });
+  }
+  return { el, update };
+}
+function createSources() {
+  const bar = h("div", { class: "ew-sources-bar" });
+  const text = h("div", { class: "ew-reliance-text" });
+  const el = h(
+    "div",
+    { class: "ew-sources", dataset: { role: "source-reliance", ready: "false" } },
+    h("div", { class: "ew-panel-title" }, "Image, prompt or prior"),
+    bar,
+    text
+  );
+  const parts = [
+    ["image", RELIANCE_COLORS.visual],
+    ["prompt", PROMPT_COLOR],
+    ["prior", RELIANCE_COLORS.prior]
+  ];
+  let lastKey = null;
+  function update({ raw, focus, tokens }) {
+    const key = [raw, focus?.join(","), tokens];
+    if (lastKey && key.every((v, i) => v === lastKey[i])) return;
+    lastKey = key;
+    const shares = sourceShares(raw, focus);
+    el.hidden = !raw;
+    el.dataset.ready = shares ? "true" : "false";
+    if (!shares) {
+      bar.replaceChildren();
+      text.textContent = raw ? "not measured for this word" : "";
+      return;
+    }
+    bar.replaceChildren(
+      ...parts.map(
+        ([name, color]) => h("span", { class: "ew-sources-part", dataset: { source: name }, title: `${name} ${percent(shares[name])}`, style: { width: `${100 * shares[name]}%`, background: css(color) } })
+      )
+    );
+    const word = focus && focus.length ? `“${focus.map((i) => tokens[i] ?? "").join("").trim()}”` : "every explained token (mean)";
+    text.textContent = `${word}: ${parts.map(([name]) => `${name} ${percent(shares[name])}`).join(" · ")}`;
+  }
+  return { el, update };
+}
+function percent(v) {
+  return `${Math.round(100 * v)}%`;
 }
 
 // src/views/curves.js
@@ -1707,6 +1857,7 @@ var TRAITS = [
   "labels",
   "labels_shape",
   "n_regions",
+  "prompt_spans",
   "image_png",
   "fill_png",
   "diagnosis",
@@ -1720,6 +1871,7 @@ function mount(model, el) {
   let diagnosisSeen = null;
   let labels = null;
   let labelShape = null;
+  let spans = null;
   let runStartedAt = null;
   let colors = null;
   let fitted = false;
@@ -1752,14 +1904,16 @@ function mount(model, el) {
   });
   const errorBox = createErrorBox({ onDismiss: () => (ui.errorHidden = true, schedule()) });
   const prompt = h("div", { class: "ew-prompt" });
+  const chips = createPromptChips();
+  const sources = createSources();
   const note = h("div", { class: "ew-note", role: "status" });
   const hintLine = h("div", { class: "ew-hint", dataset: { role: "hint" } });
-  const side = h("div", { class: "ew-side" }, diagnosisPanel.el, curves.el, reliance.el);
+  const side = h("div", { class: "ew-side" }, diagnosisPanel.el, curves.el, reliance.el, sources.el);
   root.append(
     h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
     toolbar.el,
     errorBox.el,
-    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el, opacity.el), side),
+    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, chips.el, slider.el, opacity.el), side),
     h("div", { class: "ew-caption-box" }, prompt, caption.el, hintLine),
     note
   );
@@ -1770,6 +1924,14 @@ function mount(model, el) {
     const data = model.get("labels");
     labels = data && shape && shape.length === 2 && toBytes(data).byteLength ? decodeLabels(data, shape) : null;
     labelShape = labels ? shape : null;
+  }
+  function loadSpans() {
+    try {
+      spans = readSpans(model.get("prompt_spans"));
+    } catch (error) {
+      spans = null;
+      console.error("[eagle-widget] could not read the prompt spans", error);
+    }
   }
   function rebuild() {
     const run = model.get("run") ?? {};
@@ -1823,6 +1985,7 @@ function mount(model, el) {
   const onLabels = () => (loadLabels(), schedule());
   const handlers = {
     "change:diagnosis": () => (loadDiagnosis(), schedule()),
+    "change:prompt_spans": () => (loadSpans(), schedule()),
     "change:run": onRun,
     "change:result": onResult,
     "change:labels": onLabels,
@@ -1960,7 +2123,11 @@ function mount(model, el) {
     curves.update({ state, cols, k, colors, width: sideWidth });
     const focus = ui.hover ?? (selection.length ? selection : null);
     reliance.update({ tokens, reliance: rel, focus });
-    prompt.textContent = model.get("prompt") ? `Prompt: ${model.get("prompt")}` : "";
+    sources.update({ raw: model.get("result")?.source_reliance ?? null, focus, tokens });
+    const highlight = s === STATUS.EXPLAINING ? state.lastRegion : -1;
+    const runSpans = spans && spans.nImage + spans.spans.length === state.nRegions ? spans : null;
+    chips.update({ prompt: model.get("prompt") ?? "", spans: runSpans, state, mode, k, cols, highlight });
+    prompt.textContent = model.get("prompt") && !runSpans ? `Prompt: ${model.get("prompt")}` : "";
     caption.update({ tokens, words, reliance: rel, selected: selection, pending: ui.pending, hover: ui.hover, status: s, clickable: offer.clickable });
     hintLine.textContent = offer.hint;
     note.textContent = ui.note;
@@ -1981,6 +2148,7 @@ function mount(model, el) {
   }) : null;
   resizeObserver?.observe(side);
   loadLabels();
+  loadSpans();
   loadDiagnosis();
   rebuild();
   if (BUSY.has(model.get("status"))) runStartedAt = now();

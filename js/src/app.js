@@ -15,7 +15,9 @@ import { applyResult, applyStep, emptyState, placedCount, setAnchors, startRun, 
 import { createRequests } from "./requests.js";
 import { fitToSurface } from "./surface.js";
 import { readThemeColors } from "./theme.js";
+import { readSpans } from "./chips.js";
 import { createCaption } from "./views/caption.js";
+import { createPromptChips, createSources } from "./views/chips.js";
 import { createCurves } from "./views/curves.js";
 import { createDiagnosis } from "./views/diagnosis.js";
 import { createMask } from "./views/mask.js";
@@ -39,6 +41,7 @@ const TRAITS = [
   "labels",
   "labels_shape",
   "n_regions",
+  "prompt_spans",
   "image_png",
   "fill_png",
   "diagnosis",
@@ -55,6 +58,7 @@ export function mount(model, el) {
   let diagnosisSeen = null; // the finished diagnosis the map last switched to
   let labels = null;
   let labelShape = null;
+  let spans = null; // readSpans of the prompt_spans trait
   let runStartedAt = null;
   let colors = null;
   let fitted = false; // the palette fits the surface under the widget (needs it attached)
@@ -89,14 +93,16 @@ export function mount(model, el) {
   });
   const errorBox = createErrorBox({ onDismiss: () => ((ui.errorHidden = true), schedule()) });
   const prompt = h("div", { class: "ew-prompt" });
+  const chips = createPromptChips(); // the prompt beside the map, its spans as chips
+  const sources = createSources();
   const note = h("div", { class: "ew-note", role: "status" });
   const hintLine = h("div", { class: "ew-hint", dataset: { role: "hint" } });
-  const side = h("div", { class: "ew-side" }, diagnosisPanel.el, curves.el, reliance.el);
+  const side = h("div", { class: "ew-side" }, diagnosisPanel.el, curves.el, reliance.el, sources.el);
   root.append(
     h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
     toolbar.el,
     errorBox.el,
-    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, slider.el, opacity.el), side),
+    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, chips.el, slider.el, opacity.el), side),
     h("div", { class: "ew-caption-box" }, prompt, caption.el, hintLine),
     note,
   );
@@ -109,6 +115,15 @@ export function mount(model, el) {
     const data = model.get("labels");
     labels = data && shape && shape.length === 2 && toBytes(data).byteLength ? decodeLabels(data, shape) : null;
     labelShape = labels ? shape : null;
+  }
+
+  function loadSpans() {
+    try {
+      spans = readSpans(model.get("prompt_spans"));
+    } catch (error) {
+      spans = null;
+      console.error("[eagle-widget] could not read the prompt spans", error);
+    }
   }
 
   function rebuild() {
@@ -168,6 +183,7 @@ export function mount(model, el) {
   const onLabels = () => (loadLabels(), schedule());
   const handlers = {
     "change:diagnosis": () => (loadDiagnosis(), schedule()),
+    "change:prompt_spans": () => (loadSpans(), schedule()),
     "change:run": onRun,
     "change:result": onResult,
     "change:labels": onLabels,
@@ -320,7 +336,13 @@ export function mount(model, el) {
     curves.update({ state, cols, k, colors, width: sideWidth });
     const focus = ui.hover ?? (selection.length ? selection : null);
     reliance.update({ tokens, reliance: rel, focus });
-    prompt.textContent = model.get("prompt") ? `Prompt: ${model.get("prompt")}` : "";
+    sources.update({ raw: model.get("result")?.source_reliance ?? null, focus, tokens });
+    const highlight = s === STATUS.EXPLAINING ? state.lastRegion : -1;
+    // the spans of the run on screen (their ids follow its image regions)
+    const runSpans = spans && spans.nImage + spans.spans.length === state.nRegions ? spans : null;
+    chips.update({ prompt: model.get("prompt") ?? "", spans: runSpans, state, mode, k, cols, highlight });
+    // with chips beside the map, the caption box does not repeat the prompt
+    prompt.textContent = model.get("prompt") && !runSpans ? `Prompt: ${model.get("prompt")}` : "";
     caption.update({ tokens, words, reliance: rel, selected: selection, pending: ui.pending, hover: ui.hover, status: s, clickable: offer.clickable });
     hintLine.textContent = offer.hint;
     note.textContent = ui.note;
@@ -347,6 +369,7 @@ export function mount(model, el) {
   resizeObserver?.observe(side);
 
   loadLabels();
+  loadSpans();
   loadDiagnosis();
   rebuild();
   if (BUSY.has(model.get("status"))) runStartedAt = now();
