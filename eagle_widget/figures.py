@@ -8,6 +8,7 @@ lightness ramps), so a figure looks like the widget it came from.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -292,6 +293,12 @@ def map_figure(
         fonts = [bold if i in highlighted else font for i in range(len(generation.tokens))]
         lines = _layout_tokens(generation.tokens, inner, renderer, fonts, figure.dpi)
         line_h = _TOKEN_FONT_PT / 72 * 1.9
+        # a result with prompt spans: the prompt as a row of chips on the map's scale
+        chips = _prompt_chips(generation.prompt, explanation.spans) if explanation.spans else None
+        if chips:
+            chip_lines = _layout_tokens(
+                [text for text, _ in chips], inner, renderer, [font] * len(chips), figure.dpi
+            )
         # vertical budget, top to bottom (inches)
         title_h = 0.35 if title else 0.0
         cbar_w, cbar_labels = 0.14, 0.55
@@ -303,7 +310,7 @@ def map_figure(
             panel_w *= 4.5 / panel_h
             panel_h = 4.5
         panel_title_h = 0.3
-        prompt_h = 0.3
+        prompt_h = len(chip_lines) * line_h + 0.15 if chips else 0.3
         caption_h = len(lines) * line_h + 0.1
         legend_h = 0.5
         height = title_h + panel_title_h + panel_h + 0.15 + prompt_h + caption_h + legend_h
@@ -362,17 +369,43 @@ def map_figure(
         bar.ax.tick_params(labelsize=8)
         ax_cbar.set_gid("map-colorbar")
 
-        # the caption
+        # the prompt (its spans as chips) and the caption
         top += panel_h + 0.15
-        figure.text(
-            _MARGIN_IN / width,
-            1 - (top + prompt_h / 2) / height,
-            f"Prompt: {generation.prompt}",
-            fontsize=9,
-            color=MUTED_COLOR,
-            va="center",
-            parse_math=False,
-        )
+        if chips:
+            span_values = explanation.span_values(map_kind, target)
+            ax_chips = figure.add_axes(rect(_MARGIN_IN, top, inner, prompt_h - 0.05))
+            ax_chips.set_gid("prompt-chips")
+            ax_chips.set_xlim(0, inner)
+            ax_chips.set_ylim(prompt_h - 0.05, 0)
+            ax_chips.axis("off")
+            for row, line in enumerate(chip_lines):
+                y = (row + 0.5) * line_h + 0.05
+                for index, x, text in line:
+                    span = chips[index][1]
+                    style = {"fontsize": _TOKEN_FONT_PT, "ha": "left", "va": "center",
+                             "parse_math": False}  # fmt: skip
+                    if span is None:  # the prompt's text between spans
+                        ax_chips.text(x + _TOKEN_PAD_PT / 72, y, text, color=MUTED_COLOR, **style)
+                        continue
+                    face = cmap(float(span_values[span]))
+                    artist = ax_chips.text(
+                        x + _TOKEN_PAD_PT / 72, y, text, color=_ink_on(face), **style,
+                        bbox={
+                            "boxstyle": f"round,pad={_TOKEN_PAD_PT / _TOKEN_FONT_PT:.3f}",
+                            "facecolor": face, "edgecolor": "none",
+                        },
+                    )  # fmt: skip
+                    artist.set_gid(f"span-{span}")
+        else:
+            figure.text(
+                _MARGIN_IN / width,
+                1 - (top + prompt_h / 2) / height,
+                f"Prompt: {generation.prompt}",
+                fontsize=9,
+                color=MUTED_COLOR,
+                va="center",
+                parse_math=False,
+            )
         top += prompt_h
         ax_caption = figure.add_axes(rect(_MARGIN_IN, top, inner, caption_h))
         ax_caption.set_gid("caption")
@@ -430,6 +463,34 @@ def map_figure(
                 va="center",
             )
     return figure
+
+
+def _prompt_chips(prompt: str, spans) -> list[tuple[str, int | None]]:
+    """The prompt as (text, span index or None) boxes for _layout_tokens, "Prompt:" first:
+    each span one box, the text between them a box per word; a box after a blank starts
+    with one (which starts a new word there)."""
+    boxes: list[tuple[str, int | None]] = [("Prompt:", None)]
+
+    def add(text: str, span: int | None, blank: bool) -> None:
+        boxes.append(((" " if blank or len(boxes) == 1 else "") + text, span))
+
+    def plain(text: str) -> None:
+        for match in re.finditer(r"(\s*)(\S+)", text):
+            add(match.group(2), None, bool(match.group(1)))
+
+    at = 0
+    for i, span in enumerate(spans):
+        plain(prompt[at : span.start])
+        add(prompt[span.start : span.stop], i, span.start > 0 and prompt[span.start - 1].isspace())
+        at = span.stop
+    plain(prompt[at:])
+    return boxes
+
+
+def _ink_on(face) -> str:
+    """Dark text on a light chip, light text on a dark one (relative luminance)."""
+    red, green, blue = face[:3]
+    return TEXT_COLOR if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.45 else "#f4f5f7"
 
 
 def _layout_tokens(tokens, width_in, renderer, fonts, dpi):

@@ -8,6 +8,7 @@ fractions. That gives ground truth: which regions matter, and in which order.
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -117,3 +118,35 @@ def scorer_family(n_objects: int, seed: int) -> list[callable]:
         lambda v: 0.5 * v[a] * v[c] + float(w2 @ v) * 0.5,
         lambda v: float(sum(w * v[i] * v[j] for w, (i, j) in zip(pair_w, pairs))),
     ]
+
+
+class SpanScorer(VisibilityModel):
+    """p = f(visible share of each block, which of the prompt's words are shown): a scorer
+    whose answer rests on known regions and known words (prompt spans, issue 26).
+
+    `effect(visible, shown words by text)` gives one p for every generated token, or a
+    sequence of one p per token of `words` (their answers rest on different words)."""
+
+    def __init__(self, effect, blocks=None, words=None):
+        blocks = grid_regions(32, 32, 16) if blocks is None else blocks
+        words = words or [" w0"]
+        super().__init__(blocks, [lambda v: 0.0] * len(words), words=words)
+        self.effect = effect
+        self.hidden_calls = 0
+
+    def span_token_counts(self, generation, spans):
+        return [len(generation.prompt[a:b]) // 3 + 1 for a, b in spans]  # any positive count
+
+    def token_probs(self, images, generation, positions, token_ids=None):
+        spans = [(m.start(), m.end()) for m in re.finditer(r"\w+", generation.prompt)]
+        keep = np.ones((len(images), len(spans)), dtype=bool)
+        return self.span_token_probs(images, generation, positions, token_ids, spans, keep)
+
+    def span_token_probs(self, images, generation, positions, token_ids, spans, keep):
+        self.hidden_calls += int((~np.asarray(keep)).any())
+        rows = []
+        for image, row in zip(images, keep):
+            shown = {generation.prompt[a:b] for (a, b), k in zip(spans, row) if k}
+            p = self.effect(self.visible(image), shown)
+            rows.append([p[i] for i in positions] if np.ndim(p) else [p] * len(positions))
+        return np.array(rows)

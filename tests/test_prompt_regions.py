@@ -1,15 +1,15 @@
 """Prompt spans searched beside the image's regions (issue 26): splitting, the search over
 both kinds against scorers whose answer rests on a known span and a known region, the
-three-way split on a hand-made scorer, the demo model end to end, bad input."""
+three-way split on a hand-made scorer, the demo model end to end, bad input. The front
+ends' prompt chips: tests/test_prompt_chips.py."""
 
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pytest
-from synthetic import VisibilityModel, block_image
+from synthetic import SpanScorer, VisibilityModel, block_image
 
 import eagle_widget as ew
 from eagle_widget.engine.prompt_spans import PROMPT_SHARE, source_reliance, split_prompt
@@ -18,32 +18,6 @@ from eagle_widget.engine.regions import grid_regions
 PROMPT = "Is there a red circle? Look closely."
 BLOCKS = grid_regions(32, 32, 16)  # 16 blocks of 8 x 8, the image regions of every run here
 IMAGE = block_image(4, 4, cell=8)
-
-
-class SpanScorer(VisibilityModel):
-    """p = f(visible share of each block, which of the prompt's words are shown): a scorer
-    whose answer rests on known regions and known words."""
-
-    def __init__(self, effect):
-        super().__init__(BLOCKS, [lambda v: 0.0])
-        self.effect = effect  # (visible blocks, shown words by text) -> p
-        self.hidden_calls = 0
-
-    def span_token_counts(self, generation, spans):
-        return [len(generation.prompt[a:b]) // 3 + 1 for a, b in spans]  # any positive count
-
-    def token_probs(self, images, generation, positions, token_ids=None):
-        spans = [(m.start(), m.end()) for m in re.finditer(r"\w+", generation.prompt)]
-        keep = np.ones((len(images), len(spans)), dtype=bool)
-        return self.span_token_probs(images, generation, positions, token_ids, spans, keep)
-
-    def span_token_probs(self, images, generation, positions, token_ids, spans, keep):
-        self.hidden_calls += int((~np.asarray(keep)).any())
-        rows = []
-        for image, row in zip(images, keep):
-            shown = {generation.prompt[a:b] for (a, b), k in zip(spans, row) if k}
-            rows.append([self.effect(self.visible(image), shown)] * len(positions))
-        return np.array(rows)
 
 
 def explain(model, **options):
@@ -199,25 +173,6 @@ def test_the_demo_models_yes_rests_on_the_object_and_its_no_on_the_question():
     assert no.generation.tokens[0].strip() == "no"
     image, prompt, prior = no.source_reliance[0]
     assert prompt > 0.9 and image < 0.05
-
-
-# -- the offline page ---------------------------------------------------------------------------
-@pytest.mark.browser
-def test_a_page_of_a_result_with_prompt_spans_opens_and_steps_through_both_kinds(browser, tmp_path):
-    """The front ends do not draw prompt chips yet (docs/clips.md says so of spans too); a
-    saved page of such a result must still open without errors and show the answer."""
-    from offline_page import OfflinePage
-
-    result = explain(SpanScorer(lambda v, s: 0.05 + 0.5 * v[3] + 0.4 * ("red" in s)),
-                     prompt_regions="word")  # fmt: skip
-    page = OfflinePage(browser, result.to_html(tmp_path / "spans.html"))
-    try:
-        page.canvas()  # the image is drawn under the map
-        shown = page.page.locator(".eagle-widget").inner_text()
-        assert "w0" in shown and "step 23/23" in shown  # its answer, every step of both kinds
-        assert page.errors == []
-    finally:
-        page.close()
 
 
 def test_the_command_line_ranks_prompt_spans_beside_the_image(tmp_path, capsys):
