@@ -38,6 +38,16 @@
  * @property {number} [images_scored]
  * @property {number} [seconds]
  * @property {string} [scoring]  "exact", or "approximate" (a hosted API's top log-probabilities)
+ * @property {{targets: number[], shares: (number | null)[][]}} [source_reliance]  with prompt
+ *   spans: per explained token its (image, prompt, prior) shares (wire.source_reliance_state)
+ */
+
+/**
+ * The `prompt_spans` trait (wire.prompt_spans_state): the prompt's spans searched beside the
+ * image's regions, ids n_image_regions, n_image_regions + 1, ...; {} for the image alone.
+ * @typedef {object} PromptSpansTrait
+ * @property {number} [n_image_regions]
+ * @property {{text: string, start: number, stop: number, region: number}[]} [spans]
  */
 
 /**
