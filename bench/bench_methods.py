@@ -1,6 +1,6 @@
 """Every method of explain(method=...) on the demo model, one way: prints a table and JSON.
 
-    python bench/bench_methods.py [--scenes 50] [--regions 24] [--methods eagle,tam]
+    python bench/bench_methods.py [--scenes 50] [--regions 24] [--methods eagle,tam] [--device cuda]
 
 On correctly captioned unseen scenes, every colour word of the caption is explained by each
 method over the same SLIC regions; the engine ranks the regions by each method's scores and
@@ -38,13 +38,14 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=50, help="unseen scenes (50)")
     parser.add_argument("--regions", type=int, default=24)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: device memory")
     args = parser.parse_args()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
 
     import eagle_widget as ew
     from eagle_widget.models.demo.scenes import COLOURS, make_scene
 
-    model = ew.load_demo_model()
+    model = ew.load_demo_model(device=args.device)
     rows = {m: [] for m in methods}
     scenes = 0
     seed = SEED

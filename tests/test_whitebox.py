@@ -79,7 +79,9 @@ def test_each_image_token_sees_the_patch_its_grid_cell_covers(family, size):
     for r, c in [(0, 0), (rows - 1, cols - 1), (rows // 2, cols - 1), (rows - 1, 0)]:
         changed = base.copy()
         y0, x0 = top + r * cell_h, left + c * cell_w
-        changed[y0 : y0 + cell_h, x0 : x0 + cell_w] = 255 - changed[y0 : y0 + cell_h, x0 : x0 + cell_w]
+        changed[y0 : y0 + cell_h, x0 : x0 + cell_w] = (
+            255 - changed[y0 : y0 + cell_h, x0 : x0 + cell_w]
+        )
         states = decoder_input(adapter, changed)[positions]
         moved = (states - reference).abs().amax(dim=-1) > 1e-6
         assert moved.nonzero().flatten().tolist() == [r * cols + c], (family, r, c)
@@ -113,7 +115,9 @@ def test_a_token_made_to_depend_on_one_patch_gets_its_map_on_that_patch():
         image_rows = torch.tensor(geometry.positions(keep))
         others = image_rows[torch.arange(len(image_rows)) != chosen]
         states[:, others] = 0
-        return ((states, *args[1:]), kwargs) if args else (args, {**kwargs, "hidden_states": states})
+        return (
+            ((states, *args[1:]), kwargs) if args else (args, {**kwargs, "hidden_states": states})
+        )
 
     keep = adapter.prompt_ids(image, generation.prompt)
     handle = decoder_layers(model)[0].register_forward_pre_hook(only_one, with_kwargs=True)

@@ -42,6 +42,7 @@ from .search import (
     run_search,
 )
 from .targets import resolve_target_ids, resolve_targets
+from .types import Cancelled, Generation, Step
 from .whitebox import (
     check_white_box_model,
     is_white_box,
@@ -50,7 +51,6 @@ from .whitebox import (
     start_memory_window,
     white_box_scores,
 )
-from .types import Cancelled, Generation, Step
 
 RELIANCE = ("targets", "all")  # whose prior / visual split a run measures
 # More regions than this is an error: greedy would need 66,000 images, lazy about 8,600, and

@@ -50,7 +50,9 @@ def check_white_box_options(method: str, settings: dict) -> dict:
     if method == "llava-cam":
         layer, copies = settings["layer"], settings["copies"]
         noise, seed = settings["noise"], settings["seed"]
-        if layer is not None and (isinstance(layer, bool) or not isinstance(layer, (int, np.integer))):
+        if layer is not None and (
+            isinstance(layer, bool) or not isinstance(layer, (int, np.integer))
+        ):
             raise ValueError(f"layer must be None (the middle layer) or an int, got {layer!r}")
         if isinstance(copies, bool) or not isinstance(copies, (int, np.integer)) or copies < 0:
             raise ValueError(f"copies must be an int >= 0 (SmoothGrad copies), got {copies!r}")

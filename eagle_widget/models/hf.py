@@ -428,7 +428,9 @@ class HFModel:
             with self._lock, torch.inference_mode():
                 inputs = self._process([blank], DEFAULT_PROMPT)
             image_processor = getattr(self.processor, "image_processor", None)
-            self._geometries[size] = patch_geometry(self.model.config, image_processor, inputs, size)
+            self._geometries[size] = patch_geometry(
+                self.model.config, image_processor, inputs, size
+            )
         geometry = self._geometries[size]
         return geometry.rows, geometry.cols, geometry.box, geometry
 

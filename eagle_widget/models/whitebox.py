@@ -68,7 +68,9 @@ def tam_maps(model, extended: dict, length: int, geometry: PatchGeometry, genera
     with torch.no_grad():
         out = model(**extended, output_hidden_states=True, use_cache=False,
                     logits_to_keep=torch.tensor(answer_rows, device=model.device))  # fmt: skip
-        logits = out.logits[0] if out.logits.shape[1] == len(answer_rows) else out.logits[0, answer_rows]
+        logits = (
+            out.logits[0] if out.logits.shape[1] == len(answer_rows) else out.logits[0, answer_rows]
+        )
         chosen = torch.softmax(logits.float(), dim=-1)  # row j: the choice of answer token j
         states = out.hidden_states[-1][0, image]
         z = model.get_output_embeddings()(states).float()
@@ -116,7 +118,9 @@ def grad_cam_maps(model, extended: dict, length: int, geometry: PatchGeometry, p
                 batch[pixels] = clean + jitter.to(clean.device, clean.dtype)
             with torch.enable_grad():
                 out = model(**batch, use_cache=False, logits_to_keep=rows)
-                logits = out.logits[0] if out.logits.shape[1] == len(positions) else out.logits[0, rows]
+                logits = (
+                    out.logits[0] if out.logits.shape[1] == len(positions) else out.logits[0, rows]
+                )
                 states = captured["states"]
                 for k, target in enumerate(targets):
                     score = torch.log_softmax(logits[k].float(), dim=-1)[target]
