@@ -155,7 +155,7 @@ def main() -> None:
         type=json.loads,
         default={},
         help='lazy variants, JSON {"label": {option: value, ...}}; "early_stop" sets the '
-        "tolerance",
+        "tolerance, an upper-case name one of search.py's constants (FINISH_SWEEPS)",
     )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -163,6 +163,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     import eagle_widget as ew
+    from eagle_widget.engine import search as search_module
     from eagle_widget.engine.baselines import occlusion
     from eagle_widget.engine.search import EARLY_STOP_TOL, SEARCH_OPTIONS, greedy, lazy
     from eagle_widget.models.demo.scenes import SHAPES, make_scene
@@ -208,8 +209,15 @@ def main() -> None:
                 for label, options in args.variants.items():
                     options = dict(options)
                     tol = options.pop("early_stop", EARLY_STOP_TOL)
-                    obj = fresh()
-                    record(label, obj, list(lazy(obj, tol, **options)))
+                    constants = {k: options.pop(k) for k in list(options) if k.isupper()}
+                    saved = {k: getattr(search_module, k) for k in constants}
+                    vars(search_module).update(constants)  # e.g. FINISH_SWEEPS
+                    try:
+                        obj = fresh()
+                        steps, phases = profile_lazy(obj, tol, options)
+                        record(label, obj, steps, phases)
+                    finally:
+                        vars(search_module).update(saved)
                 for label, rec in records.items():
                     rows[(level, n, label)].append(
                         {**rec, "regions": int(real.n_regions)}
