@@ -165,7 +165,7 @@ def main() -> None:
     import eagle_widget as ew
     from eagle_widget.engine import search as search_module
     from eagle_widget.engine.baselines import occlusion
-    from eagle_widget.engine.search import EARLY_STOP_TOL, SEARCH_OPTIONS, greedy, lazy
+    from eagle_widget.engine.search import EARLY_STOP_TOL, SEARCH_OPTIONS, greedy
     from eagle_widget.models.demo.scenes import SHAPES, make_scene
 
     model = ew.load_demo_model()
@@ -181,14 +181,16 @@ def main() -> None:
                 store: dict = {}
                 real = run._objective
 
-                def fresh():
+                def fresh(real=real, store=store):
                     return Replay(real, store)
 
                 exact_obj = fresh()
                 exact = explanation_of(run, exact_obj, list(greedy(exact_obj)))
                 records = {}
 
-                def record(label, objective, steps, extra=None):
+                def record(
+                    label, objective, steps, extra=None, run=run, records=records, exact=exact
+                ):
                     result = explanation_of(run, objective, steps)
                     records[label] = {
                         "images": objective.images_scored,
@@ -219,9 +221,7 @@ def main() -> None:
                     finally:
                         vars(search_module).update(saved)
                 for label, rec in records.items():
-                    rows[(level, n, label)].append(
-                        {**rec, "regions": int(real.n_regions)}
-                    )
+                    rows[(level, n, label)].append({**rec, "regions": int(real.n_regions)})
     table = {}
     for (level, n, label), group in rows.items():
         entry = {
