@@ -143,6 +143,11 @@ def _parser() -> argparse.ArgumentParser:
         "or a video file, for a model that takes clips",
     )  # fmt: skip
     explain.add_argument(
+        "--prompt-regions", choices=("word", "sentence", "message"),
+        help="also rank spans of the prompt beside the image's regions (a model that can "
+        "hide them: transformers models, the demo)",
+    )  # fmt: skip
+    explain.add_argument(
         "--frames", type=_positive_int, metavar="N",
         help="a clip: N frames sampled evenly (a folder: all; a video file: 8)",
     )  # fmt: skip
@@ -460,6 +465,7 @@ def _options(args) -> dict:
         "max_new_tokens": args.max_new_tokens,
         "working_size": args.working_size,
         "method": args.method,
+        "prompt_regions": args.prompt_regions,
         **args.region_arguments,
     }
 

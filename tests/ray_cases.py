@@ -113,7 +113,7 @@ def test_one_and_two_workers_write_what_the_run_without_ray_writes_and_resume(
     # one bar over all workers; both workers took items (handed out one at a time)
     assert "batch item 4/4" in err
     assert [s.items for s in two.workers] != [4, 0] and sum(s.items for s in two.workers) == 4
-    assert "worker 0: " in err and "worker 1: " in err and "images/s" in err
+    assert "worker 0 on node " in err and "worker 1 on node " in err and "images/s" in err
 
     # resume: finished items are skipped untouched; a removed one is redone
     kept = tmp_path / "two"

@@ -8,6 +8,7 @@ probability of every generated token: teacher-forced scoring must reproduce them
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -22,6 +23,7 @@ from PIL import Image
 
 from eagle_widget.engine.types import Generation
 from eagle_widget.models import HFModel, load_model
+from eagle_widget.models.hf import _extend
 from eagle_widget.models.text import decode_tokens
 
 torch.set_num_threads(1)
@@ -656,3 +658,41 @@ def test_a_missing_torchvision_is_one_line_that_names_the_models_extra(tmp_path)
     message = done.stdout.strip()
     assert message.count("\n") == 0 and "Torchvision" in message, done.stdout + done.stderr
     assert "pip install 'eagle-widget[models]'" in message
+
+
+# -- prompt spans (issue 26) -------------------------------------------------------------------
+def test_hidden_prompt_spans_equal_a_direct_forward_of_the_masked_ids(family):
+    """Each word of the prompt maps to tokens that decode back to it, and span_token_probs
+    with a word hidden equals the official chat path's forward of its ids with those tokens
+    replaced by the pad id, positions kept."""
+    adapter, gen = family.adapter, family.generation
+    prompt = gen.prompt
+    words = [(m.start(), m.end()) for m in re.finditer(r"\w+", prompt)]
+    picture = {"type": "image", "image": Image.fromarray(family.image)}
+    messages = [{"role": "user", "content": [picture, {"type": "text", "text": prompt}]}]
+    inputs = adapter.processor.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+    )
+    ids = inputs["input_ids"][0].tolist()
+    assert adapter.prompt_ids(family.image, prompt) == ids
+    places = adapter.prompt_span_positions(family.image, prompt, words)
+    assert [len(p) for p in places] == adapter.span_token_counts(gen, words)
+    for (a, b), place in zip(words, places):
+        text = adapter.tokenizer.decode([ids[i] for i in place]).strip().lower()
+        # the word, and at most a character its last token shares with it ("image" + ".")
+        assert prompt[a:b].lower() in text and len(text) <= b - a + 1, (text, prompt[a:b])
+    hidden = 1  # the second word
+    keep = np.ones((2, len(words)), dtype=bool)
+    keep[1, hidden] = False
+    positions = list(range(len(gen)))
+    probs = adapter.span_token_probs([family.image] * 2, gen, positions, None, words, keep)
+    np.testing.assert_allclose(probs[0], adapter.token_probs([family.image], gen, positions)[0])
+    masked = torch.tensor(ids)
+    masked[places[hidden]] = adapter.prompt_mask_id
+    fed = _extend({**inputs, "input_ids": masked[None]}, gen.token_ids[:-1])
+    with torch.no_grad():
+        logits = adapter.model(**fed).logits
+    rows = logits[0, len(ids) - 1 : len(ids) - 1 + len(gen)].float()
+    direct = torch.softmax(rows, -1)[torch.arange(len(gen)), torch.tensor(gen.token_ids)]
+    assert np.abs(probs[1] - direct.numpy()).max() < TOL
+    assert np.abs(probs[1] - probs[0]).max() > 1e-6  # hiding a word changes the answer's p

@@ -83,3 +83,18 @@ def test_gpus_per_worker_needs_workers_or_a_cluster(tmp_path, capsys):
             "--gpus-per-worker", "1"]  # fmt: skip
     assert cli.main(argv, load=loader) == 2
     assert "--gpus-per-worker goes with --workers or --ray" in capsys.readouterr().err
+
+
+def test_workers_a_cluster_cannot_place_are_refused_by_name():
+    """Issue 27: a worker Ray cannot place would keep its item forever; refuse it first."""
+    from eagle_widget.batch.ray_backend import _check_fits
+
+    with pytest.raises(ValueError, match="asks for GPUs, and the Ray cluster has none"):
+        _check_fits({"CPU": 8.0}, 1, 1, 1)
+    with pytest.raises(
+        ValueError, match="4 workers x 0.5 GPUs need 2 GPUs.*has 1: ask for at most 2"
+    ):
+        _check_fits({"CPU": 8.0, "GPU": 1.0}, 4, 1, 0.5)
+    with pytest.raises(ValueError, match="3 workers x 2 CPUs need 6 CPUs.*has 4"):
+        _check_fits({"CPU": 4.0}, 3, 2, 0)
+    _check_fits({"CPU": 4.0, "GPU": 2.0}, 4, 1, 0.5)  # fits: no error

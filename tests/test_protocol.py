@@ -19,6 +19,7 @@ from eagle_widget.engine.protocol import (
     CAPABILITIES,
     DEFAULT_BATCH_SIZE,
     DEFAULT_SCORING,
+    CountsSpanTokens,
     CountsUsage,
     Decodes,
     Encodes,
@@ -28,6 +29,7 @@ from eagle_widget.engine.protocol import (
     HasBatchSize,
     HasInputSize,
     HasMinImageSize,
+    MasksPromptSpans,
     Plans,
     ReportsScoring,
     TakesClips,
@@ -44,7 +46,8 @@ from eagle_widget.engine.protocol import (
 from eagle_widget.engine.regions import grid_regions
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = (Plans, Encodes, GeneratesBatch, GivesPromptIds, GivesEosTokenIds, Decodes)
+METHODS = (Plans, Encodes, GeneratesBatch, GivesPromptIds, GivesEosTokenIds, Decodes,
+           MasksPromptSpans, CountsSpanTokens)  # fmt: skip
 VALUES = (HasBatchSize, HasMinImageSize, HasInputSize, ReportsScoring, CountsUsage, TakesClips)
 ROWS = COLS = 4
 CELL = 4  # pixels per block side: images of 16 x 16
@@ -77,7 +80,7 @@ def minimal_model(**declared) -> VisibilityModel:
 
 
 def test_every_capability_is_listed_once_and_split_into_methods_and_values():
-    assert len(CAPABILITIES) == len(set(CAPABILITIES)) == 12
+    assert len(CAPABILITIES) == len(set(CAPABILITIES)) == 14
     assert set(CAPABILITIES) == set(METHODS) | set(VALUES)
     assert {m for c in CAPABILITIES for m in members(c)} == {
         "plan",
@@ -92,6 +95,8 @@ def test_every_capability_is_listed_once_and_split_into_methods_and_values():
         "eos_token_ids",
         "decode",
         "supports_video",
+        "span_token_probs",
+        "span_token_counts",
     }
     for capability in CAPABILITIES:
         assert len(members(capability)) == 1, capability.__name__
@@ -130,6 +135,8 @@ def demo():
 def test_the_demo_model_has_the_local_adapters_capabilities(demo):
     assert isinstance(demo, VisionLanguageModel)
     assert capabilities_of(demo) == {
+        "MasksPromptSpans",
+        "CountsSpanTokens",
         "Encodes",
         "GeneratesBatch",
         "GivesPromptIds",

@@ -20,8 +20,11 @@ ROOT = TESTS.parent
 
 
 @pytest.mark.slow
-def test_ray_batches_in_a_loopback_only_network_namespace():
-    pytest_run = [sys.executable, "-m", "pytest", str(TESTS / "ray_cases.py"), "-q",
+@pytest.mark.parametrize("cases", ["ray_cases.py", "ray_cluster_cases.py"])
+def test_ray_batches_in_a_loopback_only_network_namespace(cases):
+    """ray_cases.py: a private one-node cluster; ray_cluster_cases.py: a cluster of two
+    nodes the user started, one of them with GPUs and without the driver's files."""
+    pytest_run = [sys.executable, "-m", "pytest", str(TESTS / cases), "-q",
                   "-p", "no:cacheprovider"]  # fmt: skip
     if not loopback_only():
         inner = " ".join(f"'{part}'" for part in pytest_run)

@@ -17,10 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..console import Progress, say, strip
 from ..engine import Explainer, Explanation, resolve_prompt
 from ..engine.baselines import estimated_method_images
-from ..engine.images import read_picture
+from ..engine.images import picture_from_bytes, read_picture
+from ..engine.prompt_spans import PROMPT_REGIONS
 from ..engine.regions import region_plan, regions_text
 from ..engine.search import SEARCHES, estimated_images, most_images
 from .jobs import ray_wanted, run_jobs
@@ -111,9 +114,16 @@ def write_outputs(explanation: Explanation, folder: Path) -> list[Path]:
 
 def summary_line(explanation: Explanation, where: Path) -> str:
     how = explanation.extras.get("method", {}).get("name") or explanation.search
+    regions = f"{explanation.n_regions} regions"
+    if explanation.spans:  # and what the answer rests on, over the explained tokens
+        image, prompt, prior = np.nanmean(explanation.source_reliance, axis=0)
+        regions = (
+            f"{explanation.n_image_regions} image regions + {len(explanation.spans)} prompt "
+            f"spans (image {image:.2f} / prompt {prompt:.2f} / prior {prior:.2f})"
+        )
     return (
         f"{explanation.generation.text.strip()!r} | {explanation.n_targets} of "
-        f"{len(explanation.generation)} tokens, {explanation.n_regions} regions, "
+        f"{len(explanation.generation)} tokens, {regions}, "
         f"{how} | insertion AUC {explanation.insertion_auc:.3f}, deletion AUC "
         f"{explanation.deletion_auc:.3f} | {explanation.images_scored} images in "
         f"{explanation.seconds:.1f} s | {where}"
@@ -230,6 +240,7 @@ def run_batch(
     record: dict | None = None,
     regions: str = "slic",
     grid: tuple[int, int] | None = None,
+    prompt_regions: str | None = None,
 ) -> BatchReport:
     """Explain every item not done yet into `out`/ID; a failing item is recorded, the rest go on.
 
@@ -245,6 +256,8 @@ def run_batch(
     How items are explained is given as keywords (n_regions=, search=, ...), as for
     Explainer and `benchmarks.evaluate`. `regions`: "slic" or "grid" (`grid=(rows, cols)`,
     or about n_regions blocks); a label map or masks are of one image, so a batch takes none.
+    `prompt_regions`: "word", "sentence" or "message" spans of each item's prompt ranked
+    beside its image's regions (see Explainer).
     """
     if isinstance(items, (str, Path)):
         items = read_manifest(Path(items))
@@ -273,6 +286,13 @@ def run_batch(
         options["regions"] = regions
     if grid is not None:
         options["grid"] = list(grid)
+    if prompt_regions is not None:  # asked only then, as regions
+        if prompt_regions not in PROMPT_REGIONS:
+            raise ValueError(
+                f"a batch's prompt_regions are one of {', '.join(PROMPT_REGIONS)}, got "
+                f"{prompt_regions!r}"
+            )
+        options["prompt_regions"] = prompt_regions
     store = RunFolder(out, needs=("result.json",))
     store.start({"model": model, "prompt": prompt, "targets": targets, **options, **(record or {})})
     for item in items:
@@ -295,6 +315,7 @@ def run_batch(
         label=lambda item: item["id"],
         size=lambda explanation: explanation.images_scored,
         log_dir=store.folder / "ray-logs",
+        pack=with_image_bytes,
     )
     rows = _summary(items, store)
     if ray_wanted(workers, ray):
@@ -303,16 +324,31 @@ def run_batch(
     return BatchReport(rows, skipped, stats)
 
 
+def with_image_bytes(item: dict) -> dict:
+    """The item as it goes to a Ray worker: with its image file's bytes, read on this
+    machine, so that a worker on another needs no shared disk (an unreadable file goes
+    without, and fails on the worker with its own message)."""
+    try:
+        return {**item, "image_bytes": Path(item["image"]).read_bytes()}
+    except (OSError, KeyError, TypeError):
+        return item
+
+
 def explain_item(model, item: dict) -> Explanation:
-    """The per-item job (runs on a worker): read the image, explain it, return the result."""
+    """The per-item job (runs on a worker): read the image (from the bytes the driver sent,
+    else its path), explain it, return the result."""
     asked = item["asked"]
-    image = read_picture(Path(item["image"]))
+    if "image_bytes" in item:
+        image = read_picture(picture_from_bytes(item["image_bytes"], item["image"]))
+    else:
+        image = read_picture(Path(item["image"]))
     targets = parse_targets(asked["targets"])
     keys = ("n_regions", "search", "early_stop", "max_new_tokens", "working_size", "method")
     options = {key: asked[key] for key in keys}
     options["regions"] = asked.get("regions", "slic")
     if asked.get("grid") is not None:
         options["grid"] = tuple(asked["grid"])
+    options["prompt_regions"] = asked.get("prompt_regions")
     return explain_one(model, image, asked["prompt"], targets, **options)
 
 

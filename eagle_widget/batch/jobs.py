@@ -54,6 +54,7 @@ def run_jobs(
     size: Callable[[Any], int] = lambda result: 0,
     log_dir=None,
     progress: bool = True,
+    pack: Callable[[Any], Any] | None = None,
 ) -> list[WorkerStats]:
     """Run `work` on every item and hand each outcome to `write`; returns per-worker stats.
 
@@ -65,6 +66,9 @@ def run_jobs(
     the work of a result (images scored) for the progress bar and the stats.
     `progress=False`: no line or bar of its own per item, for a caller whose `write` prints
     one (evaluate), so that a run shows one progress line per item, on one clock.
+    `pack(item)`: what goes to a Ray worker for an item, made as it is handed out (the
+    image's bytes, read here: a worker on another machine need not see this one's files);
+    `write` gets the item itself. Not used in this process.
     """
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -80,7 +84,7 @@ def run_jobs(
     return ray_backend.run(
         items, work, setup=setup, write=write, workers=workers, address=ray,
         cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker, label=label,
-        size=size, log_dir=log_dir, progress=progress,
+        size=size, log_dir=log_dir, progress=progress, pack=pack,
     )  # fmt: skip
 
 

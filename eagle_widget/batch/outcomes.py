@@ -31,6 +31,8 @@ class WorkerStats:
     failed: int = 0
     seconds: float = 0.0
     work: int = 0
+    # where a Ray actor ran: {"node": node id, "gpus": Ray's GPU ids, "cuda_visible_devices"}
+    where: dict | None = None
 
     def add(self, outcome: Outcome, work: int) -> None:
         self.items += 1
@@ -41,7 +43,12 @@ class WorkerStats:
     def line(self, unit: str = "images") -> str:
         rate = self.work / self.seconds if self.seconds else 0.0
         per_item = self.seconds / self.items if self.items else 0.0
+        place = ""
+        if self.where:
+            gpus = self.where.get("gpus") or []
+            device = f", GPU {','.join(map(str, gpus))}" if gpus else ", CPU"
+            place = f" on node {self.where['node'][:8]}{device}"
         return (
-            f"worker {self.worker}: {self.items} items ({self.failed} failed), {self.work} "
+            f"worker {self.worker}{place}: {self.items} items ({self.failed} failed), {self.work} "
             f"{unit} in {self.seconds:.1f} s busy | {rate:.1f} {unit}/s, {per_item:.1f} s/item"
         )

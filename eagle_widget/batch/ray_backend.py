@@ -28,11 +28,17 @@ from ..console import Progress, describe, say
 from .outcomes import Outcome, WorkerStats
 
 START_TIMEOUT_S = 600  # a loaded machine takes a minute; give up on a head that never listens
+# a replacement actor (its worker died) that Ray has not placed by then: the cluster lost the
+# room for it, and the items left fail rather than wait forever
+REPLACE_TIMEOUT_S = 300
 _HEAD_PORTS = (
     "port", "node-manager-port", "object-manager-port", "dashboard-agent-listen-port",
     "dashboard-agent-grpc-port", "runtime-env-agent-port", "metrics-export-port",
 )  # fmt: skip
 
+
+# a node that joins a head: the head's own ports but the cluster's
+_NODE_PORTS = tuple(name for name in _HEAD_PORTS if name != "port")
 
 _AGENT_PORT_FILES = {  # port file of a node's agent -> its `ray start` option
     "dashboard_agent_listen_port": "dashboard-agent-listen-port",
@@ -54,6 +60,7 @@ class LocalCluster:
         self.process: subprocess.Popen | None = None
         self.address = ""
         self._saved_environ: dict[str, str | None] = {}
+        self.nodes: list[subprocess.Popen] = []  # nodes added beside the head (add_node)
 
     def __enter__(self) -> LocalCluster:
         self.start()
@@ -97,10 +104,10 @@ class LocalCluster:
         log.close()
         self._deadline = time.monotonic() + START_TIMEOUT_S
         while not self._announce_agent_ports(ports):
-            self._check_alive()
+            self._check_head()
             time.sleep(0.1)
         while not _listening(ports["port"]):
-            self._check_alive()
+            self._check_head()
             time.sleep(0.5)
 
     def _announce_agent_ports(self, ports: dict) -> bool:
@@ -111,17 +118,48 @@ class LocalCluster:
         are ours (given to `ray start`), so the files can be written before the agents are
         up; the agents write the same numbers again. False until the node id is known.
         """
-        session = self.folder / "session_latest"
-        for gcs_file in session.glob("gcs_server_port_*"):
-            node = gcs_file.name.rsplit("_", 1)[1]
-            for stem, option in _AGENT_PORT_FILES.items():
-                target = session / f"{stem}_{node}"
-                if not target.exists():
-                    partial = session / f".{target.name}"
-                    partial.write_text(str(ports[option]))
-                    partial.replace(target)  # never read half-written
-            return True
-        return False
+        return _announce_agent_ports(self.folder, ports)
+
+    def add_node(self, cpus: int, gpus: float | None = None, wrap: list[str] | None = None):
+        """Start another node of this cluster on 127.0.0.1 (`ray start --address`, its own
+        ports and temp folder), as a user adds a machine; returns its process (stop it, or
+        kill its raylet, by pid). `gpus` declares GPUs Ray schedules (CUDA_VISIBLE_DEVICES
+        per actor) whether or not they exist; `wrap` runs the command inside another, e.g.
+        ["unshare", "-m", "sh", "-c", 'mount -t tmpfs tmpfs /data && exec "$0" "$@"'] for a
+        node that cannot see the driver's files. Waits until the cluster counts it."""
+        import ray
+
+        folder = Path(tempfile.mkdtemp(prefix="ew-rn-"))
+        ports = {name: _free_port() for name in _NODE_PORTS}
+        command = [
+            sys.executable, "-c", "from ray.scripts.scripts import main; main()",
+            "start", "--address", self.address, "--block", "--node-ip-address", "127.0.0.1",
+            "--num-cpus", str(int(cpus)), "--disable-usage-stats", "--temp-dir", str(folder),
+            *[part for name, port in ports.items() for part in (f"--{name}", str(port))],
+        ]  # fmt: skip
+        if gpus is not None:
+            command += ["--num-gpus", str(gpus)]
+        log = open(folder / "ray-start.log", "wb")
+        process = subprocess.Popen(
+            [*(wrap or []), *command], stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
+        )  # fmt: skip
+        log.close()
+        process.folder = folder
+        self.nodes.append(process)
+        before = len([n for n in ray.nodes() if n["Alive"]]) if ray.is_initialized() else None
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            announced = _announce_agent_ports(folder, ports)
+            if before is None and announced:
+                break
+            if before is not None and len([n for n in ray.nodes() if n["Alive"]]) > before:
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = (folder / "ray-start.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"a Ray node did not join the cluster:\n{tail}")
+            time.sleep(0.2)
+        return process
 
     def connect(self) -> None:
         """ray.init to this cluster, once its raylet has registered (a minute when loaded)."""
@@ -134,9 +172,9 @@ class LocalCluster:
             except (ConnectionError, RuntimeError):  # the node is not registered yet
                 if ray.is_initialized():
                     ray.shutdown()
-                self._check_alive()
+                self._check_head()
 
-    def _check_alive(self) -> None:
+    def _check_head(self) -> None:
         if self.process.poll() is not None:
             tail = (self.folder / "ray-start.log").read_text(errors="replace")[-2000:]
             self.stop()
@@ -146,7 +184,12 @@ class LocalCluster:
             raise RuntimeError(f"the local Ray cluster did not start in {START_TIMEOUT_S} s")
 
     def stop(self, log_dir=None) -> None:
-        """Stop the head (it stops its raylet, workers and agents), keep its logs, tidy up."""
+        """Stop the added nodes and the head (it stops its raylet, workers and agents), keep
+        its logs, tidy up."""
+        for node in self.nodes:
+            _stop(node)
+            shutil.rmtree(node.folder, ignore_errors=True)
+        self.nodes = []
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -172,6 +215,33 @@ class LocalCluster:
             else:
                 os.environ[name] = value
         _reload_auth_settings()
+
+
+def _announce_agent_ports(folder: Path, ports: dict) -> bool:
+    """See LocalCluster._announce_agent_ports: for every node whose session is in `folder`."""
+    session = folder / "session_latest"
+    found = False
+    for gcs_file in session.glob("gcs_server_port_*"):
+        found = True
+        node = gcs_file.name.rsplit("_", 1)[1]
+        for stem, option in _AGENT_PORT_FILES.items():
+            target = session / f"{stem}_{node}"
+            if not target.exists():
+                partial = session / f".{target.name}"
+                partial.write_text(str(ports[option]))
+                partial.replace(target)  # never read half-written
+    return found
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a `ray start --block` process by its pid (it stops its node)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _reload_auth_settings() -> None:
@@ -224,6 +294,17 @@ class Worker:
         if torch is not None:
             torch.set_num_threads(threads)
 
+    def where(self) -> dict:
+        """The node and devices Ray gave this actor (its GPUs are CUDA_VISIBLE_DEVICES)."""
+        import ray
+
+        context = ray.get_runtime_context()
+        return {
+            "node": context.get_node_id(),
+            "gpus": [str(g) for g in ray.get_gpu_ids()],
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        }
+
     def run(self, item):
         if self.setup_error is not None:
             return "setup", self.setup_error, 0.0
@@ -236,7 +317,7 @@ class Worker:
 
 def run(
     items, work, *, setup, write, workers, address, cpus_per_worker, gpus_per_worker, label,
-    size, log_dir, retries: int = 1, progress: bool = True,
+    size, log_dir, retries: int = 1, progress: bool = True, pack=None,
 ) -> list[WorkerStats]:  # fmt: skip
     """See `jobs.run_jobs`."""
     import ray
@@ -253,18 +334,45 @@ def run(
                 cluster.connect()
             else:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        resources = ray.cluster_resources()
         if workers is None:
-            workers = _workers_that_fit(ray.cluster_resources(), cpus_per_worker, gpus_per_worker)
-        say(f"Ray ready in {time.perf_counter() - began:.1f} s; {workers} workers")
+            workers = _workers_that_fit(resources, cpus_per_worker, gpus_per_worker)
+        _check_fits(resources, workers, cpus_per_worker, gpus_per_worker)
+        nodes = len([node for node in ray.nodes() if node["Alive"]])
+        say(
+            f"Ray ready in {time.perf_counter() - began:.1f} s; {workers} workers on a cluster "
+            f"of {nodes} node{'s' * (nodes != 1)}"
+        )
         return _hand_out(
             ray, items, work, setup, write, workers, cpus_per_worker, gpus_per_worker, label,
-            size, retries, progress,
+            size, retries, progress, pack,
         )  # fmt: skip
     finally:
         if connected_here and ray.is_initialized():
             ray.shutdown()
         if cluster is not None:
             cluster.stop(log_dir)
+
+
+def _check_fits(resources: dict, workers: int, cpus: int, gpus: float) -> None:
+    """Refuse, before any actor loads a model, workers the cluster cannot place all at once
+    (one that never starts would keep its item forever)."""
+    have_gpus, have_cpus = resources.get("GPU", 0), resources.get("CPU", 0)
+    if gpus and not have_gpus:
+        raise ValueError(
+            f"--gpus-per-worker {gpus:g} asks for GPUs, and the Ray cluster has none (its "
+            f"resources: {have_cpus:g} CPUs); use --gpus-per-worker 0 or a cluster with GPUs"
+        )
+    if gpus and workers * gpus > have_gpus + 1e-9:
+        raise ValueError(
+            f"{workers} workers x {gpus:g} GPUs need {workers * gpus:g} GPUs, and the Ray "
+            f"cluster has {have_gpus:g}: ask for at most {int(have_gpus // gpus)} workers"
+        )
+    if workers * cpus > have_cpus + 1e-9:
+        raise ValueError(
+            f"{workers} workers x {cpus} CPUs need {workers * cpus} CPUs, and the Ray cluster "
+            f"has {have_cpus:g}: ask for at most {max(1, int(have_cpus // cpus))} workers"
+        )
 
 
 def _workers_that_fit(resources: dict, cpus: int, gpus: float) -> int:
@@ -313,7 +421,7 @@ class _NoBar:
 
 
 def _hand_out(
-    ray, items, work, setup, write, workers, cpus, gpus, label, size, retries, shown
+    ray, items, work, setup, write, workers, cpus, gpus, label, size, retries, shown, pack
 ) -> list[WorkerStats]:
     actor_class = ray.remote(Worker).options(
         num_cpus=cpus, num_gpus=gpus, max_restarts=0, max_task_retries=0
@@ -321,43 +429,72 @@ def _hand_out(
     queue = deque((item, 1) for item in items)
     actors: dict[int, object] = {}
     running: dict[object, tuple[int, object, int]] = {}  # call -> (worker, item, attempt)
+    # a replacement actor gets no item until it answers where(): if the cluster lost the
+    # room for it (a node died), the others take the queue instead of waiting on it
+    starting: dict[object, int] = {}  # where() call -> worker
     stats = [WorkerStats(slot) for slot in range(workers)]
     progress = Progress(len(items), label="batch", unit="item") if shown else _NoBar()
     scored = 0
+    idle_since = None
 
     def hand(slot: int) -> None:
         if queue:
             item, attempt = queue.popleft()
-            running[actors[slot].run.remote(item)] = (slot, item, attempt)
+            running[actors[slot].run.remote(pack(item) if pack else item)] = (slot, item, attempt)
+
+    def fail(item, slot: int, attempt: int, why: str) -> None:
+        outcome = Outcome(item, error=why, worker=slot, attempts=attempt)
+        stats[slot].add(outcome, 0)
+        write(outcome)
+        progress.update(scored)
 
     interrupted = _CtrlC()
     try:
         for slot in range(workers):
             actors[slot] = actor_class.remote(setup, work, cpus)
             hand(slot)
-        while running:
+        while running or (queue and starting):
             interrupted.check()
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+            if not running:  # only replacements left: wait for one, but not forever
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since > REPLACE_TIMEOUT_S:
+                    while queue:
+                        item, attempt = queue.popleft()
+                        fail(item, 0, attempt, "no worker could be placed on the cluster "
+                             f"within {REPLACE_TIMEOUT_S} s (a node was lost)")  # fmt: skip
+                    break
+            else:
+                idle_since = None
+            ready, _ = ray.wait([*running, *starting], num_returns=1, timeout=0.5)
             if not ready:
                 continue
             call = ready[0]
+            if call in starting:  # a replacement is up: where did Ray put it, and go
+                slot = starting.pop(call)
+                try:
+                    stats[slot].where = ray.get(call)
+                except ray.exceptions.RayActorError:
+                    continue  # it died too; its slot stays empty
+                hand(slot)
+                continue
             slot, item, attempt = running.pop(call)
             try:
                 status, value, seconds = ray.get(call)
-            except ray.exceptions.RayActorError as error:  # its process died mid-item
+            except ray.exceptions.RayActorError as error:  # its process or node died mid-item
                 ray.kill(actors[slot], no_restart=True)
-                actors[slot] = actor_class.remote(setup, work, cpus)
+                actors[slot] = actor_class.remote(setup, work, cpus)  # Ray places it anew
+                starting[actors[slot].where.remote()] = slot
+                stats[slot].where = None
                 if attempt <= retries:
                     say(f"worker {slot} died on {label(item)}; retrying it")
                     queue.appendleft((item, attempt + 1))
+                    idle = [s for s in actors if s != slot and s not in starting.values()
+                            and all(r[0] != s for r in running.values())]  # fmt: skip
+                    if idle:  # a worker with nothing to do takes it at once
+                        hand(idle[0])
                 else:
                     reason = " ".join(str(error).split())[:300]
-                    outcome = Outcome(item, error=f"its worker died {attempt} times ({reason})",
-                                      worker=slot, attempts=attempt)  # fmt: skip
-                    stats[slot].add(outcome, 0)
-                    write(outcome)
-                    progress.update(scored)
-                hand(slot)
+                    fail(item, slot, attempt, f"its worker died {attempt} times ({reason})")
                 continue
             if status == "setup":
                 raise RuntimeError(f"worker {slot} could not load: {value}")
@@ -369,6 +506,8 @@ def _hand_out(
             work_done = size(value) if outcome.ok else 0
             scored += work_done
             stats[slot].add(outcome, work_done)
+            if stats[slot].where is None:  # the actor is idle now: ask where Ray put it
+                stats[slot].where = ray.get(actors[slot].where.remote())
             write(outcome)
             progress.update(scored)
             hand(slot)

@@ -25,7 +25,7 @@ from ..batch.store import RunFolder, file_sha256
 from ..engine import Explainer, Explanation, Generation, metrics
 from ..engine.baselines import check_method
 from ..engine.hallucination import mitigate
-from ..engine.images import to_rgb_array
+from ..engine.images import picture_from_bytes, to_rgb_array
 from ..engine.protocol import Decodes, GivesPromptIds, eos_token_ids_of, supports
 from .coco import segmentation_mask
 from .report import RESULT_FILE, EvaluationResult
@@ -110,15 +110,26 @@ def _options_of(options: Options | None, keywords: dict) -> Options:
 
 
 def evaluate_entry(options: Options, model, entry: tuple) -> ItemResult:
-    """The batch runner's job: an (index, item, asked) entry of `evaluate`'s to-do list."""
-    return evaluate_item(model, entry[1], options)
+    """The batch runner's job: an (index, item, asked) entry of `evaluate`'s to-do list, with
+    the image's bytes as a fourth when it came from another machine (with_image_bytes)."""
+    pixels = picture_from_bytes(entry[3], entry[1].image).pixels if len(entry) > 3 else None
+    return evaluate_item(model, entry[1], options, pixels)
 
 
-def evaluate_item(model, item: Item, options: Options) -> ItemResult:
-    """Explain one item with the answer its list fixes, and measure it. Raises on a bad item."""
+def with_image_bytes(entry: tuple) -> tuple:
+    """An entry as it goes to a Ray worker: with its image's bytes, read on this machine."""
+    try:
+        return (*entry[:3], Path(entry[1].image).read_bytes())
+    except (OSError, TypeError):
+        return entry
+
+
+def evaluate_item(model, item: Item, options: Options, pixels=None) -> ItemResult:
+    """Explain one item with the answer its list fixes, and measure it. Raises on a bad item.
+    `pixels`: the image already read (else read from item.image)."""
     if item.error is not None:
         raise ValueError(item.error)
-    image = to_rgb_array(Path(item.image))  # its errors name the path
+    image = to_rgb_array(Path(item.image)) if pixels is None else pixels  # errors name the path
     mask = None
     if item.segmentation is not None:  # a bad polygon fails now, before the search
         mask = segmentation_mask(item.segmentation, image.shape[:2], rule=options.mask_rule)
@@ -407,6 +418,7 @@ def evaluate(
         size=lambda result: result.explanation.images_scored,
         log_dir=store.path("ray-logs") if store is not None else None,
         progress=False,  # write's line per item is the run's one progress line
+        pack=with_image_bytes,
     )
     result = EvaluationResult(task, model_name, options.to_dict(), rows, skipped=skipped)
     result.explanations.update(explanations)

@@ -18,7 +18,10 @@ from .explanation import Explanation
 from .images import frame_size, read_image, resize
 from .masking import fill_image
 from .objective import Objective
+from .prompt_spans import PROMPT_REGIONS, PromptSpan, range_pairs, split_prompt
 from .protocol import (
+    CountsSpanTokens,
+    MasksPromptSpans,
     Plans,
     check_model,
     input_size_of,
@@ -49,6 +52,30 @@ MAX_REGIONS = 256
 COST_WARNING_IMAGES = 10_000
 # The long side a photo is explained at when the model does not say its input size.
 DEFAULT_WORKING_SIDE = 1024
+
+
+def _checked_prompt_regions(prompt_regions, model, method: str):
+    """prompt_regions as given, checked as far as it can be without the prompt."""
+    if prompt_regions is None:
+        return None
+    if isinstance(prompt_regions, str):
+        if prompt_regions not in PROMPT_REGIONS:
+            raise ValueError(
+                f"prompt_regions must be None, one of {', '.join(PROMPT_REGIONS)}, or a list "
+                f"of (start, stop) character ranges; got {prompt_regions!r}"
+            )
+    else:  # ranges: their shape now, their place in the prompt once it is known
+        prompt_regions = range_pairs(prompt_regions)
+    if method != "eagle":
+        raise ValueError(f"prompt_regions are searched by EAGLE; method {method!r} ranks regions")
+    missing = [c.__name__ for c in (MasksPromptSpans, CountsSpanTokens) if not supports(model, c)]
+    if missing:
+        raise ValueError(
+            f"{type(model).__name__} cannot hide spans of the prompt (it lacks "
+            f"{' and '.join(missing)}, see eagle_widget.engine.protocol): explain the image "
+            "alone (prompt_regions=None) or use a model that can"
+        )
+    return prompt_regions
 
 
 class CostWarning(UserWarning):
@@ -101,6 +128,7 @@ class Explainer:
         method_options: dict | None = None,
         regions="slic",
         grid: tuple[int, int] | None = None,
+        prompt_regions=None,
         **search_options,
     ):
         """regions: "slic" (about `n_regions` superpixels, the default), "grid" (`grid=(rows,
@@ -113,9 +141,15 @@ class Explainer:
         declares supports_video): "slic" and "grid" are per frame (about `n_regions` in all,
         or `grid` blocks in each frame: a region never spans frames), "supervoxels" is SLIC
         over the frames x height x width volume, and label maps and masks are F x H x W.
-        See regions.region_plan."""
+        See regions.region_plan.
+
+        prompt_regions: None (the image alone, the default), "word", "sentence" or
+        "message" spans of the prompt, or a list of (start, stop) character ranges of it:
+        searched beside the image's regions in one order (engine/prompt_spans.py), for a
+        model that can hide them (protocol.MasksPromptSpans)."""
         check_model(model)
         check_n_regions(n_regions)
+        self.prompt_regions = _checked_prompt_regions(prompt_regions, model, method)
         self.regions: RegionPlan = region_plan(regions, n_regions, grid)
         if self.regions.count is not None:
             check_region_count(self.regions.count, _what(self.regions.kind))
@@ -240,6 +274,7 @@ class Explainer:
         positions = resolve_targets(generation, targets)
         ids = resolve_target_ids(generation, positions, target_ids)
         notes["working_size"] = list(frame_size(array))
+        spans = self.prompt_spans(generation)
         run = ExplanationRun(
             self,
             array,
@@ -251,6 +286,7 @@ class Explainer:
             reliance=reliance,
             maps=maps,
             frames=clip,
+            spans=spans,
         )
         cost = estimated_images(self.search, run.n_regions, **self.search_options)
         if cost > COST_WARNING_IMAGES:
@@ -261,6 +297,22 @@ class Explainer:
                 stacklevel=2,
             )
         return run
+
+    def prompt_spans(self, generation: Generation) -> list[PromptSpan]:
+        """The prompt spans of this run (region ids after the image's, given when the run
+        knows its image's count), their token counts asked of the model; [] without any."""
+        if self.prompt_regions is None:
+            return []
+        ranges = split_prompt(generation.prompt, self.prompt_regions)
+        counts = [int(c) for c in self.model.span_token_counts(generation, ranges)]
+        text = generation.prompt
+        empty = [text[a:b] for (a, b), c in zip(ranges, counts) if c < 1]
+        if empty:
+            raise ValueError(
+                f"prompt spans {empty!r} cover no token of their own (the tokenizer merges "
+                "them with their neighbours): choose wider prompt_regions"
+            )
+        return [PromptSpan(text[a:b], a, b, -1, c) for (a, b), c in zip(ranges, counts)]
 
     def read_visual(
         self, visual, frames: int | None = None
@@ -370,11 +422,13 @@ class ExplanationRun:
         reliance: str = "targets",
         maps: tuple[np.ndarray, np.ndarray, dict] | None = None,
         frames: dict | None = None,
+        spans: list[PromptSpan] | None = None,
     ):
         """`image` is what the search scores; `photo` the image given (default: the same),
         which `labels` and the Explanation are of; `notes` go to its extras["image"];
         `reliance` as Explainer.start says; `maps` the explainer's region_maps of them
-        (default: made here); `frames` a clip's frames record (clips.read_clip)."""
+        (default: made here); `frames` a clip's frames record (clips.read_clip); `spans`
+        the prompt spans searched beside the image's regions (Explainer.prompt_spans)."""
         self.explainer = explainer
         self.image = image
         self.photo = image if photo is None else photo
@@ -387,7 +441,9 @@ class ExplanationRun:
         if maps is None:
             maps = explainer.region_maps(image, self.photo.shape[:-1])
         self.work_labels, self.labels, self.region_record = maps
-        self.n_regions = int(self.work_labels.max()) + 1
+        first = int(self.work_labels.max()) + 1  # span ids follow the image's regions
+        self.spans = [replace(span, region=first + i) for i, span in enumerate(spans or [])]
+        self.n_regions = first + len(self.spans)
         self._cancel = threading.Event()
         self._objective = Objective(
             explainer.model,
@@ -401,6 +457,8 @@ class ExplanationRun:
             explainer.lambda2,
             explainer.batch_size,
             should_stop=self._cancel.is_set,
+            spans=[(span.start, span.stop) for span in self.spans],
+            span_tokens=[span.tokens for span in self.spans],
         )
         # a paid API says what the run may cost, and refuses it now rather than half-way
         if supports(explainer.model, Plans):
@@ -414,8 +472,8 @@ class ExplanationRun:
         self._method_cost: dict | None = None  # a baseline's own images and seconds
 
     def _most_images(self) -> int:
-        if self.explainer.method == "eagle":
-            return max_images(self.n_regions)
+        if self.explainer.method == "eagle":  # with spans: the split's two other corners
+            return max_images(self.n_regions) + (2 if self.spans else 0)
         own = estimated_method_images(
             self.explainer.method, self.n_regions, self.explainer.method_options
         )
@@ -477,6 +535,12 @@ class ExplanationRun:
                 yield step
                 if self._cancel.is_set():
                     raise Cancelled("search stopped by the caller")
+            if self.spans:  # the two other corners of the three-way split (prompt_spans.py)
+                n = self._objective.n_image_regions
+                keep = np.zeros((2, self.n_regions), dtype=bool)
+                keep[0, n:] = True  # the prompt alone: every image region filled
+                keep[1, :n] = True  # the image alone: every span hidden
+                self._corners = self._objective.keep_probs(keep)
         finally:
             self._seconds += time.perf_counter() - began
         self._finished = True
@@ -505,6 +569,14 @@ class ExplanationRun:
             }
         elif self.explainer.early_stop is not None:
             extras["early_stop"] = self.explainer.early_stop
+        prompt = None
+        if self.spans:
+            prompt = {
+                "spans": [span.to_dict() for span in self.spans],
+                "masking": "replace",
+                "p_no_image": self._corners[0].tolist(),
+                "p_no_prompt": self._corners[1].tolist(),
+            }
         generated = None
         if self.reliance == "all":
             generated = self.explainer._working_reliance(self.image, self.generation)
@@ -525,6 +597,7 @@ class ExplanationRun:
             scoring=scoring_of(model),
             regions=dict(self.region_record),
             frames=self.frames,
+            prompt=prompt,
             extras=extras,
             generated_reliance=generated,
         )

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import label_codec, metrics
 from .mitigation import Mitigation
+from .prompt_spans import PromptSpan, source_reliance, unit_areas
 from .regions import region_areas
 from .types import Generation, Step
 
@@ -19,7 +20,8 @@ from .types import Generation, Step
 # 3: how the regions were made (`regions`); older files were all superpixels ("slic")
 # 4: clips: the frames as PNGs of their own ("frames_png"), an F x H x W label map and the
 #    frames record (`frames`); older files all hold one image
-SCHEMA_VERSION = 4
+# 5: prompt spans searched beside the image's regions (`prompt`); older files have none
+SCHEMA_VERSION = 5
 MAP_KINDS = ("rank", "gain", "method")
 # what a figure or the widget says about a result scored from a server's top-k log-probs
 APPROXIMATE_NOTE = "approximate: from the server's top log-probabilities (absent = 0)"
@@ -66,6 +68,11 @@ class Explanation:
     # a clip's frames, JSON-able (clips.read_clip): {"source", "count", "indices": the source
     # frame of each frame, in order, "of", "names"?, "times"?}; None for an image
     frames: dict | None = None
+    # prompt spans searched beside the image's regions (prompt_spans.py), JSON-able:
+    # {"spans": [PromptSpan.to_dict(), ...] (region ids after the image's), "masking":
+    # how a hidden span was hidden, "p_no_image": per target (spans shown, image filled),
+    # "p_no_prompt": per target (image shown, spans hidden)}; None for the image alone
+    prompt: dict | None = None
     extras: dict = field(default_factory=dict)  # anything else to keep; must be JSON-able
 
     def __post_init__(self) -> None:
@@ -84,6 +91,9 @@ class Explanation:
                 f"the label map is {self.labels.shape} but the image {self.image.shape[:-1]}"
             )
         self.frames = _checked_frames(self.frames, self.image)
+        ids = [span.region for span in self.spans]
+        if ids != list(range(self.n_image_regions, self.n_regions)):
+            raise ValueError(f"prompt span region ids must follow the image's, got {ids}")
         targets = len(self.positions)
         if len(self.target_ids) != targets:
             raise ValueError(f"{len(self.target_ids)} target ids for {targets} positions")
@@ -119,7 +129,33 @@ class Explanation:
     # -- ranking and curves ----------------------------------------------------------
     @property
     def n_regions(self) -> int:
+        """Regions the order ranks: the image's, then the prompt's spans."""
+        return self.n_image_regions + len(self.spans)
+
+    @property
+    def n_image_regions(self) -> int:
         return int(self.labels.max()) + 1
+
+    @property
+    def spans(self) -> list[PromptSpan]:
+        """The prompt spans searched beside the image's regions, in prompt order (ids
+        n_image_regions, n_image_regions + 1, ...); empty for the image alone."""
+        if not self.prompt:
+            return []
+        return [PromptSpan(**span) for span in self.prompt["spans"]]
+
+    @property
+    def source_reliance(self) -> np.ndarray:
+        """(T, 3): per target, the (image, prompt, prior) shares of its full-input
+        probability, from four measured probabilities (prompt_spans.source_reliance);
+        ValueError for a result without prompt spans."""
+        if not self.prompt:
+            raise ValueError(
+                "source_reliance splits image, prompt and prior: explain with prompt_regions="
+            )
+        return source_reliance(
+            self.p_full, self.prompt["p_no_image"], self.prompt["p_no_prompt"], self.p_blank
+        )
 
     @property
     def is_clip(self) -> bool:
@@ -158,7 +194,10 @@ class Explanation:
     @property
     def areas(self) -> np.ndarray:
         """Covered fraction after inserting the first k regions, k = 0..N."""
-        per_region = region_areas(self.labels, self.n_regions)[self.order]
+        weights = unit_areas(
+            region_areas(self.labels, self.n_image_regions), [s.tokens for s in self.spans]
+        )
+        per_region = weights[self.order]
         return np.concatenate([[0.0], np.cumsum(per_region)])
 
     @property
@@ -265,7 +304,12 @@ class Explanation:
         "method": a baseline's own region scores (extras["method"]), scaled the same way;
         its "rank" map is the ranking the engine measured.
         """
-        return self.region_values(kind, target)[self.labels]
+        return self.region_values(kind, target)[: self.n_image_regions][self.labels]
+
+    def span_values(self, kind: str = "rank", target: int | None = None) -> np.ndarray:
+        """One value in [0, 1] per prompt span, on the image map's scale (see
+        attribution_map): how the prompt's words are coloured beside the image."""
+        return self.region_values(kind, target)[self.n_image_regions :]
 
     # -- modality reliance ------------------------------------------------------------
     @property
@@ -312,6 +356,7 @@ class Explanation:
             "scoring": self.scoring,
             "regions": self.regions,
             "frames": self.frames,
+            "prompt": self.prompt,
             "extras": self.extras,
         }
 
@@ -335,6 +380,8 @@ class Explanation:
             reliance=self.reliance.tolist(),
             image_size=list(self.labels.shape[-2:]),  # of each frame, for a clip
         )
+        if self.prompt:
+            data["source_reliance"] = self.source_reliance.tolist()
         if include_labels:
             data["labels"] = label_codec.pack(self.labels)
         return data
@@ -447,6 +494,7 @@ class Explanation:
             scoring=meta.get("scoring", "exact"),
             regions=meta.get("regions") if version >= 3 else {"kind": "slic"},
             frames=meta.get("frames") if version >= 4 else None,
+            prompt=meta.get("prompt") if version >= 5 else None,
         )
 
     # -- presentation: the engine's only reach upward, imported when called (the engine

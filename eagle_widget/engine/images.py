@@ -68,6 +68,20 @@ def read_image(image) -> tuple[np.ndarray, dict]:
     )
 
 
+def picture_from_bytes(data: bytes, name) -> Picture:
+    """An image file's bytes read as the file would be (its name in errors): how a worker on
+    another machine reads an image the driver sent."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return Picture(*_from_pil(img))
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise ValueError(f"cannot read image {str(name)!r}: {error}") from None
+
+
 def read_picture(image) -> Picture:
     """read_image's pixels and notes as one Picture: read a file once, hand both to a run."""
     return Picture(*read_image(image))

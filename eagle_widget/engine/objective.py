@@ -2,7 +2,9 @@
 
 Every image the engine scores is the image that keeps some region set K and fills the rest:
 the insertion image of S keeps S, the deletion image of S keeps the complement of S. So one
-cache of P(targets | keep K) serves both, and no set is ever scored twice.
+cache of P(targets | keep K) serves both, and no set is ever scored twice. With prompt spans
+(prompt_spans.py) the region set is the image's regions then the spans: K also says which
+spans the prompt shows.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .masking import compose
+from .prompt_spans import unit_areas
 from .protocol import VisionLanguageModel, batch_size_of
 from .regions import region_areas
 from .types import Cancelled, Generation
@@ -45,7 +48,12 @@ class Objective:
         lambda2: float = 1.0,
         batch_size: int | None = None,
         should_stop: Callable[[], bool] | None = None,
+        spans: list[tuple[int, int]] | None = None,
+        span_tokens: list[int] | None = None,
     ):
+        """`spans`: (start, stop) character ranges of the prompt searched beside the image's
+        regions (their ids follow the image's), hidden through model.span_token_probs;
+        `span_tokens` their token counts, their weight on the x-axis (prompt_spans)."""
         self.model = model
         self.generation = generation
         self.positions = list(positions)
@@ -53,8 +61,12 @@ class Objective:
         self.image = image
         self.filler = filler
         self.labels = labels
-        self.n_regions = int(labels.max()) + 1
-        self.areas = region_areas(labels, self.n_regions)
+        self.n_image_regions = int(labels.max()) + 1
+        self.spans = list(spans or [])
+        self.n_regions = self.n_image_regions + len(self.spans)
+        self.areas = unit_areas(
+            region_areas(labels, self.n_image_regions), span_tokens or [1] * len(self.spans)
+        )
         self.lambda1 = float(lambda1)
         self.lambda2 = float(lambda2)
         self.batch_size = batch_size or batch_size_of(model)
@@ -75,17 +87,30 @@ class Objective:
                 # batch costs nearly as much as a full one on a CPU with several cores)
                 if self.should_stop():
                     raise Cancelled("search stopped by the caller")
-                probs = self._score_images(compose(self.image, self.filler, self.labels, chunk))
+                probs = self._score_rows(chunk)
                 for row, p in zip(chunk, probs):
                     self._cache[row.tobytes()] = p
         return np.stack([self._cache[k] for k in keys])
 
-    def _score_images(self, images: np.ndarray) -> np.ndarray:
-        probs = self.model.token_probs(
-            list(images), self.generation, self.positions, self.token_ids
+    def _score_rows(self, keep: np.ndarray) -> np.ndarray:
+        """The model's probabilities for rows of kept regions (image regions, then spans)."""
+        n = self.n_image_regions
+        images = compose(self.image, self.filler, self.labels, keep[:, :n])
+        if not self.spans:
+            return self._checked(
+                self.model.token_probs(
+                    list(images), self.generation, self.positions, self.token_ids
+                ),
+                len(images),
+            )
+        probs = self.model.span_token_probs(
+            list(images), self.generation, self.positions, self.token_ids, self.spans, keep[:, n:]
         )
+        return self._checked(probs, len(images))
+
+    def _checked(self, probs, count: int) -> np.ndarray:
         probs = np.asarray(probs, dtype=np.float64)
-        expected = (len(images), len(self.positions))
+        expected = (count, len(self.positions))
         if probs.shape != expected:
             raise ValueError(
                 f"model.token_probs returned shape {probs.shape}, expected {expected} "
@@ -98,7 +123,7 @@ class Objective:
                 f"model.token_probs returned values outside [0, 1]: "
                 f"[{probs.min():g}, {probs.max():g}]"
             )
-        self.images_scored += len(images)
+        self.images_scored += count
         return np.clip(probs, 0.0, 1.0)
 
     # -- objective -------------------------------------------------------------------

@@ -187,7 +187,33 @@ class TakesClips(Protocol):
     supports_video: bool
 
 
-# Every optional capability, in the order above (prompt attribution will add its own).
+@runtime_checkable
+class MasksPromptSpans(Protocol):
+    """token_probs with spans of the prompt hidden: `spans` are (start, stop) character
+    ranges of generation.prompt and `keep` a (len(images), len(spans)) bool array; a hidden
+    span's tokens are replaced by a neutral id the adapter chooses (the pad token), their
+    positions kept, the template, role and image tokens untouched, the answer teacher-forced
+    as always. The Explainer's prompt_regions need it (with CountsSpanTokens); HFModel has
+    it. Without it prompt_regions is refused before any model call."""
+
+    def span_token_probs(
+        self, images: Sequence[np.ndarray], generation: Generation, positions, token_ids,
+        spans: Sequence[tuple[int, int]], keep: np.ndarray,
+    ) -> np.ndarray: ...  # fmt: skip
+
+
+@runtime_checkable
+class CountsSpanTokens(Protocol):
+    """How many of the model's prompt tokens each (start, stop) character range of the
+    prompt covers (the tokens MasksPromptSpans hides): the prompt spans' share of the
+    curves' x-axis, and a span that covers no token of its own is refused."""
+
+    def span_token_counts(
+        self, generation: Generation, spans: Sequence[tuple[int, int]]
+    ) -> list[int]: ...
+
+
+# Every optional capability, in the order above.
 CAPABILITIES = (
     Plans,
     Encodes,
@@ -201,6 +227,8 @@ CAPABILITIES = (
     ReportsScoring,
     CountsUsage,
     TakesClips,
+    MasksPromptSpans,
+    CountsSpanTokens,
 )
 
 

@@ -287,6 +287,105 @@ class HFModel:
         parts = self._in_batches(arrays, lambda c: self._score(c, generation, positions, targets))
         return np.concatenate(parts).astype(np.float64, copy=False)
 
+    # -- prompt spans (engine/prompt_spans.py) ------------------------------------------
+    def span_token_counts(self, generation: Generation, spans) -> list[int]:
+        """How many of the prompt's tokens each (start, stop) character range covers."""
+        return [len(tokens) for tokens in self._span_tokens(generation.prompt, spans)]
+
+    def span_token_probs(
+        self,
+        images: Sequence[np.ndarray],
+        generation: Generation,
+        positions: Sequence[int],
+        token_ids: Sequence[int] | None,
+        spans,
+        keep: np.ndarray,
+    ) -> np.ndarray:
+        """token_probs with the prompt spans each row does not keep hidden: their tokens
+        replaced by `prompt_mask_id`, positions kept (protocol.MasksPromptSpans)."""
+        if not isinstance(generation, Generation):
+            raise TypeError(f"generation must be an ew.Generation, got {type(generation).__name__}")
+        positions = _check_positions(positions, len(generation))
+        targets = _check_targets(token_ids, positions, generation, self._vocab_size())
+        arrays = _check_images([self._visual(image) for image in images], generation.image_size)
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != (len(arrays), len(spans)):
+            raise ValueError(
+                f"keep must be {(len(arrays), len(spans))} (images x spans), got {keep.shape}"
+            )
+        tokens = self._span_tokens(generation.prompt, spans)
+        hidden = [sorted(t for s in np.flatnonzero(~row) for t in tokens[s]) for row in keep]
+        rows = list(zip(arrays, hidden))
+        parts = self._in_batches(
+            rows,
+            lambda c: self._score(
+                [a for a, _ in c], generation, positions, targets, hide=[h for _, h in c]
+            ),
+        )
+        return np.concatenate(parts).astype(np.float64, copy=False)
+
+    @property
+    def prompt_mask_id(self) -> int:
+        """The id a hidden prompt token becomes: the pad token, else the unknown token."""
+        for name in ("pad_token_id", "unk_token_id"):
+            value = getattr(self.tokenizer, name, None)
+            if value is not None:
+                return int(value)
+        raise ValueError(
+            "the tokenizer has neither a pad nor an unknown token to hide prompt spans with"
+        )
+
+    def prompt_span_positions(self, image, prompt: str, spans) -> list[list[int]]:
+        """Per (start, stop) character range of `prompt`, the indices in prompt_ids(image,
+        prompt) of the tokens it covers: the tokens span_token_probs hides."""
+        ids = self.prompt_ids(image, prompt)
+        start = self._prompt_start(ids, prompt)
+        return [[start + t for t in tokens] for tokens in self._span_tokens(prompt, spans)]
+
+    def _prompt_tokens(self, prompt: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """The template's ids from the prompt's first token to its end, and the character
+        offsets, in the prompt, of the tokens that overlap it (the first of that tail).
+
+        Read from the template's own text tokenized with offsets, since a prompt tokenized
+        alone can differ at its start (a sentencepiece prefix space); the image comes before
+        the prompt in every template, so this tail is the tail of the processor's ids."""
+        text, add_special = self._prompt_text(prompt)
+        try:
+            encoded = self.tokenizer(
+                text, add_special_tokens=add_special, return_offsets_mapping=True
+            )
+        except (NotImplementedError, TypeError, ValueError) as error:
+            raise ValueError(
+                f"prompt spans need a tokenizer that gives character offsets (a fast one): "
+                f"{type(self.tokenizer).__name__} does not ({error})"
+            ) from None
+        at = text.rfind(prompt)
+        end = at + len(prompt)
+        inside = [(i, (a - at, b - at)) for i, (a, b) in enumerate(encoded["offset_mapping"])
+                  if a < end and at < b and b > a]  # fmt: skip
+        if at < 0 or not inside:
+            raise ValueError(f"the chat template does not hold the prompt {prompt!r} as text")
+        return list(encoded["input_ids"])[inside[0][0] :], [o for _, o in inside]
+
+    def _prompt_start(self, ids: list[int], prompt: str) -> int:
+        """Where the prompt's first token sits in the processor's ids."""
+        tail = self._prompt_tokens(prompt)[0]
+        if ids[-len(tail) :] != tail:
+            raise ValueError(
+                "the processor's ids do not end with the chat template's tokens of the prompt: "
+                f"prompt spans cannot be hidden for {type(self.model).__name__}"
+            )
+        return len(ids) - len(tail)
+
+    def _span_tokens(self, prompt: str, spans) -> list[list[int]]:
+        """Per (start, stop) range, the indices (from the prompt's first token) of the
+        tokens it overlaps."""
+        offsets = self._prompt_tokens(prompt)[1]
+        return [
+            [i for i, (a, b) in enumerate(offsets) if a < stop and start < b]
+            for start, stop in spans
+        ]
+
     def _in_batches(self, items: list, work, label: str = "score") -> list:
         """work(chunk) over chunks of `batch_size` items, in order, on the chosen threads. An
         out-of-memory error halves the batch size (kept for later calls) and retries."""
@@ -454,6 +553,17 @@ class HFModel:
             moved[key] = value
         return moved
 
+    def _hidden(self, inputs: dict, prompt: str, hide: list[list[int]]) -> dict:
+        """The inputs with each row's listed prompt tokens replaced by prompt_mask_id."""
+        ids = inputs["input_ids"]
+        start = self._prompt_start(ids[0].tolist(), prompt)
+        ids = ids.clone()
+        mask = self.prompt_mask_id
+        for row, tokens in enumerate(hide):
+            if tokens:
+                ids[row, [start + t for t in tokens]] = mask
+        return {**inputs, "input_ids": ids}
+
     def _remember_layout(self, prompt: str, size: tuple[int, ...], ids: torch.Tensor) -> None:
         key = (prompt, tuple(int(s) for s in size))
         known = self._layouts.get(key)
@@ -494,8 +604,10 @@ class HFModel:
         generation: Generation,
         positions: list[int],
         targets: list[int],
+        hide: list[list[int]] | None = None,
     ) -> np.ndarray:
-        """One teacher-forced forward pass over a batch; probabilities of `targets`."""
+        """One teacher-forced forward pass over a batch; probabilities of `targets`. `hide`:
+        per image, indices of the prompt's own tokens to replace by prompt_mask_id."""
         with torch.inference_mode():
             inputs = self._encode(images, generation.prompt)
             ids = inputs["input_ids"]
@@ -505,6 +617,8 @@ class HFModel:
                     "copy must have the same size as the original image"
                 )
             self._remember_layout(generation.prompt, images[0].shape[:-1], ids[0])
+            if hide is not None and any(hide):
+                inputs = self._hidden(inputs, generation.prompt, hide)
             prompt_length = ids.shape[1]
             stop = max(positions)  # generated tokens fed as input: those before the last target
             extended = _extend(inputs, generation.token_ids[:stop])

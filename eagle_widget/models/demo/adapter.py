@@ -30,6 +30,8 @@ class DemoModel(HFModel):
                 self.noted = True
                 warnings.warn(NOTE, UnfamiliarImageWarning, stacklevel=2)
             return generation
+        if len(generation) >= max_new_tokens:  # cut by the caller's limit: not its grammar's
+            return generation
         problem = answer_problem(array, prompt, generation.text)
         if problem is not None:
             warnings.warn(f"{problem}: {DEGRADED}", UnfamiliarImageWarning, stacklevel=2)
