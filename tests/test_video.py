@@ -20,7 +20,6 @@ from PIL import Image
 import eagle_widget as ew
 from eagle_widget.engine import label_codec
 from eagle_widget.engine.clips import (
-    VideoReaderMissing,
     is_clip,
     natural_key,
     read_clip,
@@ -151,21 +150,6 @@ def test_bad_clips_are_clear_errors(tmp_path):
             read_clip([frame(0)], frames=frames)
     with pytest.raises(TypeError, match="a clip must be"):
         read_clip({"frames": 1})
-
-
-def test_a_video_file_without_pyav_says_which_package_to_install(tmp_path):
-    video = tmp_path / "clip.mp4"
-    video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
-    try:
-        import av  # noqa: F401
-    except ImportError:
-        pass
-    else:  # pragma: no cover - not installed where this was written
-        pytest.skip("PyAV is installed: its decoding is not written yet")
-    with pytest.raises(VideoReaderMissing, match=r"pip install av .*ship their own FFmpeg"):
-        ew.explain(ClipScorer(), video)
-    with pytest.raises(ValueError, match="file not found"):
-        read_clip(tmp_path / "absent.mp4")
 
 
 # -- the protocol -------------------------------------------------------------------------------
