@@ -163,13 +163,23 @@ def test_the_page_of_a_clip_draws_a_caption_per_frame_and_the_arrow_keys_pick_on
             " return [c.width, c.height]; }"
         )
         assert size[0] == size[1]
+        p.keyboard.press("ArrowRight")  # two keys before one redraw: frame 4
+        p.keyboard.press("ArrowRight")
+        p.wait_for_function(
+            "() => document.querySelector('[data-role=frames]').dataset.frame === '3'"
+        )
         p.keyboard.press("Escape")
         p.wait_for_function(
             "() => document.querySelector('[data-role=frames]').dataset.frame === ''"
         )
-        p.click("[data-role=frame-caption] >> nth=3")
+        assert p.locator("[data-role=frame-divider]").count() == F - 1  # the strip again
+        p.click("[data-role=frame-caption] >> nth=2")
         p.wait_for_function(
-            "() => document.querySelector('[data-role=frames]').dataset.frame === '3'"
+            "() => document.querySelector('[data-role=frames]').dataset.frame === '2'"
+        )
+        p.click("[data-role=frames-all]")
+        p.wait_for_function(
+            "() => document.querySelector('[data-role=frames]').dataset.frame === ''"
         )
         assert not page.errors, page.errors
     finally:

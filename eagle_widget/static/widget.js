@@ -732,6 +732,7 @@ function createFrames({ target, keyRoot, onChange }) {
     if (next === null) return;
     event.preventDefault();
     event.stopPropagation();
+    view2 = next;
     onChange(next);
   };
   keyRoot.addEventListener("keydown", onKey);

@@ -77,6 +77,7 @@ export function createFrames({ target, keyRoot, onChange }) {
     if (next === null) return;
     event.preventDefault();
     event.stopPropagation(); // the strip's keys, not the host's (src/keys.js)
+    view = next; // a second key may come before the next redraw
     onChange(next);
   };
   keyRoot.addEventListener("keydown", onKey);
