@@ -184,3 +184,20 @@ def test_the_page_of_a_clip_draws_a_caption_per_frame_and_the_arrow_keys_pick_on
         assert not page.errors, page.errors
     finally:
         page.close()
+
+
+def test_a_strip_shrunk_for_display_keeps_each_frames_regions_in_its_share_of_the_width():
+    """A strip wider than wire.DISPLAY_MAX_SIDE is sent shrunk: the column at display x
+    then still belongs to frame floor((x + 0.5) * F / width), as js/src/frames.js reads it."""
+    frames, width = 6, 240
+    clip = np.stack([np.full((64, width, 3), 40 + 30 * f, np.uint8) for f in range(frames)])
+    clip[4, 10:30, 10:60] = (255, 10, 10)
+    result = ew.explain(ClipScorer(), clip, regions="grid", grid=(2, 3))
+    state = explanation_state(result)
+    labels = strip_labels(state)
+    assert labels.shape == (46, 1024)  # 64 x 1440 shrunk to at most 1024 a side
+    assert png_pixels(state["image_png"]).shape == (46, 1024, 3)
+    shares = result.region_frames()
+    for x in range(labels.shape[1]):
+        frame = int((x + 0.5) * frames // labels.shape[1])
+        assert all(shares[r, frame] == 1.0 for r in np.unique(labels[:, x])), x
