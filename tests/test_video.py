@@ -330,9 +330,8 @@ def test_a_clip_result_saves_and_loads_with_its_frames(tmp_path):
     assert data["frames"] == result.frames and data["image_size"] == [32, 32]
     assert np.array_equal(ew.Explanation.labels_from_dict(data), result.labels)
     assert np.array_equal(label_codec.unpack(label_codec.pack(result.labels)), result.labels)
-    for draw in (back.show, lambda: back.to_html(tmp_path / "clip.html")):
-        with pytest.raises(ValueError, match="a clip's is not drawn yet"):
-            draw()
+    assert back.show().frames["count"] == 4  # a film strip (tests/test_clip_widget.py)
+    assert back.to_html(tmp_path / "clip.html").is_file()
 
 
 def test_a_clips_figure_is_the_papers_row_of_frames_each_under_one_colour_scale():
@@ -401,7 +400,7 @@ def test_the_command_line_explains_a_folder_of_frames(tmp_path, capsys):
     back = ew.Explanation.load(tmp_path / "out" / "result.npz")
     assert back.n_frames == 3 and top_frame(back) == 2  # the red square's frame, f10.png
     assert (tmp_path / "out" / "figure.png").is_file()
-    assert not (tmp_path / "out" / "explanation.html").exists()  # a clip's page: not yet
+    assert (tmp_path / "out" / "explanation.html").is_file()  # the film strip's page
     code, seen = run("explain", folder, "--frames", "2", "--out", tmp_path / "two")
     assert code == 0 and ew.Explanation.load(tmp_path / "two" / "result.npz").n_frames == 2
     code, seen = run("explain", folder, "--out", tmp_path / "o", model=ImageOnly())
