@@ -54,7 +54,7 @@ from .benchmarks.tasks import TASKS
 from .console import Progress, describe, say, strip
 from .engine import DEFAULT_PROMPT, resolve_prompt
 from .engine.baselines import METHODS
-from .engine.clips import is_clip, read_clip
+from .engine.clips import VideoReaderMissing, is_clip, read_clip
 from .engine.explainer import check_n_regions
 from .engine.images import read_picture
 from .engine.regions import read_label_map, read_masks, region_plan
@@ -374,7 +374,7 @@ def _explain(args, load: Loader) -> int:
     if is_clip(Path(args.image)):  # read now for its errors; the explainer keeps its record
         try:
             pixels = read_clip(Path(args.image), args.frames)[0]
-        except ValueError as error:
+        except (ValueError, VideoReaderMissing) as error:
             raise UsageError(strip(error)) from None
         _check_image_size(pixels[0], args.model)
         args.region_arguments = _region_arguments(args, pixels.shape[:3])

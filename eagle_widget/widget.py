@@ -17,7 +17,7 @@ import itertools
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from .engine import (
     resolve_prompt,
 )
 from .engine.hallucination import Mitigation, check_wrong_answer, correct_token_id, mitigate
-from .engine.images import Picture, read_image
+from .engine.images import Picture
 from .engine.targets import resolve_targets
 from .snapshot import PNG, SnapshotOutput, figure_png, note_live_view
 from .wire import (
@@ -43,6 +43,7 @@ from .wire import (
     encode_step,
     explanation_state,
     fill_display_png,
+    frames_trait,
     json_filename,
     labels_traits,
     partial_result_state,
@@ -50,6 +51,7 @@ from .wire import (
     reliance_state,
     result_state,
     run_state,
+    strip,
 )
 from .worker import Job, Worker
 
@@ -109,6 +111,8 @@ class EagleWidget(anywidget.AnyWidget):
     result = traitlets.Dict().tag(sync=True)
     diagnosis = traitlets.Dict().tag(sync=True)  # see diagnosis_state; {} when none
     has_model = traitlets.Bool(False).tag(sync=True)  # False: a finished result, explains nothing
+    # a clip's frames, shown as one film strip (wire.frames_trait); {} for an image
+    frames = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -133,6 +137,7 @@ class EagleWidget(anywidget.AnyWidget):
         self._run_ids = itertools.count(1)
         self._worker = Worker()
         self._image_notes: dict = {}  # what reading the image did to it (read_image)
+        self._clip_record: dict | None = None  # where a clip's frames came from (read_clip)
         self.on_msg(self._on_message)
         if model is None and image is None:  # filled by from_explanation
             self.explainer = None
@@ -157,10 +162,13 @@ class EagleWidget(anywidget.AnyWidget):
             raise ValueError("explainer was built for a different model than the one given")
         self.explainer = explainer
         self.has_model = True
-        self.image, self._image_notes = read_image(image)
+        # a clip (for a model that takes clips) is read once here, as an image is
+        self.image, self._image_notes, self._clip_record = explainer.read_visual(image)
         explainer.check_image(self.image)
         self.prompt = prompt
-        self.image_png = display_png(self.image)
+        if self.image.ndim == 4:
+            self.frames = frames_trait(self.image.shape[0], self._clip_record)
+        self.image_png = display_png(self._shown(self.image))
         self.status = "generating"
         if correct is None:
             self._worker.submit(self._prepare_job, "generate")
@@ -180,6 +188,15 @@ class EagleWidget(anywidget.AnyWidget):
             for name, value in explanation_state(explanation).items():
                 setattr(widget, name, value)
         return widget
+
+    def _shown(self, array: np.ndarray) -> np.ndarray:
+        """What the front end shows of an image or label map: a clip's as its film strip."""
+        return strip(array) if self.frames else array
+
+    def _run_input(self):
+        """The read image for a run: a Picture, or a clip's frames as they are (a run reads
+        an F x H x W x 3 array as the clip)."""
+        return self.image if self.frames else Picture(self.image, self._image_notes)
 
     # -- Python API --------------------------------------------------------------------
     def explain(self, targets=None) -> None:
@@ -461,7 +478,7 @@ class EagleWidget(anywidget.AnyWidget):
     def _explain_job(self, job: Job, targets) -> None:
         def work(attempt: _Attempt) -> None:
             run = self.explainer.start(
-                Picture(self.image, self._image_notes),
+                self._run_input(),
                 targets=targets,
                 generation=self.generation,
                 reliance="all",
@@ -469,13 +486,20 @@ class EagleWidget(anywidget.AnyWidget):
             attempt.run = run
             job.attach(run)
             self._begin(run, attempt.run_id)
-            explanation = self._stream(run, attempt.run_id, attempt.records)
+            explanation = self._with_record(self._stream(run, attempt.run_id, attempt.records))
             self.explanation = explanation
             with self.hold_sync():
                 self.result = result_state(explanation, attempt.run_id, b"".join(attempt.records))
                 self.status = "done"
 
         self._job(job, work)
+
+    def _with_record(self, explanation: Explanation) -> Explanation:
+        """A clip's result with the record of where its frames came from (the run was given
+        the frames read here, so it knows them as an array only)."""
+        if self._clip_record is None:
+            return explanation
+        return replace(explanation, frames=self._clip_record)
 
     def _stream(self, run, run_id: int, records: list[bytes]) -> Explanation:
         """Drive `run` to its end, sending each step as it comes; keeps the records."""
@@ -498,7 +522,7 @@ class EagleWidget(anywidget.AnyWidget):
             self._check_wrong(correct, correct_id)
             generation = self.generation
             run = self.explainer.start(
-                Picture(self.image, self._image_notes),
+                self._run_input(),
                 targets=[0],
                 generation=generation,
                 target_ids=[correct_id],
@@ -519,7 +543,7 @@ class EagleWidget(anywidget.AnyWidget):
                     "max_area": max_area,
                 },
             )
-            explanation = self._stream(run, run_id, records)
+            explanation = self._with_record(self._stream(run, run_id, records))
             self.explanation = explanation
             self.result = result_state(explanation, run_id, b"".join(records))
             if job.cancelled:
@@ -550,7 +574,7 @@ class EagleWidget(anywidget.AnyWidget):
         p_full, p_blank = run.anchors()  # of the scored ids: the correct one in a diagnosis
         with self.hold_sync():
             self.diagnosis = diagnosis or {}
-            traits = labels_traits(run.labels)
+            traits = labels_traits(self._shown(run.labels))
             self.labels, self.labels_shape = traits["labels"], traits["labels_shape"]
             self.n_regions = int(run.n_regions)
             self.prompt_spans = prompt_spans_state(run.spans, run.n_regions)

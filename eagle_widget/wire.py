@@ -100,12 +100,53 @@ def display_png(image: np.ndarray) -> bytes:
 
 
 def fill_display_png(image: np.ndarray, fill) -> bytes:
-    """What a removed region shows the model, as PNG at display size; a flat colour (a
-    broadcast array) is made at that size directly instead of shrunk from full size."""
+    """What a removed region shows the model, as PNG at display size (a clip's: its film
+    strip, each frame filled alone); a flat colour (a broadcast array) is made at that size
+    directly instead of shrunk from full size."""
     filler = fill_image(image, fill)
-    if filler.strides[:2] == (0, 0):
-        filler = np.broadcast_to(filler[0, 0], (*display_shape(*image.shape[:2]), 3))
-    return display_png(np.ascontiguousarray(filler))
+    clip = image.ndim == 4
+    shape = (image.shape[1], image.shape[0] * image.shape[2]) if clip else image.shape[:2]
+    if all(stride == 0 for stride in filler.strides[:-1]):
+        filler = np.broadcast_to(filler[(0,) * (filler.ndim - 1)], (*display_shape(*shape), 3))
+        return display_png(np.ascontiguousarray(filler))
+    return display_png(np.ascontiguousarray(strip(filler) if clip else filler))
+
+
+# -- a clip is shown as one film strip -------------------------------------------------------
+# Its F frames lie side by side, left to right in frame order, with no pixel between them:
+# the strip is one image and its label map one map, so every view of an image (masks, the
+# slider, per-word maps, one colour scale) shows the clip unchanged, and each strip pixel
+# keeps the region id it has in its frame. The `frames` trait says where the frames are.
+
+
+def strip(frames: np.ndarray) -> np.ndarray:
+    """F x H x W (x 3) frames as one H x (F*W) (x 3) strip, frame f in columns f*W..(f+1)*W."""
+    return np.concatenate(list(frames), axis=1)
+
+
+def frames_state(explanation: Explanation) -> dict[str, Any]:
+    """The `frames` trait: {} for an image; for a clip {"count": F, "labels": "Frame i" in
+    frame order, "details": each frame's file name or time in the source, or ""}."""
+    if not explanation.is_clip:
+        return {}
+    return frames_trait(explanation.n_frames, explanation.frames)
+
+
+def frames_trait(count: int, record: dict | None) -> dict[str, Any]:
+    """The `frames` trait of a clip of `count` frames with its read_clip record."""
+    record = record or {}
+    names, times = record.get("names"), record.get("times")
+    if names:
+        details = [str(n) for n in names]
+    elif times:
+        details = [f"{float(t):.2f} s" for t in times]
+    else:
+        details = [""] * count
+    return {
+        "count": int(count),
+        "labels": [f"Frame {i}" for i in range(1, count + 1)],
+        "details": details,
+    }
 
 
 def _f32(array) -> bytes:
@@ -257,21 +298,27 @@ def explanation_state(explanation: Explanation, run_id: int = 0) -> dict[str, An
     """Every synced trait value of a widget that shows `explanation` (no model needed).
 
     This is what a front end needs to render a finished result: EagleWidget uses it for
-    `show_explanation`, and an offline HTML page can serve it from a stand-in model.
+    `show_explanation`, and an offline HTML page can serve it from a stand-in model. A
+    clip's frames come as one film strip (strip) with the `frames` trait saying where.
     """
     generation = explanation.generation
     prior, visual = explanation.token_reliance()
+    # a clip: its frames as one film strip (see strip), so the views need nothing new
+    image, labels = explanation.image, explanation.labels
+    if explanation.is_clip:
+        image, labels = strip(image), strip(labels)
     return {
         "status": "done",
         "error_message": "",
         "prompt": generation.prompt,
-        "image_png": display_png(explanation.image),
+        "image_png": display_png(image),
         "fill_png": b"",  # a result does not record its fill: the front end draws 0
         "tokens": list(generation.tokens),
         "words": [list(w) for w in generation.words],
         "reliance": reliance_state(prior, visual),
         "selection": [int(p) for p in explanation.positions],
-        **labels_traits(explanation.labels),
+        **labels_traits(labels),
+        "frames": frames_state(explanation),
         "n_regions": int(explanation.n_regions),
         "prompt_spans": prompt_spans_state(explanation.spans, explanation.n_regions),
         "run": run_state(

@@ -5,6 +5,7 @@ import pytest
 from synthetic import VisibilityModel, additive, interacting, object_parts, scorer_family
 
 from eagle_widget.engine import Explainer, Generation
+from eagle_widget.engine import search as search_module
 from eagle_widget.engine.explanation import Explanation
 from eagle_widget.engine.objective import Objective
 from eagle_widget.engine.regions import grid_regions, region_neighbours
@@ -334,3 +335,34 @@ def test_most_images_bounds_every_run_where_the_estimate_may_be_passed(name):
     assert most_images("greedy", n) == 2 + n * (n + 1)  # greedy scores every region each step
     if name == "lazy":  # an estimate, not a bound: some of these runs pass it
         assert passed
+
+
+def test_the_adaptive_finish_rescores_one_side_after_its_first_sweep():
+    n = 16
+    weights = np.linspace(0.01, 0.16, n)  # additive: the fresh gains are the weights
+    cost, orders = {}, {}
+    for side in ("both", "adaptive"):
+        objective, _ = make_objective(n, [additive(weights)])
+        state = _Progress(objective, None)
+        before = objective.images_scored
+        orders[side] = [s.region for s in state.finish(-weights, sweeps=2, side=side)]
+        cost[side] = objective.images_scored - before
+    assert orders["adaptive"] == orders["both"] == list(np.argsort(-weights))
+    # the second sweep (8 regions and the placed set) scored one image a set, not two (less
+    # the images the prefixes would have scored anyway)
+    assert 0 < cost["both"] - cost["adaptive"] <= n // 2 + 1
+    objective, _ = make_objective(n, [additive(weights)])
+    with pytest.raises(ValueError, match="side must be one of"):
+        list(_Progress(objective, None).finish(weights, sweeps=1, side="left"))
+
+
+def test_lazy_may_skip_a_refresh_when_its_estimates_held(monkeypatch):
+    n = 24
+    weights = np.linspace(0.01, 0.1, n)  # additive: no gain ever rises over its estimate
+    runs = {}
+    for tight in (None, 0.05):
+        monkeypatch.setattr(search_module, "REFRESH_TIGHT", tight)
+        objective, _ = make_objective(n, [additive(weights)])
+        runs[tight] = ([s.region for s in lazy(objective, refresh_every=5)], objective)
+    assert runs[0.05][0] == runs[None][0] == list(np.argsort(-weights))
+    assert runs[0.05][1].images_scored < runs[None][1].images_scored

@@ -104,9 +104,12 @@ def test_the_cli_result_files_record_the_exif_orientation_as_the_api_does(tmp_pa
 def test_a_folder_given_as_the_image_is_called_a_folder_in_api_cli_and_widget(tmp_path, capsys):
     with pytest.raises(ValueError, match="is a folder, not an image file"):
         ew.explain(block_model(), tmp_path)
+    # the command line reads a folder as a clip's frames (issue 24) before any model loads:
+    # an empty one is named a folder, and refused as a usage error
     code = cli.main(["explain", str(tmp_path), "--out", str(tmp_path / "out")], load=never_load)
     err = capsys.readouterr().err
-    assert code == 1 and "is a folder, not an image file" in err and "not found" not in err
+    assert code == 2 and "the folder" in err and "holds no image files" in err, err
+    assert "not found" not in err
     with pytest.raises(ValueError, match="is a folder, not an image file"):
         ew.EagleWidget(caption_model(), tmp_path)
 

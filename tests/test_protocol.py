@@ -25,11 +25,14 @@ from eagle_widget.engine.protocol import (
     Encodes,
     GeneratesBatch,
     GivesEosTokenIds,
+    GivesPatchGrid,
     GivesPromptIds,
     HasBatchSize,
     HasInputSize,
     HasMinImageSize,
+    MapsImageTokens,
     MasksPromptSpans,
+    MeasuresPeakMemory,
     Plans,
     ReportsScoring,
     TakesClips,
@@ -47,7 +50,8 @@ from eagle_widget.engine.regions import grid_regions
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = (Plans, Encodes, GeneratesBatch, GivesPromptIds, GivesEosTokenIds, Decodes,
-           MasksPromptSpans, CountsSpanTokens)  # fmt: skip
+           MasksPromptSpans, CountsSpanTokens, GivesPatchGrid, MapsImageTokens,
+           MeasuresPeakMemory)  # fmt: skip
 VALUES = (HasBatchSize, HasMinImageSize, HasInputSize, ReportsScoring, CountsUsage, TakesClips)
 ROWS = COLS = 4
 CELL = 4  # pixels per block side: images of 16 x 16
@@ -80,7 +84,7 @@ def minimal_model(**declared) -> VisibilityModel:
 
 
 def test_every_capability_is_listed_once_and_split_into_methods_and_values():
-    assert len(CAPABILITIES) == len(set(CAPABILITIES)) == 14
+    assert len(CAPABILITIES) == len(set(CAPABILITIES)) == 17
     assert set(CAPABILITIES) == set(METHODS) | set(VALUES)
     assert {m for c in CAPABILITIES for m in members(c)} == {
         "plan",
@@ -97,6 +101,9 @@ def test_every_capability_is_listed_once_and_split_into_methods_and_values():
         "supports_video",
         "span_token_probs",
         "span_token_counts",
+        "patch_grid",
+        "image_token_maps",
+        "peak_memory",
     }
     for capability in CAPABILITIES:
         assert len(members(capability)) == 1, capability.__name__
@@ -146,6 +153,9 @@ def test_the_demo_model_has_the_local_adapters_capabilities(demo):
         "HasMinImageSize",
         "HasInputSize",
         "TakesClips",  # declared, as every transformers adapter does: False, it takes images
+        "GivesPatchGrid",
+        "MapsImageTokens",
+        "MeasuresPeakMemory",
     }
     assert not supports_video_of(demo)
     scene = ew.scenes.make_scene(seed=1)

@@ -98,7 +98,7 @@ def explain_one(
 
 def write_outputs(explanation: Explanation, folder: Path) -> list[Path]:
     """result.json, result.npz, figure.png and explanation.html in `folder` (a clip's page
-    is not drawn yet: its folder has the other three)."""
+    shows its frames as one film strip)."""
     from ..export import explanation_to_html
     from ..figures import explanation_figure
 
@@ -106,8 +106,6 @@ def write_outputs(explanation: Explanation, folder: Path) -> list[Path]:
     (folder / "result.json").write_text(json.dumps(explanation.to_dict()), encoding="utf-8")
     explanation.save(folder / "result.npz")
     explanation_figure(explanation, path=folder / "figure.png", dpi=150)
-    if explanation.is_clip:
-        return [folder / name for name in OUTPUTS if name != "explanation.html"]
     explanation_to_html(explanation, folder / "explanation.html")
     return [folder / name for name in OUTPUTS]
 

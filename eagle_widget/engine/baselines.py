@@ -24,14 +24,18 @@ from __future__ import annotations
 import numpy as np
 
 from .objective import Objective
+from .whitebox import WHITE_BOX, WHITE_BOX_OPTIONS, check_white_box_options
 
-METHODS = ("eagle", "occlusion", "rise")
+# every method of explain(method=...): EAGLE, the black-box baselines here, the white-box
+# ones of whitebox.py
+METHODS = ("eagle", "occlusion", "rise", *WHITE_BOX)
 GIVEN_MAP = "given-map"
 METHOD_OPTIONS = {
     "eagle": {},
     "occlusion": {},
     "rise": {"masks": 256, "density": 0.5, "seed": 0},
     GIVEN_MAP: {"map": None},
+    **WHITE_BOX_OPTIONS,
 }
 
 
@@ -59,6 +63,8 @@ def check_method(method: str, options: dict) -> dict:
             raise ValueError(f"seed must be an int, got {seed!r}")
     if method == GIVEN_MAP:
         settings["map"] = checked_map(settings["map"])
+    if method in WHITE_BOX:
+        check_white_box_options(method, settings)
     return settings
 
 
@@ -124,7 +130,7 @@ def region_scores(
         return occlusion(objective)
     if method == "rise":
         return rise(objective, **options)
-    raise ValueError(f"{method!r} is not a baseline; use one of {', '.join(METHODS[1:])}")
+    raise ValueError(f"{method!r} is not a black-box baseline; use occlusion or rise")
 
 
 def occlusion(objective: Objective) -> np.ndarray:

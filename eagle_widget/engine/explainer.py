@@ -43,6 +43,14 @@ from .search import (
 )
 from .targets import resolve_target_ids, resolve_targets
 from .types import Cancelled, Generation, Step
+from .whitebox import (
+    check_white_box_model,
+    is_white_box,
+    memory_peak,
+    patch_grid_of,
+    start_memory_window,
+    white_box_scores,
+)
 
 RELIANCE = ("targets", "all")  # whose prior / visual split a run measures
 # More regions than this is an error: greedy would need 66,000 images, lazy about 8,600, and
@@ -155,6 +163,8 @@ class Explainer:
             check_region_count(self.regions.count, _what(self.regions.kind))
         check_options(search, **search_options)  # now, not at the first step
         self.method_options = check_method(method, dict(method_options or {}))
+        if is_white_box(method):
+            check_white_box_model(model, method)
         for name, value in (("lambda1", lambda1), ("lambda2", lambda2)):
             if not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
@@ -250,6 +260,10 @@ class Explainer:
         shape = self.working_shape(*size)
         array = photo if shape == size else resize(photo, shape)
         maps = self.region_maps(array, photo.shape[:-1])  # a bad label map fails before the model
+        if is_white_box(self.method):  # a family without known patch geometry fails here too
+            if clip:
+                raise ValueError(f"method {self.method!r} maps one image's tokens, not a clip's")
+            patch_grid_of(self.model, frame_size(array))
         if generation is None:
             generation = self.model.generate(array, prompt, max_new_tokens=self.max_new_tokens)
             if not isinstance(generation, Generation):
@@ -486,15 +500,26 @@ class ExplanationRun:
             return run_search(
                 explainer.search, self._objective, explainer.early_stop, **explainer.search_options
             )
+        measured = start_memory_window(explainer.model)
         before, began = self.images_scored, time.perf_counter()
-        scores = region_scores(
-            explainer.method, self._objective, explainer.method_options, labels=self.labels
-        )
+        record = {}
+        if is_white_box(explainer.method):
+            scores, record = white_box_scores(
+                explainer.model, explainer.method, explainer.method_options, self.image,
+                self.generation, self.positions, self.target_ids, self.work_labels,
+            )  # fmt: skip
+        else:
+            scores = region_scores(
+                explainer.method, self._objective, explainer.method_options, labels=self.labels
+            )
         self._method_cost = {
             "images": self.images_scored - before,
             "seconds": time.perf_counter() - began,
             "region_scores": [float(v) for v in scores],
+            **record,
         }
+        if measured:
+            self._method_cost["peak_memory"] = memory_peak(explainer.model)
         return ranked(self._objective, scores)
 
     @property

@@ -507,26 +507,17 @@ class Explanation:
         return explanation_figure(self, **options)
 
     def to_html(self, path) -> Path:
-        """One self-contained, offline, interactive HTML page (see eagle_widget.export)."""
-        self._not_a_clip("to_html()")
+        """One self-contained, offline, interactive HTML page (see eagle_widget.export); a
+        clip's shows its frames as one film strip."""
         from ..export import explanation_to_html
 
         return explanation_to_html(self, path)
 
     def show(self):
-        """A widget for this finished result; no model needed."""
-        self._not_a_clip("show()")
+        """A widget for this finished result; no model needed (a clip's: a film strip)."""
         from ..widget import show_explanation
 
         return show_explanation(self)
-
-    def _not_a_clip(self, what: str) -> None:
-        """The front ends draw images only so far: a clip's result says so, not a shape error."""
-        if self.is_clip:
-            raise ValueError(
-                f"{what} draws an image's explanation; a clip's is not drawn yet: read its "
-                "attribution_map() (F x H x W) and region_frames()"
-            )
 
     def __repr__(self) -> str:
         words = " ".join(self.generation.tokens[p].strip() for p in self.positions[:8])

@@ -213,6 +213,45 @@ class CountsSpanTokens(Protocol):
     ) -> list[int]: ...
 
 
+@runtime_checkable
+class GivesPatchGrid(Protocol):
+    """Where the image tokens look: for an image of `image_size` (height, width), the
+    (rows, cols) grid of image tokens the model makes of it, row by row, and the box
+    (top, left, bottom, right), in the image's pixels, that the grid covers (smaller than
+    the image where the processor crops it). The white-box methods (engine/whitebox.py)
+    place MapsImageTokens' grids on the image with it. HFModel has it and raises ValueError,
+    before any model call, for a family whose geometry it does not know."""
+
+    def patch_grid(self, image_size: tuple[int, int]) -> tuple[int, int, tuple]: ...
+
+
+@runtime_checkable
+class MapsImageTokens(Protocol):
+    """White-box maps over the image tokens: for the answer teacher-forced on `image`, one
+    (rows, cols) float map per target position, of the grid GivesPatchGrid gives, made by
+    `method` ("tam", "llava-cam": engine/whitebox.py says what each is) with its checked
+    `options`; and what it took ({"forward_passes": n, "backward_passes": n}). The engine
+    turns each map into region scores and measures their ranking as for any method. HFModel
+    has it (the torch work is in models/whitebox.py); without it method="tam" and
+    "llava-cam" are refused when the Explainer is made."""
+
+    def image_token_maps(
+        self, image: np.ndarray, generation: Generation, positions, token_ids, method: str,
+        options: dict,
+    ) -> tuple[np.ndarray, dict]: ...  # fmt: skip
+
+
+@runtime_checkable
+class MeasuresPeakMemory(Protocol):
+    """Peak memory of the model's work: `peak_memory(reset=True)` starts a window, and
+    `peak_memory()` says what the window's peak was, as {"peak_bytes": n, "added_bytes": n
+    (above the level at the reset), "measured": how}: device memory on CUDA, the process's
+    resident memory on the CPU (models/memory.py). The engine records it for every method
+    but EAGLE in extras["method"]; without it no memory is recorded."""
+
+    def peak_memory(self, reset: bool = False) -> dict: ...
+
+
 # Every optional capability, in the order above.
 CAPABILITIES = (
     Plans,
@@ -229,6 +268,9 @@ CAPABILITIES = (
     TakesClips,
     MasksPromptSpans,
     CountsSpanTokens,
+    GivesPatchGrid,
+    MapsImageTokens,
+    MeasuresPeakMemory,
 )
 
 

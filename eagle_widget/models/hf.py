@@ -37,9 +37,12 @@ from .devices import (
     resolve_device,
     resolve_dtype,
 )
+from .memory import PeakMemory
+from .patches import PatchGeometry, check_family, patch_geometry
 from .pixels import PixelTable, read_pixel_table
 from .sizes import MIN_IMAGE_SIDE
 from .text import decode_tokens
+from .whitebox import grad_cam_maps, resolved_layer, tam_maps
 
 # Processor outputs aligned with input_ids, and the value each takes on generated text tokens.
 # A sequence-aligned key missing here stops token_probs: guessing its value is how results
@@ -120,6 +123,8 @@ class HFModel:
         # torchvision-backed image processors resize and normalise on the model's device: on
         # a GPU, preprocessing a batch on the CPU would otherwise take longer than its forward
         self._preprocesses_on_device = _takes_device(getattr(processor, "image_processor", None))
+        self._geometries: dict[tuple[int, int], PatchGeometry] = {}  # per image size
+        self._memory: PeakMemory | None = None
 
     # -- properties -------------------------------------------------------------------
     @property
@@ -408,6 +413,67 @@ class HFModel:
                     continue
                 start += len(chunk)
         return parts
+
+    # -- white-box access (engine/whitebox.py, models/whitebox.py) ----------------------
+    def patch_grid(self, image_size) -> tuple[int, int, tuple]:
+        """(rows, cols, box): the image tokens' grid for an image of `image_size` (height,
+        width) and the box of the image it covers (protocol.GivesPatchGrid)."""
+        return self._patch_geometry(tuple(int(s) for s in image_size))[:3]
+
+    def _patch_geometry(self, size: tuple[int, int]):
+        family = getattr(self.model.config, "model_type", None)
+        check_family(family, type(self.model).__name__)  # before the processor runs
+        if size not in self._geometries:
+            blank = np.zeros((*size, 3), np.uint8)
+            with self._lock, torch.inference_mode():
+                inputs = self._process([blank], DEFAULT_PROMPT)
+            image_processor = getattr(self.processor, "image_processor", None)
+            self._geometries[size] = patch_geometry(
+                self.model.config, image_processor, inputs, size
+            )
+        geometry = self._geometries[size]
+        return geometry.rows, geometry.cols, geometry.box, geometry
+
+    def image_token_maps(self, image, generation: Generation, positions, token_ids, method: str,
+                         options: dict) -> tuple[np.ndarray, dict]:  # fmt: skip
+        """One map per target over the image tokens' grid, by "tam" or "llava-cam" (what
+        each computes: models/whitebox.py), and the passes made (protocol.MapsImageTokens)."""
+        if not isinstance(generation, Generation):
+            raise TypeError(f"generation must be an ew.Generation, got {type(generation).__name__}")
+        positions = _check_positions(positions, len(generation))
+        targets = _check_targets(token_ids, positions, generation, self._vocab_size())
+        array = _check_images([self._visual(image)], generation.image_size)[0]
+        if array.ndim != 3:
+            raise ValueError(f"method {method!r} maps one image's tokens, not a clip's")
+        geometry = self._patch_geometry(array.shape[:2])[3]
+        if method == "llava-cam":
+            resolved_layer(self.model, options.get("layer"))  # before any pass
+        elif method != "tam":
+            raise ValueError(f"method must be 'tam' or 'llava-cam', got {method!r}")
+        with self._lock, cpu_threads(self._threads):
+            with torch.inference_mode():
+                inputs = self._encode([array], generation.prompt)
+            fresh = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+            length = fresh["input_ids"].shape[1]
+            extended = _extend(fresh, generation.token_ids[: max(positions)])
+            if method == "tam":
+                maps, passes = tam_maps(
+                    self.model, extended, length, geometry, generation, positions, targets
+                )
+            else:
+                maps, passes = grad_cam_maps(
+                    self.model, extended, length, geometry, positions, targets, **options
+                )
+        return maps.numpy().astype(np.float64), passes
+
+    def peak_memory(self, reset: bool = False) -> dict:
+        """Peak memory since peak_memory(reset=True): the device's on CUDA, the process's
+        resident memory on the CPU (models/memory.py; protocol.MeasuresPeakMemory)."""
+        if reset or self._memory is None:
+            self._memory = PeakMemory(self.device)
+            if reset:
+                return self._memory.reset()
+        return self._memory.read()
 
     # -- helpers users may call --------------------------------------------------------
     def encode(self, text: str) -> list[int]:

@@ -684,8 +684,103 @@ function statusParts(status, state, elapsedSeconds, diagnosis = null) {
   return parts;
 }
 
+// src/frames.js
+function readFrames(trait) {
+  const count = Number.isInteger(trait?.count) ? trait.count : 0;
+  if (count < 2) return null;
+  const labels = Array.from({ length: count }, (_, i) => trait.labels?.[i] ?? `Frame ${i + 1}`);
+  const details = Array.from({ length: count }, (_, i) => trait.details?.[i] ?? "");
+  return { count, labels, details };
+}
+function frameColumns(index, width, count) {
+  return [Math.round(index * width / count), Math.round((index + 1) * width / count)];
+}
+function captionLayout(count) {
+  return Array.from({ length: count }, (_, index) => ({ index, left: 100 * index / count, width: 100 / count }));
+}
+function dividerLayout(count) {
+  return Array.from({ length: Math.max(0, count - 1) }, (_, i) => 100 * (i + 1) / count);
+}
+function frameKey(key, view2, count) {
+  const { current, zoomed } = view2;
+  const show = (i) => ({ current: Math.min(count - 1, Math.max(0, i)), zoomed: true });
+  switch (key) {
+    case "ArrowRight":
+      return show(current + 1);
+    case "ArrowLeft":
+      return show(current - 1);
+    case "Home":
+      return show(0);
+    case "End":
+      return show(count - 1);
+    case "Enter":
+      return show(current);
+    case "Escape":
+      return zoomed ? { current, zoomed: false } : null;
+    default:
+      return null;
+  }
+}
+function createFrames({ target, keyRoot, onChange }) {
+  const el = h("div", { class: "ew-frames", dataset: { role: "frames", frame: "" } });
+  let frames = null;
+  let view2 = { current: 0, zoomed: false };
+  let lastKey = null;
+  const onKey = (event) => {
+    if (!frames || event.ctrlKey || event.metaKey || event.altKey || event.shiftKey) return;
+    const next = frameKey(event.key, view2, frames.count);
+    if (next === null) return;
+    event.preventDefault();
+    event.stopPropagation();
+    view2 = next;
+    onChange(next);
+  };
+  keyRoot.addEventListener("keydown", onKey);
+  function update(trait, next) {
+    frames = readFrames(trait);
+    view2 = next;
+    const key = frames ? `${frames.labels.join("|")}:${frames.details.join("|")}:${view2.current}:${view2.zoomed}` : "none";
+    if (key === lastKey) return;
+    lastKey = key;
+    el.dataset.frame = frames && view2.zoomed ? String(view2.current) : "";
+    if (!frames) {
+      el.replaceChildren();
+      target.removeAttribute("tabindex");
+      target.removeAttribute("data-ew-keys");
+      return;
+    }
+    target.setAttribute("tabindex", "0");
+    target.setAttribute("data-ew-keys", "frames");
+    target.setAttribute("aria-keyshortcuts", "ArrowLeft ArrowRight Home End Escape");
+    const captions = captionLayout(frames.count).map(({ index, left, width }) => {
+      const on = view2.zoomed && index === view2.current;
+      const hidden = view2.zoomed && !on;
+      return h(
+        "button",
+        {
+          type: "button",
+          class: `ew-frame-caption${index === view2.current ? " ew-frame-current" : ""}`,
+          dataset: { role: "frame-caption", index: String(index) },
+          "aria-pressed": on ? "true" : "false",
+          title: frames.details[index] ? `${frames.labels[index]}: ${frames.details[index]}` : frames.labels[index],
+          style: view2.zoomed ? { left: "0%", width: "auto", display: hidden ? "none" : "" } : { left: `${left}%`, width: `${width}%` },
+          onclick: () => onChange({ current: index, zoomed: true })
+        },
+        frames.labels[index]
+      );
+    });
+    const dividers = view2.zoomed ? [] : dividerLayout(frames.count).map((left) => h("div", { class: "ew-frame-divider", dataset: { role: "frame-divider" }, style: { left: `${left}%` } }));
+    const all = view2.zoomed ? h("button", { type: "button", class: "ew-frame-all", dataset: { role: "frames-all" }, onclick: () => onChange({ current: view2.current, zoomed: false }) }, "All frames") : null;
+    el.replaceChildren(...dividers, ...captions, ...all ? [all] : []);
+  }
+  function destroy() {
+    keyRoot.removeEventListener("keydown", onKey);
+  }
+  return { el, update, destroy };
+}
+
 // src/keys.js
-var CONTROLS = "input, button, [role=button]";
+var CONTROLS = "input, button, [role=button], [data-ew-keys]";
 var SUPPRESS = "data-lm-suppress-shortcuts";
 var CONTROL_KEYS = Object.freeze([
   "ArrowUp",
@@ -1534,7 +1629,8 @@ function createMask({ onReady }) {
     "aria-label": "image with the region map"
   });
   const legend = h("div", { class: "ew-colorbar", dataset: { role: "colorbar" } });
-  const el = h("div", { class: "ew-figure" }, canvas, legend);
+  const stage = h("div", { class: "ew-stage" }, canvas);
+  const el = h("div", { class: "ew-figure" }, stage, legend);
   let lastKey = null;
   const redraw = () => (lastKey = null, onReady());
   const image = pngSlot(redraw);
@@ -1543,12 +1639,15 @@ function createMask({ onReady }) {
     image.set(scene.image);
     fill.set(scene.fill ?? null);
     const bitmap = image.bitmap;
-    const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint, opacity } = scene;
+    const { state, mode, k, cols, boundaries, highlight, colors, hint, opacity } = scene;
     const outlined = scene.outlined ?? null;
-    const key = [bitmap, fill.bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(","), opacity, scene.drives];
+    const crop = scene.crop ?? null;
+    const key = [bitmap, fill.bitmap, state, scene.labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(","), opacity, scene.drives, crop && `${crop.index}/${crop.count}`];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
     lastKey = key;
-    const [imgH, imgW] = labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
+    const shape = scene.labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
+    const [imgH, imgW, labels] = crop ? cropped(scene.labels, shape, crop) : [shape[0], shape[1], scene.labels];
+    const span = crop ? [crop.index / crop.count, (crop.index + 1) / crop.count] : [0, 1];
     const [H, W] = displaySize(imgH, imgW);
     if (H === 0) return;
     if (canvas.width !== W || canvas.height !== H) {
@@ -1560,7 +1659,7 @@ function createMask({ onReady }) {
     const ready = labels && state.nRegions > 0 && labels.length === imgH * imgW;
     const heat = mode === "heat" || mode === "diagnose";
     if (bitmap) {
-      drawScaled(ctx, bitmap, W, H);
+      drawScaled(ctx, bitmap, W, H, span);
       if (ready && heat) {
         ctx.fillStyle = "rgb(0 0 0 / 0.35)";
         ctx.fillRect(0, 0, W, H);
@@ -1590,7 +1689,7 @@ function createMask({ onReady }) {
     const filled = layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba), W, H);
     const fctx = filled.getContext("2d");
     fctx.globalCompositeOperation = "source-in";
-    if (fill.bitmap) drawScaled(fctx, fill.bitmap, W, H);
+    if (fill.bitmap) drawScaled(fctx, fill.bitmap, W, H, span);
     else fctx.fillStyle = "#000", fctx.fillRect(0, 0, W, H);
     ctx.drawImage(filled, 0, 0);
     if (decorations.boundary || decorations.highlight || decorations.outline) {
@@ -1598,7 +1697,7 @@ function createMask({ onReady }) {
       ctx.drawImage(layerOf(composeOverlay(labels, imgW, imgH, W, H, clear, decorations), W, H), 0, 0);
     }
   }
-  return { el, canvas, update };
+  return { el, stage, canvas, update };
 }
 function layerOf(pixels, W, H) {
   const layer = document.createElement("canvas");
@@ -1640,9 +1739,18 @@ function setLegend(legend, mode, ready, hint, drives = "", idleHint = "Click a w
     legend.replaceChildren(h("span", {}, `${what}: the image the model scored (tick Regions for outlines)`));
   }
 }
-function drawScaled(ctx, bitmap, W, H) {
-  ctx.imageSmoothingEnabled = W < 2 * bitmap.width;
-  ctx.drawImage(bitmap, 0, 0, W, H);
+function drawScaled(ctx, bitmap, W, H, span = [0, 1]) {
+  const sx = span[0] * bitmap.width;
+  const sw = (span[1] - span[0]) * bitmap.width;
+  ctx.imageSmoothingEnabled = W < 2 * sw;
+  ctx.drawImage(bitmap, sx, 0, sw, bitmap.height, 0, 0, W, H);
+}
+function cropped(labels, [height, width], crop) {
+  const [start, end] = frameColumns(crop.index, width, crop.count);
+  if (!labels) return [height, end - start, null];
+  const out = new labels.constructor(height * (end - start));
+  for (let y = 0; y < height; y++) out.set(labels.subarray(y * width + start, y * width + end), y * (end - start));
+  return [height, end - start, out];
 }
 
 // src/views/opacity.js
@@ -1861,11 +1969,12 @@ var TRAITS = [
   "image_png",
   "fill_png",
   "diagnosis",
-  "has_model"
+  "has_model",
+  "frames"
 ];
 var now = () => globalThis.performance ? performance.now() : Date.now();
 function mount(model, el) {
-  const ui = { mode: DEFAULT_MODE, boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
+  const ui = { frame: { current: 0, zoomed: false }, mode: DEFAULT_MODE, boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
   let state = emptyState();
   let diagnosis = null;
   let diagnosisSeen = null;
@@ -1893,6 +2002,8 @@ function mount(model, el) {
     exportJson: () => exportJson(requests.ask, setNote)
   });
   const mask = createMask({ onReady: () => schedule() });
+  const frames = createFrames({ target: mask.canvas, keyRoot: mask.stage, onChange: (view2) => (ui.frame = view2, schedule()) });
+  mask.stage.append(frames.el);
   const slider = createSlider({ onInput: (k) => (ui.k = k, schedule()) });
   const opacity = createOpacity({ initial: ui.opacity, onInput: (v) => (ui.opacity = v, schedule()) });
   const curves = createCurves();
@@ -1991,6 +2102,7 @@ function mount(model, el) {
     "change:labels": onLabels,
     "change:labels_shape": onLabels,
     "change:status": onStatus,
+    "change:frames": () => (ui.frame = { current: 0, zoomed: false }, schedule()),
     "msg:custom": onMessage
   };
   for (const name of TRAITS) if (!handlers[`change:${name}`]) handlers[`change:${name}`] = () => schedule();
@@ -2099,7 +2211,10 @@ function mount(model, el) {
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });
+    const clip = readFrames(model.get("frames"));
+    frames.update(model.get("frames"), ui.frame);
     mask.update({
+      crop: clip && ui.frame.zoomed ? { index: ui.frame.current, count: clip.count } : null,
       image: model.get("image_png") ?? null,
       fill: model.get("fill_png") ?? null,
       opacity: ui.opacity,
@@ -2157,6 +2272,7 @@ function mount(model, el) {
     clearInterval(ticker);
     themeObserver.disconnect();
     releaseKeys();
+    frames.destroy();
     resizeObserver?.disconnect();
     if (frame !== null) (globalThis.cancelAnimationFrame ?? clearTimeout)(frame);
     for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);

@@ -7,6 +7,7 @@ import { diagnosisWords, oppositeAnswer, readDiagnosis } from "./diagnosis.js";
 import { h } from "./dom.js";
 import { captionText, composeExport, exportJson, exportPng } from "./export.js";
 import { statusParts } from "./format.js";
+import { createFrames, readFrames } from "./frames.js";
 import { containKeys } from "./keys.js";
 import { offerOf } from "./offer.js";
 import { DEFAULT_MODE, DEFAULT_OPACITY } from "./overlay.js";
@@ -46,13 +47,15 @@ const TRAITS = [
   "fill_png",
   "diagnosis",
   "has_model",
+  "frames",
 ];
 
 const now = () => (globalThis.performance ? performance.now() : Date.now());
 
 /** Build the widget inside `el`; returns a cleanup function. */
 export function mount(model, el) {
-  const ui = { mode: DEFAULT_MODE, boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
+  // frame: a clip's view of its strip, {current, zoomed} (src/frames.js)
+  const ui = { frame: { current: 0, zoomed: false }, mode: DEFAULT_MODE, boundaries: false, k: null, hover: null, pending: null, errorHidden: false, note: "", opacity: DEFAULT_OPACITY };
   let state = emptyState();
   let diagnosis = null; // readDiagnosis of the trait
   let diagnosisSeen = null; // the finished diagnosis the map last switched to
@@ -82,6 +85,8 @@ export function mount(model, el) {
     exportJson: () => exportJson(requests.ask, setNote),
   });
   const mask = createMask({ onReady: () => schedule() });
+  const frames = createFrames({ target: mask.canvas, keyRoot: mask.stage, onChange: (view) => ((ui.frame = view), schedule()) });
+  mask.stage.append(frames.el);
   const slider = createSlider({ onInput: (k) => ((ui.k = k), schedule()) });
   const opacity = createOpacity({ initial: ui.opacity, onInput: (v) => ((ui.opacity = v), schedule()) });
   const curves = createCurves();
@@ -189,6 +194,7 @@ export function mount(model, el) {
     "change:labels": onLabels,
     "change:labels_shape": onLabels,
     "change:status": onStatus,
+    "change:frames": () => ((ui.frame = { current: 0, zoomed: false }), schedule()),
     "msg:custom": onMessage,
   };
   for (const name of TRAITS) if (!handlers[`change:${name}`]) handlers[`change:${name}`] = () => schedule();
@@ -312,7 +318,10 @@ export function mount(model, el) {
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });
+    const clip = readFrames(model.get("frames"));
+    frames.update(model.get("frames"), ui.frame);
     mask.update({
+      crop: clip && ui.frame.zoomed ? { index: ui.frame.current, count: clip.count } : null,
       image: model.get("image_png") ?? null,
       fill: model.get("fill_png") ?? null,
       opacity: ui.opacity,
@@ -379,6 +388,7 @@ export function mount(model, el) {
     clearInterval(ticker);
     themeObserver.disconnect();
     releaseKeys();
+    frames.destroy();
     resizeObserver?.disconnect();
     if (frame !== null) (globalThis.cancelAnimationFrame ?? clearTimeout)(frame);
     for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);

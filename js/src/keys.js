@@ -6,7 +6,8 @@
 // sees the key), so a focused control also carries Lumino's data-lm-suppress-shortcuts:
 // while it has the focus, host shortcuts wait (click outside to use them).
 
-const CONTROLS = "input, button, [role=button]";
+// data-ew-keys: an element that reads keys of its own (a clip's map, src/frames.js)
+const CONTROLS = "input, button, [role=button], [data-ew-keys]";
 const SUPPRESS = "data-lm-suppress-shortcuts";
 
 /** Keys a range input, a button or a word chip acts on. */

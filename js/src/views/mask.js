@@ -4,6 +4,7 @@ import { toBytes } from "../codecs.js";
 import { css, sequentialColor } from "../colors.js";
 import { regionFlags } from "../diagnosis.js";
 import { h } from "../dom.js";
+import { frameColumns } from "../frames.js";
 import { composeOverlay, displaySize, focusFlags, regionColors } from "../overlay.js";
 
 /** Decode PNG bytes into something drawImage accepts. */
@@ -54,7 +55,9 @@ export function createMask({ onReady }) {
     "aria-label": "image with the region map",
   });
   const legend = h("div", { class: "ew-colorbar", dataset: { role: "colorbar" } });
-  const el = h("div", { class: "ew-figure" }, canvas, legend);
+  // the canvas and what lies over it (a clip's frame captions, src/frames.js)
+  const stage = h("div", { class: "ew-stage" }, canvas);
+  const el = h("div", { class: "ew-figure" }, stage, legend);
   let lastKey = null;
   const redraw = () => ((lastKey = null), onReady());
   const image = pngSlot(redraw);
@@ -64,12 +67,15 @@ export function createMask({ onReady }) {
     image.set(scene.image);
     fill.set(scene.fill ?? null);
     const bitmap = image.bitmap;
-    const { state, labels, labelShape, mode, k, cols, boundaries, highlight, colors, hint, opacity } = scene;
+    const { state, mode, k, cols, boundaries, highlight, colors, hint, opacity } = scene;
     const outlined = scene.outlined ?? null; // region ids to outline (the removed ones)
-    const key = [bitmap, fill.bitmap, state, labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(","), opacity, scene.drives];
+    const crop = scene.crop ?? null; // {index, count}: one frame of a clip's strip, shown large
+    const key = [bitmap, fill.bitmap, state, scene.labels, mode, k, cols?.join(","), boundaries, highlight, colors.key, hint, outlined?.join(","), opacity, scene.drives, crop && `${crop.index}/${crop.count}`];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
     lastKey = key;
-    const [imgH, imgW] = labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
+    const shape = scene.labelShape ?? (bitmap ? [bitmap.height, bitmap.width] : [0, 0]);
+    const [imgH, imgW, labels] = crop ? cropped(scene.labels, shape, crop) : [shape[0], shape[1], scene.labels];
+    const span = crop ? [crop.index / crop.count, (crop.index + 1) / crop.count] : [0, 1];
     const [H, W] = displaySize(imgH, imgW);
     if (H === 0) return;
     if (canvas.width !== W || canvas.height !== H) {
@@ -81,7 +87,7 @@ export function createMask({ onReady }) {
     const ready = labels && state.nRegions > 0 && labels.length === imgH * imgW;
     const heat = mode === "heat" || mode === "diagnose";
     if (bitmap) {
-      drawScaled(ctx, bitmap, W, H);
+      drawScaled(ctx, bitmap, W, H, span);
       if (ready && heat) {
         // dimmed a little, so that the light end of the scale stands out on any picture
         ctx.fillStyle = "rgb(0 0 0 / 0.35)";
@@ -113,7 +119,7 @@ export function createMask({ onReady }) {
     const filled = layerOf(composeOverlay(labels, imgW, imgH, W, H, regionRgba), W, H);
     const fctx = filled.getContext("2d");
     fctx.globalCompositeOperation = "source-in";
-    if (fill.bitmap) drawScaled(fctx, fill.bitmap, W, H);
+    if (fill.bitmap) drawScaled(fctx, fill.bitmap, W, H, span);
     else ((fctx.fillStyle = "#000"), fctx.fillRect(0, 0, W, H)); // the default fill, 0
     ctx.drawImage(filled, 0, 0);
     if (decorations.boundary || decorations.highlight || decorations.outline) {
@@ -122,7 +128,7 @@ export function createMask({ onReady }) {
     }
   }
 
-  return { el, canvas, update };
+  return { el, stage, canvas, update };
 }
 
 /** A canvas holding the RGBA `pixels` of W x H. */
@@ -171,7 +177,19 @@ function setLegend(legend, mode, ready, hint, drives = "", idleHint = "Click a w
   }
 }
 
-function drawScaled(ctx, bitmap, W, H) {
-  ctx.imageSmoothingEnabled = W < 2 * bitmap.width;
-  ctx.drawImage(bitmap, 0, 0, W, H);
+/** Draw the columns `span` (fractions of the width, [0, 1] for all) of `bitmap` on W x H. */
+function drawScaled(ctx, bitmap, W, H, span = [0, 1]) {
+  const sx = span[0] * bitmap.width;
+  const sw = (span[1] - span[0]) * bitmap.width;
+  ctx.imageSmoothingEnabled = W < 2 * sw;
+  ctx.drawImage(bitmap, sx, 0, sw, bitmap.height, 0, 0, W, H);
+}
+
+/** [height, width, labels] of frame crop.index alone, cut from the strip's label map. */
+function cropped(labels, [height, width], crop) {
+  const [start, end] = frameColumns(crop.index, width, crop.count);
+  if (!labels) return [height, end - start, null];
+  const out = new labels.constructor(height * (end - start));
+  for (let y = 0; y < height; y++) out.set(labels.subarray(y * width + start, y * width + end), y * (end - start));
+  return [height, end - start, out];
 }
