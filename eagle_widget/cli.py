@@ -149,7 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     explain.add_argument(
         "--frames", type=_positive_int, metavar="N",
-        help="a clip: N frames sampled evenly (a folder: all; a video file: 8)",
+        help="a clip: N frames sampled evenly (a folder: all; a video file: 8); with --batch, "
+        "for the clip items whose line gives no frames",
     )  # fmt: skip
     explain.add_argument("--batch", metavar="MANIFEST", help="JSON lines: image, prompt, targets")
     explain.add_argument("--prompt", default=None, help=f'prompt (default "{DEFAULT_PROMPT}")')
@@ -479,7 +480,7 @@ def _run_batch(items: list[dict], args, load: Loader, out: Path) -> int:
             gpus_per_worker=args.gpus_per_worker, prompt=args.prompt, targets=args.targets,
             device=args.device, dtype=args.dtype, load=functools.partial(_model_of, load, args),
             record={"served_model": args.served_model} if args.served_model else None,
-            **_options(args),
+            frames=args.frames, **_options(args),
         )  # fmt: skip
     except RunMismatch as error:
         raise _other_run(error) from None

@@ -12,6 +12,7 @@ import sys
 import av
 import numpy as np
 import pytest
+from PIL import Image
 from test_video import ClipScorer, red, top_frame
 
 import eagle_widget as ew
@@ -119,3 +120,76 @@ def test_the_command_line_explains_a_video_file(tmp_path, capsys):
     code, seen = run("explain", broken, "--out", tmp_path / "o")
     assert code == 2 and "cannot read video broken.mp4" in seen.err, seen.err
     assert not (tmp_path / "o").exists()  # refused before anything is written
+    # a manifest of clips; --frames samples those whose line gives none
+    clip_folder(tmp_path / "frames", red_frame=2)
+    (tmp_path / "m.jsonl").write_text('{"image": "frames", "id": "f"}\n{"image": "clip.mp4"}\n')
+    code, seen = run("explain", "--batch", tmp_path / "m.jsonl", "--frames", "2", "--region-kind",
+                     "grid", "--grid", "1x2", "--out", tmp_path / "many")  # fmt: skip
+    assert code == 0, seen.err
+    assert ew.Explanation.load(tmp_path / "many" / "f" / "result.npz").frames["indices"] == [0, 2]
+
+
+# -- clips in a batch ---------------------------------------------------------------------------
+def clip_folder(path, red_frame: int, count: int = 3):
+    path.mkdir()
+    for index in range(count):
+        Image.fromarray(source_frame(index, index == red_frame)).save(path / f"f{index + 1}.png")
+    return path
+
+
+def test_a_batch_explains_folders_and_video_files_and_resumes_by_their_content(tmp_path):
+    from eagle_widget.batch.explain import run_batch
+
+    clip_folder(tmp_path / "frames", red_frame=2)
+    write_video(tmp_path / "clip.mp4", 10, red_frame=7)
+    (tmp_path / "m.jsonl").write_text(
+        '{"image": "frames", "id": "folder"}\n'
+        '{"image": "clip.mp4", "id": "video", "frames": 5}\n'
+        '{"image": "clip.mp4", "id": "bad", "frames": 0}\n'
+    )
+    out = tmp_path / "out"
+    options = {"regions": "grid", "grid": (2, 2), "load": lambda *_: ClipScorer()}
+    report = run_batch(tmp_path / "m.jsonl", out=out, **options)
+    assert (report.done, report.failed) == (2, 1)
+    rows = {row["id"]: row for row in report.rows}
+    assert "frames must be a positive int, got 0" in rows["line0003"]["error"]
+    folder = ew.Explanation.load(out / "folder" / "result.npz")
+    assert folder.frames["names"] == ["f1.png", "f2.png", "f3.png"] and top_frame(folder) == 2
+    video = ew.Explanation.load(out / "video" / "result.npz")
+    assert video.frames["indices"] == [1, 3, 5, 7, 9] and top_frame(video) == 3
+    assert (out / "folder" / "explanation.html").is_file()
+    # resumed: nothing again; a changed frame redoes its clip only
+    assert run_batch(tmp_path / "m.jsonl", out=out, **options).skipped == 2
+    Image.fromarray(source_frame(0, red_square=True)).save(tmp_path / "frames" / "f1.png")
+    again = run_batch(tmp_path / "m.jsonl", out=out, **options)
+    assert again.skipped == 1 and again.done == 2
+    assert red(ew.Explanation.load(out / "folder" / "result.npz").image[0]).any()
+    # frames belongs to clips; another batch-wide frames is another run
+    (tmp_path / "one.jsonl").write_text('{"image": "frames/f1.png", "frames": 2}\n')
+    report = run_batch(tmp_path / "one.jsonl", out=tmp_path / "o", **options)
+    assert "frames samples a clip" in report.rows[0]["error"]
+    with pytest.raises(ValueError, match="holds a batch run with other options|other options"):
+        run_batch(tmp_path / "m.jsonl", out=out, frames=2, **options)
+
+
+def test_a_clip_sent_to_a_worker_needs_no_shared_disk(tmp_path):
+    """What the driver packs for a Ray worker holds the clip's files themselves: the worker
+    explains them with the originals gone, under their own names."""
+    import shutil
+
+    from eagle_widget.batch.explain import explain_item, with_image_bytes
+
+    asked = {"prompt": None, "targets": "all", "n_regions": 4, "search": "lazy",
+             "early_stop": "auto", "max_new_tokens": 8, "working_size": "auto",
+             "method": "eagle", "regions": "grid", "grid": [2, 2]}  # fmt: skip
+    folder = clip_folder(tmp_path / "frames", red_frame=1)
+    write_video(tmp_path / "clip.mp4", 6, red_frame=3)
+    video = {"image": tmp_path / "clip.mp4", "asked": asked, "frames": 3}
+    packed = [with_image_bytes({"image": folder, "asked": asked}), with_image_bytes(video)]
+    shutil.rmtree(folder)
+    (tmp_path / "clip.mp4").unlink()
+    from_folder, from_video = (explain_item(ClipScorer(), item) for item in packed)
+    assert from_folder.frames["names"] == ["f1.png", "f2.png", "f3.png"]
+    assert top_frame(from_folder) == 1
+    assert from_video.frames["name"] == "clip.mp4" and from_video.frames["indices"] == [1, 3, 5]
+    assert top_frame(from_video) == 1  # the second sampled frame is source frame 3

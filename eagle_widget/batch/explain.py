@@ -1,4 +1,6 @@
 """Explaining images to folders: one image, or a manifest of them on the batch runner.
+An item's "image" may be a clip (a folder of frames or a video file, engine/clips.py) for a
+model that takes clips; its "frames" samples it.
 
 Each explanation writes result.json, result.npz, figure.png and explanation.html. A batch's
 folder is a run folder (`store.RunFolder`): an item is done when its row.json records
@@ -12,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +25,7 @@ import numpy as np
 from ..console import Progress, say, strip
 from ..engine import Explainer, Explanation, resolve_prompt
 from ..engine.baselines import estimated_method_images
+from ..engine.clips import is_clip, natural_key
 from ..engine.images import picture_from_bytes, read_picture
 from ..engine.prompt_spans import PROMPT_REGIONS
 from ..engine.regions import region_plan, regions_text
@@ -32,7 +36,7 @@ from .store import RunFolder, file_sha256
 
 OUTPUTS = ("result.json", "result.npz", "figure.png", "explanation.html")
 SUMMARY_KEYS = ("caption", "insertion_auc", "deletion_auc", "images_scored", "seconds")
-MANIFEST_KEYS = ("image", "prompt", "targets", "id")
+MANIFEST_KEYS = ("image", "prompt", "targets", "id", "frames")
 
 Loader = Callable[[str, "str | None", "str | None"], object]
 
@@ -130,7 +134,8 @@ def summary_line(explanation: Explanation, where: Path) -> str:
 
 # -- manifests ---------------------------------------------------------------------------------
 def read_manifest(path: Path) -> list[dict]:
-    """Items of a JSON-lines manifest: {"image", "prompt"?, "targets"?, "id"?} per line.
+    """Items of a JSON-lines manifest: {"image", "prompt"?, "targets"?, "id"?, "frames"?}
+    per line ("frames": how many frames of a clip to sample).
 
     Relative image paths are relative to the manifest's folder. A line that is not a valid
     item becomes an item with an "error", so that the batch reports it and goes on. An
@@ -167,7 +172,7 @@ def check_items(entries: Sequence[tuple[int, object]], base: Path) -> list[dict]
                 raise ValueError('expected a JSON object with an "image" path')
             unknown = set(entry) - set(MANIFEST_KEYS)
             if unknown:
-                raise ValueError(f"unknown keys {sorted(unknown)}; use image, prompt, targets, id")
+                raise ValueError(f"unknown keys {sorted(unknown)}; use {', '.join(MANIFEST_KEYS)}")
             image = Path(entry["image"])
             item["image"] = image if image.is_absolute() else base / image
             item["prompt"] = entry.get("prompt")  # absent or null: --prompt
@@ -177,6 +182,8 @@ def check_items(entries: Sequence[tuple[int, object]], base: Path) -> list[dict]
                 resolve_prompt(item["prompt"])
             if "targets" in entry:  # absent: --targets; null: all
                 item["targets"] = entry["targets"]
+            if entry.get("frames") is not None:  # absent or null: the batch's frames
+                item["frames"] = _checked_frames(entry["frames"], item["image"])
             item["id"] = _item_id(entry.get("id"), number, image)
         except ValueError as error:
             item["id"] = f"line{number:04d}"
@@ -187,6 +194,14 @@ def check_items(entries: Sequence[tuple[int, object]], base: Path) -> list[dict]
         seen.add(item["id"])
         items.append(item)
     return items
+
+
+def _checked_frames(frames, image: Path) -> int:
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        raise ValueError(f"frames must be a positive int, got {frames!r}")
+    if not is_clip(image):
+        raise ValueError("frames samples a clip (a folder of frames or a video file)")
+    return frames
 
 
 def _item_id(given, number: int, image: Path) -> str:
@@ -239,6 +254,7 @@ def run_batch(
     regions: str = "slic",
     grid: tuple[int, int] | None = None,
     prompt_regions: str | None = None,
+    frames: int | None = None,
 ) -> BatchReport:
     """Explain every item not done yet into `out`/ID; a failing item is recorded, the rest go on.
 
@@ -255,7 +271,8 @@ def run_batch(
     Explainer and `benchmarks.evaluate`. `regions`: "slic" or "grid" (`grid=(rows, cols)`,
     or about n_regions blocks); a label map or masks are of one image, so a batch takes none.
     `prompt_regions`: "word", "sentence" or "message" spans of each item's prompt ranked
-    beside its image's regions (see Explainer).
+    beside its image's regions (see Explainer). `frames`: how many frames of each clip item
+    to sample when its line gives none (None: a folder's all, a video file's 8).
     """
     if isinstance(items, (str, Path)):
         items = read_manifest(Path(items))
@@ -291,6 +308,10 @@ def run_batch(
                 f"{prompt_regions!r}"
             )
         options["prompt_regions"] = prompt_regions
+    if frames is not None:  # asked only then, as regions
+        if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+            raise ValueError(f"frames must be None or a positive int, got {frames!r}")
+        options["frames"] = frames
     store = RunFolder(out, needs=("result.json",))
     store.start({"model": model, "prompt": prompt, "targets": targets, **options, **(record or {})})
     for item in items:
@@ -323,23 +344,61 @@ def run_batch(
 
 
 def with_image_bytes(item: dict) -> dict:
-    """The item as it goes to a Ray worker: with its image file's bytes, read on this
-    machine, so that a worker on another needs no shared disk (an unreadable file goes
-    without, and fails on the worker with its own message)."""
+    """The item as it goes to a Ray worker: with its image file's bytes (a folder of frames:
+    each frame file's name and bytes), read on this machine, so that a worker on another
+    needs no shared disk (an unreadable file goes without, and fails on the worker with its
+    own message)."""
     try:
-        return {**item, "image_bytes": Path(item["image"]).read_bytes()}
+        path = Path(item["image"])
+        if path.is_dir():
+            return {**item, "clip_files": [(f.name, f.read_bytes()) for f in frame_files(path)]}
+        return {**item, "image_bytes": path.read_bytes()}
     except (OSError, KeyError, TypeError):
         return item
+
+
+def frame_files(folder: Path) -> list[Path]:
+    """The files of a folder of frames, in natural name order (clips.read_clip reads the
+    image files among them)."""
+    files = [f for f in Path(folder).iterdir() if f.is_file() and not f.name.startswith(".")]
+    return sorted(files, key=lambda f: natural_key(f.name))
 
 
 def explain_item(model, item: dict) -> Explanation:
     """The per-item job (runs on a worker): read the image (from the bytes the driver sent,
     else its path), explain it, return the result."""
     asked = item["asked"]
+    path = Path(item["image"])
+    if "clip_files" in item or is_clip(path):  # a folder sent as files is not here to look at
+        frames = item.get("frames", asked.get("frames"))
+        if "clip_files" in item or "image_bytes" in item:
+            with tempfile.TemporaryDirectory(prefix="eagle-clip-") as here:
+                copy = _unpacked_clip(item, Path(here), path.name)
+                return _explain_asked(model, copy, asked, frames=frames)
+        return _explain_asked(model, path, asked, frames=frames)
     if "image_bytes" in item:
         image = read_picture(picture_from_bytes(item["image_bytes"], item["image"]))
     else:
-        image = read_picture(Path(item["image"]))
+        image = read_picture(path)
+    return _explain_asked(model, image, asked)
+
+
+def _unpacked_clip(item: dict, here: Path, name: str) -> Path:
+    """The clip the driver sent, as files in `here` under their own names (a worker on
+    another machine reads them as the driver would have read the originals)."""
+    if "clip_files" in item:
+        folder = here / name
+        folder.mkdir()
+        for file_name, data in item["clip_files"]:
+            (folder / file_name).write_bytes(data)
+        return folder
+    video = here / name
+    video.write_bytes(item["image_bytes"])
+    return video
+
+
+def _explain_asked(model, image, asked: dict, frames: int | None = None) -> Explanation:
+    """explain_one with what the item asked for."""
     targets = parse_targets(asked["targets"])
     keys = ("n_regions", "search", "early_stop", "max_new_tokens", "working_size", "method")
     options = {key: asked[key] for key in keys}
@@ -347,7 +406,7 @@ def explain_item(model, item: dict) -> Explanation:
     if asked.get("grid") is not None:
         options["grid"] = tuple(asked["grid"])
     options["prompt_regions"] = asked.get("prompt_regions")
-    return explain_one(model, image, asked["prompt"], targets, **options)
+    return explain_one(model, image, asked["prompt"], targets, frames=frames, **options)
 
 
 def load_announced(load: Loader, spec: str, device, dtype):
@@ -403,13 +462,16 @@ def _summary_fields(explanation: Explanation) -> dict:
 def _asked(item: dict, prompt, targets, model: str, options: dict) -> dict:
     """What an item asks for, recorded in its row: the image's content, not its path."""
     image = item.get("image")
-    return {
+    asked = {
         "image_sha256": file_sha256(image) if image else None,  # unreadable: None, it fails
         "prompt": item.get("prompt") or prompt,
         "targets": item.get("targets", targets),
         "model": model,
         **options,
     }
+    if "frames" in item:  # the line's own: asked only then, so other rows stay as they were
+        asked["frames"] = item["frames"]
+    return asked
 
 
 def _summary(items: list[dict], store: RunFolder) -> list[dict]:

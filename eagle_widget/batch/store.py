@@ -30,9 +30,19 @@ _ABSENT = object()
 
 
 def file_sha256(path) -> str | None:
-    """The sha256 of a file's bytes, the key of its content; None when it cannot be read."""
+    """The sha256 of a file's bytes, the key of its content (of a folder, such as a clip's
+    frames: of each visible file's name and bytes, by name); None when it cannot be read."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        path = Path(path)
+        if not path.is_dir():
+            return hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = hashlib.sha256()
+        for file in sorted(f for f in path.iterdir() if f.is_file() and f.name[0] != "."):
+            name = file.name.encode()
+            digest.update(len(name).to_bytes(8, "big") + name)
+            data = file.read_bytes()
+            digest.update(len(data).to_bytes(8, "big") + data)
+        return digest.hexdigest()
     except (OSError, TypeError):
         return None
 
