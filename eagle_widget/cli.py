@@ -48,7 +48,7 @@ from .batch.explain import (
     summary_line,
     write_outputs,
 )
-from .batch.jobs import RAY_INSTALL, RayNotInstalled, check_ray_installed, ray_wanted
+from .batch.jobs import RayNotInstalled, check_ray_installed, ray_wanted
 from .batch.store import RunMismatch, describe_differences
 from .benchmarks.tasks import TASKS
 from .console import Progress, describe, say, strip
@@ -233,8 +233,10 @@ def _positive_int(text: str) -> int:
 def _ray_options(command, what: str) -> None:
     command.add_argument("--workers", type=_positive_int, help=f"Ray actors for {what}")
     command.add_argument(
-        "--ray", metavar="ADDRESS", help=f'{what} on a Ray cluster: "auto" or ADDRESS'
-    )
+        "--ray", metavar="ADDRESS",
+        help=f'{what} on a Ray cluster: "auto" (RAY_ADDRESS or the local one), HOST:PORT of a '
+        "head, or ray://HOST:PORT through Ray Client",
+    )  # fmt: skip
     command.add_argument(
         "--gpus-per-worker", type=_non_negative, default=0.0, help="GPUs per Ray actor (0: CPU)"
     )
@@ -247,9 +249,9 @@ def _check_ray_options(args) -> bool:
         raise UsageError("--gpus-per-worker goes with --workers or --ray")
     if distributed:
         try:
-            check_ray_installed()
-        except RayNotInstalled:
-            raise UsageError(f"--workers and --ray need Ray: {RAY_INSTALL}") from None
+            check_ray_installed(args.ray)
+        except RayNotInstalled as error:
+            raise UsageError(f"--workers and --ray: {error}") from None
     return distributed
 
 

@@ -1,4 +1,5 @@
-"""A cluster of several Ray nodes that the user started, joined by `ray="auto"` (issue 27).
+"""A cluster of several Ray nodes that the user started, joined by `ray="auto"` and through
+Ray Client (`ray="ray://..."`) (issue 27).
 
 Not collected on its own: tests/test_ray_cluster.py runs this module inside a network
 namespace that has only loopback (as tests/test_ray.py runs ray_cases.py). One cluster
@@ -133,6 +134,67 @@ def test_more_gpus_than_the_cluster_has_is_refused_before_any_model_loads(
     ):
         run_batch(images[1], "demo", out=tmp_path / "o", ray="auto", workers=3, gpus_per_worker=1,
                   load=never, **OPTIONS)  # fmt: skip
+
+
+def test_through_ray_client_a_batch_and_an_evaluate_write_what_they_write_here(
+    cluster, images, sequential, tmp_path, capsys
+):
+    """`--ray ray://HOST:PORT`: the driver talks to the cluster through Ray Client, and the
+    GPU node, which cannot see the images, still explains its items from their bytes."""
+    import functools
+
+    import torch
+
+    import eagle_widget as ew
+    from eagle_widget.batch.explain import load_model
+    from eagle_widget.benchmarks import Options, prepare
+    from eagle_widget.models.demo.scenes import CAPTION_PROMPT
+
+    client = cluster["head"].client_address
+    assert client.startswith("ray://127.0.0.1:")
+    report = run_batch(images[1], "demo", out=tmp_path / "client", ray=client, workers=2,
+                       gpus_per_worker=1, **OPTIONS)  # fmt: skip
+    assert comparable(tmp_path / "client") == sequential
+    assert {w.where["node"] for w in report.workers} == {cluster["gpu_node_id"]}
+    assert "2 workers on a cluster of 2 nodes" in capsys.readouterr().err
+
+    folder = images[0]
+    names = sorted(p.name for p in folder.iterdir())[:2]
+    sizes = [Image.open(folder / n).size for n in names]  # (width, height)
+    pictures = [{"id": i, "file_name": n, "height": h, "width": w}
+                for i, (n, (w, h)) in enumerate(zip(names, sizes))]  # fmt: skip
+    captions = [{"id": i, "image_id": i, "caption": "a shape"} for i in range(len(names))]
+    (tmp_path / "captions.json").write_text(
+        json.dumps({"images": pictures, "annotations": captions})
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each actor
+    try:
+        demo = ew.load_demo_model()
+        entries = prepare("coco-caption", demo, tmp_path / "captions.json", folder,
+                          prompt=CAPTION_PROMPT)  # fmt: skip
+        (tmp_path / "list.json").write_text(json.dumps(entries))
+        items = ew.benchmarks.load("coco-caption", tmp_path / "list.json", folder,
+                                   prompt=CAPTION_PROMPT)  # fmt: skip
+        options = Options(n_regions=8, search="lazy")
+        here = ew.benchmarks.evaluate(demo, items, out=tmp_path / "here", options=options,
+                                      model_name="demo")  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    there = ew.benchmarks.evaluate(
+        None, items, out=tmp_path / "there", options=options, model_name="demo", workers=2,
+        ray=client, gpus_per_worker=1, setup=functools.partial(load_model, "demo", None, None),
+    )  # fmt: skip
+    assert [row["status"] for row in here.rows] == ["scored"] * 2
+
+    def scored(result):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in result.rows]
+
+    assert scored(there) == scored(here)
+    assert (tmp_path / "there" / "table.md").read_text() == (
+        tmp_path / "here" / "table.md"
+    ).read_text()
+    assert cluster["head"].process.poll() is None  # the client stopped nothing it did not start
 
 
 def test_a_lost_node_loses_no_finished_item_and_its_items_finish_elsewhere(

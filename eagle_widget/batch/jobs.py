@@ -20,13 +20,14 @@ from ..console import describe, say
 from .outcomes import Outcome, WorkerStats
 
 RAY_INSTALL = 'pip install "eagle-widget[ray]"'
+RAY_CLIENT = "ray://"  # an address of a Ray Client server, which needs grpcio
 
 
 class RayNotInstalled(RuntimeError):
     """Workers or a cluster were asked for, but Ray is not installed."""
 
-    def __init__(self):
-        super().__init__(f"Ray is not installed; install it with: {RAY_INSTALL}")
+    def __init__(self, what: str = "Ray is not installed"):
+        super().__init__(f"{what}; install it with: {RAY_INSTALL}")
 
 
 def ray_wanted(workers: int | None, ray: str | None) -> bool:
@@ -34,10 +35,13 @@ def ray_wanted(workers: int | None, ray: str | None) -> bool:
     return workers is not None or ray is not None
 
 
-def check_ray_installed() -> None:
-    """Raise RayNotInstalled now, before anything slow starts."""
+def check_ray_installed(address: str | None = None) -> None:
+    """Raise RayNotInstalled now, before anything slow starts: Ray is missing, or a ray://
+    address needs Ray Client's grpcio (the `ray` extra brings both)."""
     if importlib.util.find_spec("ray") is None:
         raise RayNotInstalled()
+    if str(address or "").startswith(RAY_CLIENT) and importlib.util.find_spec("grpc") is None:
+        raise RayNotInstalled(f"{address} goes through Ray Client, which needs grpcio")
 
 
 def run_jobs(
@@ -78,7 +82,7 @@ def run_jobs(
         raise ValueError(f"gpus_per_worker must be 0 or more, got {gpus_per_worker}")
     if not ray_wanted(workers, ray):
         return _run_here(items, work, setup, write, label if progress else None, size)
-    check_ray_installed()
+    check_ray_installed(ray)
     from . import ray_backend
 
     return ray_backend.run(

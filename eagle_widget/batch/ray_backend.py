@@ -34,11 +34,12 @@ REPLACE_TIMEOUT_S = 300
 _HEAD_PORTS = (
     "port", "node-manager-port", "object-manager-port", "dashboard-agent-listen-port",
     "dashboard-agent-grpc-port", "runtime-env-agent-port", "metrics-export-port",
+    "ray-client-server-port",
 )  # fmt: skip
 
 
-# a node that joins a head: the head's own ports but the cluster's
-_NODE_PORTS = tuple(name for name in _HEAD_PORTS if name != "port")
+# a node that joins a head: the head's own ports but the cluster's (the GCS, Ray Client)
+_NODE_PORTS = tuple(name for name in _HEAD_PORTS if name not in ("port", "ray-client-server-port"))
 
 _AGENT_PORT_FILES = {  # port file of a node's agent -> its `ray start` option
     "dashboard_agent_listen_port": "dashboard-agent-listen-port",
@@ -50,7 +51,9 @@ _AGENT_PORT_FILES = {  # port file of a node's agent -> its `ray start` option
 
 class LocalCluster:
     """A private one-node Ray cluster, started with `ray start --head --block` and stopped
-    by its process id. Every port is chosen here and bound to 127.0.0.1.
+    by its process id. Every port is chosen here and bound to 127.0.0.1. `address` is the
+    head's (for ray.init and `ray start --address`), `client_address` its Ray Client server's
+    (ray://127.0.0.1:PORT).
     """
 
     def __init__(self, cpus: int, gpus: float | None = None):
@@ -59,6 +62,7 @@ class LocalCluster:
         self.folder: Path | None = None
         self.process: subprocess.Popen | None = None
         self.address = ""
+        self.client_address = ""
         self._saved_environ: dict[str, str | None] = {}
         self.nodes: list[subprocess.Popen] = []  # nodes added beside the head (add_node)
 
@@ -86,6 +90,7 @@ class LocalCluster:
         _reload_auth_settings()
         ports = {name: _free_port() for name in _HEAD_PORTS}
         self.address = f"127.0.0.1:{ports['port']}"
+        self.client_address = f"ray://127.0.0.1:{ports['ray-client-server-port']}"
         command = [
             sys.executable, "-c", "from ray.scripts.scripts import main; main()",
             "start", "--head", "--block", "--node-ip-address", "127.0.0.1",
