@@ -65,6 +65,17 @@ def test_workers_without_ray_installed_say_how_to_install_it(tmp_path, monkeypat
     assert 'pip install "eagle-widget[ray]"' in capsys.readouterr().err
 
 
+def test_a_ray_client_address_without_grpcio_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "grpc", None)  # Ray is here, Ray Client's grpcio is not
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"image": "a.png"}) + "\n")
+    argv = ["explain", "--batch", str(manifest), "--out", str(tmp_path / "o")]
+    assert cli.main([*argv, "--ray", "ray://127.0.0.1:10001"], load=loader) == 2
+    err = capsys.readouterr().err
+    assert "ray://127.0.0.1:10001 goes through Ray Client, which needs grpcio" in err
+    assert 'pip install "eagle-widget[ray]"' in err
+
+
 @pytest.mark.parametrize(
     "extra, expected",
     [(["--workers", "2"], "go with --batch"), (["--ray", "auto"], "go with --batch"),
