@@ -162,7 +162,9 @@ def _parser() -> argparse.ArgumentParser:
         "--api-key-env", metavar="VAR", help="with openai:URL: the variable holding the API key"
     )
     explain.add_argument(
-        "--concurrency", type=_positive_int, help="with openai:URL: requests in flight (16)"
+        "--concurrency",
+        type=_positive_int,
+        help="with openai:URL: requests in flight (16), shared by the --workers",
     )
     explain.add_argument(
         "--max-requests", type=_positive_int, help="with openai:URL: refuse dearer runs"
@@ -446,16 +448,20 @@ def _model_of(load: Loader, args, spec: str, device, dtype):
     """--model with every option of the command line: a server's (openai:URL), or `load`'s."""
     if spec.startswith(SERVED):  # a server: nothing to load, options of its own
         from .models import load_model as load_served
+        from .models.served import DEFAULT_CONCURRENCY
 
+        # the run's requests in flight, shared by its --workers (each actor calls this)
+        concurrency = -(-(args.concurrency or DEFAULT_CONCURRENCY) // (args.workers or 1))
+        # answers kept beside the results, so that a resumed batch does not pay for them
+        # again: where this process sees that folder (a worker on another machine does not)
+        cache = Path(args.out) / ".served-cache.sqlite"
         return load_served(
             spec,
             model=args.served_model,
             api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
-            # absent: the adapter's own default
-            **({"concurrency": args.concurrency} if args.concurrency else {}),
+            concurrency=concurrency,
             max_requests=args.max_requests,
-            # answers kept beside the results: a resumed batch does not pay for them again
-            cache_file=Path(args.out) / ".served-cache.sqlite",
+            cache_file=cache if cache.parent.is_dir() else None,
         )
     return load(spec, device, dtype)
 

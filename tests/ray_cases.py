@@ -268,3 +268,53 @@ def test_evaluate_on_two_workers_scores_what_it_scores_here(cluster, manifest, t
     assert (tmp_path / "two" / "table.md").read_text() == (
         tmp_path / "here" / "table.md"
     ).read_text()
+
+
+# -- a served model on workers ------------------------------------------------------------------
+def test_a_served_model_on_two_workers_shares_the_runs_concurrency_and_its_answer_cache(
+    cluster, tmp_path
+):
+    """`--model openai:URL --workers 2 --concurrency 4`: each actor sends at most 2 requests
+    at a time, the results are the run's without Ray, and a resumed run pays for no image
+    twice."""
+    import shutil
+
+    import numpy as np
+    from fake_openai import FakeServer
+
+    from eagle_widget import cli
+
+    for i in range(3):  # red columns: the fake server's answer is their share of the image
+        image = np.zeros((24, 32, 3), dtype=np.uint8)
+        image[:, : 6 + 6 * i, 0] = 255
+        Image.fromarray(image).save(tmp_path / f"red{i}.png")
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"image": f"red{i}.png"}) + "\n" for i in range(3)))
+    with FakeServer() as server:
+        server.delay = 0.02  # requests overlap, so the cap on them is seen
+
+        def explain(out, *more):
+            argv = ["explain", "--batch", str(manifest), "--out", str(out), "--model",
+                    "openai:" + server.url, "--served-model", "fake", "--concurrency", "4",
+                    "--regions", "6", "--targets", "1", *more]  # fmt: skip
+            assert cli.main(argv) == 0
+
+        def results(out):  # each actor's first item also asks the server's mode: its
+            seen = comparable(out)  # count of requests is not the run's without Ray
+            for item in seen["items"].values():
+                item["result.json"]["extras"].pop("requests")
+            return seen
+
+        explain(tmp_path / "here")
+        alone = server.max_in_flight
+        server.max_in_flight = 0
+        explain(tmp_path / "two", "--workers", "2")
+        assert results(tmp_path / "two") == results(tmp_path / "here")
+        assert server.max_in_flight <= 4 < 2 * alone  # 2 actors x 2, where one alone sent 4
+        asked = server.requests
+        shutil.rmtree(tmp_path / "two" / "0002-red1")  # as if the run had stopped before it
+        explain(tmp_path / "two", "--workers", "2")
+        # only its caption was asked again (answers are generated anew); every image it
+        # scored came from the run's cache
+        assert server.requests == asked + 1
+        assert results(tmp_path / "two") == results(tmp_path / "here")

@@ -43,6 +43,9 @@ ID_PREFIX = "token_id:"  # how vLLM writes a token with return_tokens_as_token_i
 CONTINUE = {"continue_final_message": True, "add_generation_prompt": False}
 
 
+DEFAULT_CONCURRENCY = 16  # requests in flight to one server
+
+
 class ServerError(RuntimeError):
     """The server failed or gave an answer the adapter cannot use; names server and field."""
 
@@ -76,7 +79,7 @@ class OpenAIModel:
         api_key: str | None = None,
         *,
         mode: str | None = None,
-        concurrency: int = 16,
+        concurrency: int = DEFAULT_CONCURRENCY,
         timeout: float = 120.0,
         max_retries: int = 4,
         max_requests: int | None = None,
