@@ -97,8 +97,9 @@ class OpenAIModel:
     the one user message, in frame order, then the prompt. No text label goes between them
     ("Frame 1:" ...): the model gets the user's prompt and nothing else, as it does for one
     image; every multi-image chat template keeps the parts' order (vLLM keeps it whether it
-    renders the parts in place or gathers the images before the text, where a label would be
-    cut off from its frame); and a label would be the adapter's words in one language, in
+    renders the parts in place or, by default for a template that takes one string, gathers
+    the images before the text, where a label would be cut off from its frame); and a label
+    would be the adapter's words in one language, in
     tokens a small model (the demo's 27-token vocabulary) may not have. A server's limit on
     images per prompt (vLLM: --limit-mm-per-prompt) is one clear ImageLimitError. Off: a
     clip is refused before any request.
