@@ -170,6 +170,11 @@ def _parser() -> argparse.ArgumentParser:
         "--max-requests", type=_positive_int, help="with openai:URL: refuse dearer runs"
     )
     explain.add_argument(
+        "--frames-as-images", action="store_true", default=None,
+        help="with openai:URL: send a clip's frames as several images of one message (a "
+        "server that takes no video; vLLM: --limit-mm-per-prompt)",
+    )  # fmt: skip
+    explain.add_argument(
         "--targets",
         default="all",
         help='"all" (default), token indices such as 2,5 or a word of the answer',
@@ -377,6 +382,11 @@ def _explain(args, load: Loader) -> int:
         args.region_arguments = _region_arguments(args)
         return _run_batch(items, args, load, out)
     if is_clip(Path(args.image)):  # read now for its errors; the explainer keeps its record
+        if args.model.startswith(SERVED) and not args.frames_as_images:
+            raise UsageError(
+                "a served model takes a clip with --frames-as-images (its frames sent as "
+                "several images of one message)"
+            )
         try:
             pixels = read_clip(Path(args.image), args.frames)[0]
         except (ValueError, VideoReaderMissing) as error:
@@ -422,7 +432,8 @@ def _check_writable(folder: Path, option: str) -> None:
 
 # the options of a served model only, and their argparse names
 SERVED_OPTIONS = {"--served-model": "served_model", "--api-key-env": "api_key_env",
-                  "--concurrency": "concurrency", "--max-requests": "max_requests"}  # fmt: skip
+                  "--concurrency": "concurrency", "--max-requests": "max_requests",
+                  "--frames-as-images": "frames_as_images"}  # fmt: skip
 
 
 def _check_served(args) -> None:
@@ -461,6 +472,7 @@ def _model_of(load: Loader, args, spec: str, device, dtype):
             api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
             concurrency=concurrency,
             max_requests=args.max_requests,
+            frames_as_images=bool(args.frames_as_images),
             cache_file=cache if cache.parent.is_dir() else None,
         )
     return load(spec, device, dtype)

@@ -3,7 +3,9 @@
 It speaks vLLM's dialect (prompt_logprobs, continue_final_message, token ids, /tokenize,
 /detokenize) over a 6-word vocabulary, and scores an answer token by the image alone:
 P(word i) = share of image pixels whose red channel is >= 128, for every word (a known
-ground truth: the red pixels are all that matters). Behaviour switches let a test break it.
+ground truth: the red pixels are all that matters). A message with several images (a clip's
+frames) is scored by the red share of all of them, or of the `scored_image`-th alone.
+Behaviour switches let a test break it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class FakeServer:
         self.delay = 0.0  # seconds per chat request (to see them overlap)
         self.down = False  # drop every connection unanswered, like a dead server
         self.goes_down = None  # predicate(image): the server goes down at such an image
+        self.scored_image = None  # index: score that image of a message alone (None: all)
+        self.image_limit = None  # refuse more images per message, in vLLM's words
+        self.received = []  # the images of each chat request, decoded, in message order
+        self.bodies = []  # each chat request as sent
         self.requests = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -107,7 +113,18 @@ class FakeServer:
         vllm_fields = {"return_tokens_as_token_ids", "prompt_logprobs", "continue_final_message"}
         if self.hosted and vllm_fields & set(body):
             return 400, {"message": f"unrecognized fields {sorted(vllm_fields & set(body))}"}
-        p = red_share(_image(body))
+        images = _images(body)
+        with self._lock:
+            self.received.append(images)
+            self.bodies.append(body)
+        if self.image_limit is not None and len(images) > self.image_limit:
+            message = (
+                f"At most {self.image_limit} image(s) may be provided in one prompt. "
+                "Set `--limit-mm-per-prompt` to increase this limit."
+            )  # vLLM 0.32's words and body
+            return 400, {"error": {"message": message, "type": "BadRequestError", "code": 400}}
+        scored = images if self.scored_image is None else [images[self.scored_image]]
+        p = red_share(np.stack(scored))
         logprob = math.log(p) if p > 0 else -1e4
         as_ids = body.get("return_tokens_as_token_ids", False)
         name = (lambda i: f"token_id:{i}") if as_ids else (lambda i: HOSTED[i])
@@ -151,9 +168,16 @@ def _entry(token: str, logprob: float, top: list) -> dict:
 
 
 def _image(body: dict) -> np.ndarray:
+    return _images(body)[0]
+
+
+def _images(body: dict) -> list[np.ndarray]:
+    """The user message's images, decoded from their data URLs, in the message's order."""
     user = body["messages"][0]["content"]
-    url = next(part["image_url"]["url"] for part in user if part["type"] == "image_url")
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+    urls = [part["image_url"]["url"] for part in user if part["type"] == "image_url"]
+    return [
+        np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))) for url in urls
+    ]
 
 
 def _public(entry: dict) -> dict:

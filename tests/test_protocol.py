@@ -212,7 +212,11 @@ def test_the_served_adapter_plans_counts_and_says_how_it_scores():
             "HasBatchSize",
             "ReportsScoring",
             "CountsUsage",
+            "TakesClips",  # declared: False, unless frames_as_images sends frames as images
         }
+        assert not supports_video_of(model)
+        clips = OpenAIModel(server.url, "fake", frames_as_images=True, log=lambda line: None)
+        assert supports_video_of(clips)
         assert batch_size_of(model) == 2 * model.concurrency
         assert (min_image_size_of(model), input_size_of(model)) == (None, None)
         assert model.scoring is None and scoring_of(model) == DEFAULT_SCORING  # before the probe

@@ -10,7 +10,7 @@ import eagle_widget as ew
 from eagle_widget.engine.masking import compose, fill_image
 from eagle_widget.engine.regions import superpixels
 from eagle_widget.models.demo.scenes import CAPTION_PROMPT, make_scene
-from eagle_widget.models.served import OpenAIModel, ServerError
+from eagle_widget.models.served import ImageLimitError, OpenAIModel, ServerError
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("openai")
@@ -18,7 +18,10 @@ pytest.importorskip("openai")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with VLLMServer(tmp_path_factory.mktemp("vllm")) as running, inside(running):
+    # two images per prompt, and the positions two images and a caption take (one image and
+    # its caption use the first 128, as the demo model was trained)
+    folder = tmp_path_factory.mktemp("vllm")
+    with VLLMServer(folder, images=2, max_model_len=256) as running, inside(running):
         yield running
 
 
@@ -101,6 +104,27 @@ def test_approximate_scores_match_exact_ones_where_the_target_is_in_the_top_20(s
     # a token missing from the 20 most likely has at most 1/21 of the probability
     assert (want[~listed] <= 1 / 21 + 1e-6).all()
     assert approximate.usage["floored"] == int((~listed).sum())
+
+
+def test_a_two_frame_clip_goes_as_two_images_and_each_frame_counts(server, scene):
+    """frames_as_images against vLLM's LLaVA: each frame is an image of the one message."""
+    model = connect(server, frames_as_images=True)
+    other = make_scene(seed=2, objects=[("yellow", "triangle"), ("green", "circle")]).image
+    clip = np.stack([scene.image, other])
+    generation = model.generate(clip, CAPTION_PROMPT)
+    assert model.mode == "exact" and len(generation) > 0
+    positions = list(range(len(generation)))
+    hidden = [clip.copy(), clip.copy()]
+    hidden[0][0], hidden[1][1] = 0, 0  # frame 1 filled black, then frame 2
+    probs = model.token_probs([clip, *hidden, clip[::-1]], generation, positions)
+    for changed in probs[1:]:  # masking either frame, or swapping them, moves them
+        assert np.abs(changed - probs[0]).max() > 1e-3
+    result = ew.explain(model, clip, CAPTION_PROMPT, regions="grid", grid=(2, 2), search="lazy")
+    assert result.frames == {"source": "array", "count": 2, "indices": [0, 1], "of": 2}
+    assert result.attribution_map().shape == (2, *scene.image.shape[:2])
+    assert result.scoring == "exact" and result.extras["requests"] > 0
+    with pytest.raises(ImageLimitError, match=r"at most 2 image\(s\).*--limit-mm-per-prompt"):
+        model.generate(np.stack([scene.image, other, scene.image]), CAPTION_PROMPT)
 
 
 def test_a_server_killed_mid_run_is_one_clear_error(server, scene):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -24,6 +25,7 @@ PORT = 8000  # the namespace is the server's own: no port can be taken
 NAME = "demo"
 CLONE_NEWNET = 0x40000000
 START_TIMEOUT = 600  # s; ~60 s on an idle 2-core CPU
+DEMO_POSITIONS = 128  # the demo model's max_position_embeddings
 
 
 def vllm_venv() -> Path:
@@ -37,10 +39,18 @@ def vllm_venv() -> Path:
 
 
 class VLLMServer:
-    """`with VLLMServer(folder) as server:` starts vLLM on the demo model, stops it by pid."""
+    """`with VLLMServer(folder) as server:` starts vLLM on the demo model, stops it by pid.
 
-    def __init__(self, folder: Path):
+    images: the most images per prompt (--limit-mm-per-prompt), None for vLLM's default.
+    max_model_len: above the demo's 128 positions (one image is 64 of them, so two images
+    and a caption need more), the served copy's config says that many positions: its RoPE
+    is computed for them, the same for the first 128 (so one image scores as before), and
+    the model, trained on one image, sees the further ones for the first time.
+    """
+
+    def __init__(self, folder: Path, images: int | None = None, max_model_len: int = 128):
         self.folder = Path(folder)
+        self.images, self.max_model_len = images, max_model_len
         self.url = f"http://127.0.0.1:{PORT}/v1"
         self.process: subprocess.Popen | None = None
         self.log = self.folder / "vllm.log"
@@ -48,12 +58,18 @@ class VLLMServer:
     def __enter__(self) -> VLLMServer:
         python = vllm_venv() / "bin" / "python"
         weights = write_served_copy(self.folder / "weights")
+        if self.max_model_len > DEMO_POSITIONS:
+            config = json.loads((weights / "config.json").read_text())
+            config["text_config"]["max_position_embeddings"] = self.max_model_len
+            (weights / "config.json").write_text(json.dumps(config, indent=2))
         command = (
             f"ip link set lo up && exec {python} -m vllm.entrypoints.openai.api_server "
             f"--model {weights} --served-model-name {NAME} --host 127.0.0.1 --port {PORT} "
-            "--dtype float32 --enforce-eager --max-model-len 128 --gpu-memory-utilization 0.1 "
-            "--max-logprobs 20"
+            f"--dtype float32 --enforce-eager --max-model-len {self.max_model_len} "
+            "--gpu-memory-utilization 0.1 --max-logprobs 20"
         )
+        if self.images is not None:  # vLLM 0.32 takes the limits as JSON
+            command += f" --limit-mm-per-prompt '{json.dumps({'image': self.images})}'"
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
         env.pop("PYTHONPATH", None)
         with open(self.log, "wb") as log:

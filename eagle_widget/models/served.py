@@ -13,6 +13,11 @@ chosen once by what the server can do:
 
 Requests of a batch run concurrently (`concurrency` in flight) and are cached by image
 content and request, so a repeated or resumed run does not pay twice.
+
+With `frames_as_images=True` the adapter takes clips (F x H x W x 3) too: a clip's frames
+go as F images of the one user message, in frame order, and a masked clip is scored as one
+image is (one request per clip, or per clip and position), its masked frames sent the same
+way.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -30,7 +36,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 import numpy as np
 
-from ..engine.images import to_rgb_array
+from ..engine.images import frame_size, to_rgb_array
 from ..engine.protocol import DEFAULT_PROMPT
 from ..engine.types import Generation
 from .text import decode_tokens
@@ -48,6 +54,24 @@ DEFAULT_CONCURRENCY = 16  # requests in flight to one server
 
 class ServerError(RuntimeError):
     """The server failed or gave an answer the adapter cannot use; names server and field."""
+
+
+class ImageLimitError(ServerError):
+    """The server takes fewer images per prompt than a clip has frames (vLLM's
+    --limit-mm-per-prompt); not a sign of a hosted API, so never a reason to fall back."""
+
+    def __init__(self, server: str, limit: int, frames: int):
+        self.limit, self.frames = limit, frames
+        super().__init__(
+            f"{server} takes at most {limit} image(s) per prompt, and this request sends "
+            f"{frames} (a clip's frames as images): start vLLM with --limit-mm-per-prompt "
+            f"'{{\"image\": {frames}}}' (or more), or sample at most {limit} frames "
+            f"(frames={limit})"
+        )
+
+
+# vLLM's refusal of too many images in one request (vllm/multimodal/processing/context.py)
+IMAGE_LIMIT = re.compile(r"At most (\d+) image\(s\) may be provided in one (?:prompt|request)")
 
 
 class RequestBudgetError(ValueError):
@@ -70,6 +94,18 @@ class OpenAIModel:
     backs off on 429 and 5xx); max_requests: refuse a run that could need more requests.
     cache_file: keep answers in this SQLite file too, so that a run resumed by another
     process (e.g. `explain --batch` after a crash) does not pay for them again.
+
+    frames_as_images: take clips (F x H x W x 3, `supports_video` is then True) for a server
+    that takes several images per prompt but no video: the F frames go as F image parts of
+    the one user message, in frame order, then the prompt. No text label goes between them
+    ("Frame 1:" ...): the model gets the user's prompt and nothing else, as it does for one
+    image; every multi-image chat template keeps the parts' order (vLLM keeps it whether it
+    renders the parts in place or, by default for a template that takes one string, gathers
+    the images before the text, where a label would be cut off from its frame); and a label
+    would be the adapter's words in one language, in
+    tokens a small model (the demo's 27-token vocabulary) may not have. A server's limit on
+    images per prompt (vLLM: --limit-mm-per-prompt) is one clear ImageLimitError. Off: a
+    clip is refused before any request.
     """
 
     def __init__(
@@ -87,6 +123,7 @@ class OpenAIModel:
         top_logprobs: int = TOP_LOGPROBS,
         cache_file: str | os.PathLike | None = None,
         log: Callable[[str], None] | None = None,
+        frames_as_images: bool = False,
     ):
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
@@ -108,6 +145,8 @@ class OpenAIModel:
                 raise ValueError(f"{name} must be a positive int or None, got {value!r}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if not isinstance(frames_as_images, bool):
+            raise ValueError(f"frames_as_images must be True or False, got {frames_as_images!r}")
         try:
             import openai
         except ImportError as error:
@@ -128,6 +167,7 @@ class OpenAIModel:
         self.max_requests = max_requests
         self.batch_size = batch_size or 2 * concurrency  # images per engine batch
         self.top_logprobs = top_logprobs
+        self.frames_as_images = frames_as_images
         self._log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="eagle-served")
         self._lock = threading.Lock()
@@ -138,6 +178,12 @@ class OpenAIModel:
         self.usage = {"requests": 0, "values": 0, "floored": 0}
         self.in_flight = 0
         self.max_in_flight = 0
+
+    @property
+    def supports_video(self) -> bool:
+        """Whether generate and token_probs take clips (protocol.TakesClips): they do with
+        frames_as_images, as several images of one message."""
+        return self.frames_as_images
 
     @property
     def scoring(self) -> str | None:
@@ -160,10 +206,9 @@ class OpenAIModel:
             raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
-        array = to_rgb_array(image)
-        url = _data_url(array)
+        array = self._visual(image)
         request = dict(
-            messages=_messages(url, prompt),
+            messages=_messages(array, prompt),
             max_tokens=max_new_tokens,
             temperature=0,
             logprobs=True,
@@ -177,8 +222,7 @@ class OpenAIModel:
         else:
             tokens = [entry.token for entry in content]
             ids = [self._name_id(token) for token in tokens]
-        size = (int(array.shape[0]), int(array.shape[1]))
-        generation = Generation(prompt, ids, tokens, "".join(tokens), size)
+        generation = Generation(prompt, ids, tokens, "".join(tokens), frame_size(array))
         if self.mode is None and len(generation):
             self._probe(array, generation)
         return generation
@@ -193,7 +237,9 @@ class OpenAIModel:
         """P(target id at each position | image, prompt, answer prefix): (images, positions).
 
         Exact: one request per image (plus one per counterfactual position); approximate:
-        one per image and position. All of a call's requests run concurrently.
+        one per image and position. All of a call's requests run concurrently. With
+        frames_as_images, `images` may be masked copies of one clip: a clip is one request
+        as an image is, its frames sent as that many images.
         """
         if not isinstance(generation, Generation):
             raise TypeError(f"generation must be an ew.Generation, got {type(generation).__name__}")
@@ -210,14 +256,19 @@ class OpenAIModel:
         )
         if len(targets) != len(positions):
             raise ValueError(f"{len(targets)} token ids for {len(positions)} positions")
-        arrays = [to_rgb_array(image) for image in images]
+        arrays = [self._visual(image) for image in images]
         if not arrays:
             raise ValueError("images is empty: give at least one image to score")
         for i, array in enumerate(arrays):
-            if array.shape[:2] != tuple(generation.image_size):
+            if frame_size(array) != tuple(generation.image_size):
                 raise ValueError(
-                    f"image {i} has size {array.shape[:2]} but the generation was made for "
+                    f"image {i} has size {frame_size(array)} but the generation was made for "
                     f"{tuple(generation.image_size)}: masked copies must keep the original size"
+                )
+            if array.shape != arrays[0].shape:
+                raise ValueError(
+                    f"image {i} has shape {array.shape} but image 0 has {arrays[0].shape}: the "
+                    "clips of one call are masked copies of one clip (one frame count)"
                 )
         if self.mode is None:
             self._probe(arrays[0], generation)
@@ -302,7 +353,7 @@ class OpenAIModel:
             return np.array(known)
         answer = self.decode(list(sequence))
         response = self._create(
-            messages=[*_messages(_data_url(array), prompt), _assistant(answer)],
+            messages=[*_messages(array, prompt), _assistant(answer)],
             max_tokens=1,
             temperature=0,
             extra_body={**CONTINUE, "prompt_logprobs": 0},
@@ -367,7 +418,7 @@ class OpenAIModel:
 
     def _request_top(self, array, generation: Generation, prefix: tuple[int, ...]) -> list:
         """[(token id or text, log-probability)] of the server's top tokens, one request."""
-        messages = _messages(_data_url(array), generation.prompt)
+        messages = _messages(array, generation.prompt)
         continuing = {}
         if prefix:  # continue the answer so far (its tokens join to its text)
             messages.append(_assistant("".join(generation.tokens[: len(prefix)])))
@@ -416,7 +467,8 @@ class OpenAIModel:
                 self._token_ids = True
                 return response
             except ServerError as error:
-                if not isinstance(error.__cause__, self._openai.BadRequestError):
+                rejected = isinstance(error.__cause__, self._openai.BadRequestError)
+                if not rejected or isinstance(error, ImageLimitError):
                     raise
                 self._token_ids = False
         return self._create(**request)
@@ -430,6 +482,10 @@ class OpenAIModel:
         try:
             return self.client.chat.completions.create(model=self.model, **request)
         except self._openai.APIStatusError as error:
+            limit = IMAGE_LIMIT.search(str(error)) or IMAGE_LIMIT.search(_message(error))
+            if limit and error.status_code == 400:
+                frames = _image_count(request["messages"])
+                raise ImageLimitError(self.base_url, int(limit.group(1)), frames) from error
             raise ServerError(
                 f"{self.base_url} answered HTTP {error.status_code}: {_message(error)}"
             ) from error
@@ -465,7 +521,9 @@ class OpenAIModel:
                 self.mode = EXACT
             except ServerError as error:  # only a server without the fields falls back
                 rejected = isinstance(error.__cause__, self._openai.BadRequestError)
-                if not rejected and "has no 'prompt_logprobs'" not in str(error):
+                if isinstance(error, ImageLimitError) or (
+                    not rejected and "has no 'prompt_logprobs'" not in str(error)
+                ):
                     raise
                 self.mode = APPROXIMATE
         how = (
@@ -475,6 +533,21 @@ class OpenAIModel:
             f"image and target (top {self.top_logprobs}; absent tokens count as 0)"
         )
         self._log(f"eagle-widget: {self.base_url} ({self.model}) {how}")
+
+    def _visual(self, value) -> np.ndarray:
+        """An image as to_rgb_array reads it, or a clip (a 4-D array) frame by frame where
+        frames_as_images is on; a clip without it is refused before any request."""
+        if not (isinstance(value, np.ndarray) and value.ndim == 4):
+            return to_rgb_array(value)
+        if not self.frames_as_images:
+            raise ValueError(
+                f"this is a clip ({' x '.join(map(str, value.shape))}), and {self!r} sends "
+                "images only: pass frames_as_images=True (--frames-as-images) to send its "
+                "frames as several images of one message, where the server takes them"
+            )
+        if len(value) == 0:
+            raise ValueError("the clip has no frames")
+        return np.stack([to_rgb_array(frame) for frame in value])
 
     def _strip_stop(self, ids: list[int], response) -> list[int]:
         """Drop a trailing end-of-sequence id: the answer's text does not show it."""
@@ -548,9 +621,22 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(array.tobytes() + str(array.shape).encode()).hexdigest()
 
 
-def _messages(url: str, prompt: str) -> list[dict]:
-    content = [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": prompt}]
-    return [{"role": "user", "content": content}]
+def _messages(array: np.ndarray, prompt: str) -> list[dict]:
+    """The user message: the image, or a clip's frames as images in frame order, then the
+    prompt."""
+    frames = array if array.ndim == 4 else [array]
+    content = [{"type": "image_url", "image_url": {"url": _data_url(f)}} for f in frames]
+    return [{"role": "user", "content": [*content, {"type": "text", "text": prompt}]}]
+
+
+def _image_count(messages: list[dict]) -> int:
+    return sum(
+        1
+        for message in messages
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+        if part.get("type") == "image_url"
+    )
 
 
 def _assistant(text: str) -> dict:
