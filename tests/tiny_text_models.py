@@ -13,7 +13,7 @@ from tiny_models import QWEN_SPECIALS, QWEN_TEMPLATE, _finish, _template, _text,
 
 TEXT_FAMILIES = ["llama", "qwen2", "gpt2"]
 
-LLAMA_TEMPLATE = _template("", "[INST] BODY [/INST]", "")
+LLAMA_TEMPLATE = _template("", "[INST] BODY [/INST]", "", prefix="{{ bos_token }}")
 
 
 def build_llama(seed: int = 0):

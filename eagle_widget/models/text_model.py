@@ -254,7 +254,8 @@ class TextModel:
     # -- internals -------------------------------------------------------------------
     def _text(self, prompt: str) -> tuple[str, bool]:
         """The text the model reads for `prompt`, and whether the tokenizer adds its special
-        tokens (not where the template writes BOS itself)."""
+        tokens: not to a chat template's text, which writes its own (as the tokenizer's
+        apply_chat_template(tokenize=True) does), yes to a bare prompt."""
         if prompt not in self._texts:
             if getattr(self.tokenizer, "chat_template", None):
                 text = self.tokenizer.apply_chat_template(
@@ -262,8 +263,7 @@ class TextModel:
                     add_generation_prompt=True,
                     tokenize=False,
                 )
-                bos = self.tokenizer.bos_token
-                self._texts[prompt] = (text, not (bos and text.startswith(bos)))
+                self._texts[prompt] = (text, False)
             else:
                 self._texts[prompt] = (prompt, True)
         return self._texts[prompt]
