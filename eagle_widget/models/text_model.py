@@ -58,7 +58,7 @@ class TextModel:
             raise TypeError(
                 f"model must be a transformers causal language model, got {type(model).__name__}"
             )
-        if not callable(tokenizer) or not hasattr(tokenizer, "decode"):
+        if not callable(tokenizer) or not hasattr(tokenizer, "convert_ids_to_tokens"):
             raise TypeError(
                 f"tokenizer must be the model's tokenizer, got {type(tokenizer).__name__}"
             )
