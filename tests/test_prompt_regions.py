@@ -309,3 +309,34 @@ def test_attention_masking_is_asked_of_the_model_recorded_and_refused_where_unsu
     plain = AttentionScorer(effect)
     explain(plain, prompt_regions="word")  # the default, "replace", is not passed at all
     assert set(plain.maskings) == {"replace"}
+
+
+def test_evaluate_ranks_each_items_prompt_spans_and_reports_their_shares(tmp_path):
+    from benchmark_data import QUESTION_TEMPLATE, run_cli, write_dataset
+
+    demo = ew.load_demo_model()
+    data = write_dataset(tmp_path / "data", demo, 2)
+    listing = tmp_path / "mmvp.json"
+    assert run_cli(["prepare", "mmvp", "--annotations", data["mmvp"], "--images",
+                    data["mmvp_images"], "--prompt", QUESTION_TEMPLATE, "--out", listing],
+                   demo) == (0, ["demo"])  # fmt: skip
+    out = tmp_path / "run"
+    args = ["evaluate", "mmvp", "--list", listing, "--images", data["mmvp_images"], "--prompt",
+            QUESTION_TEMPLATE, "--regions", "9", "--search", "lazy", "--limit", "2", "--out",
+            out, "--prompt-regions", "word"]  # fmt: skip
+    assert run_cli(args, demo)[0] == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["options"]["prompt_regions"] == "word"
+    header, *lines = (out / "metrics.csv").read_text().splitlines()
+    names = header.split(",")
+    assert {"image_share", "prompt_share", "prior_share"} <= set(names) and len(lines) == 2
+    for line in lines:
+        cells = dict(zip(names, line.split(",")))
+        shares = [float(cells[k]) for k in ("image_share", "prompt_share", "prior_share")]
+        assert sum(shares) == pytest.approx(1) and all(0 <= s <= 1 for s in shares)
+        item = ew.Explanation.load(out / cells["id"] / "result.npz")
+        np.testing.assert_allclose(shares, np.mean(item.source_reliance, axis=0), atol=1e-6)
+        assert item.spans and item.prompt["masking"] == "replace"
+    assert "image / prompt / prior " in (out / "report.html").read_text()
+    args += ["--method", "occlusion"]
+    assert run_cli(args, demo)[0] == 2  # refused before any loading
