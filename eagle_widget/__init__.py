@@ -18,6 +18,7 @@ _LAZY = {
     "load_demo_model": "eagle_widget.models",
     "HFModel": "eagle_widget.models",
     "OpenAIModel": "eagle_widget.models",
+    "TextModel": "eagle_widget.models",
     "EagleWidget": "eagle_widget.widget",
     "run_batch": "eagle_widget.batch",
     "scenes": "eagle_widget.models.demo.scenes",

@@ -648,6 +648,11 @@ def _benchmark_commands(commands) -> None:
     )  # fmt: skip
     evaluate.add_argument("--methods", metavar="A,B", help="methods to compare, comma-separated")
     evaluate.add_argument(
+        "--prompt-regions", choices=("word", "sentence", "message"),
+        help="also rank spans of each item's prompt beside the image's regions; each row "
+        "gets the image / prompt / prior shares",
+    )  # fmt: skip
+    evaluate.add_argument(
         "--maps", metavar="DIR",
         help="score saved maps (one .npy/.png per item, by item id or image name) instead of "
         "searching: regions ranked by the map's mean",
@@ -731,6 +736,8 @@ def _evaluate(args, load: Loader) -> int:
     methods = _methods(args)
     if args.maps is not None and methods != ["eagle"]:
         raise UsageError("--maps scores the saved maps; it takes no --method or --methods")
+    if args.prompt_regions is not None and (methods != ["eagle"] or args.maps is not None):
+        raise UsageError("--prompt-regions are searched by EAGLE: no --method, --methods or --maps")
     options = Options(
         n_regions=args.regions,
         search=args.search,
@@ -740,6 +747,7 @@ def _evaluate(args, load: Loader) -> int:
         sensitive_margin=args.sensitive_margin,
         amcr_rule=args.amcr_rule,
         mask_rule=args.mask_rule,
+        prompt_regions=args.prompt_regions,
     )
     out = Path(args.out)
     _check_writable(out, "--out")  # before the model loads

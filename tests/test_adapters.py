@@ -696,3 +696,44 @@ def test_hidden_prompt_spans_equal_a_direct_forward_of_the_masked_ids(family):
     direct = torch.softmax(rows, -1)[torch.arange(len(gen)), torch.tensor(gen.token_ids)]
     assert np.abs(probs[1] - direct.numpy()).max() < TOL
     assert np.abs(probs[1] - probs[0]).max() > 1e-6  # hiding a word changes the answer's p
+
+
+def test_a_prompt_span_hidden_from_attention_equals_a_direct_forward_with_that_mask(family):
+    """masking="attention": the span's attention-mask entries at 0, ids and positions kept,
+    equals the official chat path's forward with that attention mask; the families whose
+    positions count from the attention mask (M-RoPE) hide by replacement only."""
+    adapter, gen = family.adapter, family.generation
+    prompt = gen.prompt
+    words = [(m.start(), m.end()) for m in re.finditer(r"\w+", prompt)]
+    keep = np.ones((2, len(words)), dtype=bool)
+    keep[1, 1] = False
+    positions = list(range(len(gen)))
+    if family.name in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl"):
+        assert adapter.prompt_maskings == ("replace",)
+        with pytest.raises(ValueError, match="masking must be one of"):
+            adapter.span_token_probs([family.image] * 2, gen, positions, None, words, keep,
+                                     "attention")  # fmt: skip
+        return
+    assert adapter.prompt_maskings == ("replace", "attention")
+    probs = adapter.span_token_probs(
+        [family.image] * 2, gen, positions, None, words, keep, "attention"
+    )
+    np.testing.assert_allclose(probs[0], adapter.token_probs([family.image], gen, positions)[0])
+    picture = {"type": "image", "image": Image.fromarray(family.image)}
+    messages = [{"role": "user", "content": [picture, {"type": "text", "text": prompt}]}]
+    inputs = adapter.processor.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+    )
+    places = adapter.prompt_span_positions(family.image, prompt, words)
+    mask = inputs["attention_mask"].clone()
+    mask[0, places[1]] = 0
+    fed = _extend({**inputs, "attention_mask": mask}, gen.token_ids[:-1])
+    with torch.no_grad():
+        logits = adapter.model(**fed).logits
+    length = inputs["input_ids"].shape[1]
+    rows = logits[0, length - 1 : length - 1 + len(gen)].float()
+    direct = torch.softmax(rows, -1)[torch.arange(len(gen)), torch.tensor(gen.token_ids)]
+    assert np.abs(probs[1] - direct.numpy()).max() < TOL
+    assert np.abs(probs[1] - probs[0]).max() > 1e-6
+    replaced = adapter.span_token_probs([family.image], gen, positions, None, words, keep[1:])
+    assert np.abs(probs[1] - replaced[0]).max() > 1e-7  # another way to hide it

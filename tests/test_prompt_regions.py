@@ -6,6 +6,7 @@ ends' prompt chips: tests/test_prompt_chips.py."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -195,3 +196,147 @@ def test_the_command_line_ranks_prompt_spans_beside_the_image(tmp_path, capsys):
     argv[-1] = "phrase"
     assert cli.main([str(a) for a in argv]) == 2  # argparse's choices, before any loading
     assert "invalid choice: 'phrase'" in capsys.readouterr().err
+
+
+# -- the prompt alone (regions=None), text-only models, attention masking ----------------------
+class TextScorer(SpanScorer):
+    """SpanScorer of a text-only model: no image (protocol.ReadsTextOnly), every row None."""
+
+    text_only = True
+
+    def generate(self, image, prompt, max_new_tokens=64):
+        assert image is None
+        return replace(super().generate(np.zeros((1, 1, 3), np.uint8), prompt), image_size=(0, 0))
+
+    def span_token_probs(self, images, generation, positions, token_ids, spans, keep):
+        assert all(image is None for image in images)
+        shown = np.ones((len(images), 32, 32, 3), np.uint8)  # what effect sees: no region
+        return super().span_token_probs(list(shown), generation, positions, token_ids, spans, keep)
+
+
+class AttentionScorer(SpanScorer):
+    """A SpanScorer that declares attention masking and records the way each call asked."""
+
+    prompt_maskings = ("replace", "attention")
+
+    def __init__(self, effect):
+        super().__init__(effect)
+        self.maskings = []
+
+    def span_token_probs(self, images, generation, positions, token_ids, spans, keep,
+                         masking="replace"):  # fmt: skip
+        self.maskings.append(masking)
+        return super().span_token_probs(images, generation, positions, token_ids, spans, keep)
+
+
+def test_regions_none_searches_the_prompt_alone_with_the_image_kept_whole():
+    seen = []
+
+    def effect(v, shown):  # the image's blocks are all shown in every scored row
+        seen.append(v.min())
+        return 0.05 + 0.3 * v[5] + 0.5 * ("red" in shown) + 0.1 * ("circle" in shown)
+
+    result = ew.explain(SpanScorer(effect), IMAGE, prompt=PROMPT, regions=None,
+                        prompt_regions="word", search="greedy")  # fmt: skip
+    assert min(seen) == 1.0  # never a region filled
+    assert result.n_image_regions == 0 and result.n_regions == 7
+    assert [s.region for s in result.spans] == list(range(7))
+    texts = {s.region: s.text for s in result.spans}
+    assert [texts[r] for r in result.order[:2]] == ["red", "circle"]
+    assert result.regions == {"kind": "none"}
+    assert result.attribution_map().shape == IMAGE.shape[:2]
+    assert not result.attribution_map().any() and not result.attribution_map("gain").any()
+    assert result.areas[-1] == pytest.approx(1.0)
+    tokens = {s.region: s.tokens for s in result.spans}  # the x-axis: the spans' tokens alone
+    total = sum(tokens.values())
+    np.testing.assert_allclose(np.diff(result.areas), [tokens[r] / total for r in result.order])
+    image, prompt, prior = result.source_reliance[0]
+    # the image is never removed: its share is 0 and its effect is in the prior
+    assert (
+        image == 0 and prompt == pytest.approx(0.6 / 0.95) and prior == pytest.approx(0.35 / 0.95)
+    )
+
+
+def test_regions_none_without_prompt_regions_and_an_image_less_vlm_are_refused():
+    model = SpanScorer(lambda v, s: 0.5)
+    with pytest.raises(ValueError, match="regions=None explains by the prompt alone"):
+        ew.Explainer(model, regions=None)
+    with pytest.raises(ValueError, match='grid= goes with regions="grid"'):
+        ew.Explainer(model, regions=None, grid=(2, 2), prompt_regions="word")
+    with pytest.raises(ValueError, match="image is None, but SpanScorer reads images"):
+        ew.explain(model, None, prompt=PROMPT, regions=None, prompt_regions="word")
+    with pytest.raises(ValueError, match='reliance="all"'):
+        ew.explain(model, IMAGE, prompt=PROMPT, regions=None, prompt_regions="word",
+                   reliance="all")  # fmt: skip
+    assert model.calls == [] and model.hidden_calls == 0
+
+
+def test_a_text_only_model_is_explained_by_its_prompt_and_its_result_saves(tmp_path):
+    model = TextScorer(lambda v, shown: 0.1 + 0.7 * ("Look" in shown) + 0.1 * ("a" in shown))
+    result = ew.explain(model, None, prompt=PROMPT, prompt_regions="word", search="greedy")
+    texts = {s.region: s.text for s in result.spans}
+    assert [texts[r] for r in result.order[:2]] == ["Look", "a"]
+    assert result.image is None and result.labels is None and not result.has_image
+    assert result.n_image_regions == 0 and result.generation.image_size == (0, 0)
+    np.testing.assert_allclose(result.source_reliance, [[0, 0.8 / 0.9, 0.1 / 0.9]])
+    with pytest.raises(ValueError, match="no image map"):
+        result.attribution_map()
+    with pytest.raises(ValueError, match="text-only model's result has none"):
+        result.figure()
+    assert result.span_values().argmax() == result.order[0]
+    data = result.to_dict()
+    assert data["image_size"] is None and "labels" not in data
+    back = ew.Explanation.load(result.save(tmp_path / "text.npz"))
+    assert back.image is None and back.spans == result.spans and back.order == result.order
+    np.testing.assert_allclose(back.source_reliance, result.source_reliance)
+    with pytest.raises(ValueError, match="reads text only: give image=None"):
+        ew.explain(model, IMAGE, prompt=PROMPT, prompt_regions="word")
+
+
+def test_attention_masking_is_asked_of_the_model_recorded_and_refused_where_unsupported():
+    def effect(v, shown):
+        return 0.05 + 0.55 * v[5] + 0.3 * ("red" in shown)
+
+    model = AttentionScorer(effect)
+    result = explain(model, prompt_regions="word", prompt_masking="attention")
+    assert set(model.maskings) == {"attention"} and result.prompt["masking"] == "attention"
+    assert result.to_dict()["prompt"]["masking"] == "attention"
+    assert result.order[:2] == [5, next(s.region for s in result.spans if s.text == "red")]
+    with pytest.raises(ValueError, match=r"hides prompt spans by replace only, not by 'attention'"):
+        ew.Explainer(SpanScorer(effect), prompt_regions="word", prompt_masking="attention")
+    with pytest.raises(ValueError, match="prompt_masking must be one of"):
+        ew.Explainer(model, prompt_regions="word", prompt_masking="zero")
+    plain = AttentionScorer(effect)
+    explain(plain, prompt_regions="word")  # the default, "replace", is not passed at all
+    assert set(plain.maskings) == {"replace"}
+
+
+def test_evaluate_ranks_each_items_prompt_spans_and_reports_their_shares(tmp_path):
+    from benchmark_data import QUESTION_TEMPLATE, run_cli, write_dataset
+
+    demo = ew.load_demo_model()
+    data = write_dataset(tmp_path / "data", demo, 2)
+    listing = tmp_path / "mmvp.json"
+    assert run_cli(["prepare", "mmvp", "--annotations", data["mmvp"], "--images",
+                    data["mmvp_images"], "--prompt", QUESTION_TEMPLATE, "--out", listing],
+                   demo) == (0, ["demo"])  # fmt: skip
+    out = tmp_path / "run"
+    args = ["evaluate", "mmvp", "--list", listing, "--images", data["mmvp_images"], "--prompt",
+            QUESTION_TEMPLATE, "--regions", "9", "--search", "lazy", "--limit", "2", "--out",
+            out, "--prompt-regions", "word"]  # fmt: skip
+    assert run_cli(args, demo)[0] == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["options"]["prompt_regions"] == "word"
+    header, *lines = (out / "metrics.csv").read_text().splitlines()
+    names = header.split(",")
+    assert {"image_share", "prompt_share", "prior_share"} <= set(names) and len(lines) == 2
+    for line in lines:
+        cells = dict(zip(names, line.split(",")))
+        shares = [float(cells[k]) for k in ("image_share", "prompt_share", "prior_share")]
+        assert sum(shares) == pytest.approx(1) and all(0 <= s <= 1 for s in shares)
+        item = ew.Explanation.load(out / cells["id"] / "result.npz")
+        np.testing.assert_allclose(shares, np.mean(item.source_reliance, axis=0), atol=1e-6)
+        assert item.spans and item.prompt["masking"] == "replace"
+    assert "image / prompt / prior " in (out / "report.html").read_text()
+    args += ["--method", "occlusion"]
+    assert run_cli(args, demo)[0] == 2  # refused before any loading

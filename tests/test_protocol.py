@@ -30,10 +30,12 @@ from eagle_widget.engine.protocol import (
     HasBatchSize,
     HasInputSize,
     HasMinImageSize,
+    HasPromptMaskings,
     MapsImageTokens,
     MasksPromptSpans,
     MeasuresPeakMemory,
     Plans,
+    ReadsTextOnly,
     ReportsScoring,
     TakesClips,
     VisionLanguageModel,
@@ -41,9 +43,11 @@ from eagle_widget.engine.protocol import (
     eos_token_ids_of,
     input_size_of,
     min_image_size_of,
+    prompt_maskings_of,
     scoring_of,
     supports,
     supports_video_of,
+    text_only_of,
     usage_of,
 )
 from eagle_widget.engine.regions import grid_regions
@@ -52,7 +56,8 @@ ROOT = Path(__file__).resolve().parents[1]
 METHODS = (Plans, Encodes, GeneratesBatch, GivesPromptIds, GivesEosTokenIds, Decodes,
            MasksPromptSpans, CountsSpanTokens, GivesPatchGrid, MapsImageTokens,
            MeasuresPeakMemory)  # fmt: skip
-VALUES = (HasBatchSize, HasMinImageSize, HasInputSize, ReportsScoring, CountsUsage, TakesClips)
+VALUES = (HasBatchSize, HasMinImageSize, HasInputSize, ReportsScoring, CountsUsage, TakesClips,
+          HasPromptMaskings, ReadsTextOnly)  # fmt: skip
 ROWS = COLS = 4
 CELL = 4  # pixels per block side: images of 16 x 16
 
@@ -84,7 +89,7 @@ def minimal_model(**declared) -> VisibilityModel:
 
 
 def test_every_capability_is_listed_once_and_split_into_methods_and_values():
-    assert len(CAPABILITIES) == len(set(CAPABILITIES)) == 17
+    assert len(CAPABILITIES) == len(set(CAPABILITIES)) == 19
     assert set(CAPABILITIES) == set(METHODS) | set(VALUES)
     assert {m for c in CAPABILITIES for m in members(c)} == {
         "plan",
@@ -101,6 +106,8 @@ def test_every_capability_is_listed_once_and_split_into_methods_and_values():
         "supports_video",
         "span_token_probs",
         "span_token_counts",
+        "prompt_maskings",
+        "text_only",
         "patch_grid",
         "image_token_maps",
         "peak_memory",
@@ -153,6 +160,7 @@ def test_the_demo_model_has_the_local_adapters_capabilities(demo):
         "HasMinImageSize",
         "HasInputSize",
         "TakesClips",  # declared, as every transformers adapter does: False, it takes images
+        "HasPromptMaskings",
         "GivesPatchGrid",
         "MapsImageTokens",
         "MeasuresPeakMemory",
@@ -194,6 +202,28 @@ def test_a_transformers_model_declares_its_sizes_and_the_explainer_follows_them(
         explainer.check_image(np.zeros((10, 40, 3), np.uint8))
     llava.batch_size = 3
     assert batch_size_of(llava) == 3
+
+
+def test_a_text_model_reads_text_only_and_hides_spans_both_ways(tmp_path):
+    import tiny_text_models
+
+    folder = tiny_text_models.save("qwen2", tmp_path / "qwen2")
+    model = ew.load_model(folder, device="cpu", dtype="float32")
+    assert isinstance(model, ew.TextModel) and isinstance(model, VisionLanguageModel)
+    assert capabilities_of(model) == {
+        "ReadsTextOnly",
+        "HasPromptMaskings",
+        "MasksPromptSpans",
+        "CountsSpanTokens",
+        "Encodes",
+        "Decodes",
+        "GivesPromptIds",
+        "GivesEosTokenIds",
+        "HasBatchSize",
+        "MeasuresPeakMemory",
+    }
+    assert text_only_of(model) and prompt_maskings_of(model) == ("replace", "attention")
+    assert min_image_size_of(model) is None and not supports_video_of(model)
 
 
 def test_the_served_adapter_plans_counts_and_says_how_it_scores():
@@ -242,6 +272,7 @@ def test_a_model_with_only_the_two_methods_is_explained_with_the_documented_fall
     assert batch_size_of(model) == DEFAULT_BATCH_SIZE
     assert (min_image_size_of(model), input_size_of(model)) == (None, None)
     assert (scoring_of(model), usage_of(model), eos_token_ids_of(model)) == ("exact", {}, set())
+    assert prompt_maskings_of(model) == ("replace",) and not text_only_of(model)
 
     image = block_image(ROWS, COLS, cell=CELL)
     result = ew.explain(model, image, n_regions=ROWS * COLS, search="greedy")

@@ -26,12 +26,15 @@ from ..engine import Explainer, Explanation, Generation, metrics
 from ..engine.baselines import check_method
 from ..engine.hallucination import mitigate
 from ..engine.images import picture_from_bytes, to_rgb_array
+from ..engine.prompt_spans import PROMPT_REGIONS
 from ..engine.protocol import Decodes, GivesPromptIds, eos_token_ids_of, supports
 from .coco import segmentation_mask
 from .report import RESULT_FILE, EvaluationResult
 from .tasks import Item
 
 AMCR_RULES = ("ours", "authors")
+# a row's image / prompt / prior shares of the answer (Explanation.source_reliance)
+SHARE_KEYS = ("image_share", "prompt_share", "prior_share")
 MASK_RULES = ("coco", "authors")
 
 
@@ -51,9 +54,17 @@ class Options:
     amcr_rule: str = "ours"  # "authors": full image first, answer text prefix (authors.py)
     mask_rule: str = "coco"  # "authors": polygons filled on rounded vertices, outline in
     method: str = "eagle"  # or a baseline (engine/baselines.py), ranked and measured alike
+    # "word", "sentence" or "message": spans of each item's prompt ranked beside the image's
+    # regions (docs/prompt-spans.md); each row then holds the image / prompt / prior shares
+    prompt_regions: str | None = None
 
     def __post_init__(self):
         check_method(self.method, {})
+        if self.prompt_regions is not None and self.prompt_regions not in PROMPT_REGIONS:
+            raise ValueError(
+                f"prompt_regions must be None or one of {', '.join(PROMPT_REGIONS)}, got "
+                f"{self.prompt_regions!r}"
+            )
         if self.amcr_rule not in AMCR_RULES:
             raise ValueError(
                 f"amcr_rule must be one of {', '.join(AMCR_RULES)}, got {self.amcr_rule!r}"
@@ -78,12 +89,15 @@ class Options:
             fill=self.fill,
             early_stop=self.early_stop,
             batch_size=self.batch_size,
+            prompt_regions=self.prompt_regions,
         )
 
     def to_dict(self) -> dict:
         data = asdict(self)
         if self.method == "eagle":  # an EAGLE run records what it recorded before methods
             del data["method"]
+        if self.prompt_regions is None:  # and one of the image alone, as before spans
+            del data["prompt_regions"]
         data["fill"] = list(self.fill) if isinstance(self.fill, tuple) else self.fill
         return data
 
@@ -145,6 +159,9 @@ def evaluate_item(model, item: Item, options: Options, pixels=None) -> ItemResul
         image, generation=generation, targets=item.targets, target_ids=counter
     )
     row = explanation_metrics(explanation, options.sensitive_margin)
+    if explanation.prompt:  # the mean over the targets of each source's share
+        shares = np.nanmean(explanation.source_reliance, axis=0)
+        row.update(zip(SHARE_KEYS, (None if np.isnan(v) else float(v) for v in shares)))
     if item.list_name:
         row["list"] = item.list_name
     if item.box is not None:

@@ -289,9 +289,15 @@ def _card(store: RunFolder, row: dict, result: EvaluationResult) -> str:
     except (OSError, ValueError) as error:
         images, link = f"<p>{html.escape(str(error))}</p>", ""
     text = html.escape(str(row.get("answer", "")))
+    shares = ""
+    if row.get("prompt_share") is not None:  # a run with --prompt-regions
+        parts = [row.get(k) for k in ("image_share", "prompt_share", "prior_share")]
+        shares = "<br>image / prompt / prior " + " / ".join(
+            "–" if v is None else f"{v:.2f}" for v in parts
+        )
     return (
         f"<figure>{images}<figcaption><b>{html.escape(row['id'])}</b> ins "
-        f"{row['insertion_auc']:.3f}, del {row['deletion_auc']:.3f}<br>“{text}” {link}"
+        f"{row['insertion_auc']:.3f}, del {row['deletion_auc']:.3f}{shares}<br>“{text}” {link}"
         "</figcaption></figure>"
     )
 

@@ -18,18 +18,21 @@ from .explanation import Explanation
 from .images import frame_size, read_image, resize
 from .masking import fill_image
 from .objective import Objective
-from .prompt_spans import PROMPT_REGIONS, PromptSpan, range_pairs, split_prompt
+from .prompt_spans import PROMPT_MASKINGS, PROMPT_REGIONS, PromptSpan, range_pairs, split_prompt
 from .protocol import (
+    DEFAULT_PROMPT,
     CountsSpanTokens,
     MasksPromptSpans,
     Plans,
     check_model,
     input_size_of,
     min_image_size_of,
+    prompt_maskings_of,
     resolve_prompt,
     scoring_of,
     supports,
     supports_video_of,
+    text_only_of,
     usage_of,
 )
 from .regions import RegionPlan, region_plan
@@ -86,6 +89,23 @@ def _checked_prompt_regions(prompt_regions, model, method: str):
     return prompt_regions
 
 
+def _checked_prompt_masking(masking, model, prompt_regions) -> str:
+    """prompt_masking as given: one of PROMPT_MASKINGS, and one the model can do where
+    spans are searched (protocol.HasPromptMaskings)."""
+    if not isinstance(masking, str) or masking not in PROMPT_MASKINGS:
+        raise ValueError(f"prompt_masking must be one of {PROMPT_MASKINGS}, got {masking!r}")
+    ways = prompt_maskings_of(model)
+    if prompt_regions is not None and masking not in ways:
+        raise ValueError(
+            f"{type(model).__name__} hides prompt spans by {' or '.join(ways)} only, not by "
+            f"{masking!r} (see protocol.HasPromptMaskings)"
+        )
+    return masking
+
+
+NO_REGIONS = {"kind": "none"}  # the regions record of a run by the prompt alone (regions=None)
+
+
 class CostWarning(UserWarning):
     """A search that will score very many images (see Explainer's n_regions and search)."""
 
@@ -137,6 +157,7 @@ class Explainer:
         regions="slic",
         grid: tuple[int, int] | None = None,
         prompt_regions=None,
+        prompt_masking: str = "replace",
         **search_options,
     ):
         """regions: "slic" (about `n_regions` superpixels, the default), "grid" (`grid=(rows,
@@ -154,13 +175,44 @@ class Explainer:
         prompt_regions: None (the image alone, the default), "word", "sentence" or
         "message" spans of the prompt, or a list of (start, stop) character ranges of it:
         searched beside the image's regions in one order (engine/prompt_spans.py), for a
-        model that can hide them (protocol.MasksPromptSpans)."""
+        model that can hide them (protocol.MasksPromptSpans). regions=None with
+        prompt_regions explains by the prompt alone: no image region, the image kept whole
+        in every scored input (or no image: a text-only model, protocol.ReadsTextOnly,
+        whose default regions are None). prompt_masking: how a hidden span is hidden,
+        "replace" (its tokens become the adapter's neutral id) or "attention" (its
+        attention-mask entries set to 0), where the model can (protocol.HasPromptMaskings)."""
         check_model(model)
         check_n_regions(n_regions)
+        self.text_only = text_only_of(model)
+        if self.text_only:
+            if isinstance(regions, str) and regions == "slic":  # the default: no image here
+                regions = None
+            elif regions is not None:
+                raise ValueError(
+                    f"{type(model).__name__} reads text only: it has no image regions "
+                    "(leave regions out, or regions=None)"
+                )
+            if prompt_regions is None:
+                raise ValueError(
+                    f"{type(model).__name__} reads text only and is explained by its prompt: "
+                    f"give prompt_regions ({', '.join(PROMPT_REGIONS)} or character ranges)"
+                )
+        if regions is None and prompt_regions is None:
+            raise ValueError(
+                "regions=None explains by the prompt alone and needs prompt_regions "
+                f"({', '.join(PROMPT_REGIONS)} or character ranges); give regions to explain "
+                "the image"
+            )
         self.prompt_regions = _checked_prompt_regions(prompt_regions, model, method)
-        self.regions: RegionPlan = region_plan(regions, n_regions, grid)
-        if self.regions.count is not None:
-            check_region_count(self.regions.count, _what(self.regions.kind))
+        self.prompt_masking = _checked_prompt_masking(prompt_masking, model, prompt_regions)
+        if regions is None:
+            if grid is not None:
+                raise ValueError('grid= goes with regions="grid", not regions=None')
+            self.regions: RegionPlan | None = None
+        else:
+            self.regions = region_plan(regions, n_regions, grid)
+            if self.regions.count is not None:
+                check_region_count(self.regions.count, _what(self.regions.kind))
         check_options(search, **search_options)  # now, not at the first step
         self.method_options = check_method(method, dict(method_options or {}))
         if is_white_box(method):
@@ -252,8 +304,15 @@ class Explainer:
         """
         if reliance not in RELIANCE:
             raise ValueError(f"reliance must be one of {RELIANCE}, got {reliance!r}")
-        if prompt is not None or generation is None:
-            prompt = resolve_prompt(prompt)
+        if reliance == "all" and self.regions is None:
+            raise ValueError(
+                'reliance="all" splits every token between prior and image; with regions=None '
+                "the image is not searched: see the result's source_reliance"
+            )
+        if prompt is not None or generation is None:  # a text model has no default prompt
+            prompt = resolve_prompt(prompt, None if self.text_only else DEFAULT_PROMPT)
+        if image is None or self.text_only:
+            return self._start_text(image, prompt, targets, generation, target_ids, frames)
         photo, notes, clip = self.read_visual(image, frames)
         self.check_image(photo)
         size = frame_size(photo)
@@ -312,6 +371,37 @@ class Explainer:
             )
         return run
 
+    def _start_text(self, image, prompt, targets, generation, target_ids, frames):
+        """start() of a text-only model: no image, the prompt's spans alone."""
+        name = type(self.model).__name__
+        if image is not None:
+            raise ValueError(f"{name} reads text only: give image=None")
+        if not self.text_only:
+            raise ValueError(
+                f"image is None, but {name} reads images: only a text-only model "
+                "(protocol.ReadsTextOnly, e.g. TextModel) is explained without one"
+            )
+        if frames is not None:
+            raise ValueError(f"frames={frames!r} samples a clip; a text model reads no clip")
+        if generation is None:
+            generation = self.model.generate(None, prompt, max_new_tokens=self.max_new_tokens)
+            if not isinstance(generation, Generation):
+                raise TypeError(
+                    f"model.generate must return an eagle_widget Generation, "
+                    f"got {type(generation).__name__}"
+                )
+        elif not isinstance(generation, Generation):
+            raise TypeError(f"generation must be a Generation, got {type(generation).__name__}")
+        elif prompt is not None and prompt != generation.prompt:
+            raise ValueError(
+                f"prompt {prompt!r} is not the prompt the generation answered "
+                f"({generation.prompt!r}); give one of them, or both the same"
+            )
+        positions = resolve_targets(generation, targets)
+        ids = resolve_target_ids(generation, positions, target_ids)
+        spans = self.prompt_spans(generation)
+        return ExplanationRun(self, None, generation, positions, ids, spans=spans)
+
     def prompt_spans(self, generation: Generation) -> list[PromptSpan]:
         """The prompt spans of this run (region ids after the image's, given when the run
         knows its image's count), their token counts asked of the model; [] without any."""
@@ -355,7 +445,11 @@ class Explainer:
 
     def region_maps(self, working: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray, dict]:
         """(labels of the working image, labels at the image's own `shape`, how they were
-        made): the run's regions, checked (see regions.RegionPlan.maps)."""
+        made): the run's regions, checked (see regions.RegionPlan.maps). With regions=None,
+        maps of zeros (no region is searched) and the record NO_REGIONS."""
+        if self.regions is None:
+            return (np.zeros(working.shape[:-1], np.int32), np.zeros(tuple(shape), np.int32),
+                    dict(NO_REGIONS))  # fmt: skip
         work, full, record = self.regions.maps(working, shape)
         if self.regions.kind != "slic":
             check_region_count(int(full.max()) + 1, _what(self.regions.kind))
@@ -453,9 +547,15 @@ class ExplanationRun:
         self.reliance = reliance
         self.frames = frames
         if maps is None:
-            maps = explainer.region_maps(image, self.photo.shape[:-1])
+            maps = (
+                (None, None, dict(NO_REGIONS))
+                if image is None
+                else explainer.region_maps(image, self.photo.shape[:-1])
+            )
         self.work_labels, self.labels, self.region_record = maps
-        first = int(self.work_labels.max()) + 1  # span ids follow the image's regions
+        searched = self.region_record.get("kind") != NO_REGIONS["kind"]  # image regions
+        # span ids follow the image's regions (from 0 when the prompt alone is searched)
+        first = int(self.work_labels.max()) + 1 if searched else 0
         self.spans = [replace(span, region=first + i) for i, span in enumerate(spans or [])]
         self.n_regions = first + len(self.spans)
         self._cancel = threading.Event()
@@ -465,14 +565,15 @@ class ExplanationRun:
             positions,
             target_ids,
             image,
-            fill_image(image, explainer.fill),
-            self.work_labels,
+            fill_image(image, explainer.fill) if searched else None,
+            self.work_labels if searched else None,
             explainer.lambda1,
             explainer.lambda2,
             explainer.batch_size,
             should_stop=self._cancel.is_set,
             spans=[(span.start, span.stop) for span in self.spans],
             span_tokens=[span.tokens for span in self.spans],
+            masking=explainer.prompt_masking,
         )
         # a paid API says what the run may cost, and refuses it now rather than half-way
         if supports(explainer.model, Plans):
@@ -598,7 +699,7 @@ class ExplanationRun:
         if self.spans:
             prompt = {
                 "spans": [span.to_dict() for span in self.spans],
-                "masking": "replace",
+                "masking": self.explainer.prompt_masking,
                 "p_no_image": self._corners[0].tolist(),
                 "p_no_prompt": self._corners[1].tolist(),
             }
@@ -608,7 +709,9 @@ class ExplanationRun:
         return Explanation(
             image=self.photo,
             labels=self.labels,
-            generation=replace(self.generation, image_size=frame_size(self.photo)),
+            generation=self.generation
+            if self.photo is None
+            else replace(self.generation, image_size=frame_size(self.photo)),
             positions=self.positions,
             target_ids=self.target_ids,
             steps=front + back,

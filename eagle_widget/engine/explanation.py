@@ -21,7 +21,8 @@ from .types import Generation, Step
 # 4: clips: the frames as PNGs of their own ("frames_png"), an F x H x W label map and the
 #    frames record (`frames`); older files all hold one image
 # 5: prompt spans searched beside the image's regions (`prompt`); older files have none
-SCHEMA_VERSION = 5
+# 6: the prompt alone (regions {"kind": "none"}), and a text-only model's: no image, no labels
+SCHEMA_VERSION = 6
 MAP_KINDS = ("rank", "gain", "method")
 # what a figure or the widget says about a result scored from a server's top-k log-probs
 APPROXIMATE_NOTE = "approximate: from the server's top log-probabilities (absent = 0)"
@@ -42,8 +43,10 @@ _NOT_OURS = (
 class Explanation:
     """Everything one EAGLE run found; cheap to keep, save and re-render without a model."""
 
-    image: np.ndarray  # H x W x 3 uint8, or F x H x W x 3 for a clip (frames in order)
-    labels: np.ndarray  # H x W int (a clip's: F x H x W), regions 0..N-1
+    # H x W x 3 uint8, or F x H x W x 3 for a clip (frames in order); None for a text-only
+    # model's result (it read no image), whose labels are None too
+    image: np.ndarray | None
+    labels: np.ndarray | None  # H x W int (a clip's: F x H x W), regions 0..N-1
     generation: Generation
     positions: list[int]  # explained token indices
     target_ids: list[int]  # ids scored at those positions
@@ -62,7 +65,8 @@ class Explanation:
     scoring: str = "exact"  # or "approximate": a served model's top-k log-probs, absent = 0
     # how the regions were made, JSON-able: {"kind": "slic", "n_regions": 50}, {"kind":
     # "grid", "grid": [rows, cols]}, {"kind": "labels", "ids": [given label of each region,
-    # when renumbered]} or {"kind": "masks", "masks": n, "uncovered": region id or None};
+    # when renumbered]}, {"kind": "masks", "masks": n, "uncovered": region id or None} or
+    # {"kind": "none"} (regions=None: the prompt alone, no image region, labels all 0);
     # None when not recorded (an Explanation built by hand)
     regions: dict | None = None
     # a clip's frames, JSON-able (clips.read_clip): {"source", "count", "indices": the source
@@ -86,11 +90,17 @@ class Explanation:
             self._check_mitigation(self.mitigation)
         if sorted(s.region for s in self.steps) != list(range(self.n_regions)):
             raise ValueError("steps must place every region of the label map exactly once")
-        if self.labels.shape != self.image.shape[:-1]:
+        if (self.image is None) != (self.labels is None):
+            raise ValueError("a result without an image (a text model's) has no label map")
+        if self.image is None:
+            if self.frames is not None or not self.spans:
+                raise ValueError("a result without an image explains prompt spans, no frames")
+        elif self.labels.shape != self.image.shape[:-1]:
             raise ValueError(
                 f"the label map is {self.labels.shape} but the image {self.image.shape[:-1]}"
             )
-        self.frames = _checked_frames(self.frames, self.image)
+        else:
+            self.frames = _checked_frames(self.frames, self.image)
         ids = [span.region for span in self.spans]
         if ids != list(range(self.n_image_regions, self.n_regions)):
             raise ValueError(f"prompt span region ids must follow the image's, got {ids}")
@@ -134,7 +144,15 @@ class Explanation:
 
     @property
     def n_image_regions(self) -> int:
+        """The image's regions in the order: 0 when the prompt alone was searched."""
+        if self.labels is None or (self.regions or {}).get("kind") == "none":
+            return 0
         return int(self.labels.max()) + 1
+
+    @property
+    def has_image(self) -> bool:
+        """Whether the model read an image (False for a text-only model's result)."""
+        return self.image is not None
 
     @property
     def spans(self) -> list[PromptSpan]:
@@ -160,7 +178,7 @@ class Explanation:
     @property
     def is_clip(self) -> bool:
         """Whether this explains a clip (image F x H x W x 3, labels F x H x W)."""
-        return self.image.ndim == 4
+        return self.image is not None and self.image.ndim == 4
 
     @property
     def n_frames(self) -> int | None:
@@ -194,9 +212,9 @@ class Explanation:
     @property
     def areas(self) -> np.ndarray:
         """Covered fraction after inserting the first k regions, k = 0..N."""
-        weights = unit_areas(
-            region_areas(self.labels, self.n_image_regions), [s.tokens for s in self.spans]
-        )
+        n = self.n_image_regions
+        image_areas = region_areas(self.labels, n) if n else np.zeros(0)
+        weights = unit_areas(image_areas, [s.tokens for s in self.spans])
         per_region = weights[self.order]
         return np.concatenate([[0.0], np.cumsum(per_region)])
 
@@ -303,8 +321,19 @@ class Explanation:
         by the largest. `target` (a generated-token index) uses that token's column only.
         "method": a baseline's own region scores (extras["method"]), scaled the same way;
         its "rank" map is the ranking the engine measured.
+
+        A result by the prompt alone (regions=None) ranked no image region: its map is all
+        0 (the image was kept whole); a text-only model's result has no image, ValueError.
         """
-        return self.region_values(kind, target)[: self.n_image_regions][self.labels]
+        if self.image is None:
+            raise ValueError(
+                "this result explains a text-only model's prompt: it has no image map; "
+                "see span_values()"
+            )
+        values = self.region_values(kind, target)  # checks kind and target as ever
+        if not self.n_image_regions:
+            return np.zeros(self.labels.shape)
+        return values[: self.n_image_regions][self.labels]
 
     def span_values(self, kind: str = "rank", target: int | None = None) -> np.ndarray:
         """One value in [0, 1] per prompt span, on the image map's scale (see
@@ -378,11 +407,12 @@ class Explanation:
             insertion_auc=self.insertion_auc,
             deletion_auc=self.deletion_auc,
             reliance=self.reliance.tolist(),
-            image_size=list(self.labels.shape[-2:]),  # of each frame, for a clip
+            # of each frame, for a clip; None without an image (a text model's result)
+            image_size=None if self.labels is None else list(self.labels.shape[-2:]),
         )
         if self.prompt:
             data["source_reliance"] = self.source_reliance.tolist()
-        if include_labels:
+        if include_labels and self.labels is not None:
             data["labels"] = label_codec.pack(self.labels)
         return data
 
@@ -398,9 +428,14 @@ class Explanation:
         metadata."""
         path = Path(path)
         steps = self.steps
+        pictures = {}  # a text-only model's result has neither
+        if self.image is not None:
+            pictures = {
+                "labels": self.labels.astype(label_codec.storage_dtype(self.labels)),
+                **_picture_arrays(self.image),
+            }
         arrays = {
-            "labels": self.labels.astype(label_codec.storage_dtype(self.labels)),
-            **_picture_arrays(self.image),
+            **pictures,
             "regions": np.array([s.region for s in steps], dtype=np.int32),
             "removed": np.array([s.chain == "remove" for s in steps], dtype=bool),
             "step_index": np.array([s.index for s in steps], dtype=np.int32),
@@ -476,9 +511,10 @@ class Explanation:
             for i in range(len(numbers))
         ]
         generation = Generation.from_dict(meta["generation"])
+        text_only = "labels" not in data.files and meta.get("prompt")
         return cls(
-            image=_picture_of(data),
-            labels=data["labels"].astype(np.int32),
+            image=None if text_only else _picture_of(data),
+            labels=None if text_only else data["labels"].astype(np.int32),
             generation=generation,
             positions=meta["positions"],
             target_ids=meta["target_ids"],
@@ -504,6 +540,7 @@ class Explanation:
         figure is the paper's 1 x F panel, each frame under its map."""
         from ..figures import explanation_figure
 
+        self._check_has_image("figure")
         return explanation_figure(self, **options)
 
     def to_html(self, path) -> Path:
@@ -511,13 +548,22 @@ class Explanation:
         clip's shows its frames as one film strip."""
         from ..export import explanation_to_html
 
+        self._check_has_image("to_html")
         return explanation_to_html(self, path)
 
     def show(self):
         """A widget for this finished result; no model needed (a clip's: a film strip)."""
         from ..widget import show_explanation
 
+        self._check_has_image("show")
         return show_explanation(self)
+
+    def _check_has_image(self, what: str) -> None:
+        if self.image is None:
+            raise ValueError(
+                f"{what}() draws the image beside the prompt; a text-only model's result has "
+                "none: read result.spans, span_values() and source_reliance"
+            )
 
     def __repr__(self) -> str:
         words = " ".join(self.generation.tokens[p].strip() for p in self.positions[:8])

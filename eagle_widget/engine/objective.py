@@ -50,10 +50,13 @@ class Objective:
         should_stop: Callable[[], bool] | None = None,
         spans: list[tuple[int, int]] | None = None,
         span_tokens: list[int] | None = None,
+        masking: str = "replace",
     ):
         """`spans`: (start, stop) character ranges of the prompt searched beside the image's
-        regions (their ids follow the image's), hidden through model.span_token_probs;
-        `span_tokens` their token counts, their weight on the x-axis (prompt_spans)."""
+        regions (their ids follow the image's), hidden through model.span_token_probs by
+        `masking` (prompt_spans.PROMPT_MASKINGS); `span_tokens` their token counts, their
+        weight on the x-axis (prompt_spans). `labels` None: no image regions (regions=None,
+        spans only): `image` is scored whole in every row (None for a text-only model)."""
         self.model = model
         self.generation = generation
         self.positions = list(positions)
@@ -61,12 +64,14 @@ class Objective:
         self.image = image
         self.filler = filler
         self.labels = labels
-        self.n_image_regions = int(labels.max()) + 1
+        self.n_image_regions = 0 if labels is None else int(labels.max()) + 1
         self.spans = list(spans or [])
+        if not self.n_image_regions and not self.spans:
+            raise ValueError("nothing to search: no image regions and no prompt spans")
         self.n_regions = self.n_image_regions + len(self.spans)
-        self.areas = unit_areas(
-            region_areas(labels, self.n_image_regions), span_tokens or [1] * len(self.spans)
-        )
+        image_areas = np.zeros(0) if labels is None else region_areas(labels, self.n_image_regions)
+        self.areas = unit_areas(image_areas, span_tokens or [1] * len(self.spans))
+        self.masking = masking
         self.lambda1 = float(lambda1)
         self.lambda2 = float(lambda2)
         self.batch_size = batch_size or batch_size_of(model)
@@ -95,7 +100,10 @@ class Objective:
     def _score_rows(self, keep: np.ndarray) -> np.ndarray:
         """The model's probabilities for rows of kept regions (image regions, then spans)."""
         n = self.n_image_regions
-        images = compose(self.image, self.filler, self.labels, keep[:, :n])
+        if n:
+            images = compose(self.image, self.filler, self.labels, keep[:, :n])
+        else:  # the prompt alone is searched: the image whole (or None) in every row
+            images = [self.image] * len(keep)
         if not self.spans:
             return self._checked(
                 self.model.token_probs(
@@ -103,9 +111,12 @@ class Objective:
                 ),
                 len(images),
             )
+        # masking= only when not the default: a model that only replaces need not take it
+        how = {} if self.masking == "replace" else {"masking": self.masking}
         probs = self.model.span_token_probs(
-            list(images), self.generation, self.positions, self.token_ids, self.spans, keep[:, n:]
-        )
+            list(images), self.generation, self.positions, self.token_ids, self.spans,
+            keep[:, n:], **how,
+        )  # fmt: skip
         return self._checked(probs, len(images))
 
     def _checked(self, probs, count: int) -> np.ndarray:

@@ -16,6 +16,10 @@ and the prompt's shares are their Shapley values in that two-player game (the me
 one's effect with and without the other), the prior the probability without both; the
 three add up to the full input's probability, and are reported as shares of it (a negative
 effect counts as none).
+
+With regions=None the prompt alone is searched: the image (if any) is kept whole in every
+scored input, so "without the image" is the full input, the image's share is 0 and the prior
+is the probability with every span hidden (the image's effect, unmeasured, is in it).
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ import numpy as np
 
 PROMPT_REGIONS = ("word", "sentence", "message")
 PROMPT_SHARE = 0.5  # of the curves' x-axis when image regions and prompt spans are searched
+# How a hidden span is hidden: its tokens replaced by a neutral id, or left out of the
+# attention mask (ids and positions kept), where the model allows it (HasPromptMaskings).
+PROMPT_MASKINGS = ("replace", "attention")
 SOURCES = ("image", "prompt", "prior")
 
 _WORD = re.compile(r"\w+(?:['’-]\w+)*")
@@ -119,11 +126,14 @@ def _trimmed(text: str, start: int, stop: int) -> tuple[int, int]:
 
 def unit_areas(image_areas: np.ndarray, span_tokens) -> np.ndarray:
     """Each region's share of the curves' x-axis: the image regions' areas, then the spans'
-    token counts, weighted as the module says (image areas alone when there is no span)."""
+    token counts, weighted as the module says (image areas alone when there is no span, the
+    spans alone when there is no image region: regions=None)."""
     image_areas = np.asarray(image_areas, dtype=np.float64)
     tokens = np.asarray(list(span_tokens), dtype=np.float64)
     if tokens.size == 0:
         return image_areas
+    if image_areas.size == 0:
+        return tokens / tokens.sum()
     return np.concatenate([image_areas * (1 - PROMPT_SHARE), tokens / tokens.sum() * PROMPT_SHARE])
 
 

@@ -193,8 +193,10 @@ class MasksPromptSpans(Protocol):
     ranges of generation.prompt and `keep` a (len(images), len(spans)) bool array; a hidden
     span's tokens are replaced by a neutral id the adapter chooses (the pad token), their
     positions kept, the template, role and image tokens untouched, the answer teacher-forced
-    as always. The Explainer's prompt_regions need it (with CountsSpanTokens); HFModel has
-    it. Without it prompt_regions is refused before any model call."""
+    as always. The Explainer's prompt_regions need it (with CountsSpanTokens); HFModel and
+    TextModel have it. Without it prompt_regions is refused before any model call. The
+    engine passes `masking=` only for a way other than "replace" (HasPromptMaskings), so a
+    model that only replaces needs no such argument."""
 
     def span_token_probs(
         self, images: Sequence[np.ndarray], generation: Generation, positions, token_ids,
@@ -211,6 +213,27 @@ class CountsSpanTokens(Protocol):
     def span_token_counts(
         self, generation: Generation, spans: Sequence[tuple[int, int]]
     ) -> list[int]: ...
+
+
+@runtime_checkable
+class HasPromptMaskings(Protocol):
+    """The ways span_token_probs can hide a span (MasksPromptSpans), given to it as
+    `masking=`: "replace" (the span's tokens become a neutral id) and, where the model
+    allows it, "attention" (their attention-mask entries set to 0, ids and positions kept).
+    The Explainer's prompt_masking must be one of them, checked when it is made; ("replace",)
+    without it."""
+
+    prompt_maskings: tuple[str, ...]
+
+
+@runtime_checkable
+class ReadsTextOnly(Protocol):
+    """True where the model takes no image at all (a causal language model: TextModel).
+    generate gets image None, and token_probs / span_token_probs a list of None, one per
+    row scored. The Explainer then explains by the prompt alone (regions=None, with
+    prompt_regions) and refuses an image; False without it."""
+
+    text_only: bool
 
 
 @runtime_checkable
@@ -268,6 +291,8 @@ CAPABILITIES = (
     TakesClips,
     MasksPromptSpans,
     CountsSpanTokens,
+    HasPromptMaskings,
+    ReadsTextOnly,
     GivesPatchGrid,
     MapsImageTokens,
     MeasuresPeakMemory,
@@ -336,6 +361,19 @@ def usage_of(model) -> dict[str, int]:
 def supports_video_of(model) -> bool:
     """Whether the model takes clips (TakesClips): its supports_video is True."""
     return getattr(model, "supports_video", False) is True
+
+
+def prompt_maskings_of(model) -> tuple[str, ...]:
+    """The model's prompt_maskings (HasPromptMaskings) as a tuple of str, else ("replace",)."""
+    ways = getattr(model, "prompt_maskings", None)
+    if isinstance(ways, (tuple, list)) and ways and all(isinstance(w, str) for w in ways):
+        return tuple(ways)
+    return ("replace",)
+
+
+def text_only_of(model) -> bool:
+    """Whether the model reads text only (ReadsTextOnly): its text_only is True."""
+    return getattr(model, "text_only", False) is True
 
 
 def eos_token_ids_of(model) -> set[int]:

@@ -226,7 +226,10 @@ def lazy(
         refresh_on_rise=refresh_on_rise,
     )
     state = _Progress(objective, early_stop)
-    neighbours = region_neighbours(objective.labels, objective.n_regions)
+    if objective.labels is None:  # the prompt alone (regions=None): spans touch no region
+        neighbours = [np.zeros(0, dtype=int)] * objective.n_regions
+    else:  # spans, after the image's regions, have none either
+        neighbours = region_neighbours(objective.labels, objective.n_regions)
     gain = np.full(objective.n_regions, np.inf)  # never scored: must be looked at
     rose_before = False
     seen_rise = 0.0  # the largest rise of a re-scored gain over its estimate since a refresh

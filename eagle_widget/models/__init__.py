@@ -11,15 +11,20 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .hf import HFModel
     from .served import OpenAIModel
+    from .text_model import TextModel
 
 SERVED_PREFIX = "openai:"  # load_model("openai:http://host:8000/v1", model="name")
 DEMO = "demo"  # load_model("demo"): the embedded demo model
 
 
-def load_model(id_or_path: str, device=None, dtype=None, **kwargs) -> HFModel | OpenAIModel:
-    """Load any image-text-to-text checkpoint and its processor (see `hf.load_model`), or
-    connect to a served one: "openai:URL" with model= (see `served.OpenAIModel`), or
-    "demo": the embedded demo model (`load_demo_model`), as the command line's --model."""
+def load_model(
+    id_or_path: str, device=None, dtype=None, **kwargs
+) -> HFModel | OpenAIModel | TextModel:
+    """Load any image-text-to-text checkpoint and its processor (see `hf.load_model`), a
+    text-only causal language model and its tokenizer (`text_model.TextModel`, told apart by
+    its config: explained by its prompt alone), or connect to a served one: "openai:URL"
+    with model= (see `served.OpenAIModel`), or "demo": the embedded demo model
+    (`load_demo_model`), as the command line's --model."""
     if id_or_path == DEMO and not Path(DEMO).exists():  # a folder named demo is a checkpoint
         return load_demo_model(device=device, dtype=dtype, **kwargs)
     if isinstance(id_or_path, str) and id_or_path.startswith(SERVED_PREFIX):
@@ -30,6 +35,10 @@ def load_model(id_or_path: str, device=None, dtype=None, **kwargs) -> HFModel | 
         if "model" not in kwargs:
             raise ValueError(f"{id_or_path!r} needs model=: the name the server serves it under")
         return OpenAIModel(id_or_path[len(SERVED_PREFIX) :], **kwargs)
+    from .text_model import is_text_checkpoint, load_text_model
+
+    if is_text_checkpoint(id_or_path, **kwargs):
+        return load_text_model(id_or_path, device=device, dtype=dtype, **kwargs)
     from .hf import load_model as _load_model
 
     return _load_model(id_or_path, device=device, dtype=dtype, **kwargs)
@@ -71,7 +80,11 @@ def __getattr__(name: str):
         from .served import OpenAIModel
 
         return OpenAIModel
+    if name == "TextModel":
+        from .text_model import TextModel
+
+        return TextModel
     raise AttributeError(f"module 'eagle_widget.models' has no attribute {name!r}")
 
 
-__all__ = ["HFModel", "OpenAIModel", "load_demo_model", "load_model"]
+__all__ = ["HFModel", "OpenAIModel", "TextModel", "load_demo_model", "load_model"]

@@ -41,7 +41,7 @@ from .memory import PeakMemory
 from .patches import PatchGeometry, check_family, patch_geometry
 from .pixels import PixelTable, read_pixel_table
 from .sizes import MIN_IMAGE_SIDE
-from .text import decode_tokens
+from .text import decode_tokens, prompt_token_offsets, span_token_indices
 from .whitebox import grad_cam_maps, resolved_layer, tam_maps
 
 # Processor outputs aligned with input_ids, and the value each takes on generated text tokens.
@@ -51,6 +51,10 @@ SEQUENCE_FILL = {"attention_mask": 1, "token_type_ids": 0, "mm_token_type_ids": 
 # model_type of the families whose processor's video path this adapter passes clips through,
 # each tested on a tiny offline model (tests/test_video_models.py); others take images only.
 VIDEO_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_onevision")
+# model_type of the families whose positions are counted from the attention mask (M-RoPE):
+# hiding a prompt span from attention would move every later position, so they hide by
+# replacement only.
+POSITIONS_FROM_MASK = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 # Image processors that tile a large image, or pick the resolution from it, have no one
 # input size: a larger photo gives them more to see.
 _DYNAMIC_RESOLUTION = (
@@ -305,9 +309,16 @@ class HFModel:
         token_ids: Sequence[int] | None,
         spans,
         keep: np.ndarray,
+        masking: str = "replace",
     ) -> np.ndarray:
-        """token_probs with the prompt spans each row does not keep hidden: their tokens
-        replaced by `prompt_mask_id`, positions kept (protocol.MasksPromptSpans)."""
+        """token_probs with the prompt spans each row does not keep hidden, positions kept
+        (protocol.MasksPromptSpans): masking "replace" puts `prompt_mask_id` in their
+        place, "attention" sets their attention-mask entries to 0 (see prompt_maskings)."""
+        if masking not in self.prompt_maskings:
+            raise ValueError(
+                f"masking must be one of {self.prompt_maskings} for "
+                f"{type(self.model).__name__}, got {masking!r}"
+            )
         if not isinstance(generation, Generation):
             raise TypeError(f"generation must be an ew.Generation, got {type(generation).__name__}")
         positions = _check_positions(positions, len(generation))
@@ -324,10 +335,19 @@ class HFModel:
         parts = self._in_batches(
             rows,
             lambda c: self._score(
-                [a for a, _ in c], generation, positions, targets, hide=[h for _, h in c]
+                [a for a, _ in c], generation, positions, targets, [h for _, h in c], masking
             ),
         )
         return np.concatenate(parts).astype(np.float64, copy=False)
+
+    @property
+    def prompt_maskings(self) -> tuple[str, ...]:
+        """How a prompt span can be hidden (protocol.HasPromptMaskings): "replace" always;
+        "attention" where the model's positions are the tokens' places, not counted from
+        the attention mask (Qwen-VL's M-RoPE counts them so: a masked span would move
+        every later position)."""
+        family = getattr(self.model.config, "model_type", None)
+        return ("replace",) if family in POSITIONS_FROM_MASK else ("replace", "attention")
 
     @property
     def prompt_mask_id(self) -> int:
@@ -349,28 +369,11 @@ class HFModel:
 
     def _prompt_tokens(self, prompt: str) -> tuple[list[int], list[tuple[int, int]]]:
         """The template's ids from the prompt's first token to its end, and the character
-        offsets, in the prompt, of the tokens that overlap it (the first of that tail).
-
-        Read from the template's own text tokenized with offsets, since a prompt tokenized
-        alone can differ at its start (a sentencepiece prefix space); the image comes before
-        the prompt in every template, so this tail is the tail of the processor's ids."""
+        offsets, in the prompt, of the tokens that overlap it (text.prompt_token_offsets);
+        the image comes before the prompt in every template, so this tail is the tail of
+        the processor's ids."""
         text, add_special = self._prompt_text(prompt)
-        try:
-            encoded = self.tokenizer(
-                text, add_special_tokens=add_special, return_offsets_mapping=True
-            )
-        except (NotImplementedError, TypeError, ValueError) as error:
-            raise ValueError(
-                f"prompt spans need a tokenizer that gives character offsets (a fast one): "
-                f"{type(self.tokenizer).__name__} does not ({error})"
-            ) from None
-        at = text.rfind(prompt)
-        end = at + len(prompt)
-        inside = [(i, (a - at, b - at)) for i, (a, b) in enumerate(encoded["offset_mapping"])
-                  if a < end and at < b and b > a]  # fmt: skip
-        if at < 0 or not inside:
-            raise ValueError(f"the chat template does not hold the prompt {prompt!r} as text")
-        return list(encoded["input_ids"])[inside[0][0] :], [o for _, o in inside]
+        return prompt_token_offsets(self.tokenizer, text, add_special, prompt)
 
     def _prompt_start(self, ids: list[int], prompt: str) -> int:
         """Where the prompt's first token sits in the processor's ids."""
@@ -385,11 +388,7 @@ class HFModel:
     def _span_tokens(self, prompt: str, spans) -> list[list[int]]:
         """Per (start, stop) range, the indices (from the prompt's first token) of the
         tokens it overlaps."""
-        offsets = self._prompt_tokens(prompt)[1]
-        return [
-            [i for i, (a, b) in enumerate(offsets) if a < stop and start < b]
-            for start, stop in spans
-        ]
+        return span_token_indices(self._prompt_tokens(prompt)[1], spans)
 
     def _in_batches(self, items: list, work, label: str = "score") -> list:
         """work(chunk) over chunks of `batch_size` items, in order, on the chosen threads. An
@@ -619,16 +618,20 @@ class HFModel:
             moved[key] = value
         return moved
 
-    def _hidden(self, inputs: dict, prompt: str, hide: list[list[int]]) -> dict:
-        """The inputs with each row's listed prompt tokens replaced by prompt_mask_id."""
+    def _hidden(self, inputs: dict, prompt: str, hide: list[list[int]], masking: str) -> dict:
+        """The inputs with each row's listed prompt tokens replaced by prompt_mask_id
+        ("replace") or left out of the attention mask ("attention")."""
         ids = inputs["input_ids"]
         start = self._prompt_start(ids[0].tolist(), prompt)
-        ids = ids.clone()
-        mask = self.prompt_mask_id
+        key = "input_ids" if masking == "replace" else "attention_mask"
+        if key not in inputs:
+            raise ValueError(f"the processor gave no {key} to hide prompt spans in")
+        values = inputs[key].clone()
+        value = self.prompt_mask_id if masking == "replace" else 0
         for row, tokens in enumerate(hide):
             if tokens:
-                ids[row, [start + t for t in tokens]] = mask
-        return {**inputs, "input_ids": ids}
+                values[row, [start + t for t in tokens]] = value
+        return {**inputs, key: values}
 
     def _remember_layout(self, prompt: str, size: tuple[int, ...], ids: torch.Tensor) -> None:
         key = (prompt, tuple(int(s) for s in size))
@@ -671,9 +674,10 @@ class HFModel:
         positions: list[int],
         targets: list[int],
         hide: list[list[int]] | None = None,
+        masking: str = "replace",
     ) -> np.ndarray:
         """One teacher-forced forward pass over a batch; probabilities of `targets`. `hide`:
-        per image, indices of the prompt's own tokens to replace by prompt_mask_id."""
+        per image, indices of the prompt's own tokens to hide, by `masking` (see _hidden)."""
         with torch.inference_mode():
             inputs = self._encode(images, generation.prompt)
             ids = inputs["input_ids"]
@@ -684,7 +688,7 @@ class HFModel:
                 )
             self._remember_layout(generation.prompt, images[0].shape[:-1], ids[0])
             if hide is not None and any(hide):
-                inputs = self._hidden(inputs, generation.prompt, hide)
+                inputs = self._hidden(inputs, generation.prompt, hide, masking)
             prompt_length = ids.shape[1]
             stop = max(positions)  # generated tokens fed as input: those before the last target
             extended = _extend(inputs, generation.token_ids[:stop])
