@@ -1,5 +1,6 @@
 """The EAGLE engine: numpy and the model protocol only (no torch, no widget)."""
 
+from .comparison import Comparison, compare
 from .explainer import Explainer, ExplanationRun, explain
 from .explanation import Explanation
 from .images import to_rgb_array
@@ -10,12 +11,14 @@ from .types import Cancelled, Generation, Step
 __all__ = [
     "DEFAULT_PROMPT",
     "Cancelled",
+    "Comparison",
     "Explainer",
     "Explanation",
     "ExplanationRun",
     "Generation",
     "Step",
     "VisionLanguageModel",
+    "compare",
     "explain",
     "resolve_prompt",
     "superpixels",
