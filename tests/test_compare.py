@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from offline_page import OfflinePage
 from synthetic import VisibilityModel, block_image
 from test_baselines import ORDER_BY_WEIGHT, additive_model
+from widget_models import caption_model, scene
 
 import eagle_widget as ew
 from eagle_widget.engine.explainer import Explainer
+from eagle_widget.wire import comparison_state, explanation_state, result_state
 
 IMAGE = block_image(3, 3, cell=8, seed=1)
 METHODS = ("eagle", "occlusion", "rise")
@@ -148,3 +151,92 @@ def test_the_figure_has_a_row_per_method_on_one_colour_scale(counted):
         for n in comparison.methods
     ]
     assert tops == sorted(tops, reverse=True)
+
+
+# -- the widget's state, the widget and the offline page --------------------------------------
+CELL = 16
+SCENE = scene(cell=CELL)
+
+
+@pytest.fixture(scope="module")
+def shown():
+    """EAGLE and a RISE of few masks, which ranks the caption's regions worse: the two
+    methods' top regions differ."""
+    return ew.compare(
+        caption_model(cell=CELL), SCENE, methods=("eagle", "rise"), n_regions=16,
+        search="greedy", method_options={"rise": {"masks": 6}},
+    )  # fmt: skip
+
+
+def test_the_wire_state_carries_every_methods_result(shown):
+    state = comparison_state(shown)
+    assert set(state) == set(explanation_state(shown["eagle"]))
+    assert explanation_state(shown["eagle"])["methods"] == {}
+    methods = state["methods"]
+    assert methods["names"] == ["eagle", "rise"] and methods["active"] == "eagle"
+    for name, result in shown:
+        entry = methods["states"][name]
+        assert entry["result"] == result_state(result, 0)
+        assert entry["run"]["targets"] == list(result.positions)
+        order = np.frombuffer(entry["result"]["order"], dtype="<i4").tolist()
+        assert order == result.order
+    assert shown["eagle"].order[:4] != shown["rise"].order[:4]
+    assert state["result"] == methods["states"]["eagle"]["result"]  # the first is shown first
+
+
+def test_show_gives_a_widget_of_the_comparison(shown, tmp_path):
+    widget = shown.show()
+    try:
+        assert widget.comparison is shown and widget.explanation is shown["eagle"]
+        assert widget.methods == comparison_state(shown)["methods"]
+        assert not widget.has_model
+        path = widget.to_html(tmp_path / "widget.html")
+        assert '"names":["eagle","rise"]' in path.read_text(encoding="utf-8")
+    finally:
+        widget.close()
+    with pytest.raises(TypeError, match="expected a Comparison"):
+        ew.EagleWidget.from_comparison(shown["eagle"])
+
+
+def _auc_text(page) -> str:
+    return page.page.locator("[data-role=auc]").inner_text()
+
+
+@pytest.mark.browser
+def test_the_page_switches_methods_and_shows_each_ones_map_and_aucs(browser, shown, tmp_path):
+    alone = {}
+    for name, result in shown:  # each method's own page: what its button must show
+        page = OfflinePage(browser, result.to_html(tmp_path / f"{name}.html"))
+        try:
+            alone[name] = page.canvas()
+        finally:
+            page.close()
+    assert np.abs(alone["eagle"] - alone["rise"]).sum() > 100  # their top regions differ
+    page = OfflinePage(browser, shown.to_html(tmp_path / "comparison.html"))
+    try:
+        buttons = page.page.locator("[data-role=methods] button")
+        assert buttons.all_inner_texts() == ["eagle", "rise"]
+        pressed = "[data-role=methods] [data-method={}][aria-pressed=true]"
+        assert page.page.locator(pressed.format("eagle")).count() == 1
+        np.testing.assert_allclose(page.canvas(), alone["eagle"], atol=2)
+        assert f"insertion AUC {shown['eagle'].insertion_auc:.3f}" in _auc_text(page)
+        page.page.click("[data-role=methods] [data-method=rise]")
+        page.page.wait_for_selector(pressed.format("rise"))
+        page.page.wait_for_timeout(150)  # one animation frame at least
+        np.testing.assert_allclose(page.canvas(), alone["rise"], atol=2)
+        assert f"insertion AUC {shown['rise'].insertion_auc:.3f}" in _auc_text(page)
+        assert f"deletion AUC {shown['rise'].deletion_auc:.3f}" in _auc_text(page)
+        # a word clicked while rise is shown: rise's own curves of that word
+        page.click_word(1)
+        auc = float(page.page.locator("[data-role=curves]").get_attribute("data-insertion-auc"))
+        col = shown["rise"].positions.index(1)
+        assert auc == pytest.approx(shown["rise"].insertion_auc_per_target[col], abs=1e-3)
+        page.page.click("[data-role=methods] [data-method=eagle]")
+        page.page.wait_for_selector(pressed.format("eagle"))
+        page.page.wait_for_timeout(150)
+        auc = float(page.page.locator("[data-role=curves]").get_attribute("data-insertion-auc"))
+        assert auc == pytest.approx(shown["eagle"].insertion_auc_per_target[col], abs=1e-3)
+        page.page.screenshot(path=str(tmp_path / "comparison.png"), full_page=True)
+        assert page.errors == []
+    finally:
+        page.close()
