@@ -49,9 +49,9 @@ def explanation_to_html(explanation: Explanation, path) -> Path:
 
 
 def comparison_to_html(comparison, path) -> Path:
-    """Write a finished Comparison (engine/comparison.py) as one offline page: the widget
+    """Write a finished Comparison (engine/method_comparison.py) as one offline page: the widget
     with a button per method, the JSON export holding every method's result."""
-    from .engine.comparison import Comparison
+    from .engine.method_comparison import Comparison
 
     if not isinstance(comparison, Comparison):
         raise TypeError(f"expected a Comparison, got {type(comparison).__name__}")

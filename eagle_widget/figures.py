@@ -657,7 +657,7 @@ def _short(text: str, limit: int = 28) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-# -- several methods on one image (engine/comparison.py) -----------------------------------------
+# -- several methods on one image (engine/method_comparison.py) ----------------------------------
 def comparison_figure(
     comparison,
     *,
@@ -675,7 +675,7 @@ def comparison_figure(
     curves, so every method's map is made one way), or "method": a baseline's own region
     scores (EAGLE's row keeps its rank map). Saved to `path` if given.
     """
-    from .engine.comparison import Comparison
+    from .engine.method_comparison import Comparison
 
     if not isinstance(comparison, Comparison):
         raise TypeError(f"expected a Comparison, got {type(comparison).__name__}")

@@ -198,7 +198,7 @@ class EagleWidget(anywidget.AnyWidget):
     def from_comparison(cls, comparison) -> EagleWidget:
         """A widget that shows a finished Comparison with a button per method; no model.
         `explanation` is the first method's result."""
-        from .engine.comparison import Comparison
+        from .engine.method_comparison import Comparison
 
         if not isinstance(comparison, Comparison):
             raise TypeError(f"expected a Comparison, got {type(comparison).__name__}")

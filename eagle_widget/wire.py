@@ -310,7 +310,7 @@ def _run_of(explanation: Explanation, run_id: int) -> dict:
 
 
 def methods_state(explanations: dict, run_id: int = 0) -> dict[str, Any]:
-    """The `methods` trait of a comparison (engine/comparison.py): every method's `run` and
+    """The `methods` trait of a comparison (engine/method_comparison.py): every method's `run` and
     `result` trait values under the same run id, in the order compared, the first shown
     first; the front end's method buttons switch which one the views read (js/src/methods.js).
     {} for one result."""

@@ -1,9 +1,9 @@
 """The EAGLE engine: numpy and the model protocol only (no torch, no widget)."""
 
-from .comparison import Comparison, compare
 from .explainer import Explainer, ExplanationRun, explain
 from .explanation import Explanation
 from .images import to_rgb_array
+from .method_comparison import Comparison, compare
 from .protocol import DEFAULT_PROMPT, VisionLanguageModel, resolve_prompt
 from .regions import superpixels
 from .types import Cancelled, Generation, Step

@@ -1,5 +1,5 @@
 // @ts-check
-// A comparison's method switch (eagle_widget/engine/comparison.py): the `methods` trait holds
+// A comparison's method switch (eagle_widget/engine/method_comparison.py): the `methods` trait holds
 // every method's run and result trait values (wire.methods_state), all over the same regions
 // and the same answer. One method is shown at a time: the views read the chosen method's run
 // and result instead of the traits' own, so its map, curves and AUCs show on the one colour
