@@ -362,8 +362,8 @@ class EagleWidget(anywidget.AnyWidget):
         cached = self._snapshot
         if cached is not None and cached[0] is explanation and cached[1] is mitigation:
             return cached[2]
-        try:
-            png = figure_png(explanation)
+        try:  # a comparison's saved picture: its row per method
+            png = figure_png(self.comparison or explanation)
         except Exception:  # the saved picture must never break the widget
             log.exception("could not draw the widget's result as a figure")
             return bytes(self.image_png)

@@ -3,15 +3,19 @@ result as it would be alone; the figure, the widget's state and the offline page
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from offline_page import OfflinePage
+from PIL import Image
 from synthetic import VisibilityModel, block_image
 from test_baselines import ORDER_BY_WEIGHT, additive_model
 from widget_models import caption_model, scene
 
 import eagle_widget as ew
 from eagle_widget.engine.explainer import Explainer
+from eagle_widget.snapshot import figure_png
 from eagle_widget.wire import comparison_state, explanation_state, result_state
 
 IMAGE = block_image(3, 3, cell=8, seed=1)
@@ -190,6 +194,10 @@ def test_show_gives_a_widget_of_the_comparison(shown, tmp_path):
         assert widget.comparison is shown and widget.explanation is shown["eagle"]
         assert widget.methods == comparison_state(shown)["methods"]
         assert not widget.has_model
+        # where no live view renders, the output's picture is the comparison's figure
+        picture = Image.open(io.BytesIO(widget._snapshot_png()))
+        assert picture.size == Image.open(io.BytesIO(figure_png(shown))).size
+        assert picture.height > Image.open(io.BytesIO(figure_png(shown["eagle"]))).height
         path = widget.to_html(tmp_path / "widget.html")
         assert '"names":["eagle","rise"]' in path.read_text(encoding="utf-8")
     finally:
