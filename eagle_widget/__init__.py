@@ -6,7 +6,16 @@ Heavy parts (torch, transformers, the widget) are imported on first use, so that
 
 from importlib import import_module
 
-from .engine import Explainer, Explanation, Generation, Step, VisionLanguageModel, explain
+from .engine import (
+    Comparison,
+    Explainer,
+    Explanation,
+    Generation,
+    Step,
+    VisionLanguageModel,
+    compare,
+    explain,
+)
 from .engine.hallucination import Diagnosis, Mitigation, diagnose, hallucination_metrics, mitigate
 from .engine.regions import superpixels
 
@@ -42,11 +51,13 @@ __all__ = [
     "hallucination_metrics",
     "mitigate",
     "superpixels",
+    "Comparison",
     "Explainer",
     "Explanation",
     "Generation",
     "Step",
     "VisionLanguageModel",
+    "compare",
     "explain",
     *_LAZY,
 ]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .engine import Explanation
 from .engine.regions import regions_text
-from .wire import explanation_state, json_filename
+from .wire import comparison_state, explanation_state, json_filename
 
 STATIC = Path(__file__).parent / "static"
 
@@ -48,18 +48,47 @@ def explanation_to_html(explanation: Explanation, path) -> Path:
     return _write_page(explanation, explanation_state(explanation), path)
 
 
-def page_html(explanation: Explanation, state: dict) -> str:
-    """The page's text: front end, state and stand-in model, all inline."""
+def comparison_to_html(comparison, path) -> Path:
+    """Write a finished Comparison (engine/method_comparison.py) as one offline page: the widget
+    with a button per method, the JSON export holding every method's result."""
+    from .engine.method_comparison import Comparison
+
+    if not isinstance(comparison, Comparison):
+        raise TypeError(f"expected a Comparison, got {type(comparison).__name__}")
+    first = comparison.first
+    aucs = "; ".join(
+        f"{name}: insertion AUC {e.insertion_auc:.3f}, deletion AUC {e.deletion_auc:.3f}, "
+        f"{e.images_scored} images in {e.seconds:.1f} s"
+        for name, e in comparison
+    )
+    foot = (
+        f"{len(comparison)} methods over the same "
+        f"{regions_text(first.n_regions, first.regions)}: {aucs}. Saved by eagle-widget; "
+        "works offline."
+    )
+    export = {
+        "json": {
+            "methods": {name: e.to_dict(include_labels=False) for name, e in comparison},
+        },
+        "filename": json_filename(first).replace("eagle-", "eagle-methods-", 1),
+    }
+    state = comparison_state(comparison)
+    return _write_page(first, state, path, foot=foot, export=export)
+
+
+def page_html(explanation: Explanation, state: dict, foot=None, export=None) -> str:
+    """The page's text: front end, state and stand-in model, all inline (`foot` and
+    `export`: the line under the widget and the JSON export, default the explanation's)."""
     bundle = (STATIC / "widget.js").read_text(encoding="utf-8")
     css = (STATIC / "widget.css").read_text(encoding="utf-8")
     if "://" in css:
         raise ValueError("widget.css refers to a URL; the offline page cannot load it")
     generation = explanation.generation
-    export = {
+    export = export or {
         "json": explanation.to_dict(include_labels=False),
         "filename": json_filename(explanation),
     }
-    foot = (
+    foot = foot or (
         f"{regions_text(explanation.n_regions, explanation.regions)}, "
         f"{explanation.search} search, "
         f"{explanation.images_scored} images scored in {explanation.seconds:.1f} s; "
@@ -89,13 +118,13 @@ def page_html(explanation: Explanation, state: dict) -> str:
     )
 
 
-def _write_page(explanation: Explanation, state: dict, path) -> Path:
+def _write_page(explanation: Explanation, state: dict, path, **parts) -> Path:
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"the page must be written to a .html file, got {path.name!r}")
     if not path.parent.is_dir():
         raise ValueError(f"folder {str(path.parent)!r} does not exist")
-    text = page_html(explanation, state)
+    text = page_html(explanation, state, **parts)
     if re.search(r"https?://", text, flags=re.IGNORECASE):  # guaranteed by _js; kept as a guard
         raise ValueError("the offline page would contain an http(s) URL")
     path.write_text(text, encoding="utf-8")

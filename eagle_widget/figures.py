@@ -655,3 +655,116 @@ def hallucination_figure(
 def _short(text: str, limit: int = 28) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+# -- several methods on one image (engine/method_comparison.py) ----------------------------------
+def comparison_figure(
+    comparison,
+    *,
+    map_kind: str = "rank",
+    alpha: float = 0.6,
+    cmap=None,
+    width: float = 7.0,
+    path=None,
+    dpi: float = 150,
+) -> Figure:
+    """A row per method: its map over the image (one colour scale for all, 0 to 1) and its
+    insertion and deletion curves with their AUCs; the method's name heads the row.
+
+    `map_kind`: "rank" or "gain" (Explanation.attribution_map: both read the measured
+    curves, so every method's map is made one way), or "method": a baseline's own region
+    scores (EAGLE's row keeps its rank map). Saved to `path` if given.
+    """
+    from .engine.method_comparison import Comparison
+
+    if not isinstance(comparison, Comparison):
+        raise TypeError(f"expected a Comparison, got {type(comparison).__name__}")
+    if map_kind not in MAP_KINDS:
+        raise ValueError(f"map_kind must be one of {MAP_KINDS}, got {map_kind!r}")
+    if not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    first = comparison.first
+    if first.is_clip:
+        raise ValueError("a comparison figure draws one image; draw each method's clip figure")
+    width = _check_width(width)
+    cmap = _resolve_cmap(cmap)
+    img_h, img_w = first.image.shape[:2]
+    base = _grey(first.image)
+    rows = len(comparison)
+    with rc_context(_rc()):
+        inner = width - 2 * _MARGIN_IN
+        cbar_w, cbar_labels, gap = 0.14, 0.55, 0.35
+        panel_w = (inner - cbar_w - cbar_labels - 2 * gap) / 2.2
+        panel_h = panel_w * img_h / img_w
+        if panel_h > 3.0:  # a tall image: limit the height, keep the aspect
+            panel_w *= 3.0 / panel_h
+            panel_h = 3.0
+        curve_w = inner - panel_w - cbar_w - cbar_labels - 2 * gap
+        title_h, row_title_h, row_gap = 0.45, 0.3, 0.35
+        height = title_h + rows * (row_title_h + panel_h + row_gap) + _MARGIN_IN
+        figure = _new_figure(width, height)
+
+        def rect(left, top, w, h):  # inches from the top-left -> figure fraction
+            return [left / width, 1 - (top + h) / height, w / width, h / height]
+
+        if first.n_targets == len(first.generation):
+            what = "whole caption"
+        else:
+            what = f"\u201c{_words_label(first, first.positions)}\u201d"
+        figure.text(
+            0.5, 1 - 0.22 / height, f"{what}: {rows} methods over the same {first.n_regions} "
+            "regions (one colour scale)", ha="center", va="center", fontsize=11,
+            color=TEXT_COLOR, parse_math=False,
+        )  # fmt: skip
+        top = title_h
+        for name, explanation in comparison:
+            kind = (
+                "rank" if map_kind == "method" and "method" not in explanation.extras else map_kind
+            )
+            values = explanation.attribution_map(kind)
+            top += row_title_h
+            ax_map = figure.add_axes(rect(_MARGIN_IN, top, panel_w, panel_h))
+            ax_map.set_gid(f"map-{name}")
+            _image_axes(ax_map, base, None)
+            overlay = ax_map.imshow(
+                values, cmap=cmap, vmin=0, vmax=1, alpha=alpha, interpolation="nearest"
+            )
+            overlay.set_gid(f"attribution-{name}")
+            # the row's head: the method, its AUCs and what it cost
+            figure.text(
+                _MARGIN_IN / width, 1 - (top - 0.14) / height,
+                f"{name}: insertion AUC {explanation.insertion_auc:.3f}, deletion AUC "
+                f"{explanation.deletion_auc:.3f}  ({kind} map; {explanation.images_scored} "
+                f"images, {explanation.seconds:.2f} s)",
+                fontsize=9.5, color=TEXT_COLOR, va="center", parse_math=False, gid=f"head-{name}",
+            )  # fmt: skip
+            ax_curves = figure.add_axes(rect(_MARGIN_IN + panel_w + gap, top, curve_w, panel_h))
+            ax_curves.set_gid(f"curves-{name}")
+            x = explanation.areas
+            ins = explanation.insertion_curve.mean(axis=1)
+            dele = explanation.deletion_curve.mean(axis=1)
+            ax_curves.plot(x, ins, color=INSERT_COLOR, linewidth=1.8,
+                           label=f"insertion AUC {explanation.insertion_auc:.3f}")  # fmt: skip
+            ax_curves.plot(x, dele, color=DELETE_COLOR, linewidth=1.8,
+                           label=f"deletion AUC {explanation.deletion_auc:.3f}")  # fmt: skip
+            ax_curves.fill_between(x, ins, color=INSERT_COLOR, alpha=0.08, linewidth=0)
+            ax_curves.set_xlim(0, 1)
+            ax_curves.set_ylim(0, max(1.0, float(max(ins.max(), dele.max()))) * 1.02)
+            ax_curves.tick_params(labelsize=8)
+            ax_curves.grid(alpha=0.3, linewidth=0.6)
+            for spine in ("top", "right"):
+                ax_curves.spines[spine].set_visible(False)
+            ax_curves.legend(loc="best", frameon=False, fontsize=8)
+            top += panel_h + row_gap
+        # one colour scale: the bar beside the first row's map stands for every row
+        ax_cbar = figure.add_axes(
+            rect(inner + _MARGIN_IN - cbar_w - cbar_labels + 0.1, title_h + row_title_h,
+                 cbar_w, panel_h)
+        )  # fmt: skip
+        bar = figure.colorbar(ScalarMappable(Normalize(0, 1), cmap), cax=ax_cbar, ticks=[0, 0.5, 1])
+        bar.set_label("region importance", fontsize=9, color=TEXT_COLOR)
+        bar.ax.tick_params(labelsize=8)
+        ax_cbar.set_gid("map-colorbar")
+    if path is not None:
+        save_figure(figure, path, dpi=dpi)
+    return figure

@@ -29,10 +29,14 @@ SNAPSHOT_DPI = 100  # a 7-inch map figure is 700 px wide, about the live widget'
 
 def figure_png(explanation) -> bytes:
     """The figure of a finished result as PNG: the diagnosis where it has one (what the
-    widget shows after one), else the map over the image with the caption."""
-    kind = "hallucination" if explanation.mitigation is not None else "map"
+    widget shows after one), else the map over the image with the caption; a Comparison's
+    (engine/method_comparison.py) a row per method."""
+    if hasattr(explanation, "explanations"):  # a Comparison: one figure of its own kind
+        options = {}
+    else:
+        options = {"kind": "hallucination" if explanation.mitigation is not None else "map"}
     with _quiet_font_fallback():
-        figure = explanation.figure(kind=kind)
+        figure = explanation.figure(**options)
         figure.set_dpi(SNAPSHOT_DPI)
         return figure._repr_png_()
 

@@ -38,6 +38,7 @@ from .engine.images import Picture
 from .engine.targets import resolve_targets
 from .snapshot import PNG, SnapshotOutput, figure_png, note_live_view
 from .wire import (
+    comparison_state,
     diagnosis_state,
     display_png,
     encode_step,
@@ -113,6 +114,9 @@ class EagleWidget(anywidget.AnyWidget):
     has_model = traitlets.Bool(False).tag(sync=True)  # False: a finished result, explains nothing
     # a clip's frames, shown as one film strip (wire.frames_trait); {} for an image
     frames = traitlets.Dict().tag(sync=True)
+    # a comparison's every method (wire.methods_state), switched by the front end's method
+    # buttons; {} for one result
+    methods = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -132,6 +136,7 @@ class EagleWidget(anywidget.AnyWidget):
         self.generation: Generation | None = None
         self.explanation: Explanation | None = None
         self.mitigation: Mitigation | None = None
+        self.comparison = None  # the Comparison shown (from_comparison), else None
         self._prior: np.ndarray | None = None
         self._visual: np.ndarray | None = None
         self._run_ids = itertools.count(1)
@@ -187,6 +192,19 @@ class EagleWidget(anywidget.AnyWidget):
         with widget.hold_sync():
             for name, value in explanation_state(explanation).items():
                 setattr(widget, name, value)
+        return widget
+
+    @classmethod
+    def from_comparison(cls, comparison) -> EagleWidget:
+        """A widget that shows a finished Comparison with a button per method; no model.
+        `explanation` is the first method's result."""
+        from .engine.method_comparison import Comparison
+
+        if not isinstance(comparison, Comparison):
+            raise TypeError(f"expected a Comparison, got {type(comparison).__name__}")
+        widget = cls.from_explanation(comparison.first)
+        widget.comparison = comparison
+        widget.methods = comparison_state(comparison)["methods"]
         return widget
 
     def _shown(self, array: np.ndarray) -> np.ndarray:
@@ -305,6 +323,8 @@ class EagleWidget(anywidget.AnyWidget):
     def to_html(self, path) -> Path:
         """A self-contained offline page of the last finished result (see eagle_widget.export);
         it carries every token's reliance, which the widget measures for all of them."""
+        if self.comparison is not None:
+            return self.comparison.to_html(path)
         if self.explanation is None:
             raise ValueError("the widget has no finished explanation to export yet")
         return self.explanation.to_html(path)
@@ -342,8 +362,8 @@ class EagleWidget(anywidget.AnyWidget):
         cached = self._snapshot
         if cached is not None and cached[0] is explanation and cached[1] is mitigation:
             return cached[2]
-        try:
-            png = figure_png(explanation)
+        try:  # a comparison's saved picture: its row per method
+            png = figure_png(self.comparison or explanation)
         except Exception:  # the saved picture must never break the widget
             log.exception("could not draw the widget's result as a figure")
             return bytes(self.image_png)
@@ -607,3 +627,8 @@ class EagleWidget(anywidget.AnyWidget):
 def show_explanation(explanation: Explanation) -> EagleWidget:
     """A widget for a finished Explanation (what `Explanation.show()` returns)."""
     return EagleWidget.from_explanation(explanation)
+
+
+def show_comparison(comparison) -> EagleWidget:
+    """A widget for a finished Comparison (what `Comparison.show()` returns)."""
+    return EagleWidget.from_comparison(comparison)

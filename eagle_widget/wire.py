@@ -294,6 +294,39 @@ def diagnosis_state(explanation: Explanation, run_id: int = 0) -> dict[str, Any]
     }
 
 
+def _run_of(explanation: Explanation, run_id: int) -> dict:
+    return run_state(
+        run_id,
+        explanation.generation,
+        explanation.positions,
+        explanation.n_regions,
+        explanation.search,
+        explanation.lambda1,
+        explanation.lambda2,
+        explanation.p_full,
+        explanation.p_blank,
+        mode="diagnose" if explanation.mitigation else None,
+    )
+
+
+def methods_state(explanations: dict, run_id: int = 0) -> dict[str, Any]:
+    """The `methods` trait of a comparison (engine/method_comparison.py): every method's `run` and
+    `result` trait values under the same run id, in the order compared, the first shown
+    first; the front end's method buttons switch which one the views read (js/src/methods.js).
+    {} for one result."""
+    if not explanations:
+        return {}
+    names = [str(name) for name in explanations]
+    return {
+        "names": names,
+        "active": names[0],
+        "states": {
+            str(name): {"run": _run_of(e, run_id), "result": result_state(e, run_id)}
+            for name, e in explanations.items()
+        },
+    }
+
+
 def explanation_state(explanation: Explanation, run_id: int = 0) -> dict[str, Any]:
     """Every synced trait value of a widget that shows `explanation` (no model needed).
 
@@ -321,21 +354,20 @@ def explanation_state(explanation: Explanation, run_id: int = 0) -> dict[str, An
         "frames": frames_state(explanation),
         "n_regions": int(explanation.n_regions),
         "prompt_spans": prompt_spans_state(explanation.spans, explanation.n_regions),
-        "run": run_state(
-            run_id,
-            generation,
-            explanation.positions,
-            explanation.n_regions,
-            explanation.search,
-            explanation.lambda1,
-            explanation.lambda2,
-            explanation.p_full,
-            explanation.p_blank,
-            mode="diagnose" if explanation.mitigation else None,
-        ),
+        "run": _run_of(explanation, run_id),
         "result": result_state(explanation, run_id),
         "diagnosis": diagnosis_state(explanation, run_id),
         "has_model": False,  # a finished result explains nothing new
+        "methods": {},  # one method's result (comparison_state: several)
+    }
+
+
+def comparison_state(comparison, run_id: int = 0) -> dict[str, Any]:
+    """Every synced trait value of a widget that shows a finished Comparison: the first
+    method's result as explanation_state gives it, and every method's in `methods`."""
+    return {
+        **explanation_state(comparison.first, run_id),
+        "methods": methods_state(comparison.explanations, run_id),
     }
 
 

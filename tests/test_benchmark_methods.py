@@ -93,7 +93,32 @@ def test_a_baselines_own_cost_is_recorded_apart_from_its_ranking(runs):
     table = (runs["both"] / "table.md").read_text().splitlines()
     occlusion = [c.strip() for c in table[3].strip("|").split("|")]
     mean = sum(r["method_images"] for r in rows) / len(rows)
-    assert occlusion[-3] == f"{mean:.1f}"
+    assert occlusion[-5] == f"{mean:.1f}"
+    # no passes of its own (a white-box method's); the peak memory the model measured
+    peak = max(row["method_peak_bytes"] for row in rows)
+    for row in rows:
+        saved = Explanation.load(runs["both"] / "occlusion" / row["id"] / RESULT_FILE)
+        assert row["method_peak_bytes"] == saved.extras["method"]["peak_memory"]["peak_bytes"]
+    assert occlusion[-2:] == ["–", f"{peak / 2**20:.0f} MiB"]
+    assert [c.strip() for c in table[2].strip("|").split("|")][-2:] == ["–", "–"]  # EAGLE's
+
+
+def test_a_white_box_methods_passes_are_a_column_of_the_table(data, demo, tmp_path):
+    out = tmp_path / "white"
+    args = args_of(data, out, "--method", "occlusion", "--method", "tam")
+    assert run_cli(args, demo) == (0, ["demo"])
+    rows = EvaluationResult.from_folder(out / "tam").rows
+    for row in rows:  # TAM: one forward pass over the answer, no backward pass
+        saved = Explanation.load(out / "tam" / row["id"] / RESULT_FILE)
+        assert saved.extras["method"]["forward_passes"] == 1
+        assert row["method_passes"] == 1
+    table = (out / "table.md").read_text().splitlines()
+    head = [c.strip() for c in table[0].strip("|").split("|")]
+    assert head[-2:] == ["passes", "peak memory"]
+    cells = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+             for line in table[2:]}  # fmt: skip
+    assert cells["tam"][-2] == "1.0" and cells["occlusion"][-2] == "–"
+    assert cells["tam"][-1].endswith(" MiB")
 
 
 def test_a_finished_comparison_resumes_without_loading_the_model(runs, data, capsys):

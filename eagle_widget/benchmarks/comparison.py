@@ -20,7 +20,8 @@ from .evaluation import Options, evaluate, run_record
 from .report import COLUMNS, REPORT_CSS, EvaluationResult, cell_text
 
 # the cost columns: the method's own images and seconds per item (a baseline's ranking
-# step, the same 2N images for every baseline, is apart: images_scored - method_images)
+# step, the same 2N images for every baseline, is apart: images_scored - method_images),
+# then a white-box method's passes and the largest peak memory, where recorded
 COST = (("method_images", "images"), ("method_seconds", "seconds"))
 
 
@@ -31,18 +32,23 @@ class Comparison:
     results: dict[str, EvaluationResult]
 
     def table(self) -> str:
-        """Markdown: a row per method, the task's columns then the method's own cost."""
+        """Markdown: a row per method, the task's columns then the method's own cost (its
+        passes and peak memory "–" where not recorded: EAGLE's rows, models that do not
+        measure memory)."""
         first = next(iter(self.results.values()))
         columns = COLUMNS[first.task]
         head = "| method | items | " + " | ".join(t for _, t in columns)
-        head += " | own images | own seconds | all images |"
-        lines = [head, "|---" * (len(columns) + 5) + "|"]
+        head += " | own images | own seconds | all images | passes | peak memory |"
+        lines = [head, "|---" * (len(columns) + 7) + "|"]
         for method, result in self.results.items():
             m = result.metrics
             cells = [cell_text(m.get(key), key) for key, _ in columns]
             cost = own_cost(result.rows)
             cells += [_number(cost["method_images"]), _number(cost["method_seconds"], 3)]
             cells.append(_number(cost["images_scored"]))
+            cells.append(_number(cost["method_passes"]))
+            peak = cost["method_peak_bytes"]
+            cells.append("–" if peak is None else f"{peak / 2**20:.0f} MiB")
             lines.append(f"| {method} | {m['scored']} | " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
@@ -104,18 +110,23 @@ class Comparison:
 
 def own_cost(rows: list[dict]) -> dict:
     """Mean images and seconds per scored item: the method's own (EAGLE's search is its
-    ranking, so all of it) and everything the item scored, ranking included."""
+    ranking, so all of it) and everything the item scored, ranking included; the mean
+    passes of a white-box method and the largest peak memory over the items, where
+    recorded (else None)."""
     scored = [r for r in rows if r.get("status") == "scored"]
 
-    def mean(key, fallback):
+    def mean(key, fallback=None):
         values = [r.get(key, r.get(fallback)) for r in scored]
         values = [v for v in values if v is not None]
         return float(np.mean(values)) if values else None
 
+    peaks = [r["method_peak_bytes"] for r in scored if r.get("method_peak_bytes") is not None]
     return {
         "method_images": mean("method_images", "images_scored"),
         "method_seconds": mean("method_seconds", "seconds"),
         "images_scored": mean("images_scored", "images_scored"),
+        "method_passes": mean("method_passes"),
+        "method_peak_bytes": max(peaks) if peaks else None,
     }
 
 

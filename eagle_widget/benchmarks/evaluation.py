@@ -189,11 +189,19 @@ def evaluate_item(model, item: Item, options: Options, pixels=None) -> ItemResul
 
 def method_cost(explanation: Explanation) -> dict:
     """A baseline's own images and seconds, apart from the ranking step that measures it
-    (none for EAGLE: its search is its ranking, its row's images_scored and seconds)."""
+    (none for EAGLE: its search is its ranking, its row's images_scored and seconds); a
+    white-box method's forward and backward passes, and the peak memory where the model
+    measured it (protocol.MeasuresPeakMemory)."""
     cost = explanation.extras.get("method")
     if cost is None:
         return {}
-    return {"method_images": cost["images"], "method_seconds": round(cost["seconds"], 3)}
+    row = {"method_images": cost["images"], "method_seconds": round(cost["seconds"], 3)}
+    if "forward_passes" in cost:
+        row["method_passes"] = int(cost["forward_passes"]) + int(cost.get("backward_passes", 0))
+    peak = (cost.get("peak_memory") or {}).get("peak_bytes")
+    if peak is not None:
+        row["method_peak_bytes"] = int(peak)
+    return row
 
 
 def answer_of(model, item: Item, image: np.ndarray) -> Generation:

@@ -1,3 +1,18 @@
+// src/methods.js
+function readMethods(raw) {
+  if (!raw || !Array.isArray(raw.names) || raw.names.length === 0) return null;
+  const states = raw.states ?? {};
+  for (const name of raw.names) {
+    if (!states[name]?.run || !states[name]?.result) throw new Error(`method ${name} has no run or result`);
+  }
+  const active = raw.names.includes(raw.active) ? raw.active : raw.names[0];
+  return { names: raw.names.map(String), active, states };
+}
+function mapMethods(methods, view) {
+  const states = Object.fromEntries(methods.names.map((name) => [name, view(methods.states[name].run, methods.states[name].result)]));
+  return { names: methods.names, active: methods.active, states };
+}
+
 // src/protocol.js
 var STATUS = Object.freeze({
   IDLE: "idle",
@@ -95,6 +110,7 @@ function standInModel(state, exported) {
   const changed = /* @__PURE__ */ new Set();
   const full = state.result;
   const run = state.run;
+  const methods = readMethods(state.methods);
   let runId = run.id;
   const emit = (event, ...args) => (listeners.get(event) ?? []).slice().forEach((fn) => fn(...args));
   const model = {
@@ -120,6 +136,10 @@ function standInModel(state, exported) {
       const cols = run.targets.flatMap((t, j) => wanted.has(t) ? [j] : []);
       if (cols.length > 0) shown = cols;
       const view = viewOf(full, run, shown, ++runId, state.tokens.length);
+      if (methods) {
+        const each = (r, result) => viewOf(result, r, shown, runId, state.tokens.length);
+        model.set("methods", mapMethods(methods, each));
+      }
       model.set("selection", view.run.targets);
       model.set("run", view.run);
       model.set("result", view.result);

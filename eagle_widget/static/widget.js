@@ -818,6 +818,46 @@ function containKeys(root) {
   };
 }
 
+// src/methods.js
+function readMethods(raw) {
+  if (!raw || !Array.isArray(raw.names) || raw.names.length === 0) return null;
+  const states = raw.states ?? {};
+  for (const name of raw.names) {
+    if (!states[name]?.run || !states[name]?.result) throw new Error(`method ${name} has no run or result`);
+  }
+  const active = raw.names.includes(raw.active) ? raw.active : raw.names[0];
+  return { names: raw.names.map(String), active, states };
+}
+function shownMethod(methods, chosen, run, result) {
+  if (!methods) return { name: null, run, result };
+  const name = chosen !== null && methods.names.includes(chosen) ? chosen : methods.active;
+  return { name, run: methods.states[name].run, result: methods.states[name].result };
+}
+function createMethodSwitch({ onPick }) {
+  const group = h("div", { class: "ew-segmented", role: "group", "aria-label": "method", dataset: { role: "methods" } });
+  const el = h("div", { class: "ew-methods", hidden: true }, h("span", { class: "ew-methods-label" }, "Method"), group);
+  let names = [];
+  function update({ methods, shown }) {
+    el.hidden = !methods;
+    const wanted = methods ? methods.names : [];
+    if (wanted.join("\0") !== names.join("\0")) {
+      names = wanted;
+      group.replaceChildren(
+        ...names.map(
+          (name) => h("button", { type: "button", class: "ew-seg", dataset: { method: name }, title: `show ${name}'s ranking of the same regions`, onclick: () => onPick(name) }, name)
+        )
+      );
+    }
+    for (const button of group.children) {
+      button.setAttribute("aria-pressed", String(
+        /** @type {HTMLElement} */
+        button.dataset.method === shown
+      ));
+    }
+  }
+  return { el, update };
+}
+
 // src/offer.js
 function offerOf({ hasModel, tokens, run }) {
   const n = tokens?.length ?? 0;
@@ -1970,7 +2010,8 @@ var TRAITS = [
   "fill_png",
   "diagnosis",
   "has_model",
-  "frames"
+  "frames",
+  "methods"
 ];
 var now = () => globalThis.performance ? performance.now() : Date.now();
 function mount(model, el) {
@@ -1981,6 +2022,8 @@ function mount(model, el) {
   let labels = null;
   let labelShape = null;
   let spans = null;
+  let methods = null;
+  let method = null;
   let runStartedAt = null;
   let colors = null;
   let fitted = false;
@@ -2004,6 +2047,7 @@ function mount(model, el) {
   const mask = createMask({ onReady: () => schedule() });
   const frames = createFrames({ target: mask.canvas, keyRoot: mask.stage, onChange: (view2) => (ui.frame = view2, schedule()) });
   mask.stage.append(frames.el);
+  const methodSwitch = createMethodSwitch({ onPick: (name) => (method = name, rebuild(), schedule()) });
   const slider = createSlider({ onInput: (k) => (ui.k = k, schedule()) });
   const opacity = createOpacity({ initial: ui.opacity, onInput: (v) => (ui.opacity = v, schedule()) });
   const curves = createCurves();
@@ -2023,6 +2067,7 @@ function mount(model, el) {
   root.append(
     h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
     toolbar.el,
+    methodSwitch.el,
     errorBox.el,
     h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, chips.el, slider.el, opacity.el), side),
     h("div", { class: "ew-caption-box" }, prompt, caption.el, hintLine),
@@ -2044,11 +2089,20 @@ function mount(model, el) {
       console.error("[eagle-widget] could not read the prompt spans", error);
     }
   }
+  function loadMethods() {
+    try {
+      methods = readMethods(model.get("methods"));
+    } catch (error) {
+      methods = null;
+      console.error("[eagle-widget] could not read the methods", error);
+    }
+  }
   function rebuild() {
-    const run = model.get("run") ?? {};
+    const shown = shownMethod(methods, method, model.get("run") ?? {}, model.get("result"));
+    const run = shown.run ?? {};
     const n = model.get("n_regions") ?? 0;
     state = run.id === void 0 || run.id < 0 ? emptyState() : startRun(run, n);
-    const result = decodeResult(model.get("result"));
+    const result = decodeResult(shown.result);
     if (result && result.run === state.runId) state = applyResult(state, result);
   }
   function onRun() {
@@ -2096,6 +2150,7 @@ function mount(model, el) {
   const onLabels = () => (loadLabels(), schedule());
   const handlers = {
     "change:diagnosis": () => (loadDiagnosis(), schedule()),
+    "change:methods": () => (loadMethods(), rebuild(), schedule()),
     "change:prompt_spans": () => (loadSpans(), schedule()),
     "change:run": onRun,
     "change:result": onResult,
@@ -2133,6 +2188,7 @@ function mount(model, el) {
       curvesCanvas: curves.canvas,
       lines: [
         captionText(model.get("tokens"), model.get("selection")),
+        methods ? `method: ${shownMethod(methods, method, null, null).name}` : "",
         status.el.querySelector("[data-role=status]").textContent,
         state.aucs ? `insertion AUC ${state.aucs.insertion.toFixed(3)} (solid) · deletion AUC ${state.aucs.deletion.toFixed(3)} (dashed)` : ""
       ],
@@ -2211,6 +2267,7 @@ function mount(model, el) {
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });
+    methodSwitch.update({ methods, shown: shownMethod(methods, method, null, null).name });
     const clip = readFrames(model.get("frames"));
     frames.update(model.get("frames"), ui.frame);
     mask.update({
@@ -2265,6 +2322,7 @@ function mount(model, el) {
   loadLabels();
   loadSpans();
   loadDiagnosis();
+  loadMethods();
   rebuild();
   if (BUSY.has(model.get("status"))) runStartedAt = now();
   render();

@@ -9,6 +9,7 @@ import { captionText, composeExport, exportJson, exportPng } from "./export.js";
 import { statusParts } from "./format.js";
 import { createFrames, readFrames } from "./frames.js";
 import { containKeys } from "./keys.js";
+import { createMethodSwitch, readMethods, shownMethod } from "./methods.js";
 import { offerOf } from "./offer.js";
 import { DEFAULT_MODE, DEFAULT_OPACITY } from "./overlay.js";
 import { BUSY, MSG, STATUS } from "./protocol.js";
@@ -48,6 +49,7 @@ const TRAITS = [
   "diagnosis",
   "has_model",
   "frames",
+  "methods",
 ];
 
 const now = () => (globalThis.performance ? performance.now() : Date.now());
@@ -62,6 +64,8 @@ export function mount(model, el) {
   let labels = null;
   let labelShape = null;
   let spans = null; // readSpans of the prompt_spans trait
+  let methods = null; // readMethods of the methods trait: a comparison's every method
+  let method = null; // the method shown (null: the comparison's first)
   let runStartedAt = null;
   let colors = null;
   let fitted = false; // the palette fits the surface under the widget (needs it attached)
@@ -87,6 +91,7 @@ export function mount(model, el) {
   const mask = createMask({ onReady: () => schedule() });
   const frames = createFrames({ target: mask.canvas, keyRoot: mask.stage, onChange: (view) => ((ui.frame = view), schedule()) });
   mask.stage.append(frames.el);
+  const methodSwitch = createMethodSwitch({ onPick: (name) => ((method = name), rebuild(), schedule()) });
   const slider = createSlider({ onInput: (k) => ((ui.k = k), schedule()) });
   const opacity = createOpacity({ initial: ui.opacity, onInput: (v) => ((ui.opacity = v), schedule()) });
   const curves = createCurves();
@@ -106,6 +111,7 @@ export function mount(model, el) {
   root.append(
     h("div", { class: "ew-head" }, h("span", { class: "ew-title" }, "EAGLE"), status.el),
     toolbar.el,
+    methodSwitch.el,
     errorBox.el,
     h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, chips.el, slider.el, opacity.el), side),
     h("div", { class: "ew-caption-box" }, prompt, caption.el, hintLine),
@@ -131,11 +137,22 @@ export function mount(model, el) {
     }
   }
 
+  function loadMethods() {
+    try {
+      methods = readMethods(model.get("methods"));
+    } catch (error) {
+      methods = null;
+      console.error("[eagle-widget] could not read the methods", error);
+    }
+  }
+
   function rebuild() {
-    const run = model.get("run") ?? {};
+    // a comparison: the chosen method's run and result (src/methods.js)
+    const shown = shownMethod(methods, method, model.get("run") ?? {}, model.get("result"));
+    const run = shown.run ?? {};
     const n = model.get("n_regions") ?? 0;
     state = run.id === undefined || run.id < 0 ? emptyState() : startRun(run, n);
-    const result = decodeResult(model.get("result"));
+    const result = decodeResult(shown.result);
     if (result && result.run === state.runId) state = applyResult(state, result);
   }
 
@@ -188,6 +205,7 @@ export function mount(model, el) {
   const onLabels = () => (loadLabels(), schedule());
   const handlers = {
     "change:diagnosis": () => (loadDiagnosis(), schedule()),
+    "change:methods": () => (loadMethods(), rebuild(), schedule()),
     "change:prompt_spans": () => (loadSpans(), schedule()),
     "change:run": onRun,
     "change:result": onResult,
@@ -229,6 +247,7 @@ export function mount(model, el) {
       curvesCanvas: curves.canvas,
       lines: [
         captionText(model.get("tokens"), model.get("selection")),
+        methods ? `method: ${shownMethod(methods, method, null, null).name}` : "",
         status.el.querySelector("[data-role=status]").textContent,
         state.aucs
           ? `insertion AUC ${state.aucs.insertion.toFixed(3)} (solid) · deletion AUC ${state.aucs.deletion.toFixed(3)} (dashed)`
@@ -318,6 +337,7 @@ export function mount(model, el) {
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
     errorBox.update({ error: errorText });
+    methodSwitch.update({ methods, shown: shownMethod(methods, method, null, null).name });
     const clip = readFrames(model.get("frames"));
     frames.update(model.get("frames"), ui.frame);
     mask.update({
@@ -380,6 +400,7 @@ export function mount(model, el) {
   loadLabels();
   loadSpans();
   loadDiagnosis();
+  loadMethods();
   rebuild();
   if (BUSY.has(model.get("status"))) runStartedAt = now();
   render();

@@ -4,11 +4,13 @@
 // the anywidget model (get / set / save_changes / on / off / send) serves the traits and
 // answers the front end's messages, so no kernel is needed:
 //   explain {targets}: the run and result of those explained tokens (their own curve
-//     columns along the same region order), or an error naming what was explained;
+//     columns along the same region order; a comparison's every method's, in `methods`),
+//     or an error naming what was explained;
 //   export_json {id}: a reply carrying the result's JSON;  stop: nothing to stop.
 // Result layout (eagle_widget/wire.py, result_state): insertion and deletion are float32
 // (N + 1) x T row-major, areas float32 (N + 1); steps are not needed once complete is set.
 // Built by esbuild as the second entry (js/build.mjs) into eagle_widget/static/page.js.
+import { mapMethods, readMethods } from "./methods.js";
 import { MSG, STATUS } from "./protocol.js";
 
 const readJson = (id) => JSON.parse(document.getElementById(id).textContent);
@@ -90,6 +92,7 @@ export function standInModel(state, exported) {
   const changed = new Set();
   const full = state.result;
   const run = state.run;
+  const methods = readMethods(state.methods); // a comparison: every method's full result
   let runId = run.id;
   const emit = (event, ...args) => (listeners.get(event) ?? []).slice().forEach((fn) => fn(...args));
   const model = {
@@ -117,6 +120,10 @@ export function standInModel(state, exported) {
       if (cols.length > 0) shown = cols;
       // a new run id even when nothing new can be shown: it ends the view's pending state
       const view = viewOf(full, run, shown, ++runId, state.tokens.length);
+      if (methods) {
+        const each = (r, result) => viewOf(result, r, shown, runId, state.tokens.length);
+        model.set("methods", mapMethods(methods, each)); // before run: the views read it
+      }
       model.set("selection", view.run.targets);
       model.set("run", view.run);
       model.set("result", view.result);
