@@ -197,6 +197,39 @@ def test_through_ray_client_a_batch_and_an_evaluate_write_what_they_write_here(
     assert cluster["head"].process.poll() is None  # the client stopped nothing it did not start
 
 
+def test_a_driver_killed_mid_run_resumes_from_its_folder_on_the_same_cluster(
+    cluster, images, sequential, tmp_path
+):
+    """SIGKILL, not Ctrl-C: the driver gets no chance to tidy up. The cluster it joined
+    lives on, and a new driver finishes the run from the folder, items done once each."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "killed"
+    driver = (
+        "import sys; from eagle_widget.batch import run_batch; "
+        f"run_batch(sys.argv[1], 'demo', out=sys.argv[2], ray='auto', workers=2, **{OPTIONS!r})"
+    )
+    log = tmp_path / "driver.log"
+    with open(log, "w") as sink:  # a file, not a pipe nobody reads while it runs
+        proc = subprocess.Popen([sys.executable, "-c", driver, str(images[1]), str(out)],
+                                stdout=sink, stderr=subprocess.STDOUT)  # fmt: skip
+    deadline = time.monotonic() + 600
+    try:
+        while not list(out.glob("item*/row.json")):
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "no item finished"
+            time.sleep(0.1)
+    finally:
+        proc.kill()
+        proc.wait(timeout=120)
+    finished = len(list(out.glob("item*/row.json")))
+    assert cluster["head"].process.poll() is None  # the user's cluster outlives the driver
+    report = run_batch(images[1], "demo", out=out, ray="auto", workers=2, **OPTIONS)
+    assert report.skipped == finished and report.done == 4
+    assert comparable(out) == sequential  # no item twice, none half-written
+
+
 def test_a_lost_node_loses_no_finished_item_and_its_items_finish_elsewhere(
     cluster, images, sequential, tmp_path, capsys
 ):
