@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from ray_cases import comparable, loopback_only
+from ray_cases import MEASURED, comparable, loopback_only
 
 from eagle_widget.batch import run_batch
 from eagle_widget.batch.ray_backend import LocalCluster
@@ -188,7 +188,7 @@ def test_through_ray_client_a_batch_and_an_evaluate_write_what_they_write_here(
     assert [row["status"] for row in here.rows] == ["scored"] * 2
 
     def scored(result):
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in result.rows]
+        return [{k: v for k, v in row.items() if k not in MEASURED} for row in result.rows]
 
     assert scored(there) == scored(here)
     assert (tmp_path / "there" / "table.md").read_text() == (
@@ -251,8 +251,24 @@ def test_a_lost_node_loses_no_finished_item_and_its_items_finish_elsewhere(
 
     killer = threading.Thread(target=kill_once_an_item_is_done)
     killer.start()
+
+    def slow_demo(*_):  # the demo model, a third of a second slower per batch of images,
+        # so that items are still in flight when the raylet dies (the same numbers)
+        from eagle_widget.batch.explain import load_model
+
+        model = load_model("demo", None, None)
+        scores = model.token_probs
+
+        def token_probs(*args, **kwargs):
+            time.sleep(0.3)
+            return scores(*args, **kwargs)
+
+        model.token_probs = token_probs
+        return model
+
     try:  # CPU workers: Ray may place them on either node; the head keeps room for one
-        report = run_batch(images[1], "demo", out=out, ray="auto", workers=2, **OPTIONS)
+        report = run_batch(images[1], "demo", out=out, ray="auto", workers=2, load=slow_demo,
+                           **OPTIONS)  # fmt: skip
     finally:
         killer.join()
     assert killed, "the GPU node had no raylet to kill"

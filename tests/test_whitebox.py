@@ -267,3 +267,14 @@ def test_a_layer_the_decoder_does_not_have_is_refused_before_a_white_box_pass(de
     with pytest.raises(ValueError, match=r"layer must be in -2..1 \(the decoder has 2 layers"):
         demo.image_token_maps(scene.image, generation, [1], None, "llava-cam",
                               {"layer": 2, "copies": 0, "noise": 0.1, "seed": 0})  # fmt: skip
+
+
+def test_eagle_records_the_peak_memory_of_its_whole_search(demo):
+    scene = ew.scenes.make_scene(seed=4)
+    result = ew.explain(demo, scene.image, n_regions=12, targets=[1])
+    assert "method" not in result.extras  # EAGLE's search is its ranking: no own cost apart
+    memory = result.extras["peak_memory"]
+    assert memory["peak_bytes"] > 10_000_000 and memory["measured"].startswith("process")
+    assert result.peak_memory == memory
+    baseline = ew.explain(demo, scene.image, n_regions=12, method="occlusion", targets=[1])
+    assert baseline.peak_memory == baseline.extras["method"]["peak_memory"]

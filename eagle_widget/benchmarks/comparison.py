@@ -33,7 +33,7 @@ class Comparison:
 
     def table(self) -> str:
         """Markdown: a row per method, the task's columns then the method's own cost (its
-        passes and peak memory "–" where not recorded: EAGLE's rows, models that do not
+        passes and peak memory "–" where not recorded: EAGLE's passes, models that do not
         measure memory)."""
         first = next(iter(self.results.values()))
         columns = COLUMNS[first.task]

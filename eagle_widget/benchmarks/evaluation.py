@@ -190,15 +190,15 @@ def evaluate_item(model, item: Item, options: Options, pixels=None) -> ItemResul
 def method_cost(explanation: Explanation) -> dict:
     """A baseline's own images and seconds, apart from the ranking step that measures it
     (none for EAGLE: its search is its ranking, its row's images_scored and seconds); a
-    white-box method's forward and backward passes, and the peak memory where the model
-    measured it (protocol.MeasuresPeakMemory)."""
+    white-box method's forward and backward passes; and the peak memory where the model
+    measured it (protocol.MeasuresPeakMemory), EAGLE's included."""
     cost = explanation.extras.get("method")
-    if cost is None:
-        return {}
-    row = {"method_images": cost["images"], "method_seconds": round(cost["seconds"], 3)}
-    if "forward_passes" in cost:
-        row["method_passes"] = int(cost["forward_passes"]) + int(cost.get("backward_passes", 0))
-    peak = (cost.get("peak_memory") or {}).get("peak_bytes")
+    row = {}
+    if cost is not None:
+        row = {"method_images": cost["images"], "method_seconds": round(cost["seconds"], 3)}
+        if "forward_passes" in cost:
+            row["method_passes"] = int(cost["forward_passes"]) + int(cost.get("backward_passes", 0))
+    peak = (explanation.peak_memory or {}).get("peak_bytes")  # EAGLE's: its whole search's
     if peak is not None:
         row["method_peak_bytes"] = int(peak)
     return row

@@ -323,20 +323,7 @@ class Explainer:
             if clip:
                 raise ValueError(f"method {self.method!r} maps one image's tokens, not a clip's")
             patch_grid_of(self.model, frame_size(array))
-        if generation is None:
-            generation = self.model.generate(array, prompt, max_new_tokens=self.max_new_tokens)
-            if not isinstance(generation, Generation):
-                raise TypeError(
-                    f"model.generate must return an eagle_widget Generation, "
-                    f"got {type(generation).__name__}"
-                )
-        elif not isinstance(generation, Generation):
-            raise TypeError(f"generation must be a Generation, got {type(generation).__name__}")
-        elif prompt is not None and prompt != generation.prompt:
-            raise ValueError(
-                f"prompt {prompt!r} is not the prompt the generation answered "
-                f"({generation.prompt!r}); give one of them, or both the same"
-            )
+        generation = self._generation(array, prompt, generation)
         if tuple(generation.image_size) not in (size, frame_size(array)):
             raise ValueError(
                 f"the generation was made for an image of size {tuple(generation.image_size)} "
@@ -383,20 +370,7 @@ class Explainer:
             )
         if frames is not None:
             raise ValueError(f"frames={frames!r} samples a clip; a text model reads no clip")
-        if generation is None:
-            generation = self.model.generate(None, prompt, max_new_tokens=self.max_new_tokens)
-            if not isinstance(generation, Generation):
-                raise TypeError(
-                    f"model.generate must return an eagle_widget Generation, "
-                    f"got {type(generation).__name__}"
-                )
-        elif not isinstance(generation, Generation):
-            raise TypeError(f"generation must be a Generation, got {type(generation).__name__}")
-        elif prompt is not None and prompt != generation.prompt:
-            raise ValueError(
-                f"prompt {prompt!r} is not the prompt the generation answered "
-                f"({generation.prompt!r}); give one of them, or both the same"
-            )
+        generation = self._generation(None, prompt, generation)
         positions = resolve_targets(generation, targets)
         ids = resolve_target_ids(generation, positions, target_ids)
         spans = self.prompt_spans(generation)
@@ -417,6 +391,25 @@ class Explainer:
                 "them with their neighbours): choose wider prompt_regions"
             )
         return [PromptSpan(text[a:b], a, b, -1, c) for (a, b), c in zip(ranges, counts)]
+
+    def _generation(self, visual, prompt, generation) -> Generation:
+        """The model's answer to `visual` (None: a text-only model's prompt alone), or the
+        given one, checked to be a Generation of this prompt."""
+        if generation is None:
+            generation = self.model.generate(visual, prompt, max_new_tokens=self.max_new_tokens)
+            if not isinstance(generation, Generation):
+                raise TypeError(
+                    f"model.generate must return an eagle_widget Generation, "
+                    f"got {type(generation).__name__}"
+                )
+        elif not isinstance(generation, Generation):
+            raise TypeError(f"generation must be a Generation, got {type(generation).__name__}")
+        elif prompt is not None and prompt != generation.prompt:
+            raise ValueError(
+                f"prompt {prompt!r} is not the prompt the generation answered "
+                f"({generation.prompt!r}); give one of them, or both the same"
+            )
+        return generation
 
     def read_visual(
         self, visual, frames: int | None = None
@@ -585,6 +578,7 @@ class ExplanationRun:
         self._seconds = 0.0
         self._references = None
         self._method_cost: dict | None = None  # a baseline's own images and seconds
+        self._eagle_measured = False  # whether EAGLE's search opened a peak memory window
 
     def _most_images(self) -> int:
         if self.explainer.method == "eagle":  # with spans: the split's two other corners
@@ -597,11 +591,12 @@ class ExplanationRun:
     def _steps_of_method(self) -> Iterator[Step]:
         """EAGLE's search, or a baseline's region scores ranked and measured by the engine."""
         explainer = self.explainer
-        if explainer.method == "eagle":
+        measured = start_memory_window(explainer.model)
+        if explainer.method == "eagle":  # its memory is read when the search has ended
+            self._eagle_measured = measured
             return run_search(
                 explainer.search, self._objective, explainer.early_stop, **explainer.search_options
             )
-        measured = start_memory_window(explainer.model)
         before, began = self.images_scored, time.perf_counter()
         record = {}
         if is_white_box(explainer.method):
@@ -693,8 +688,11 @@ class ExplanationRun:
                 **self._method_cost,
                 "ranking_images": self.images_scored - self._method_cost["images"],
             }
-        elif self.explainer.early_stop is not None:
-            extras["early_stop"] = self.explainer.early_stop
+        else:
+            if self.explainer.early_stop is not None:
+                extras["early_stop"] = self.explainer.early_stop
+            if self._eagle_measured:  # the whole search's, as a baseline's own work
+                extras["peak_memory"] = memory_peak(model)
         prompt = None
         if self.spans:
             prompt = {

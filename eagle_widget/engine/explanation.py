@@ -163,6 +163,14 @@ class Explanation:
         return [PromptSpan(**span) for span in self.prompt["spans"]]
 
     @property
+    def peak_memory(self) -> dict | None:
+        """The peak memory of the method's own work where the model measured it
+        (protocol.MeasuresPeakMemory): a baseline's apart from its ranking, EAGLE's over its
+        whole search; {"peak_bytes", "added_bytes", "measured"}, or None."""
+        method = self.extras.get("method") or {}
+        return method.get("peak_memory") or self.extras.get("peak_memory")
+
+    @property
     def source_reliance(self) -> np.ndarray:
         """(T, 3): per target, the (image, prompt, prior) shares of its full-input
         probability, from four measured probabilities (prompt_spans.source_reliance);

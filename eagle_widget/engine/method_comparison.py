@@ -75,7 +75,7 @@ class Comparison:
             passes = None
             if "forward_passes" in cost:
                 passes = int(cost["forward_passes"]) + int(cost.get("backward_passes", 0))
-            memory = cost.get("peak_memory") or {}
+            memory = explanation.peak_memory or {}
             out.append(
                 {
                     "method": name,
