@@ -763,7 +763,8 @@ function createFrames({ target, keyRoot, onChange }) {
           dataset: { role: "frame-caption", index: String(index) },
           "aria-pressed": on ? "true" : "false",
           title: frames.details[index] ? `${frames.labels[index]}: ${frames.details[index]}` : frames.labels[index],
-          style: view2.zoomed ? { left: "0%", width: "auto", display: hidden ? "none" : "" } : { left: `${left}%`, width: `${width}%` },
+          // as wide as its text, within its frame: its dark plate covers no more of the frame
+          style: view2.zoomed ? { left: "0%", width: "auto", display: hidden ? "none" : "" } : { left: `${left}%`, maxWidth: `${width}%` },
           onclick: () => onChange({ current: index, zoomed: true })
         },
         frames.labels[index]

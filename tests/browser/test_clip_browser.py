@@ -58,6 +58,20 @@ def notebook() -> dict:
     }
 
 
+# the hosts' own bundles: Notebook 7 throws in its settings registry's load signal
+# ("reading 'schema'") on this fresh settings folder; not the widget's to answer for
+HOST_BUNDLES = ("/static/notebook/", "/static/lab/")
+
+
+def widget_errors(errors: list[str]) -> list[str]:
+    """The page errors not thrown in the host's own code (by the first frame of the stack)."""
+
+    def first_frame(stack: str) -> str:
+        return next((line for line in stack.splitlines() if line.lstrip().startswith("at ")), "")
+
+    return [e for e in errors if not any(b in first_frame(e) for b in HOST_BUNDLES)]
+
+
 def mask_hash(widget) -> int:
     return widget.locator("[data-role=mask-canvas]").evaluate(CANVAS_HASH)
 
@@ -69,7 +83,7 @@ def test_a_clips_strip_in_the_notebook_keys_themes_and_a_live_run(app, browser, 
     server, name = jupyter(app, notebook(), name="clip.ipynb")
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))
     try:
         page.goto(server.url + URLS[app].format(name=name))
         page.wait_for_function(
@@ -87,7 +101,7 @@ def test_a_clips_strip_in_the_notebook_keys_themes_and_a_live_run(app, browser, 
         check_light_captions(app, shown, artifacts)
         run_live(page, shown, live)
         check_dark_captions(app, page, shown, live, artifacts)
-        assert errors == []
+        assert widget_errors(errors) == []
     except Exception:
         page.screenshot(path=str(artifacts / f"{app}-clip-failure.png"), full_page=True)
         (artifacts / f"{app}-clip-server.log").write_text(server.read_log())
@@ -137,11 +151,11 @@ def run_keys(page, shown) -> None:
 def check_light_captions(app, shown, artifacts) -> None:
     page = shown.page
     assert not (bad := captions_legibility(shown)), f"{app} light, strip: {bad}"
-    shown.locator("[data-role=mask-canvas]").press("ArrowRight")  # zoomed: "All frames" too
-    wait_frame(page, shown, "1")
+    shown.locator("[data-role=mask-canvas]").press("Home")  # zoomed: "All frames" too
+    wait_frame(page, shown, "0")
     assert shown.locator("[data-role=frames-all]").is_visible()
-    assert not (bad := captions_legibility(shown)), f"{app} light, frame 2: {bad}"
-    shown.screenshot(path=str(artifacts / f"{app}-clip-frame2-light.png"))
+    assert not (bad := captions_legibility(shown)), f"{app} light, frame 1: {bad}"
+    shown.screenshot(path=str(artifacts / f"{app}-clip-frame1-light.png"))
     shown.locator("[data-role=mask-canvas]").press("Escape")
     wait_frame(page, shown, "")
     shown.screenshot(path=str(artifacts / f"{app}-clip-strip-light.png"))
