@@ -27,3 +27,12 @@ def described(rows: list[dict]) -> str:
     """Failing rows as one line: role, text, ratio, and the two colours."""
     return "; ".join(f"{r['role']} {r['text']!r}: {r['ratio']:.2f} ({r['fg']} on {r['bg']})"
                      for r in rows)  # fmt: skip
+
+
+OVER_CANVAS_JS = (Path(__file__).with_name("over_canvas.js")).read_text()
+
+
+def over_canvas(canvas, selector: str) -> list[dict]:
+    """One row per visible text matching `selector` drawn over `canvas` (a locator): text,
+    its worst ratio over the pixels beneath it, and how many pixels those are."""
+    return canvas.evaluate(OVER_CANVAS_JS, selector)

@@ -201,3 +201,40 @@ def test_a_strip_shrunk_for_display_keeps_each_frames_regions_in_its_share_of_th
     for x in range(labels.shape[1]):
         frame = int((x + 0.5) * frames // labels.shape[1])
         assert all(shares[r, frame] == 1.0 for r in np.unique(labels[:, x])), x
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("theme", ["page default", "page dark"])
+def test_the_captions_of_a_clips_page_are_legible_in_both_page_themes(
+    browser, clip_result, tmp_path, theme
+):
+    """White on a dark plate: legible against the widget's surface (contrast.js) and over
+    every pixel of the frame beneath (over_canvas.js), in the strip and one frame large."""
+    from legibility import AA, described, illegible, over_canvas, text_contrast
+    from test_host_themes import THEMES, themed
+
+    page = themed(browser, clip_result.to_html(tmp_path / "clip.html"), theme)
+    try:
+        p = page.page
+        p.wait_for_selector("[data-role=frame-caption]")
+        assert p.locator(".eagle-widget").get_attribute("data-scheme") == (
+            "dark" if THEMES[theme] else "light"
+        )
+        overlay, canvas = p.locator("[data-role=frames]"), p.locator("[data-role=mask-canvas]")
+        texts = "[data-role=frame-caption], [data-role=frames-all]"
+        for view, shown in (("strip", [f"Frame {i}" for i in range(1, F + 1)]),
+                            ("frame 3", ["Frame 3", "All frames"])):  # fmt: skip
+            if view == "frame 3":
+                p.click("[data-role=frame-caption] >> nth=2")
+                p.wait_for_function(
+                    "() => document.querySelector('[data-role=frames]').dataset.frame === '2'"
+                )
+            assert sorted(r["text"] for r in text_contrast(overlay)) == sorted(shown)
+            assert not (bad := illegible(overlay)), f"{theme}, {view}: {described(bad)}"
+            rows = over_canvas(canvas, texts)
+            assert sorted(r["text"] for r in rows) == sorted(shown)
+            assert all(r["pixels"] > 0 for r in rows), rows  # each is drawn over the image
+            assert [r for r in rows if r["ratio"] < AA] == [], f"{theme}, {view}: {rows}"
+        assert not page.errors, page.errors
+    finally:
+        page.close()
