@@ -1883,12 +1883,13 @@ function createSlider({ onInput }) {
   });
   const label = h("span", { class: "ew-slider-label" });
   const el = h("div", { class: "ew-slider" }, input, label);
-  function update({ k, nRegions, area, enabled }) {
+  function update({ k, nRegions, area, enabled, textOnly = false }) {
     input.max = String(nRegions);
     input.value = String(k);
     input.disabled = !enabled;
-    const share = Number.isFinite(area) ? ` · ${Math.round(100 * area)}% of the image` : "";
-    label.textContent = nRegions > 0 ? `top ${k} of ${nRegions} regions${share}` : "no regions yet";
+    const [noun, whole] = textOnly ? ["spans", "the prompt"] : ["regions", "the image"];
+    const share = Number.isFinite(area) ? ` · ${Math.round(100 * area)}% of ${whole}` : "";
+    label.textContent = nRegions > 0 ? `top ${k} of ${nRegions} ${noun}${share}` : `no ${noun} yet`;
   }
   return { el, update };
 }
@@ -1959,25 +1960,28 @@ function createToolbar(actions) {
   });
   const png = button("export-png", "PNG", "save the current view as a PNG image", actions.exportPng);
   const json = button("export-json", "JSON", "save the result as JSON (from the kernel)", actions.exportJson);
+  const modeGroup = h("div", { class: "ew-segmented", role: "group", "aria-label": "map", dataset: { role: "map-mode" } }, modes);
+  const regions = h("label", { class: "ew-check", title: "draw the region boundaries" }, boundaries, "Regions");
   const el = h(
     "div",
     { class: "ew-toolbar" },
     explain,
     diagnose,
     stop,
-    h("div", { class: "ew-segmented", role: "group", "aria-label": "map", dataset: { role: "map-mode" } }, modes),
-    h("label", { class: "ew-check", title: "draw the region boundaries" }, boundaries, "Regions"),
+    modeGroup,
+    regions,
     h("span", { class: "ew-spacer" }),
     png,
     json
   );
-  function update({ busy, canExplain, offersSentence = true, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords: diagnosisWords2 = null }) {
+  function update({ busy, canExplain, offersSentence = true, mode, hasImage = true, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords: diagnosisWords2 = null }) {
     explain.hidden = !offersSentence;
     explain.disabled = !canExplain || !offersSentence;
     diagnose.hidden = diagnoseAs === null;
     diagnose.disabled = !canExplain;
     diagnose.title = diagnoseAs === null ? "" : `what makes it say “${diagnoseAs}”: explain “${diagnoseAs}” as a counterfactual target, find the regions that hold up the given answer and remove them until the answer flips`;
     stop.disabled = !busy;
+    modeGroup.hidden = regions.hidden = !hasImage;
     for (const b of modes) {
       b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
       if (b.dataset.mode !== "diagnose") continue;
@@ -2007,6 +2011,7 @@ var TRAITS = [
   "n_regions",
   "prompt_spans",
   "image_png",
+  "has_image",
   "fill_png",
   "diagnosis",
   "has_model",
@@ -2060,6 +2065,7 @@ function mount(model, el) {
   const errorBox = createErrorBox({ onDismiss: () => (ui.errorHidden = true, schedule()) });
   const prompt = h("div", { class: "ew-prompt" });
   const chips = createPromptChips();
+  const noImage = h("div", { class: "ew-no-image", dataset: { role: "no-image" }, hidden: true }, "Text only: the model read no image; its prompt's spans are ranked.");
   const sources = createSources();
   const note = h("div", { class: "ew-note", role: "status" });
   const hintLine = h("div", { class: "ew-hint", dataset: { role: "hint" } });
@@ -2069,7 +2075,7 @@ function mount(model, el) {
     toolbar.el,
     methodSwitch.el,
     errorBox.el,
-    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, chips.el, slider.el, opacity.el), side),
+    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, noImage, chips.el, slider.el, opacity.el), side),
     h("div", { class: "ew-caption-box" }, prompt, caption.el, hintLine),
     note
   );
@@ -2235,6 +2241,7 @@ function mount(model, el) {
     const selection = model.get("selection") ?? [];
     const elapsed = busy && runStartedAt !== null ? (now() - runStartedAt) / 1e3 : null;
     const k = effectiveK();
+    const hasImage = model.get("has_image") !== false;
     const offer = offerOf({ hasModel: model.get("has_model"), tokens, run: model.get("run") });
     let cols = ui.hover && state.nTargets ? targetColumns(state, ui.hover) : null;
     let hint = null;
@@ -2258,11 +2265,14 @@ function mount(model, el) {
       canExplain: tokens.length > 0 && s !== STATUS.GENERATING,
       offersSentence: offer.sentence,
       mode,
+      hasImage,
       boundariesOn: ui.boundaries,
       canExportJson: state.complete,
-      canExportPng: state.runId >= 0 || model.get("image_png") !== void 0,
+      // the PNG export holds the map and the curves: nothing of a view without an image
+      canExportPng: hasImage && (state.runId >= 0 || model.get("image_png") !== void 0),
       canDiagnose,
-      diagnoseAs: model.get("has_model") ? oppositeAnswer(tokens) : null,
+      // a diagnosis removes image regions
+      diagnoseAs: model.get("has_model") && hasImage ? oppositeAnswer(tokens) : null,
       diagnosisWords: diagnosis ? diagnosisWords(diagnosis) : null
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
@@ -2270,7 +2280,9 @@ function mount(model, el) {
     methodSwitch.update({ methods, shown: shownMethod(methods, method, null, null).name });
     const clip = readFrames(model.get("frames"));
     frames.update(model.get("frames"), ui.frame);
-    mask.update({
+    mask.el.hidden = opacity.el.hidden = !hasImage;
+    noImage.hidden = hasImage;
+    if (hasImage) mask.update({
       crop: clip && ui.frame.zoomed ? { index: ui.frame.current, count: clip.count } : null,
       image: model.get("image_png") ?? null,
       fill: model.get("fill_png") ?? null,
@@ -2289,7 +2301,7 @@ function mount(model, el) {
       hint,
       idleHint: offer.legend
     });
-    slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
+    slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0, textOnly: !hasImage });
     opacity.update({ opacity: ui.opacity, enabled: mode === "heat" || mode === "diagnose" });
     diagnosisPanel.update({ diagnosis, width: sideWidth });
     curves.update({ state, cols, k, colors, width: sideWidth });
