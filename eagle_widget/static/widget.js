@@ -1816,9 +1816,16 @@ function createOpacity({ initial, onInput }) {
 }
 
 // src/views/reliance.js
+var WORDING = {
+  image: { prior: "language prior: p(token | blank image)", evidence: "visual evidence: p(full image) − p(blank)", lost: "hatched: the image lowers p (visual evidence below 0)", short: "visual" },
+  text: { prior: "language prior: p(token | every span hidden)", evidence: "prompt evidence: p(full prompt) − p(spans hidden)", lost: "hatched: the prompt lowers p (its evidence below 0)", short: "prompt" }
+};
 function createReliance() {
   const bar = h("div", { class: "ew-reliance-big" });
   const text = h("div", { class: "ew-reliance-text" });
+  const priorText = h("span", {}, WORDING.image.prior);
+  const evidenceText = h("span", {}, WORDING.image.evidence);
+  const lostText = h("span", {}, WORDING.image.lost);
   const el = h(
     "div",
     { class: "ew-reliance", dataset: { role: "reliance" } },
@@ -1829,25 +1836,29 @@ function createReliance() {
       "div",
       { class: "ew-legend" },
       h("span", { class: "ew-swatch", style: { background: css(RELIANCE_COLORS.prior) } }),
-      "language prior: p(token | blank image)",
+      priorText,
       h("br"),
       h("span", { class: "ew-swatch", style: { background: css(RELIANCE_COLORS.visual) } }),
-      "visual evidence: p(full image) − p(blank)",
+      evidenceText,
       h("br"),
       // the hatched end of a word's bar (caption.js relianceBar): no colour of its own
       h(
         "span",
         { dataset: { role: "legend-lost" } },
         h("span", { class: "ew-swatch ew-swatch-lost" }),
-        "hatched: the image lowers p (visual evidence below 0)"
+        lostText
       )
     )
   );
   let lastKey = null;
-  function update({ tokens, reliance, focus }) {
-    const key = [tokens, reliance, focus?.join(",")];
+  function update({ tokens, reliance, focus, textOnly = false }) {
+    const key = [tokens, reliance, focus?.join(","), textOnly];
     if (lastKey && key.every((v2, i) => v2 === lastKey[i])) return;
     lastKey = key;
+    const words = textOnly ? WORDING.text : WORDING.image;
+    priorText.textContent = words.prior;
+    evidenceText.textContent = words.evidence;
+    lostText.textContent = words.lost;
     const have = reliance?.prior && reliance.prior.length === tokens.length && tokens.length > 0;
     el.dataset.ready = have ? "true" : "false";
     if (!have) {
@@ -1861,7 +1872,7 @@ function createReliance() {
     bar.replaceChildren(relianceBar(summary, 0));
     const label = indices.length === tokens.length ? "whole caption (mean over tokens)" : `“${shorten(indices.map((i) => tokens[i]).join("").trim())}”`;
     const v = summary.visual[0];
-    text.textContent = `${label}: prior ${formatProb(summary.prior[0])} · visual ${v >= 0 ? "+" : ""}${formatProb(v)}`;
+    text.textContent = `${label}: prior ${formatProb(summary.prior[0])} · ${words.short} ${v >= 0 ? "+" : ""}${formatProb(v)}`;
   }
   return { el, update };
 }
@@ -2306,7 +2317,7 @@ function mount(model, el) {
     diagnosisPanel.update({ diagnosis, width: sideWidth });
     curves.update({ state, cols, k, colors, width: sideWidth });
     const focus = ui.hover ?? (selection.length ? selection : null);
-    reliance.update({ tokens, reliance: rel, focus });
+    reliance.update({ tokens, reliance: rel, focus, textOnly: !hasImage });
     sources.update({ raw: model.get("result")?.source_reliance ?? null, focus, tokens });
     const highlight = s === STATUS.EXPLAINING ? state.lastRegion : -1;
     const runSpans = spans && spans.nImage + spans.spans.length === state.nRegions ? spans : null;

@@ -373,7 +373,7 @@ export function mount(model, el) {
     diagnosisPanel.update({ diagnosis, width: sideWidth });
     curves.update({ state, cols, k, colors, width: sideWidth });
     const focus = ui.hover ?? (selection.length ? selection : null);
-    reliance.update({ tokens, reliance: rel, focus });
+    reliance.update({ tokens, reliance: rel, focus, textOnly: !hasImage });
     sources.update({ raw: model.get("result")?.source_reliance ?? null, focus, tokens });
     const highlight = s === STATUS.EXPLAINING ? state.lastRegion : -1;
     // the spans of the run on screen (their ids follow its image regions)
