@@ -153,7 +153,9 @@ class EagleWidget(anywidget.AnyWidget):
             self.explainer = None
             self.image = None
             return
-        text_only = text_only_of(explainer.model if explainer is not None else model)
+        # a bad explainer= is refused below; only an Explainer's model is asked here
+        given = explainer.model if isinstance(explainer, Explainer) else model
+        text_only = text_only_of(given)
         if image is None and not text_only:
             raise ValueError(
                 "EagleWidget needs an image: a path, a PIL image or an H x W x 3 array "
