@@ -131,6 +131,7 @@ def test_the_offline_page_shows_chips_and_no_map_and_a_click_recolours_them(
         assert not p.locator("[data-role=map-mode]").is_visible()
         assert p.locator("[data-role=no-image]").is_visible()
         assert p.locator("[data-role=curves]").is_visible()
+        assert "colours of the prompt" in p.locator("[data-role=hint]").inner_text()
         chips = p.evaluate(_READ_CHIPS)
         assert [c["text"] for c in chips] == WORDS
         values = [float(c["value"]) for c in chips]

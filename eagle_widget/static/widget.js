@@ -859,7 +859,8 @@ function createMethodSwitch({ onPick }) {
 }
 
 // src/offer.js
-function offerOf({ hasModel, tokens, run }) {
+function offerOf({ hasModel, tokens, run, hasImage = true }) {
+  const map = hasImage ? "map" : "colours of the prompt";
   const n = tokens?.length ?? 0;
   const explained = new Set(hasModel ? [] : run?.explained ?? run?.targets ?? []);
   const holds = (i) => hasModel || explained.has(i);
@@ -869,10 +870,10 @@ function offerOf({ hasModel, tokens, run }) {
     sentence: all,
     /** a word (its token indices) can be clicked: one of its tokens is held */
     clickable: (indices) => indices.some(holds),
-    hint: hasModel ? "Click a word to explain it, shift-click to add words, hover to preview a word's own map." : "Click an explained word to see its map, shift-click to add explained words, hover to preview a word's own map.",
-    legend: hasModel ? "Click a word to explain it." : "Click an explained word to see its map.",
+    hint: hasModel ? `Click a word to explain it, shift-click to add words, hover to preview a word's own ${map}.` : `Click an explained word to see its ${map}, shift-click to add explained words, hover to preview a word's own ${map}.`,
+    legend: hasModel ? "Click a word to explain it." : `Click an explained word to see its ${map}.`,
     /** the hover hint of a word that is not a target of the run on screen */
-    notShown: (word, indices) => hasModel ? `“${word}” is not a target of this run: click it to explain it.` : indices.some(holds) ? `“${word}” is not shown in this view: click it to see its map.` : `“${word}” is not explained in this saved result.`
+    notShown: (word, indices) => hasModel ? `“${word}” is not a target of this run: click it to explain it.` : indices.some(holds) ? `“${word}” is not shown in this view: click it to see its ${map}.` : `“${word}” is not explained in this saved result.`
   };
 }
 
@@ -2253,7 +2254,7 @@ function mount(model, el) {
     const elapsed = busy && runStartedAt !== null ? (now() - runStartedAt) / 1e3 : null;
     const k = effectiveK();
     const hasImage = model.get("has_image") !== false;
-    const offer = offerOf({ hasModel: model.get("has_model"), tokens, run: model.get("run") });
+    const offer = offerOf({ hasModel: model.get("has_model"), tokens, run: model.get("run"), hasImage });
     let cols = ui.hover && state.nTargets ? targetColumns(state, ui.hover) : null;
     let hint = null;
     if (cols && cols.length === 0) {

@@ -305,7 +305,7 @@ export function mount(model, el) {
     const elapsed = busy && runStartedAt !== null ? (now() - runStartedAt) / 1000 : null;
     const k = effectiveK();
     const hasImage = model.get("has_image") !== false; // false: a text-only model's view
-    const offer = offerOf({ hasModel: model.get("has_model"), tokens, run: model.get("run") });
+    const offer = offerOf({ hasModel: model.get("has_model"), tokens, run: model.get("run"), hasImage });
     let cols = ui.hover && state.nTargets ? targetColumns(state, ui.hover) : null;
     let hint = null;
     if (cols && cols.length === 0) {
