@@ -57,6 +57,7 @@ from .engine.baselines import METHODS
 from .engine.clips import VideoReaderMissing, is_clip, read_clip
 from .engine.explainer import check_n_regions
 from .engine.images import read_picture
+from .engine.protocol import text_only_of
 from .engine.regions import read_label_map, read_masks, region_plan
 from .engine.search import SEARCHES
 from .models import SERVED_PREFIX as SERVED
@@ -284,10 +285,11 @@ def _region_options(explain) -> None:
     kinds = explain.add_mutually_exclusive_group()
     kinds.add_argument(
         "--region-kind",
-        choices=("slic", "grid", "supervoxels"),
+        choices=("slic", "grid", "supervoxels", "none"),
         default=None,
         help="slic: about --regions superpixels (default; a clip's per frame); grid: about "
-        "--regions blocks; supervoxels: a clip's regions that follow objects through time",
+        "--regions blocks; supervoxels: a clip's regions that follow objects through time; "
+        "none: the prompt alone (with --prompt-regions; the image kept whole)",
     )
     kinds.add_argument(
         "--label-map",
@@ -324,6 +326,14 @@ def _grid(text: str) -> tuple[int, int]:
 def _region_arguments(args, shape=None) -> dict:
     """regions= and grid= of --region-kind, --grid, --label-map and --masks (files read and
     checked now, against the image's (height, width) `shape`, before the model loads)."""
+    if args.region_kind == "none":  # the prompt alone: its spans, the image kept whole
+        if args.prompt_regions is None:
+            raise UsageError(
+                "--region-kind none explains by the prompt alone: give --prompt-regions"
+            )
+        if args.grid is not None:
+            raise UsageError("--grid makes grid regions: it does not go with --region-kind none")
+        return {"regions": None}
     if args.grid is not None:
         if args.region_kind == "slic":
             raise UsageError("--grid makes grid regions: it does not go with --region-kind slic")
@@ -357,9 +367,22 @@ def _working_size(text: str):
 
 # -- explain -----------------------------------------------------------------------------------
 def _explain(args, load: Loader) -> int:
-    if (args.image is None) == (args.batch is None):
+    if args.image is not None and args.batch is not None:
         raise UsageError("give either an IMAGE or --batch MANIFEST.jsonl")
     _check_served(args)
+    text_only = _text_checkpoint(args.model)  # from its config, before the model loads
+    if args.image is None and args.batch is None:
+        if not text_only:
+            raise UsageError(
+                "give either an IMAGE or --batch MANIFEST.jsonl (only a text-only model, "
+                "--model of a causal language model with no vision tower, takes neither)"
+            )
+        return _explain_text(args, load)
+    if text_only:
+        raise UsageError(
+            f"--model {args.model} reads text only: leave IMAGE and --batch out, and give "
+            "--prompt and --prompt-regions"
+        )
     if args.out is None:  # the served cache (_model_of) lives in it too
         args.out = str(DEFAULT_OUT / Path(args.image or args.batch).stem)
     out = Path(args.out)
@@ -404,6 +427,54 @@ def _explain(args, load: Loader) -> int:
     _check_writable(out, "--out")  # before the model loads and the search runs
     model = _load(load, args)
     explanation = explain_one(model, image, args.prompt, targets, **_options(args), **frames)
+    write_outputs(explanation, out)
+    print(summary_line(explanation, out), flush=True)
+    return 0
+
+
+def _text_checkpoint(spec: str) -> bool:
+    """Whether --model names a text-only checkpoint (models.text_model.is_text_checkpoint,
+    its config read alone); never the demo or a served model."""
+    if spec.startswith(SERVED) or (spec == "demo" and not Path(spec).exists()):
+        return False
+    from .models.text_model import is_text_checkpoint
+
+    return is_text_checkpoint(spec)
+
+
+def _explain_text(args, load: Loader) -> int:
+    """explain of a text-only model: no image, the prompt's spans alone (issue 26)."""
+    if args.prompt is None:
+        raise UsageError(f"--model {args.model} reads text only and has no default prompt: "
+                         "give --prompt")  # fmt: skip
+    try:
+        resolve_prompt(args.prompt)
+    except ValueError as error:
+        raise UsageError(f"--prompt: {error}") from None
+    if args.prompt_regions is None:
+        raise UsageError(
+            f"--model {args.model} reads text only and is explained by its prompt's spans: "
+            "give --prompt-regions word, sentence or message"
+        )
+    image_options = {"--region-kind": args.region_kind not in (None, "none"), "--grid": args.grid,
+                     "--label-map": args.label_map, "--masks": args.masks,
+                     "--frames": args.frames}  # fmt: skip
+    given = [flag for flag, value in image_options.items() if value]
+    if given:
+        raise UsageError(f"{', '.join(given)}: a text-only model reads no image")
+    if ray_wanted(args.workers, args.ray) or args.gpus_per_worker:
+        raise UsageError("--workers, --ray and --gpus-per-worker go with --batch")
+    out = Path(args.out or DEFAULT_OUT / (Path(args.model).name or "text"))
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {str(out)!r} is a file, expected a folder")
+    args.out = str(out)
+    targets = parse_targets(args.targets)
+    _check_writable(out, "--out")
+    args.region_arguments = {"regions": None}
+    model = _load(load, args)
+    if not text_only_of(model):
+        raise UsageError(f"--model {args.model} reads images: give an IMAGE")
+    explanation = explain_one(model, None, args.prompt, targets, **_options(args))
     write_outputs(explanation, out)
     print(summary_line(explanation, out), flush=True)
     return 0

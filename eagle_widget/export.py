@@ -88,8 +88,14 @@ def page_html(explanation: Explanation, state: dict, foot=None, export=None) -> 
         "json": explanation.to_dict(include_labels=False),
         "filename": json_filename(explanation),
     }
+    # the prompt alone (a text-only model, regions=None): its spans are the regions
+    regions = (
+        regions_text(explanation.n_regions, explanation.regions)
+        if explanation.n_image_regions
+        else f"{len(explanation.spans)} prompt spans"
+    )
     foot = foot or (
-        f"{regions_text(explanation.n_regions, explanation.regions)}, "
+        f"{regions}, "
         f"{explanation.search} search, "
         f"{explanation.images_scored} images scored in {explanation.seconds:.1f} s; "
         f"insertion AUC {explanation.insertion_auc:.3f}, deletion AUC "

@@ -265,6 +265,11 @@ def map_figure(
     width = _check_width(width)
     if title is None and explanation.scoring == "approximate":
         title = APPROXIMATE_NOTE  # say so wherever the result is shown
+    if not explanation.has_image:  # a text-only model's: the prompt's chips and the curves
+        if boxes is not None:
+            raise ValueError("boxes are drawn on an image; a text-only model's result has none")
+        return _text_figure(explanation, target, map_kind, reliance, _resolve_cmap(cmap), width,
+                            title)  # fmt: skip
     values = explanation.attribution_map(map_kind, target)
     image = explanation.image
     clip = explanation.is_clip  # the paper's 1 x F panel: each frame under its map
@@ -372,30 +377,9 @@ def map_figure(
         # the prompt (its spans as chips) and the caption
         top += panel_h + 0.15
         if chips:
-            span_values = explanation.span_values(map_kind, target)
             ax_chips = figure.add_axes(rect(_MARGIN_IN, top, inner, prompt_h - 0.05))
-            ax_chips.set_gid("prompt-chips")
-            ax_chips.set_xlim(0, inner)
-            ax_chips.set_ylim(prompt_h - 0.05, 0)
-            ax_chips.axis("off")
-            for row, line in enumerate(chip_lines):
-                y = (row + 0.5) * line_h + 0.05
-                for index, x, text in line:
-                    span = chips[index][1]
-                    style = {"fontsize": _TOKEN_FONT_PT, "ha": "left", "va": "center",
-                             "parse_math": False}  # fmt: skip
-                    if span is None:  # the prompt's text between spans
-                        ax_chips.text(x + _TOKEN_PAD_PT / 72, y, text, color=MUTED_COLOR, **style)
-                        continue
-                    face = cmap(float(span_values[span]))
-                    artist = ax_chips.text(
-                        x + _TOKEN_PAD_PT / 72, y, text, color=_ink_on(face), **style,
-                        bbox={
-                            "boxstyle": f"round,pad={_TOKEN_PAD_PT / _TOKEN_FONT_PT:.3f}",
-                            "facecolor": face, "edgecolor": "none",
-                        },
-                    )  # fmt: skip
-                    artist.set_gid(f"span-{span}")
+            _draw_chips(ax_chips, chips, chip_lines, explanation.span_values(map_kind, target),
+                        cmap, inner, prompt_h - 0.05, line_h)  # fmt: skip
         else:
             figure.text(
                 _MARGIN_IN / width,
@@ -408,60 +392,176 @@ def map_figure(
             )
         top += prompt_h
         ax_caption = figure.add_axes(rect(_MARGIN_IN, top, inner, caption_h))
-        ax_caption.set_gid("caption")
-        ax_caption.set_xlim(0, inner)
-        ax_caption.set_ylim(caption_h, 0)
-        ax_caption.axis("off")
-        rcmap = reliance_cmap()
-        for row, line in enumerate(lines):
-            y = (row + 0.5) * line_h + 0.05
-            for index, x, text in line:
-                score = scores[index]
-                known = not np.isnan(score)
-                is_target = index in highlighted
-                face = rcmap((score + 1) / 2) if known else "none"
-                edge = HIGHLIGHT_COLOR if is_target else ("none" if known else NO_DATA_EDGE)
-                artist = ax_caption.text(
-                    x + _TOKEN_PAD_PT / 72,
-                    y,
-                    text,
-                    fontsize=_TOKEN_FONT_PT,
-                    fontweight="bold" if is_target else "normal",
-                    color=TEXT_COLOR if known else MUTED_COLOR,
-                    ha="left",
-                    va="center",
-                    parse_math=False,
-                    bbox={
-                        "boxstyle": f"round,pad={_TOKEN_PAD_PT / _TOKEN_FONT_PT:.3f}",
-                        "facecolor": face,
-                        "edgecolor": edge,
-                        "linewidth": 2.0 if is_target else 0.8,
-                    },
-                )
-                artist.set_gid(f"token-{index}")
-
-        # the reliance colour bar
+        _draw_caption(ax_caption, lines, scores, highlighted, inner, caption_h, line_h)
         top += caption_h + 0.12
-        bar_w = min(3.6, inner * 0.6)
-        ax_rel = figure.add_axes(rect(_MARGIN_IN + (inner - bar_w) / 2, top, bar_w, 0.12))
-        ax_rel.set_gid("reliance-colorbar")
-        rbar = figure.colorbar(
-            ScalarMappable(Normalize(-1, 1), rcmap),
-            cax=ax_rel,
-            orientation="horizontal",
-            ticks=[-1, 0, 1],
-        )
-        rbar.ax.set_xticklabels(["language prior", "both", "visual evidence"], fontsize=8)
-        rbar.ax.tick_params(length=2, pad=2)
-        if any(np.isnan(scores)):
-            figure.text(
-                _MARGIN_IN / width + (inner - bar_w) / 2 / width + bar_w / width + 0.015,
-                1 - (top + 0.06) / height,
-                "outlined: not explained",
-                fontsize=7.5,
-                color=MUTED_COLOR,
+        _draw_reliance_bar(figure, rect, top, inner, width, height, scores)
+    return figure
+
+
+def _draw_chips(ax, chips, chip_lines, span_values, cmap, inner, box_h, line_h) -> None:
+    """The prompt's chips (_prompt_chips laid out) in `ax`, each span coloured on `cmap`."""
+    ax.set_gid("prompt-chips")
+    ax.set_xlim(0, inner)
+    ax.set_ylim(box_h, 0)
+    ax.axis("off")
+    for row, line in enumerate(chip_lines):
+        y = (row + 0.5) * line_h + 0.05
+        for index, x, text in line:
+            span = chips[index][1]
+            style = {"fontsize": _TOKEN_FONT_PT, "ha": "left", "va": "center",
+                     "parse_math": False}  # fmt: skip
+            if span is None:  # the prompt's text between spans
+                ax.text(x + _TOKEN_PAD_PT / 72, y, text, color=MUTED_COLOR, **style)
+                continue
+            face = cmap(float(span_values[span]))
+            artist = ax.text(
+                x + _TOKEN_PAD_PT / 72, y, text, color=_ink_on(face), **style,
+                bbox={
+                    "boxstyle": f"round,pad={_TOKEN_PAD_PT / _TOKEN_FONT_PT:.3f}",
+                    "facecolor": face, "edgecolor": "none",
+                },
+            )  # fmt: skip
+            artist.set_gid(f"span-{span}")
+
+
+def _draw_caption(ax, lines, scores, highlighted, inner, caption_h, line_h) -> None:
+    """The caption's tokens in `ax`, each coloured by its reliance score."""
+    ax.set_gid("caption")
+    ax.set_xlim(0, inner)
+    ax.set_ylim(caption_h, 0)
+    ax.axis("off")
+    rcmap = reliance_cmap()
+    for row, line in enumerate(lines):
+        y = (row + 0.5) * line_h + 0.05
+        for index, x, text in line:
+            score = scores[index]
+            known = not np.isnan(score)
+            is_target = index in highlighted
+            face = rcmap((score + 1) / 2) if known else "none"
+            edge = HIGHLIGHT_COLOR if is_target else ("none" if known else NO_DATA_EDGE)
+            artist = ax.text(
+                x + _TOKEN_PAD_PT / 72,
+                y,
+                text,
+                fontsize=_TOKEN_FONT_PT,
+                fontweight="bold" if is_target else "normal",
+                color=TEXT_COLOR if known else MUTED_COLOR,
+                ha="left",
                 va="center",
+                parse_math=False,
+                bbox={
+                    "boxstyle": f"round,pad={_TOKEN_PAD_PT / _TOKEN_FONT_PT:.3f}",
+                    "facecolor": face,
+                    "edgecolor": edge,
+                    "linewidth": 2.0 if is_target else 0.8,
+                },
             )
+            artist.set_gid(f"token-{index}")
+
+
+def _draw_reliance_bar(figure, rect, top, inner, width, height, scores, evidence="visual evidence"):
+    """The reliance colour bar under the caption (`evidence`: what its +1 end reads)."""
+    bar_w = min(3.6, inner * 0.6)
+    ax_rel = figure.add_axes(rect(_MARGIN_IN + (inner - bar_w) / 2, top, bar_w, 0.12))
+    ax_rel.set_gid("reliance-colorbar")
+    rbar = figure.colorbar(
+        ScalarMappable(Normalize(-1, 1), reliance_cmap()),
+        cax=ax_rel,
+        orientation="horizontal",
+        ticks=[-1, 0, 1],
+    )
+    rbar.ax.set_xticklabels(["language prior", "both", evidence], fontsize=8)
+    rbar.ax.tick_params(length=2, pad=2)
+    if any(np.isnan(scores)):
+        figure.text(
+            _MARGIN_IN / width + (inner - bar_w) / 2 / width + bar_w / width + 0.015,
+            1 - (top + 0.06) / height,
+            "outlined: not explained",
+            fontsize=7.5,
+            color=MUTED_COLOR,
+            va="center",
+        )
+
+
+def _text_figure(explanation, target, map_kind, reliance, cmap, width, title) -> Figure:
+    """map_figure of a text-only model's result: the prompt's chips (with their colour
+    bar), the caption coloured by reliance and the curves; no image panel."""
+    generation = explanation.generation
+    prior, visual = token_reliance(explanation, reliance)
+    scores = reliance_score(prior, visual)
+    if target is not None:
+        highlighted = {target}
+    elif explanation.n_targets < len(generation):
+        highlighted = set(explanation.positions)
+    else:
+        highlighted = set()
+    with rc_context(_rc()):
+        figure = _new_figure(width, 1.0)
+        renderer = figure.canvas.get_renderer()
+        font = FontProperties(size=_TOKEN_FONT_PT)
+        bold = font.copy()
+        bold.set_weight("bold")
+        inner = width - 2 * _MARGIN_IN
+        line_h = _TOKEN_FONT_PT / 72 * 1.9
+        fonts = [bold if i in highlighted else font for i in range(len(generation.tokens))]
+        lines = _layout_tokens(generation.tokens, inner, renderer, fonts, figure.dpi)
+        chips = _prompt_chips(generation.prompt, explanation.spans)
+        chip_lines = _layout_tokens(
+            [text for text, _ in chips], inner, renderer, [font] * len(chips), figure.dpi
+        )
+        title_h = 0.35 if title else 0.0
+        heading_h = 0.3
+        prompt_h = len(chip_lines) * line_h + 0.15
+        cbar_h = 0.55
+        caption_h = len(lines) * line_h + 0.1
+        legend_h = 0.55
+        curves_h = min(3.2, inner * 0.5)
+        height = title_h + heading_h + prompt_h + cbar_h + caption_h + legend_h + curves_h + 0.8
+        height += _MARGIN_IN
+        figure.set_size_inches(width, height)
+
+        def rect(left, top, w, h):  # inches from the top-left -> figure fraction
+            return [left / width, 1 - (top + h) / height, w / width, h / height]
+
+        if title:
+            figure.text(
+                0.5, 1 - 0.2 / height, title, ha="center", va="center", fontsize=12,
+                color=TEXT_COLOR, parse_math=False,
+            )  # fmt: skip
+        if target is not None:
+            what = f"\u201c{_words_label(explanation, [target])}\u201d"
+        elif highlighted:
+            what = f"\u201c{_words_label(explanation, sorted(highlighted))}\u201d"
+        else:
+            what = "whole answer"
+        top = title_h
+        figure.text(
+            _MARGIN_IN / width, 1 - (top + heading_h / 2) / height,
+            f"{what}: {map_kind} values of the prompt's spans (a text-only model: no image)",
+            fontsize=9, color=TEXT_COLOR, va="center", parse_math=False,
+        )  # fmt: skip
+        top += heading_h
+        ax_chips = figure.add_axes(rect(_MARGIN_IN, top, inner, prompt_h - 0.05))
+        _draw_chips(ax_chips, chips, chip_lines, explanation.span_values(map_kind, target), cmap,
+                    inner, prompt_h - 0.05, line_h)  # fmt: skip
+        top += prompt_h
+        bar_w = min(3.6, inner * 0.6)
+        ax_cbar = figure.add_axes(rect(_MARGIN_IN + (inner - bar_w) / 2, top, bar_w, 0.12))
+        ax_cbar.set_gid("map-colorbar")
+        bar = figure.colorbar(
+            ScalarMappable(Normalize(0, 1), cmap), cax=ax_cbar, orientation="horizontal",
+            ticks=[0, 0.5, 1],
+        )  # fmt: skip
+        bar.set_label("span importance", fontsize=8, color=TEXT_COLOR, labelpad=2)
+        bar.ax.tick_params(labelsize=8, length=2, pad=2)
+        top += cbar_h
+        ax_caption = figure.add_axes(rect(_MARGIN_IN, top, inner, caption_h))
+        _draw_caption(ax_caption, lines, scores, highlighted, inner, caption_h, line_h)
+        top += caption_h + 0.12
+        _draw_reliance_bar(figure, rect, top, inner, width, height, scores, "the prompt")
+        top += legend_h + 0.35
+        ax_curves = figure.add_axes(rect(_MARGIN_IN + 0.45, top, inner - 0.55, curves_h - 0.2))
+        _draw_curves(ax_curves, explanation)
     return figure
 
 
@@ -525,54 +625,63 @@ def curves_figure(
     `per_target`: also draw each target's own curves thinly.
     """
     width = _check_width(width)
-    x = explanation.areas
-    ins = explanation.insertion_curve
-    dele = explanation.deletion_curve
     with rc_context(_rc()):
         figure = _new_figure(width, width * 0.68)
         ax = figure.add_axes([0.12, 0.15, 0.84, 0.72])
-        ax.set_gid("curves")
-        if per_target and explanation.n_targets > 1:
-            for j in range(explanation.n_targets):
-                ax.plot(x, ins[:, j], color=INSERT_COLOR, alpha=0.18, linewidth=0.8)
-                ax.plot(x, dele[:, j], color=DELETE_COLOR, alpha=0.18, linewidth=0.8)
-        (line_ins,) = ax.plot(
-            x,
-            ins.mean(axis=1),
-            color=INSERT_COLOR,
-            linewidth=2,
-            label=f"insertion  AUC {explanation.insertion_auc:.3f}",
-        )
-        line_ins.set_gid("insertion")
-        (line_del,) = ax.plot(
-            x,
-            dele.mean(axis=1),
-            color=DELETE_COLOR,
-            linewidth=2,
-            label=f"deletion  AUC {explanation.deletion_auc:.3f}",
-        )
-        line_del.set_gid("deletion")
-        ax.fill_between(x, ins.mean(axis=1), color=INSERT_COLOR, alpha=0.08, linewidth=0)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, max(1.0, float(max(ins.max(), dele.max()))) * 1.02)
-        ax.set_xlabel("area of the top-ranked regions (fraction of the image)")
-        ax.set_ylabel("p(target)")
-        ax.grid(alpha=0.3, linewidth=0.6)
-        for spine in ("top", "right"):
-            ax.spines[spine].set_visible(False)
-        ax.legend(loc="best", frameon=False, fontsize=9)
-        label = _words_label(explanation, explanation.positions)
-        if explanation.n_targets == len(explanation.generation):
-            label = "whole caption"
-        else:
-            label = f"\u201c{label}\u201d"
-        ax.set_title(
-            f"{label}: insertion shows the top-ranked regions, deletion removes them",
-            fontsize=9,
-            color=TEXT_COLOR,
-            parse_math=False,
-        )
+        _draw_curves(ax, explanation, per_target)
     return figure
+
+
+def _draw_curves(ax, explanation: Explanation, per_target: bool = False) -> None:
+    """The mean insertion and deletion curves in `ax`, their AUCs in the legend."""
+    x = explanation.areas
+    ins = explanation.insertion_curve
+    dele = explanation.deletion_curve
+    ax.set_gid("curves")
+    if per_target and explanation.n_targets > 1:
+        for j in range(explanation.n_targets):
+            ax.plot(x, ins[:, j], color=INSERT_COLOR, alpha=0.18, linewidth=0.8)
+            ax.plot(x, dele[:, j], color=DELETE_COLOR, alpha=0.18, linewidth=0.8)
+    (line_ins,) = ax.plot(
+        x,
+        ins.mean(axis=1),
+        color=INSERT_COLOR,
+        linewidth=2,
+        label=f"insertion  AUC {explanation.insertion_auc:.3f}",
+    )
+    line_ins.set_gid("insertion")
+    (line_del,) = ax.plot(
+        x,
+        dele.mean(axis=1),
+        color=DELETE_COLOR,
+        linewidth=2,
+        label=f"deletion  AUC {explanation.deletion_auc:.3f}",
+    )
+    line_del.set_gid("deletion")
+    ax.fill_between(x, ins.mean(axis=1), color=INSERT_COLOR, alpha=0.08, linewidth=0)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, max(1.0, float(max(ins.max(), dele.max()))) * 1.02)
+    if explanation.n_image_regions:
+        ax.set_xlabel("area of the top-ranked regions (fraction of the image)")
+    else:  # the prompt alone: the x-axis is the spans' token counts
+        ax.set_xlabel("tokens of the top-ranked spans (fraction of the prompt's)")
+    ax.set_ylabel("p(target)")
+    ax.grid(alpha=0.3, linewidth=0.6)
+    for spine in ("top", "right"):
+        ax.spines[spine].set_visible(False)
+    ax.legend(loc="best", frameon=False, fontsize=9)
+    label = _words_label(explanation, explanation.positions)
+    if explanation.n_targets == len(explanation.generation):
+        label = "whole caption"
+    else:
+        label = f"\u201c{label}\u201d"
+    shown = "regions, deletion removes" if explanation.n_image_regions else "spans, deletion hides"
+    ax.set_title(
+        f"{label}: insertion shows the top-ranked {shown} them",
+        fontsize=9,
+        color=TEXT_COLOR,
+        parse_math=False,
+    )
 
 
 # -- hallucination and mitigation (docs/method.md section 7) -------------------------------------

@@ -35,9 +35,11 @@ from .engine import (
 )
 from .engine.hallucination import Mitigation, check_wrong_answer, correct_token_id, mitigate
 from .engine.images import Picture
+from .engine.protocol import text_only_of
 from .engine.targets import resolve_targets
 from .snapshot import PNG, SnapshotOutput, figure_png, note_live_view
 from .wire import (
+    NO_LABELS,
     comparison_state,
     diagnosis_state,
     display_png,
@@ -95,6 +97,9 @@ class EagleWidget(anywidget.AnyWidget):
     error_message = traitlets.Unicode("").tag(sync=True)
     prompt = traitlets.Unicode("").tag(sync=True)
     image_png = traitlets.Bytes(b"").tag(sync=True)
+    # False for a text-only model (protocol.ReadsTextOnly): no picture, no label map; the
+    # front end shows the prompt's chips, the curves and the bars without the map
+    has_image = traitlets.Bool(True).tag(sync=True)
     # what a removed region shows the model (the explainer's fill), for the kept and removed
     # views; empty until the worker made it (a blur takes a moment): the front end draws 0
     fill_png = traitlets.Bytes(b"").tag(sync=True)
@@ -122,7 +127,7 @@ class EagleWidget(anywidget.AnyWidget):
         self,
         model=None,
         image=None,
-        prompt: str | None = DEFAULT_PROMPT,
+        prompt: str | None = None,
         explainer: Explainer | None = None,
         correct=None,
         prompt_regions=None,
@@ -148,11 +153,16 @@ class EagleWidget(anywidget.AnyWidget):
             self.explainer = None
             self.image = None
             return
-        if image is None:
+        # a bad explainer= is refused below; only an Explainer's model is asked here
+        given = explainer.model if isinstance(explainer, Explainer) else model
+        text_only = text_only_of(given)
+        if image is None and not text_only:
             raise ValueError(
-                "EagleWidget needs an image: a path, a PIL image or an H x W x 3 array"
+                "EagleWidget needs an image: a path, a PIL image or an H x W x 3 array "
+                "(only a text-only model, such as a TextModel, is shown without one)"
             )
-        prompt = resolve_prompt(prompt)
+        # a text model has no default prompt (an image's "describe it" means nothing there)
+        prompt = resolve_prompt(prompt, None if text_only else DEFAULT_PROMPT)
         if explainer is None:  # checks the model protocol (and that it can hide spans)
             explainer = Explainer(model, prompt_regions=prompt_regions)
         elif prompt_regions is not None:
@@ -167,13 +177,20 @@ class EagleWidget(anywidget.AnyWidget):
             raise ValueError("explainer was built for a different model than the one given")
         self.explainer = explainer
         self.has_model = True
-        # a clip (for a model that takes clips) is read once here, as an image is
-        self.image, self._image_notes, self._clip_record = explainer.read_visual(image)
-        explainer.check_image(self.image)
         self.prompt = prompt
-        if self.image.ndim == 4:
-            self.frames = frames_trait(self.image.shape[0], self._clip_record)
-        self.image_png = display_png(self._shown(self.image))
+        if text_only:  # the prompt's spans alone: no image to read or show
+            if image is not None:
+                name = type(explainer.model).__name__
+                raise ValueError(f"{name} reads text only: give image=None")
+            self.image = None
+            self.has_image = False
+        else:
+            # a clip (for a model that takes clips) is read once here, as an image is
+            self.image, self._image_notes, self._clip_record = explainer.read_visual(image)
+            explainer.check_image(self.image)
+            if self.image.ndim == 4:
+                self.frames = frames_trait(self.image.shape[0], self._clip_record)
+            self.image_png = display_png(self._shown(self.image))
         self.status = "generating"
         if correct is None:
             self._worker.submit(self._prepare_job, "generate")
@@ -213,8 +230,15 @@ class EagleWidget(anywidget.AnyWidget):
 
     def _run_input(self):
         """The read image for a run: a Picture, or a clip's frames as they are (a run reads
-        an F x H x W x 3 array as the clip)."""
-        return self.image if self.frames else Picture(self.image, self._image_notes)
+        an F x H x W x 3 array as the clip); None for a text-only model."""
+        if self.image is None or self.frames:
+            return self.image
+        return Picture(self.image, self._image_notes)
+
+    def _reliance_kind(self) -> str:
+        """Every token's prior / visual split needs the image's regions: without them (the
+        prompt alone, a text model) a run measures its targets' own (Explainer.start)."""
+        return "targets" if self.explainer.regions is None else "all"
 
     # -- Python API --------------------------------------------------------------------
     def explain(self, targets=None) -> None:
@@ -284,6 +308,11 @@ class EagleWidget(anywidget.AnyWidget):
         the opposite answer): the run asks what makes the model say `correct` instead.
         """
         self._need_model("diagnose")
+        if self.explainer.regions is None:
+            raise ValueError(
+                "diagnose removes regions of the image; this widget explains by the prompt "
+                "alone (no image regions)"
+            )
         if isinstance(max_area, bool) or not isinstance(max_area, (int, float, np.number)):
             raise TypeError(f"max_area must be a number in (0, 1], got {type(max_area).__name__}")
         if not 0 < max_area <= 1:
@@ -435,7 +464,7 @@ class EagleWidget(anywidget.AnyWidget):
         """Generate the caption and its reliance if not done yet; False if cancelled."""
         if job.cancelled:
             return False
-        if not self.fill_png:
+        if not self.fill_png and self.image is not None:
             self.fill_png = fill_display_png(self.image, self.explainer.fill)
         if self.generation is None:
             self.status = "generating"
@@ -450,7 +479,7 @@ class EagleWidget(anywidget.AnyWidget):
             with self.hold_sync():
                 self.tokens = list(generation.tokens)
                 self.words = [list(w) for w in generation.words]
-        if self._prior is None and not job.cancelled:
+        if self._prior is None and not job.cancelled and self.image is not None:
             prior, visual = self.explainer.token_reliance(self.image, self.generation)
             self._prior, self._visual = np.asarray(prior), np.asarray(visual)
             self.reliance = reliance_state(self._prior, self._visual)
@@ -501,7 +530,7 @@ class EagleWidget(anywidget.AnyWidget):
                 self._run_input(),
                 targets=targets,
                 generation=self.generation,
-                reliance="all",
+                reliance=self._reliance_kind(),
             )
             attempt.run = run
             job.attach(run)
@@ -510,6 +539,8 @@ class EagleWidget(anywidget.AnyWidget):
             self.explanation = explanation
             with self.hold_sync():
                 self.result = result_state(explanation, attempt.run_id, b"".join(attempt.records))
+                if self._prior is None:  # no image: the explained tokens' own split
+                    self.reliance = reliance_state(*explanation.token_reliance())
                 self.status = "done"
 
         self._job(job, work)
@@ -594,7 +625,7 @@ class EagleWidget(anywidget.AnyWidget):
         p_full, p_blank = run.anchors()  # of the scored ids: the correct one in a diagnosis
         with self.hold_sync():
             self.diagnosis = diagnosis or {}
-            traits = labels_traits(self._shown(run.labels))
+            traits = NO_LABELS if run.labels is None else labels_traits(self._shown(run.labels))
             self.labels, self.labels_shape = traits["labels"], traits["labels_shape"]
             self.n_regions = int(run.n_regions)
             self.prompt_spans = prompt_spans_state(run.spans, run.n_regions)

@@ -173,6 +173,9 @@ def labels_traits(labels: np.ndarray) -> dict[str, Any]:
     }
 
 
+NO_LABELS = {"labels": b"", "labels_shape": []}  # the label traits of a text-only model's view
+
+
 def reliance_state(prior, visual) -> dict:
     def clean(values):
         return [None if not np.isfinite(v) else round(float(v), 6) for v in values]
@@ -344,13 +347,15 @@ def explanation_state(explanation: Explanation, run_id: int = 0) -> dict[str, An
         "status": "done",
         "error_message": "",
         "prompt": generation.prompt,
-        "image_png": display_png(image),
+        # a text-only model's result: no picture, no label map (the front end hides the map)
+        "has_image": explanation.has_image,
+        "image_png": display_png(image) if explanation.has_image else b"",
         "fill_png": b"",  # a result does not record its fill: the front end draws 0
         "tokens": list(generation.tokens),
         "words": [list(w) for w in generation.words],
         "reliance": reliance_state(prior, visual),
         "selection": [int(p) for p in explanation.positions],
-        **labels_traits(labels),
+        **(labels_traits(labels) if explanation.has_image else NO_LABELS),
         "frames": frames_state(explanation),
         "n_regions": int(explanation.n_regions),
         "prompt_spans": prompt_spans_state(explanation.spans, explanation.n_regions),

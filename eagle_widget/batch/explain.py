@@ -78,7 +78,10 @@ def explain_one(
     `image`: a Picture (engine.images.read_picture) keeps what reading the file did in
     extras["image"]; a clip (a folder of frames, a video file) takes `frames`."""
     explainer = Explainer(model, **explainer_options)
-    run = explainer.start(image, prompt=prompt, targets=targets, reliance="all", frames=frames)
+    # every token's prior / visual split needs image regions: the prompt alone (regions
+    # None, a text-only model) measures the targets' own
+    reliance = "targets" if explainer.regions is None else "all"
+    run = explainer.start(image, prompt=prompt, targets=targets, reliance=reliance, frames=frames)
     say(f"caption: {run.generation.text.strip()!r}")
     regions = regions_text(run.n_regions, run.region_record)
     if explainer.method == "eagle":

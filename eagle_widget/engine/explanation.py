@@ -545,33 +545,26 @@ class Explanation:
     # itself needs none of it; tests/test_layering.py holds that) ---------------------
     def figure(self, **options):
         """A matplotlib figure in the paper's style (see eagle_widget.figures); a clip's map
-        figure is the paper's 1 x F panel, each frame under its map."""
+        figure is the paper's 1 x F panel, each frame under its map; a text-only model's the
+        prompt's chips and the curves, no image panel."""
         from ..figures import explanation_figure
 
-        self._check_has_image("figure")
         return explanation_figure(self, **options)
 
     def to_html(self, path) -> Path:
         """One self-contained, offline, interactive HTML page (see eagle_widget.export); a
-        clip's shows its frames as one film strip."""
+        clip's shows its frames as one film strip; a text-only model's the prompt's chips and
+        no image."""
         from ..export import explanation_to_html
 
-        self._check_has_image("to_html")
         return explanation_to_html(self, path)
 
     def show(self):
-        """A widget for this finished result; no model needed (a clip's: a film strip)."""
+        """A widget for this finished result; no model needed (a clip's: a film strip; a
+        text-only model's: the prompt's chips, no image)."""
         from ..widget import show_explanation
 
-        self._check_has_image("show")
         return show_explanation(self)
-
-    def _check_has_image(self, what: str) -> None:
-        if self.image is None:
-            raise ValueError(
-                f"{what}() draws the image beside the prompt; a text-only model's result has "
-                "none: read result.spans, span_values() and source_reliance"
-            )
 
     def __repr__(self) -> str:
         words = " ".join(self.generation.tokens[p].strip() for p in self.positions[:8])

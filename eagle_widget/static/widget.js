@@ -860,7 +860,8 @@ function createMethodSwitch({ onPick }) {
 }
 
 // src/offer.js
-function offerOf({ hasModel, tokens, run }) {
+function offerOf({ hasModel, tokens, run, hasImage = true }) {
+  const map = hasImage ? "map" : "colours of the prompt";
   const n = tokens?.length ?? 0;
   const explained = new Set(hasModel ? [] : run?.explained ?? run?.targets ?? []);
   const holds = (i) => hasModel || explained.has(i);
@@ -870,10 +871,10 @@ function offerOf({ hasModel, tokens, run }) {
     sentence: all,
     /** a word (its token indices) can be clicked: one of its tokens is held */
     clickable: (indices) => indices.some(holds),
-    hint: hasModel ? "Click a word to explain it, shift-click to add words, hover to preview a word's own map." : "Click an explained word to see its map, shift-click to add explained words, hover to preview a word's own map.",
-    legend: hasModel ? "Click a word to explain it." : "Click an explained word to see its map.",
+    hint: hasModel ? `Click a word to explain it, shift-click to add words, hover to preview a word's own ${map}.` : `Click an explained word to see its ${map}, shift-click to add explained words, hover to preview a word's own ${map}.`,
+    legend: hasModel ? "Click a word to explain it." : `Click an explained word to see its ${map}.`,
     /** the hover hint of a word that is not a target of the run on screen */
-    notShown: (word, indices) => hasModel ? `“${word}” is not a target of this run: click it to explain it.` : indices.some(holds) ? `“${word}” is not shown in this view: click it to see its map.` : `“${word}” is not explained in this saved result.`
+    notShown: (word, indices) => hasModel ? `“${word}” is not a target of this run: click it to explain it.` : indices.some(holds) ? `“${word}” is not shown in this view: click it to see its ${map}.` : `“${word}” is not explained in this saved result.`
   };
 }
 
@@ -1817,9 +1818,16 @@ function createOpacity({ initial, onInput }) {
 }
 
 // src/views/reliance.js
+var WORDING = {
+  image: { prior: "language prior: p(token | blank image)", evidence: "visual evidence: p(full image) − p(blank)", lost: "hatched: the image lowers p (visual evidence below 0)", short: "visual" },
+  text: { prior: "language prior: p(token | every span hidden)", evidence: "prompt evidence: p(full prompt) − p(spans hidden)", lost: "hatched: the prompt lowers p (its evidence below 0)", short: "prompt" }
+};
 function createReliance() {
   const bar = h("div", { class: "ew-reliance-big" });
   const text = h("div", { class: "ew-reliance-text" });
+  const priorText = h("span", {}, WORDING.image.prior);
+  const evidenceText = h("span", {}, WORDING.image.evidence);
+  const lostText = h("span", {}, WORDING.image.lost);
   const el = h(
     "div",
     { class: "ew-reliance", dataset: { role: "reliance" } },
@@ -1830,25 +1838,29 @@ function createReliance() {
       "div",
       { class: "ew-legend" },
       h("span", { class: "ew-swatch", style: { background: css(RELIANCE_COLORS.prior) } }),
-      "language prior: p(token | blank image)",
+      priorText,
       h("br"),
       h("span", { class: "ew-swatch", style: { background: css(RELIANCE_COLORS.visual) } }),
-      "visual evidence: p(full image) − p(blank)",
+      evidenceText,
       h("br"),
       // the hatched end of a word's bar (caption.js relianceBar): no colour of its own
       h(
         "span",
         { dataset: { role: "legend-lost" } },
         h("span", { class: "ew-swatch ew-swatch-lost" }),
-        "hatched: the image lowers p (visual evidence below 0)"
+        lostText
       )
     )
   );
   let lastKey = null;
-  function update({ tokens, reliance, focus }) {
-    const key = [tokens, reliance, focus?.join(",")];
+  function update({ tokens, reliance, focus, textOnly = false }) {
+    const key = [tokens, reliance, focus?.join(","), textOnly];
     if (lastKey && key.every((v2, i) => v2 === lastKey[i])) return;
     lastKey = key;
+    const words = textOnly ? WORDING.text : WORDING.image;
+    priorText.textContent = words.prior;
+    evidenceText.textContent = words.evidence;
+    lostText.textContent = words.lost;
     const have = reliance?.prior && reliance.prior.length === tokens.length && tokens.length > 0;
     el.dataset.ready = have ? "true" : "false";
     if (!have) {
@@ -1862,7 +1874,7 @@ function createReliance() {
     bar.replaceChildren(relianceBar(summary, 0));
     const label = indices.length === tokens.length ? "whole caption (mean over tokens)" : `“${shorten(indices.map((i) => tokens[i]).join("").trim())}”`;
     const v = summary.visual[0];
-    text.textContent = `${label}: prior ${formatProb(summary.prior[0])} · visual ${v >= 0 ? "+" : ""}${formatProb(v)}`;
+    text.textContent = `${label}: prior ${formatProb(summary.prior[0])} · ${words.short} ${v >= 0 ? "+" : ""}${formatProb(v)}`;
   }
   return { el, update };
 }
@@ -1884,12 +1896,13 @@ function createSlider({ onInput }) {
   });
   const label = h("span", { class: "ew-slider-label" });
   const el = h("div", { class: "ew-slider" }, input, label);
-  function update({ k, nRegions, area, enabled }) {
+  function update({ k, nRegions, area, enabled, textOnly = false }) {
     input.max = String(nRegions);
     input.value = String(k);
     input.disabled = !enabled;
-    const share = Number.isFinite(area) ? ` · ${Math.round(100 * area)}% of the image` : "";
-    label.textContent = nRegions > 0 ? `top ${k} of ${nRegions} regions${share}` : "no regions yet";
+    const [noun, whole] = textOnly ? ["spans", "the prompt"] : ["regions", "the image"];
+    const share = Number.isFinite(area) ? ` · ${Math.round(100 * area)}% of ${whole}` : "";
+    label.textContent = nRegions > 0 ? `top ${k} of ${nRegions} ${noun}${share}` : `no ${noun} yet`;
   }
   return { el, update };
 }
@@ -1960,25 +1973,28 @@ function createToolbar(actions) {
   });
   const png = button("export-png", "PNG", "save the current view as a PNG image", actions.exportPng);
   const json = button("export-json", "JSON", "save the result as JSON (from the kernel)", actions.exportJson);
+  const modeGroup = h("div", { class: "ew-segmented", role: "group", "aria-label": "map", dataset: { role: "map-mode" } }, modes);
+  const regions = h("label", { class: "ew-check", title: "draw the region boundaries" }, boundaries, "Regions");
   const el = h(
     "div",
     { class: "ew-toolbar" },
     explain,
     diagnose,
     stop,
-    h("div", { class: "ew-segmented", role: "group", "aria-label": "map", dataset: { role: "map-mode" } }, modes),
-    h("label", { class: "ew-check", title: "draw the region boundaries" }, boundaries, "Regions"),
+    modeGroup,
+    regions,
     h("span", { class: "ew-spacer" }),
     png,
     json
   );
-  function update({ busy, canExplain, offersSentence = true, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords: diagnosisWords2 = null }) {
+  function update({ busy, canExplain, offersSentence = true, mode, hasImage = true, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords: diagnosisWords2 = null }) {
     explain.hidden = !offersSentence;
     explain.disabled = !canExplain || !offersSentence;
     diagnose.hidden = diagnoseAs === null;
     diagnose.disabled = !canExplain;
     diagnose.title = diagnoseAs === null ? "" : `what makes it say “${diagnoseAs}”: explain “${diagnoseAs}” as a counterfactual target, find the regions that hold up the given answer and remove them until the answer flips`;
     stop.disabled = !busy;
+    modeGroup.hidden = regions.hidden = !hasImage;
     for (const b of modes) {
       b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
       if (b.dataset.mode !== "diagnose") continue;
@@ -2008,6 +2024,7 @@ var TRAITS = [
   "n_regions",
   "prompt_spans",
   "image_png",
+  "has_image",
   "fill_png",
   "diagnosis",
   "has_model",
@@ -2061,6 +2078,7 @@ function mount(model, el) {
   const errorBox = createErrorBox({ onDismiss: () => (ui.errorHidden = true, schedule()) });
   const prompt = h("div", { class: "ew-prompt" });
   const chips = createPromptChips();
+  const noImage = h("div", { class: "ew-no-image", dataset: { role: "no-image" }, hidden: true }, "Text only: the model read no image; its prompt's spans are ranked.");
   const sources = createSources();
   const note = h("div", { class: "ew-note", role: "status" });
   const hintLine = h("div", { class: "ew-hint", dataset: { role: "hint" } });
@@ -2070,7 +2088,7 @@ function mount(model, el) {
     toolbar.el,
     methodSwitch.el,
     errorBox.el,
-    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, chips.el, slider.el, opacity.el), side),
+    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, noImage, chips.el, slider.el, opacity.el), side),
     h("div", { class: "ew-caption-box" }, prompt, caption.el, hintLine),
     note
   );
@@ -2236,7 +2254,8 @@ function mount(model, el) {
     const selection = model.get("selection") ?? [];
     const elapsed = busy && runStartedAt !== null ? (now() - runStartedAt) / 1e3 : null;
     const k = effectiveK();
-    const offer = offerOf({ hasModel: model.get("has_model"), tokens, run: model.get("run") });
+    const hasImage = model.get("has_image") !== false;
+    const offer = offerOf({ hasModel: model.get("has_model"), tokens, run: model.get("run"), hasImage });
     let cols = ui.hover && state.nTargets ? targetColumns(state, ui.hover) : null;
     let hint = null;
     if (cols && cols.length === 0) {
@@ -2259,11 +2278,14 @@ function mount(model, el) {
       canExplain: tokens.length > 0 && s !== STATUS.GENERATING,
       offersSentence: offer.sentence,
       mode,
+      hasImage,
       boundariesOn: ui.boundaries,
       canExportJson: state.complete,
-      canExportPng: state.runId >= 0 || model.get("image_png") !== void 0,
+      // the PNG export holds the map and the curves: nothing of a view without an image
+      canExportPng: hasImage && (state.runId >= 0 || model.get("image_png") !== void 0),
       canDiagnose,
-      diagnoseAs: model.get("has_model") ? oppositeAnswer(tokens) : null,
+      // a diagnosis removes image regions
+      diagnoseAs: model.get("has_model") && hasImage ? oppositeAnswer(tokens) : null,
       diagnosisWords: diagnosis ? diagnosisWords(diagnosis) : null
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
@@ -2271,7 +2293,9 @@ function mount(model, el) {
     methodSwitch.update({ methods, shown: shownMethod(methods, method, null, null).name });
     const clip = readFrames(model.get("frames"));
     frames.update(model.get("frames"), ui.frame);
-    mask.update({
+    mask.el.hidden = opacity.el.hidden = !hasImage;
+    noImage.hidden = hasImage;
+    if (hasImage) mask.update({
       crop: clip && ui.frame.zoomed ? { index: ui.frame.current, count: clip.count } : null,
       image: model.get("image_png") ?? null,
       fill: model.get("fill_png") ?? null,
@@ -2290,12 +2314,12 @@ function mount(model, el) {
       hint,
       idleHint: offer.legend
     });
-    slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
+    slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0, textOnly: !hasImage });
     opacity.update({ opacity: ui.opacity, enabled: mode === "heat" || mode === "diagnose" });
     diagnosisPanel.update({ diagnosis, width: sideWidth });
     curves.update({ state, cols, k, colors, width: sideWidth });
     const focus = ui.hover ?? (selection.length ? selection : null);
-    reliance.update({ tokens, reliance: rel, focus });
+    reliance.update({ tokens, reliance: rel, focus, textOnly: !hasImage });
     sources.update({ raw: model.get("result")?.source_reliance ?? null, focus, tokens });
     const highlight = s === STATUS.EXPLAINING ? state.lastRegion : -1;
     const runSpans = spans && spans.nImage + spans.spans.length === state.nRegions ? spans : null;

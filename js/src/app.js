@@ -45,6 +45,7 @@ const TRAITS = [
   "n_regions",
   "prompt_spans",
   "image_png",
+  "has_image",
   "fill_png",
   "diagnosis",
   "has_model",
@@ -104,6 +105,8 @@ export function mount(model, el) {
   const errorBox = createErrorBox({ onDismiss: () => ((ui.errorHidden = true), schedule()) });
   const prompt = h("div", { class: "ew-prompt" });
   const chips = createPromptChips(); // the prompt beside the map, its spans as chips
+  // a text-only model's view (has_image false): a line in place of the map
+  const noImage = h("div", { class: "ew-no-image", dataset: { role: "no-image" }, hidden: true }, "Text only: the model read no image; its prompt's spans are ranked.");
   const sources = createSources();
   const note = h("div", { class: "ew-note", role: "status" });
   const hintLine = h("div", { class: "ew-hint", dataset: { role: "hint" } });
@@ -113,7 +116,7 @@ export function mount(model, el) {
     toolbar.el,
     methodSwitch.el,
     errorBox.el,
-    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, chips.el, slider.el, opacity.el), side),
+    h("div", { class: "ew-body" }, h("div", { class: "ew-main" }, mask.el, noImage, chips.el, slider.el, opacity.el), side),
     h("div", { class: "ew-caption-box" }, prompt, caption.el, hintLine),
     note,
   );
@@ -301,7 +304,8 @@ export function mount(model, el) {
     const selection = model.get("selection") ?? [];
     const elapsed = busy && runStartedAt !== null ? (now() - runStartedAt) / 1000 : null;
     const k = effectiveK();
-    const offer = offerOf({ hasModel: model.get("has_model"), tokens, run: model.get("run") });
+    const hasImage = model.get("has_image") !== false; // false: a text-only model's view
+    const offer = offerOf({ hasModel: model.get("has_model"), tokens, run: model.get("run"), hasImage });
     let cols = ui.hover && state.nTargets ? targetColumns(state, ui.hover) : null;
     let hint = null;
     if (cols && cols.length === 0) {
@@ -328,11 +332,14 @@ export function mount(model, el) {
       canExplain: tokens.length > 0 && s !== STATUS.GENERATING,
       offersSentence: offer.sentence,
       mode,
+      hasImage,
       boundariesOn: ui.boundaries,
       canExportJson: state.complete,
-      canExportPng: state.runId >= 0 || model.get("image_png") !== undefined,
+      // the PNG export holds the map and the curves: nothing of a view without an image
+      canExportPng: hasImage && (state.runId >= 0 || model.get("image_png") !== undefined),
       canDiagnose,
-      diagnoseAs: model.get("has_model") ? oppositeAnswer(tokens) : null,
+      // a diagnosis removes image regions
+      diagnoseAs: model.get("has_model") && hasImage ? oppositeAnswer(tokens) : null,
       diagnosisWords: diagnosis ? diagnosisWords(diagnosis) : null,
     });
     const errorText = s === STATUS.ERROR && !ui.errorHidden ? model.get("error_message") || "unknown error" : "";
@@ -340,7 +347,9 @@ export function mount(model, el) {
     methodSwitch.update({ methods, shown: shownMethod(methods, method, null, null).name });
     const clip = readFrames(model.get("frames"));
     frames.update(model.get("frames"), ui.frame);
-    mask.update({
+    mask.el.hidden = opacity.el.hidden = !hasImage;
+    noImage.hidden = hasImage;
+    if (hasImage) mask.update({
       crop: clip && ui.frame.zoomed ? { index: ui.frame.current, count: clip.count } : null,
       image: model.get("image_png") ?? null,
       fill: model.get("fill_png") ?? null,
@@ -359,12 +368,12 @@ export function mount(model, el) {
       hint,
       idleHint: offer.legend,
     });
-    slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0 });
+    slider.update({ k, nRegions: state.nRegions, area: state.areas[k], enabled: placedCount(state) > 0, textOnly: !hasImage });
     opacity.update({ opacity: ui.opacity, enabled: mode === "heat" || mode === "diagnose" });
     diagnosisPanel.update({ diagnosis, width: sideWidth });
     curves.update({ state, cols, k, colors, width: sideWidth });
     const focus = ui.hover ?? (selection.length ? selection : null);
-    reliance.update({ tokens, reliance: rel, focus });
+    reliance.update({ tokens, reliance: rel, focus, textOnly: !hasImage });
     sources.update({ raw: model.get("result")?.source_reliance ?? null, focus, tokens });
     const highlight = s === STATUS.EXPLAINING ? state.lastRegion : -1;
     // the spans of the run on screen (their ids follow its image regions)

@@ -42,3 +42,12 @@ test("no caption offers no sentence", () => {
   assert.equal(offerOf({ hasModel: true, tokens: [], run: {} }).sentence, false);
   assert.equal(offerOf({ hasModel: false, tokens: [], run: null }).sentence, false);
 });
+
+test("a text-only model's view speaks of the prompt's colours, not a map", () => {
+  const saved = offerOf({ hasModel: false, tokens, run: { targets: [1] }, hasImage: false });
+  assert.match(saved.hint, /see its colours of the prompt/);
+  assert.doesNotMatch(saved.hint + saved.legend, /map/);
+  const live = offerOf({ hasModel: true, tokens, run: {}, hasImage: false });
+  assert.doesNotMatch(live.hint, /map/);
+  assert.match(offerOf({ hasModel: true, tokens, run: {} }).hint, /own map/);
+});

@@ -4,9 +4,18 @@ import { h } from "../dom.js";
 import { formatProb } from "../format.js";
 import { relianceBar } from "./caption.js";
 
+// a text-only model's view (has_image false): the evidence is the prompt's spans
+const WORDING = {
+  image: { prior: "language prior: p(token | blank image)", evidence: "visual evidence: p(full image) \u2212 p(blank)", lost: "hatched: the image lowers p (visual evidence below 0)", short: "visual" },
+  text: { prior: "language prior: p(token | every span hidden)", evidence: "prompt evidence: p(full prompt) \u2212 p(spans hidden)", lost: "hatched: the prompt lowers p (its evidence below 0)", short: "prompt" },
+};
+
 export function createReliance() {
   const bar = h("div", { class: "ew-reliance-big" });
   const text = h("div", { class: "ew-reliance-text" });
+  const priorText = h("span", {}, WORDING.image.prior);
+  const evidenceText = h("span", {}, WORDING.image.evidence);
+  const lostText = h("span", {}, WORDING.image.lost);
   const el = h(
     "div",
     { class: "ew-reliance", dataset: { role: "reliance" } },
@@ -17,27 +26,32 @@ export function createReliance() {
       "div",
       { class: "ew-legend" },
       h("span", { class: "ew-swatch", style: { background: css(RELIANCE_COLORS.prior) } }),
-      "language prior: p(token | blank image)",
+      priorText,
       h("br"),
       h("span", { class: "ew-swatch", style: { background: css(RELIANCE_COLORS.visual) } }),
-      "visual evidence: p(full image) − p(blank)",
+      evidenceText,
       h("br"),
       // the hatched end of a word's bar (caption.js relianceBar): no colour of its own
       h(
         "span",
         { dataset: { role: "legend-lost" } },
         h("span", { class: "ew-swatch ew-swatch-lost" }),
-        "hatched: the image lowers p (visual evidence below 0)",
+        lostText,
       ),
     ),
   );
   let lastKey = null;
 
-  /** focus: token indices to summarise (hovered word, else the selection, else all). */
-  function update({ tokens, reliance, focus }) {
-    const key = [tokens, reliance, focus?.join(",")];
+  /** focus: token indices to summarise (hovered word, else the selection, else all);
+   * textOnly: a text-only model's view, whose evidence is the prompt. */
+  function update({ tokens, reliance, focus, textOnly = false }) {
+    const key = [tokens, reliance, focus?.join(","), textOnly];
     if (lastKey && key.every((v, i) => v === lastKey[i])) return;
     lastKey = key;
+    const words = textOnly ? WORDING.text : WORDING.image;
+    priorText.textContent = words.prior;
+    evidenceText.textContent = words.evidence;
+    lostText.textContent = words.lost;
     const have = reliance?.prior && reliance.prior.length === tokens.length && tokens.length > 0;
     el.dataset.ready = have ? "true" : "false";
     if (!have) {
@@ -54,7 +68,7 @@ export function createReliance() {
         ? "whole caption (mean over tokens)"
         : `“${shorten(indices.map((i) => tokens[i]).join("").trim())}”`;
     const v = summary.visual[0];
-    text.textContent = `${label}: prior ${formatProb(summary.prior[0])} · visual ${v >= 0 ? "+" : ""}${formatProb(v)}`;
+    text.textContent = `${label}: prior ${formatProb(summary.prior[0])} · ${words.short} ${v >= 0 ? "+" : ""}${formatProb(v)}`;
   }
 
   return { el, update };

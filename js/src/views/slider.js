@@ -15,12 +15,14 @@ export function createSlider({ onInput }) {
   const label = h("span", { class: "ew-slider-label" });
   const el = h("div", { class: "ew-slider" }, input, label);
 
-  function update({ k, nRegions, area, enabled }) {
+  /** textOnly: a text-only model's view, whose regions are the prompt's spans alone. */
+  function update({ k, nRegions, area, enabled, textOnly = false }) {
     input.max = String(nRegions);
     input.value = String(k);
     input.disabled = !enabled;
-    const share = Number.isFinite(area) ? ` · ${Math.round(100 * area)}% of the image` : "";
-    label.textContent = nRegions > 0 ? `top ${k} of ${nRegions} regions${share}` : "no regions yet";
+    const [noun, whole] = textOnly ? ["spans", "the prompt"] : ["regions", "the image"];
+    const share = Number.isFinite(area) ? ` · ${Math.round(100 * area)}% of ${whole}` : "";
+    label.textContent = nRegions > 0 ? `top ${k} of ${nRegions} ${noun}${share}` : `no ${noun} yet`;
   }
 
   return { el, update };

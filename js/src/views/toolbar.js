@@ -31,14 +31,16 @@ export function createToolbar(actions) {
   });
   const png = button("export-png", "PNG", "save the current view as a PNG image", actions.exportPng);
   const json = button("export-json", "JSON", "save the result as JSON (from the kernel)", actions.exportJson);
+  const modeGroup = h("div", { class: "ew-segmented", role: "group", "aria-label": "map", dataset: { role: "map-mode" } }, modes);
+  const regions = h("label", { class: "ew-check", title: "draw the region boundaries" }, boundaries, "Regions");
   const el = h(
     "div",
     { class: "ew-toolbar" },
     explain,
     diagnose,
     stop,
-    h("div", { class: "ew-segmented", role: "group", "aria-label": "map", dataset: { role: "map-mode" } }, modes),
-    h("label", { class: "ew-check", title: "draw the region boundaries" }, boundaries, "Regions"),
+    modeGroup,
+    regions,
     h("span", { class: "ew-spacer" }),
     png,
     json,
@@ -50,14 +52,16 @@ export function createToolbar(actions) {
    * makes the model say that answer (a counterfactual: no one said which answer is right).
    * diagnosisWords: diagnosisWords(...) of the diagnosis shown (its mode button's name).
    * offersSentence: "Explain sentence" can do something (a model, or a saved result that
-   * holds every token's curves); without it the button is hidden. */
-  function update({ busy, canExplain, offersSentence = true, mode, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords = null }) {
+   * holds every token's curves); without it the button is hidden.
+   * hasImage: false for a text-only model's view: no map, so no map modes or boundaries. */
+  function update({ busy, canExplain, offersSentence = true, mode, hasImage = true, boundariesOn, canExportJson, canExportPng, canDiagnose = false, diagnoseAs = null, diagnosisWords = null }) {
     explain.hidden = !offersSentence;
     explain.disabled = !canExplain || !offersSentence;
     diagnose.hidden = diagnoseAs === null;
     diagnose.disabled = !canExplain;
     diagnose.title = diagnoseAs === null ? "" : `what makes it say \u201c${diagnoseAs}\u201d: explain \u201c${diagnoseAs}\u201d as a counterfactual target, find the regions that hold up the given answer and remove them until the answer flips`;
     stop.disabled = !busy;
+    modeGroup.hidden = regions.hidden = !hasImage;
     for (const b of modes) {
       b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
       if (b.dataset.mode !== "diagnose") continue;
