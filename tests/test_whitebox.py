@@ -63,7 +63,7 @@ def test_each_image_token_sees_the_patch_its_grid_cell_covers(family, size):
     patch_local(model)
     adapter = HFModel(model, processor, batch_size=1)
     rows, cols, box = adapter.patch_grid(size)
-    geometry = adapter._patch_geometry(size)[3]
+    geometry = adapter._patch_geometry(size)
     ids = adapter.prompt_ids(np.zeros((*size, 3), np.uint8))
     positions = geometry.positions(ids)
     assert len(positions) == rows * cols == sum(t == geometry.token_id for t in ids)
@@ -87,15 +87,15 @@ def test_each_image_token_sees_the_patch_its_grid_cell_covers(family, size):
         assert moved.nonzero().flatten().tolist() == [r * cols + c], (family, r, c)
 
 
-def test_a_tiled_family_is_refused_by_name_before_any_model_call():
-    model, processor = tiny_models.build("internvl")
+def test_an_unmapped_family_is_refused_by_name_before_any_model_call():
+    model, processor = tiny_models.build("gemma3")  # its pan-and-scan crops are not mapped
     adapter = HFModel(model, processor)
 
     def no_model(*args, **kwargs):
         raise AssertionError("the model was called")
 
     adapter.generate = no_model
-    with pytest.raises(ValueError, match="'internvl'.*tiled families are not mapped"):
+    with pytest.raises(ValueError, match="'gemma3'.*not mapped to the image"):
         ew.explain(adapter, np.zeros((64, 64, 3), np.uint8), method="tam", n_regions=4)
 
 
@@ -106,7 +106,7 @@ def test_a_token_made_to_depend_on_one_patch_gets_its_map_on_that_patch():
     adapter = HFModel(model, processor, batch_size=1)
     image = np.random.default_rng(1).integers(0, 256, (56, 84, 3), dtype=np.uint8)
     generation = adapter.generate(image, max_new_tokens=6)
-    geometry = adapter._patch_geometry((56, 84))[3]
+    geometry = adapter._patch_geometry((56, 84))
     chosen = 9  # row 2, column 1 of the 4 x 4 grid
     keep = None
 
