@@ -236,6 +236,26 @@ def test_a_tiled_token_made_to_depend_on_one_patch_gets_its_map_on_that_box(fami
     assert on.sum() >= 25 and np.array_equal(pixels > 0, on)
 
 
+@pytest.mark.parametrize("method", ["tam", "llava-cam"])
+def test_a_tiled_model_is_explained_through_its_views_and_its_record_saves(method, tmp_path):
+    model, processor = tiny_models.build("llava_onevision")
+    adapter = HFModel(model, processor, batch_size=2)
+    image = np.random.default_rng(2).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    result = ew.explain(adapter, image, method=method, n_regions=4, targets=[0])
+    record = result.extras["method"]
+    views = record["patch_views"]
+    assert [v["grid"] for v in views] == [[2, 2], [2, 4]]
+    assert [v["box"] for v in views] == [[0, 0, 40, 56], [6, 0, 34, 56]]
+    assert (record["forward_passes"], record["backward_passes"]) == (1, int(method != "tam"))
+    pixels = views_on_pixels([np.array(v["map"]) for v in views], [v["box"] for v in views],
+                             result.labels.shape)  # fmt: skip
+    means = [pixels[result.labels == k].mean() for k in range(result.n_regions)]
+    assert np.allclose(record["region_scores"], means, atol=1e-5)  # the maps are rounded
+    assert max(max(map(max, v["map"])) for v in views) > 0
+    loaded = ew.Explanation.load(result.save(tmp_path / "tiled.npz"))
+    assert loaded.extras["method"] == record
+
+
 def test_views_are_averaged_over_each_pixel_and_one_view_places_as_one_grid():
     grids = [np.array([[0.0, 1.0]]), np.array([[0.0, 0.0], [0.0, 1.0]])]
     boxes = [(0, 0, 24, 24), (0, 12, 24, 24)]  # the whole image, then its right half

@@ -22,7 +22,8 @@ engine's region means smooth the map instead).
 LLaVA-CAM (Grad-CAM on a decoder layer). A hook takes the hidden states entering decoder
 layer `layer` as the tensor to differentiate against (so nothing before it is
 back-propagated), and for each target the gradient of its log probability at its row is
-taken. Each hidden channel's weight is its gradient averaged over the image tokens; a
+taken. Each hidden channel's weight is its gradient averaged over the image tokens (all of them:
+a tiled family's every view, LLaVA-OneVision's newline tokens included); a
 token's value is the weighted sum of its activations, negative values as 0. With copies=k,
 k more maps are made from the pixel input plus Gaussian noise (std `noise` times the
 input's range, a seeded generator) and all 1 + k are averaged (SmoothGrad). One forward
