@@ -241,27 +241,32 @@ class GivesPatchGrid(Protocol):
     """Where the image tokens look: for an image of `image_size` (height, width), the
     (rows, cols) grid of image tokens the model makes of it, row by row, and the box
     (top, left, bottom, right), in the image's pixels, that the grid covers (smaller than
-    the image where the processor crops it). The white-box methods (engine/whitebox.py)
-    place MapsImageTokens' grids on the image with it. HFModel has it and raises ValueError,
-    before any model call, for a family whose geometry it does not know."""
+    the image where the processor crops it). A tiled model gives a list of such
+    (rows, cols, box) views instead, one per tile and one for the global image, whose
+    boxes may overlap one another and reach past the image's edge. The white-box methods
+    (engine/whitebox.py) place MapsImageTokens' grids on the image with it. HFModel has it
+    and raises ValueError, before any model call, for a family whose geometry it does not
+    know."""
 
-    def patch_grid(self, image_size: tuple[int, int]) -> tuple[int, int, tuple]: ...
+    def patch_grid(self, image_size: tuple[int, int]) -> tuple[int, int, tuple] | list: ...
 
 
 @runtime_checkable
 class MapsImageTokens(Protocol):
     """White-box maps over the image tokens: for the answer teacher-forced on `image`, one
-    (rows, cols) float map per target position, of the grid GivesPatchGrid gives, made by
-    `method` ("tam", "llava-cam": engine/whitebox.py says what each is) with its checked
-    `options`; and what it took ({"forward_passes": n, "backward_passes": n}). The engine
-    turns each map into region scores and measures their ranking as for any method. HFModel
-    has it (the torch work is in models/whitebox.py); without it method="tam" and
-    "llava-cam" are refused when the Explainer is made."""
+    (rows, cols) float map per target position, of the grid GivesPatchGrid gives (a
+    targets x rows x cols array; for a tiled model a list of them, one per view, in
+    patch_grid's order), made by `method` ("tam", "llava-cam": engine/whitebox.py says
+    what each is) with its checked `options`; and what it took ({"forward_passes": n,
+    "backward_passes": n}). The engine turns each map into region scores and measures
+    their ranking as for any method. HFModel has it (the torch work is in
+    models/whitebox.py); without it method="tam" and "llava-cam" are refused when the
+    Explainer is made."""
 
     def image_token_maps(
         self, image: np.ndarray, generation: Generation, positions, token_ids, method: str,
         options: dict,
-    ) -> tuple[np.ndarray, dict]: ...  # fmt: skip
+    ) -> tuple[np.ndarray | list, dict]: ...  # fmt: skip
 
 
 @runtime_checkable

@@ -414,12 +414,15 @@ class HFModel:
         return parts
 
     # -- white-box access (engine/whitebox.py, models/whitebox.py) ----------------------
-    def patch_grid(self, image_size) -> tuple[int, int, tuple]:
+    def patch_grid(self, image_size):
         """(rows, cols, box): the image tokens' grid for an image of `image_size` (height,
-        width) and the box of the image it covers (protocol.GivesPatchGrid)."""
-        return self._patch_geometry(tuple(int(s) for s in image_size))[:3]
+        width) and the box of the image it covers; for a tiled family a list of such views,
+        one per tile and the global image (protocol.GivesPatchGrid, models/patches.py)."""
+        geometry = self._patch_geometry(tuple(int(s) for s in image_size))
+        views = [(v.rows, v.cols, v.box) for v in geometry.views]
+        return views if geometry.tiled else views[0]
 
-    def _patch_geometry(self, size: tuple[int, int]):
+    def _patch_geometry(self, size: tuple[int, int]) -> PatchGeometry:
         family = getattr(self.model.config, "model_type", None)
         check_family(family, type(self.model).__name__)  # before the processor runs
         if size not in self._geometries:
@@ -430,12 +433,12 @@ class HFModel:
             self._geometries[size] = patch_geometry(
                 self.model.config, image_processor, inputs, size
             )
-        geometry = self._geometries[size]
-        return geometry.rows, geometry.cols, geometry.box, geometry
+        return self._geometries[size]
 
     def image_token_maps(self, image, generation: Generation, positions, token_ids, method: str,
                          options: dict) -> tuple[np.ndarray, dict]:  # fmt: skip
-        """One map per target over the image tokens' grid, by "tam" or "llava-cam" (what
+        """One map per target over the image tokens' grid (targets x rows x cols; for a tiled
+        family a list of them, one per view of patch_grid), by "tam" or "llava-cam" (what
         each computes: models/whitebox.py), and the passes made (protocol.MapsImageTokens)."""
         if not isinstance(generation, Generation):
             raise TypeError(f"generation must be an ew.Generation, got {type(generation).__name__}")
@@ -444,7 +447,7 @@ class HFModel:
         array = _check_images([self._visual(image)], generation.image_size)[0]
         if array.ndim != 3:
             raise ValueError(f"method {method!r} maps one image's tokens, not a clip's")
-        geometry = self._patch_geometry(array.shape[:2])[3]
+        geometry = self._patch_geometry(array.shape[:2])
         if method == "llava-cam":
             resolved_layer(self.model, options.get("layer"))  # before any pass
         elif method != "tam":
@@ -463,7 +466,8 @@ class HFModel:
                 maps, passes = grad_cam_maps(
                     self.model, extended, length, geometry, positions, targets, **options
                 )
-        return maps.numpy().astype(np.float64), passes
+        grids = geometry.split(maps.numpy().astype(np.float64))
+        return (grids if geometry.tiled else grids[0]), passes
 
     def peak_memory(self, reset: bool = False) -> dict:
         """Peak memory since peak_memory(reset=True): the device's on CUDA, the process's

@@ -1,8 +1,9 @@
 """The torch side of the white-box methods (engine/whitebox.py): maps over the image tokens
 of a transformers model, for an answer teacher-forced after the prompt and the image.
 
-Every map has one value per image token, in the grid order of models/patches.py; the
-engine places it on the image. What each method computes, in our own words:
+Every map has one value per image token, in sequence order (newline tokens included);
+models/patches.py's geometry splits it into its views' grids and the engine places those on
+the image. What each method computes, in our own words:
 
 TAM (token activation map). The model's language head is applied to every image token's
 last hidden state (after the final norm, as the head sees the answer's states), giving
@@ -21,7 +22,8 @@ engine's region means smooth the map instead).
 LLaVA-CAM (Grad-CAM on a decoder layer). A hook takes the hidden states entering decoder
 layer `layer` as the tensor to differentiate against (so nothing before it is
 back-propagated), and for each target the gradient of its log probability at its row is
-taken. Each hidden channel's weight is its gradient averaged over the image tokens; a
+taken. Each hidden channel's weight is its gradient averaged over the image tokens (all of them:
+a tiled family's every view, LLaVA-OneVision's newline tokens included); a
 token's value is the weighted sum of its activations, negative values as 0. With copies=k,
 k more maps are made from the pixel input plus Gaussian noise (std `noise` times the
 input's range, a seeded generator) and all 1 + k are averaged (SmoothGrad). One forward
@@ -61,7 +63,7 @@ def resolved_layer(model, layer) -> int:
 
 def tam_maps(model, extended: dict, length: int, geometry: PatchGeometry, generation, positions,
              targets):  # fmt: skip
-    """TAM's maps (targets x rows x cols, float32 on the CPU) and the passes it made, for
+    """TAM's maps (targets x image tokens, float32 on the CPU) and the passes it made, for
     the `extended` inputs (prompt of `length` tokens, the answer before the last target)."""
     image = geometry.positions(extended["input_ids"][0].tolist())
     answer_rows = list(range(length - 1, length + max(positions)))  # the rows choosing tokens
@@ -82,13 +84,13 @@ def tam_maps(model, extended: dict, length: int, geometry: PatchGeometry, genera
             if earlier:
                 weights = chosen[: len(earlier), target]
                 raw = torch.relu(raw - activation[:, earlier] @ weights)
-            maps.append(raw.view(geometry.rows, geometry.cols))
+            maps.append(raw)
     return torch.stack(maps).cpu(), {"forward_passes": 1, "backward_passes": 0}
 
 
 def grad_cam_maps(model, extended: dict, length: int, geometry: PatchGeometry, positions,
                   targets, layer, copies: int, noise: float, seed: int):  # fmt: skip
-    """LLaVA-CAM's maps (targets x rows x cols, float32 on the CPU) and the passes made, as
+    """LLaVA-CAM's maps (targets x image tokens, float32 on the CPU) and the passes made, as
     tam_maps."""
     index = resolved_layer(model, layer)
     image = geometry.positions(extended["input_ids"][0].tolist())
@@ -133,5 +135,5 @@ def grad_cam_maps(model, extended: dict, length: int, geometry: PatchGeometry, p
             captured.clear()
     finally:
         handle.remove()
-    maps = (total / (1 + int(copies))).view(len(positions), geometry.rows, geometry.cols)
-    return maps, {"forward_passes": 1 + int(copies), "backward_passes": backward}
+    passes = {"forward_passes": 1 + int(copies), "backward_passes": backward}
+    return total / (1 + int(copies)), passes
