@@ -42,6 +42,7 @@ from .patches import PatchGeometry, check_family, patch_geometry
 from .pixels import PixelTable, read_pixel_table
 from .sizes import MIN_IMAGE_SIDE
 from .text import decode_tokens, prompt_token_offsets, span_token_indices
+from .tokenizer_basics import TokenizerBasics
 from .whitebox import grad_cam_maps, resolved_layer, tam_maps
 
 # Processor outputs aligned with input_ids, and the value each takes on generated text tokens.
@@ -63,7 +64,7 @@ _DYNAMIC_RESOLUTION = (
 )  # fmt: skip
 
 
-class HFModel:
+class HFModel(TokenizerBasics):
     """A transformers vision-language model and its processor, explained through two methods.
 
     batch_size: masked images per forward pass; None picks one from the device and its free
@@ -469,30 +470,7 @@ class HFModel:
         grids = geometry.split(maps.numpy().astype(np.float64))
         return (grids if geometry.tiled else grids[0]), passes
 
-    def peak_memory(self, reset: bool = False) -> dict:
-        """Peak memory since peak_memory(reset=True): the device's on CUDA, the process's
-        resident memory on the CPU (models/memory.py; protocol.MeasuresPeakMemory)."""
-        if reset or self._memory is None:
-            self._memory = PeakMemory(self.device)
-            if reset:
-                return self._memory.reset()
-        return self._memory.read()
-
     # -- helpers users may call --------------------------------------------------------
-    def encode(self, text: str) -> list[int]:
-        """Token ids of `text` as it would open an answer (no special tokens): how a
-        counterfactual answer such as "No" becomes a target id."""
-        if not isinstance(text, str) or not text:
-            raise ValueError(f"text must be a non-empty string, got {text!r}")
-        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        unknown = self.tokenizer.unk_token_id
-        if unknown is not None and unknown in ids and self.tokenizer.unk_token not in text:
-            raise ValueError(
-                f"the model's tokenizer does not know {text!r}: it encodes as the unknown "
-                f"token {self.tokenizer.unk_token!r}; give a word of its vocabulary or a token id"
-            )
-        return ids
-
     def prompt_ids(self, image, prompt: str = DEFAULT_PROMPT) -> list[int]:
         """The ids the processor builds for `image` and `prompt` (chat template, image tokens),
         the prefix of every sequence generate() returns: how a stored answer is checked to
@@ -500,21 +478,6 @@ class HFModel:
         array = self._visual(image)
         with self._lock, torch.inference_mode():
             return self._encode([array], prompt)["input_ids"][0].tolist()
-
-    def decode(self, ids: Sequence[int]) -> list[str]:
-        """The text each token adds to an answer (as Generation.tokens holds it)."""
-        return decode_tokens(self.tokenizer, [int(i) for i in ids])
-
-    def eos_token_ids(self) -> set[int]:
-        """Ids that end an answer: the checkpoint's generation config and the tokenizer's EOS."""
-        ids: set[int] = set()
-        config = getattr(self.model, "generation_config", None)
-        for value in (getattr(config, "eos_token_id", None), self.tokenizer.eos_token_id):
-            if isinstance(value, int):
-                ids.add(value)
-            elif value is not None:
-                ids.update(int(v) for v in value)
-        return ids
 
     def check_sees_image(
         self, image, prompt: str = DEFAULT_PROMPT, max_new_tokens: int = 8

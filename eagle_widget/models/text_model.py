@@ -28,12 +28,13 @@ from .devices import cpu_threads, is_out_of_memory, release_memory, resolve_devi
 from .hf import _check_batch_size, _check_positions, _check_targets, _check_threads
 from .memory import PeakMemory
 from .text import decode_tokens, prompt_token_offsets, span_token_indices
+from .tokenizer_basics import TokenizerBasics
 
 DEFAULT_TEXT_BATCH = 16  # masked prompts per forward pass when none is given
 NO_IMAGE = (0, 0)  # a text model's Generation.image_size
 
 
-class TextModel:
+class TextModel(TokenizerBasics):
     """A transformers causal language model and its tokenizer behind the model protocol.
 
     batch_size: masked prompts per forward pass (DEFAULT_TEXT_BATCH when None); a CUDA or
@@ -221,35 +222,6 @@ class TextModel:
         _check_no_image([image])
         text, add_special = self._text(prompt)
         return list(self.tokenizer(text, add_special_tokens=add_special)["input_ids"])
-
-    def encode(self, text: str) -> list[int]:
-        """Token ids of `text` as it would open an answer (no special tokens)."""
-        if not isinstance(text, str) or not text:
-            raise ValueError(f"text must be a non-empty string, got {text!r}")
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def decode(self, ids: Sequence[int]) -> list[str]:
-        """The text each token adds to an answer (as Generation.tokens holds it)."""
-        return decode_tokens(self.tokenizer, [int(i) for i in ids])
-
-    def eos_token_ids(self) -> set[int]:
-        """Ids that end an answer: the checkpoint's generation config and the tokenizer's EOS."""
-        ids: set[int] = set()
-        config = getattr(self.model, "generation_config", None)
-        for value in (getattr(config, "eos_token_id", None), self.tokenizer.eos_token_id):
-            if isinstance(value, int):
-                ids.add(value)
-            elif value is not None:
-                ids.update(int(v) for v in value)
-        return ids
-
-    def peak_memory(self, reset: bool = False) -> dict:
-        """Peak memory since peak_memory(reset=True) (models/memory.py)."""
-        if reset or self._memory is None:
-            self._memory = PeakMemory(self.device)
-            if reset:
-                return self._memory.reset()
-        return self._memory.read()
 
     # -- internals -------------------------------------------------------------------
     def _text(self, prompt: str) -> tuple[str, bool]:
