@@ -232,6 +232,16 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=2)
 
 
+def _highlighted(explanation: Explanation, target) -> set[int]:
+    """The caption's tokens set in bold: the target shown, else the explained ones when
+    they are not the whole answer."""
+    if target is not None:
+        return {target}
+    if explanation.n_targets < len(explanation.generation):
+        return set(explanation.positions)
+    return set()
+
+
 def _words_label(explanation: Explanation, positions) -> str:
     return "".join(explanation.generation.tokens[p] for p in positions).strip()
 
@@ -281,12 +291,7 @@ def map_figure(
     generation = explanation.generation
     prior, visual = token_reliance(explanation, reliance)
     scores = reliance_score(prior, visual)
-    if target is not None:
-        highlighted = {target}
-    elif explanation.n_targets < len(generation):
-        highlighted = set(explanation.positions)
-    else:
-        highlighted = set()
+    highlighted = _highlighted(explanation, target)
 
     with rc_context(_rc()):
         figure = _new_figure(width, 1.0)
@@ -489,12 +494,7 @@ def _text_figure(explanation, target, map_kind, reliance, cmap, width, title) ->
     generation = explanation.generation
     prior, visual = token_reliance(explanation, reliance)
     scores = reliance_score(prior, visual)
-    if target is not None:
-        highlighted = {target}
-    elif explanation.n_targets < len(generation):
-        highlighted = set(explanation.positions)
-    else:
-        highlighted = set()
+    highlighted = _highlighted(explanation, target)
     with rc_context(_rc()):
         figure = _new_figure(width, 1.0)
         renderer = figure.canvas.get_renderer()
