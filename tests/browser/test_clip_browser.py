@@ -27,9 +27,10 @@ from strip import (
     wait_frame,
 )
 from test_widget_browser import (
-    CANVAS_HASH,
     NOTEBOOK_STATE,
     URLS,
+    mask_hash,
+    notebook_of,
     run_all_cells,
     steps_of,
     wait_status,
@@ -37,25 +38,7 @@ from test_widget_browser import (
 
 
 def notebook() -> dict:
-    def cell(source: str) -> dict:
-        return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-                "source": source}  # fmt: skip
-
-    return {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-            "language_info": {"name": "python"},
-        },
-        # a heading first: ArrowLeft in command mode would fold its section
-        "cells": [
-            {"cell_type": "markdown", "metadata": {}, "source": "# A clip"},
-            cell(SETUP),
-            cell(SHOWN),
-            cell(LIVE),
-        ],
-    }
+    return notebook_of("# A clip", SETUP, SHOWN, LIVE)
 
 
 # the hosts' own bundles: Notebook 7 throws in its settings registry's load signal
@@ -70,10 +53,6 @@ def widget_errors(errors: list[str]) -> list[str]:
         return next((line for line in stack.splitlines() if line.lstrip().startswith("at ")), "")
 
     return [e for e in errors if not any(b in first_frame(e) for b in HOST_BUNDLES)]
-
-
-def mask_hash(widget) -> int:
-    return widget.locator("[data-role=mask-canvas]").evaluate(CANVAS_HASH)
 
 
 @pytest.mark.browser

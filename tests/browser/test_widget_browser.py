@@ -77,7 +77,10 @@ INKED_PIXELS = """c => {
 URLS = {"lab": "/lab/tree/{name}", "notebook": "/notebooks/{name}"}
 
 
-def notebook() -> dict:
+def notebook_of(heading: str, *sources: str) -> dict:
+    """A notebook of a markdown heading, then one code cell per source. The heading stands
+    above the widgets: ArrowLeft in command mode folds its section (the key tests' control)."""
+
     def cell(source: str) -> dict:
         return {
             "cell_type": "code",
@@ -94,14 +97,15 @@ def notebook() -> dict:
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},
         },
-        # a heading above the widgets: ArrowLeft in command mode folds its section
         "cells": [
-            {"cell_type": "markdown", "metadata": {}, "source": "# EAGLE in the browser"},
-            cell(SETUP),
-            cell(LIVE),
-            cell(FAILING),
+            {"cell_type": "markdown", "metadata": {}, "source": heading},
+            *(cell(source) for source in sources),
         ],
     }
+
+
+def notebook() -> dict:
+    return notebook_of("# EAGLE in the browser", SETUP, LIVE, FAILING)
 
 
 def status_of(widget) -> str:
